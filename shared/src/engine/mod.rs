@@ -1,0 +1,1 @@
+//! The mapping engine: Salesforce field values to HubSpot property values.

@@ -1,0 +1,78 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::PortResult;
+use crate::domain::Change;
+
+/// A change taken from the queue, invisible to other receivers until its visibility timeout ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Stable id of the message across deliveries.
+    pub message_id: String,
+    /// Names this delivery; needed to delete or release it.
+    pub receipt: String,
+    pub change: Change,
+    /// 1 on the first delivery.
+    pub receive_count: u32,
+}
+
+/// A message parked in the dead-letter queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub change: Change,
+    /// Why it is here: the worker's reason, or "received N times" for redrive.
+    pub reason: String,
+    pub receive_count: u32,
+    pub dead_lettered_at: DateTime<Utc>,
+}
+
+/// Message counts, for `status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueDepth {
+    /// Ready to be received.
+    pub visible: u64,
+    /// Received and not yet deleted or timed out.
+    pub in_flight: u64,
+    /// Waiting out a delay.
+    pub delayed: u64,
+    pub dead: u64,
+}
+
+/// The change queue and its dead-letter queue.
+///
+/// A message received more than `max_receives` times (set on the adapter, like SQS's redrive
+/// policy) goes to the dead-letter queue instead of being delivered again.
+#[async_trait]
+pub trait ChangeQueue: Send + Sync {
+    /// Puts every change on the queue durably, or fails as a whole: ingest acknowledges
+    /// Salesforce only after this returns `Ok`.
+    async fn send_batch(&self, changes: &[Change]) -> PortResult<()>;
+
+    /// Sends with a delay before the changes become visible (retries of associations).
+    async fn send_delayed(&self, changes: &[Change], delay: Duration) -> PortResult<()>;
+
+    /// Up to `max` messages, each hidden from other receivers for `visibility`.
+    async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>>;
+
+    /// Done with these deliveries: they are gone. Unknown or stale receipts are ignored.
+    async fn delete(&self, receipts: &[String]) -> PortResult<()>;
+
+    /// Makes a delivery visible again after `delay` (zero: at once). It counts as received.
+    async fn release(&self, receipt: &str, delay: Duration) -> PortResult<()>;
+
+    /// Moves a delivery to the dead-letter queue with a reason (a poison message).
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> PortResult<()>;
+
+    /// The dead letters, oldest first, at most `limit`.
+    async fn dead_letters(&self, limit: usize) -> PortResult<Vec<DeadLetter>>;
+
+    /// Puts dead letters back on the queue with a fresh receive count; returns how many moved.
+    /// An empty slice replays them all.
+    async fn replay(&self, message_ids: &[String]) -> PortResult<u64>;
+
+    async fn depth(&self) -> PortResult<QueueDepth>;
+}

@@ -1,0 +1,50 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::PortResult;
+use crate::domain::RecordKey;
+
+/// What sf2hs last wrote to HubSpot for one Salesforce record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// HubSpot record id (`hs_object_id`), once known.
+    pub hubspot_id: Option<String>,
+    /// `SystemModstamp` (or commit time) of the newest state applied.
+    pub modstamp: DateTime<Utc>,
+    /// Hash of the mapped properties last written, to skip unchanged writes.
+    pub content_hash: String,
+    /// The newest state applied was a delete: an older upsert must not bring the record back.
+    pub deleted: bool,
+}
+
+/// The result of a conditional write to the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexWrite {
+    /// The entry was newer than what was stored (or nothing was) and is now stored.
+    Written,
+    /// The stored entry has the same modstamp: it was updated in place (a replay of the same
+    /// state, possibly with the HubSpot id now known).
+    Refreshed,
+    /// The stored entry is newer; nothing was written.
+    Stale { current: IndexEntry },
+}
+
+/// Per record: the HubSpot id, the newest applied modstamp and content hash.
+#[async_trait]
+pub trait RecordIndex: Send + Sync {
+    async fn get(&self, key: &RecordKey) -> PortResult<Option<IndexEntry>>;
+
+    /// Several records at once; missing ones are absent from the result.
+    async fn get_many(
+        &self,
+        keys: &[RecordKey],
+    ) -> PortResult<std::collections::HashMap<RecordKey, IndexEntry>>;
+
+    /// Stores `entry` only if no entry exists or the stored modstamp is not newer.
+    /// This must be atomic against concurrent writers of the same key.
+    async fn put_if_newer(&self, key: &RecordKey, entry: &IndexEntry) -> PortResult<IndexWrite>;
+
+    /// How many records of an object the index holds (deleted ones included), for `status`.
+    async fn count(&self, object: &str) -> PortResult<u64>;
+}

@@ -1,0 +1,89 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::PortResult;
+use crate::domain::SalesforceId;
+
+/// The outcome of one record's trip through the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncLogEntry {
+    pub at: DateTime<Utc>,
+    pub salesforce_object: String,
+    pub record_id: SalesforceId,
+    pub outcome: SyncOutcome,
+    /// For failures: which field, which value, what to do.
+    pub reason: Option<String>,
+    pub hubspot_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncOutcome {
+    /// Written to HubSpot (created, updated, archived or restored).
+    Synced,
+    /// Nothing to write: unchanged content, an older state, or a `keep` delete.
+    Skipped,
+    /// Failed this time; will be retried.
+    Failed,
+    /// Failed for good and moved to the dead-letter queue.
+    DeadLettered,
+}
+
+impl SyncOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncOutcome::Synced => "synced",
+            SyncOutcome::Skipped => "skipped",
+            SyncOutcome::Failed => "failed",
+            SyncOutcome::DeadLettered => "dead_lettered",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            SyncOutcome::Synced,
+            SyncOutcome::Skipped,
+            SyncOutcome::Failed,
+            SyncOutcome::DeadLettered,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+/// Which entries to read back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncLogQuery {
+    pub salesforce_object: Option<String>,
+    pub record_id: Option<SalesforceId>,
+    /// Only these outcomes; empty means all.
+    pub outcomes: Vec<SyncOutcome>,
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first.
+    pub limit: usize,
+}
+
+/// Per-object counts since a point in time, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutcomeCounts {
+    pub synced: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub dead_lettered: u64,
+}
+
+/// The per-record sync log, with bounded retention.
+#[async_trait]
+pub trait SyncLog: Send + Sync {
+    async fn append(&self, entries: &[SyncLogEntry]) -> PortResult<()>;
+
+    /// Entries matching the query, newest first.
+    async fn query(&self, query: &SyncLogQuery) -> PortResult<Vec<SyncLogEntry>>;
+
+    async fn counts(&self, salesforce_object: &str, since: DateTime<Utc>)
+    -> PortResult<OutcomeCounts>;
+
+    /// Drops entries older than `before`; returns how many went. (DynamoDB does this with TTL.)
+    async fn expire(&self, before: DateTime<Utc>) -> PortResult<u64>;
+}
