@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod engine;
 pub mod mapping;
 pub mod ports;
+pub mod salesforce;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
