@@ -36,7 +36,9 @@ pub struct Change {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChangeKind {
     /// Created or updated; `fields` is a full snapshot of the mapped fields.
-    Upsert { fields: FieldSnapshot },
+    Upsert {
+        fields: FieldSnapshot,
+    },
     /// Created or updated, but the state must be read from Salesforce before writing: the
     /// snapshot is partial (a CDC UPDATE carries only changed fields), missing (a gap event) or
     /// not to be trusted (diff fields). `partial` holds what did arrive.

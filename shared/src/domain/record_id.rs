@@ -174,7 +174,10 @@ mod tests {
     #[test]
     fn serde_round_trip_normalises() {
         let id: SalesforceId = serde_json::from_str("\"003n000000NOtUb\"").unwrap();
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"003n000000NOtUbAAL\"");
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"003n000000NOtUbAAL\""
+        );
         assert!(serde_json::from_str::<SalesforceId>("\"nope\"").is_err());
     }
 

@@ -165,10 +165,7 @@ pub enum AssociationTarget {
     MappedObject { salesforce_object: String },
     /// A HubSpot standard object (companies, contacts, deals…) found by the property that holds
     /// the Salesforce id, e.g. companies by `salesforceaccountid`.
-    HubSpotObject {
-        object: String,
-        id_property: String,
-    },
+    HubSpotObject { object: String, id_property: String },
 }
 
 /// What a Salesforce delete does in HubSpot.

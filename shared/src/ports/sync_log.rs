@@ -81,8 +81,11 @@ pub trait SyncLog: Send + Sync {
     /// Entries matching the query, newest first.
     async fn query(&self, query: &SyncLogQuery) -> PortResult<Vec<SyncLogEntry>>;
 
-    async fn counts(&self, salesforce_object: &str, since: DateTime<Utc>)
-    -> PortResult<OutcomeCounts>;
+    async fn counts(
+        &self,
+        salesforce_object: &str,
+        since: DateTime<Utc>,
+    ) -> PortResult<OutcomeCounts>;
 
     /// Drops entries older than `before`; returns how many went. (DynamoDB does this with TTL.)
     async fn expire(&self, before: DateTime<Utc>) -> PortResult<u64>;
