@@ -65,6 +65,8 @@ pub enum RefetchReason {
     UnknownAge,
     /// The record index moved on while this state was written; read the newest state.
     ConcurrentUpdate,
+    /// A platform event named the record but carries no snapshot of it.
+    EventOnly,
 }
 
 /// Where a change came from: kept for the sync log and for de-duplication.
