@@ -26,6 +26,8 @@ pub struct DeadLetter {
     pub change: Change,
     /// Why it is here: the worker's reason, or "received N times" for redrive.
     pub reason: String,
+    /// How many times it was delivered before it was parked (at least `max_receives` for
+    /// redrive).
     pub receive_count: u32,
     pub dead_lettered_at: DateTime<Utc>,
 }
@@ -55,16 +57,20 @@ pub trait ChangeQueue: Send + Sync {
     /// Sends with a delay before the changes become visible (retries of associations).
     async fn send_delayed(&self, changes: &[Change], delay: Duration) -> PortResult<()>;
 
-    /// Up to `max` messages, each hidden from other receivers for `visibility`.
+    /// Up to `max` messages, each hidden from other receivers for `visibility`. May return fewer
+    /// than are visible (SQS returns at most 10 per call); an empty result means none was ready.
+    /// No order is promised (the embedded queue gives oldest first; SQS standard queues do not).
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>>;
 
     /// Done with these deliveries: they are gone. Unknown or stale receipts are ignored.
     async fn delete(&self, receipts: &[String]) -> PortResult<()>;
 
     /// Makes a delivery visible again after `delay` (zero: at once). It counts as received.
+    /// Unknown or stale receipts are ignored, as for `delete`.
     async fn release(&self, receipt: &str, delay: Duration) -> PortResult<()>;
 
-    /// Moves a delivery to the dead-letter queue with a reason (a poison message).
+    /// Moves a delivery to the dead-letter queue with a reason (a poison message). Unknown or
+    /// stale receipts are ignored (the message stays on the queue, nothing is lost).
     async fn dead_letter(&self, receipt: &str, reason: &str) -> PortResult<()>;
 
     /// The dead letters, oldest first, at most `limit`.

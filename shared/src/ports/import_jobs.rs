@@ -92,7 +92,8 @@ pub trait ImportJobs: Send + Sync {
     /// Newest first.
     async fn list(&self) -> PortResult<Vec<ImportJob>>;
 
-    /// Marks a pending job running (a no-op on a running one).
+    /// Marks a pending job running (a no-op on a running one). `NotFound` for an unknown id;
+    /// `Invalid` for a finished job (a finished import is not restarted: create a new one).
     async fn start(&self, id: &str) -> PortResult<ImportJob>;
 
     /// Saves the resume position together with the counts of the page just enqueued, atomically:
@@ -102,6 +103,9 @@ pub trait ImportJobs: Send + Sync {
     /// Adds to the counters (the worker reports synced and failed records).
     async fn add_counts(&self, id: &str, counts: ImportCounts) -> PortResult<()>;
 
-    /// Ends the job with a final status and, for failures, the reason.
+    /// Ends the job with a final status and, for failures, the reason; sets `finished_at`.
+    /// `Invalid` when `status` is not a final one (`ImportStatus::is_finished`).
+    ///
+    /// `checkpoint`, `add_counts` and `finish` fail with `NotFound` for an unknown id.
     async fn finish(&self, id: &str, status: ImportStatus, error: Option<&str>) -> PortResult<()>;
 }

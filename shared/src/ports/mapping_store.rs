@@ -25,9 +25,14 @@ pub trait MappingStore: Send + Sync {
     /// Writes a mapping. `expected_version` is `None` to create (fails if one exists) or the
     /// version last read (fails with `VersionConflict` if another write came in between).
     /// Returns the new version.
+    ///
+    /// Conflicts report the version the caller expected and the one found, with 0 standing for
+    /// "no mapping": creating over an existing mapping is `expected: 0, found: current`, and
+    /// updating a mapping deleted in between is `expected: v, found: 0`.
     async fn put(&self, mapping: &Mapping, expected_version: Option<u64>) -> PortResult<u64>;
 
-    /// Changes only the status, whatever the version; returns the new version.
+    /// Changes only the status, whatever the version; returns the new version (the stored one
+    /// plus one). `NotFound` when there is no mapping.
     async fn set_status(&self, salesforce_object: &str, status: MappingStatus) -> PortResult<u64>;
 
     /// Removes a mapping; `false` when there was none.

@@ -59,8 +59,9 @@ pub struct SyncLogQuery {
     pub record_id: Option<SalesforceId>,
     /// Only these outcomes; empty means all.
     pub outcomes: Vec<SyncOutcome>,
+    /// Only entries at or after this instant (inclusive).
     pub since: Option<DateTime<Utc>>,
-    /// At most this many, newest first.
+    /// At most this many, newest first; 0 means no limit (so `..Default::default()` reads all).
     pub limit: usize,
 }
 
@@ -81,12 +82,14 @@ pub trait SyncLog: Send + Sync {
     /// Entries matching the query, newest first.
     async fn query(&self, query: &SyncLogQuery) -> PortResult<Vec<SyncLogEntry>>;
 
+    /// Counts per outcome of one object's entries at or after `since`.
     async fn counts(
         &self,
         salesforce_object: &str,
         since: DateTime<Utc>,
     ) -> PortResult<OutcomeCounts>;
 
-    /// Drops entries older than `before`; returns how many went. (DynamoDB does this with TTL.)
+    /// Drops entries older than `before` (strictly: an entry at `before` stays); returns how many
+    /// went. (DynamoDB does this with TTL.)
     async fn expire(&self, before: DateTime<Utc>) -> PortResult<u64>;
 }

@@ -1,0 +1,288 @@
+//! Conformance of [`RecordIndex`] adapters. The factory returns a fresh, empty index per check.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::{instant, ok, record_id};
+use crate::domain::RecordKey;
+use crate::ports::{IndexEntry, IndexWrite, RecordIndex};
+
+/// Runs every check, each on a fresh index from `factory`.
+pub async fn run_all<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordIndex>>,
+{
+    check_written_refreshed_stale(factory().await).await;
+    check_delete_tombstone_is_kept(factory().await).await;
+    check_get_many(factory().await).await;
+    check_count_per_object(factory().await).await;
+    check_concurrent_writers_end_with_the_newest(factory().await).await;
+}
+
+fn key(object: &str, n: u32) -> RecordKey {
+    RecordKey {
+        object: object.to_owned(),
+        record_id: record_id(n),
+    }
+}
+
+fn entry(seconds: i64, hash: &str, hubspot_id: Option<&str>, deleted: bool) -> IndexEntry {
+    IndexEntry {
+        hubspot_id: hubspot_id.map(str::to_owned),
+        modstamp: instant(seconds),
+        content_hash: hash.to_owned(),
+        deleted,
+    }
+}
+
+/// First write is `Written`; the same modstamp again is `Refreshed` and updates in place; an
+/// older one is `Stale` with the stored entry and changes nothing; a newer one is `Written`.
+pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::written_refreshed_stale";
+    let key = key("Invoice__c", 1);
+    assert_eq!(
+        ok(CHECK, "get", index.get(&key).await),
+        None,
+        "[{CHECK}] nothing stored yet"
+    );
+
+    let first = entry(10, "hash-a", None, false);
+    assert_eq!(
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key, &first).await
+        ),
+        IndexWrite::Written,
+        "[{CHECK}] first write"
+    );
+    assert_eq!(
+        ok(CHECK, "get", index.get(&key).await),
+        Some(first.clone()),
+        "[{CHECK}] the entry reads back exactly"
+    );
+
+    let same_with_id = entry(10, "hash-a", Some("18522801467"), false);
+    assert_eq!(
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key, &same_with_id).await
+        ),
+        IndexWrite::Refreshed,
+        "[{CHECK}] same modstamp"
+    );
+    assert_eq!(
+        ok(CHECK, "get", index.get(&key).await),
+        Some(same_with_id.clone()),
+        "[{CHECK}] a refresh updates in place (the HubSpot id is now known)"
+    );
+
+    let older = entry(5, "hash-old", Some("999"), false);
+    assert_eq!(
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key, &older).await
+        ),
+        IndexWrite::Stale {
+            current: same_with_id.clone()
+        },
+        "[{CHECK}] an older state is refused with the current entry"
+    );
+    assert_eq!(
+        ok(CHECK, "get", index.get(&key).await),
+        Some(same_with_id),
+        "[{CHECK}] a stale write changes nothing"
+    );
+
+    let newer = entry(20, "hash-b", Some("18522801467"), false);
+    assert_eq!(
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key, &newer).await
+        ),
+        IndexWrite::Written,
+        "[{CHECK}] a newer state"
+    );
+    assert_eq!(
+        ok(CHECK, "get", index.get(&key).await),
+        Some(newer),
+        "[{CHECK}] the newer state is stored"
+    );
+}
+
+/// A delete is kept as a tombstone: an older upsert cannot bring the record back.
+pub async fn check_delete_tombstone_is_kept(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::tombstone";
+    let key = key("Invoice__c", 2);
+    let upsert = entry(10, "hash-a", Some("501"), false);
+    ok(
+        CHECK,
+        "put_if_newer",
+        index.put_if_newer(&key, &upsert).await,
+    );
+    let tombstone = entry(30, "", Some("501"), true);
+    assert_eq!(
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key, &tombstone).await
+        ),
+        IndexWrite::Written,
+        "[{CHECK}] the delete is newer"
+    );
+    let late_upsert = entry(20, "hash-late", Some("501"), false);
+    assert_eq!(
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key, &late_upsert).await
+        ),
+        IndexWrite::Stale {
+            current: tombstone.clone()
+        },
+        "[{CHECK}] an upsert older than the delete is stale"
+    );
+    assert_eq!(
+        ok(CHECK, "get", index.get(&key).await),
+        Some(tombstone),
+        "[{CHECK}] the tombstone stays"
+    );
+    assert_eq!(
+        ok(CHECK, "count", index.count("Invoice__c").await),
+        1,
+        "[{CHECK}] tombstones are counted"
+    );
+    let undelete = entry(40, "hash-c", Some("501"), false);
+    assert_eq!(
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key, &undelete).await
+        ),
+        IndexWrite::Written,
+        "[{CHECK}] a newer undelete replaces the tombstone"
+    );
+}
+
+/// `get_many` returns the stored entries of the keys asked for and omits missing ones.
+pub async fn check_get_many(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::get_many";
+    let stored: Vec<(RecordKey, IndexEntry)> = (0..3)
+        .map(|n| {
+            (
+                key("Invoice__c", 10 + n),
+                entry(
+                    i64::from(n),
+                    &format!("hash-{n}"),
+                    Some(&format!("7{n}")),
+                    false,
+                ),
+            )
+        })
+        .collect();
+    for (key, entry) in &stored {
+        ok(CHECK, "put_if_newer", index.put_if_newer(key, entry).await);
+    }
+    let other_object = key("Payment__c", 10);
+    let unknown = key("Invoice__c", 99);
+    let mut asked: Vec<RecordKey> = stored.iter().map(|(k, _)| k.clone()).collect();
+    asked.push(other_object);
+    asked.push(unknown);
+
+    let found = ok(CHECK, "get_many", index.get_many(&asked).await);
+    assert_eq!(
+        found,
+        stored.into_iter().collect(),
+        "[{CHECK}] the three stored entries, and nothing for missing keys"
+    );
+    let none = ok(CHECK, "get_many of nothing", index.get_many(&[]).await);
+    assert!(none.is_empty(), "[{CHECK}] no keys, no entries");
+}
+
+/// `count` counts the records of one object only.
+pub async fn check_count_per_object(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::count";
+    assert_eq!(
+        ok(CHECK, "count", index.count("Invoice__c").await),
+        0,
+        "[{CHECK}] empty"
+    );
+    for n in 0..5 {
+        let e = entry(1, "h", None, n == 4);
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key("Invoice__c", n), &e).await,
+        );
+    }
+    for n in 0..2 {
+        let e = entry(1, "h", None, false);
+        ok(
+            CHECK,
+            "put_if_newer",
+            index.put_if_newer(&key("Payment__c", n), &e).await,
+        );
+    }
+    // Writing a record again does not count it twice.
+    ok(
+        CHECK,
+        "put_if_newer",
+        index
+            .put_if_newer(&key("Invoice__c", 0), &entry(2, "h2", None, false))
+            .await,
+    );
+    assert_eq!(
+        ok(CHECK, "count", index.count("Invoice__c").await),
+        5,
+        "[{CHECK}] Invoice__c records"
+    );
+    assert_eq!(
+        ok(CHECK, "count", index.count("Payment__c").await),
+        2,
+        "[{CHECK}] Payment__c records"
+    );
+    assert_eq!(
+        ok(CHECK, "count", index.count("Nothing__c").await),
+        0,
+        "[{CHECK}] an object without records"
+    );
+}
+
+/// Many concurrent `put_if_newer` calls on one key, in any order, end with the newest entry.
+pub async fn check_concurrent_writers_end_with_the_newest(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::concurrent_writers";
+    const WRITERS: i64 = 8;
+    const PER_WRITER: i64 = 20;
+    let key = key("Invoice__c", 3);
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let index = Arc::clone(&index);
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            // Writers interleave their modstamps; half of them go backwards.
+            let mut seconds: Vec<i64> = (0..PER_WRITER).map(|i| i * WRITERS + writer).collect();
+            if writer % 2 == 1 {
+                seconds.reverse();
+            }
+            for s in seconds {
+                let e = entry(s, &format!("hash-{s}"), Some("42"), false);
+                ok(CHECK, "put_if_newer", index.put_if_newer(&key, &e).await);
+            }
+        }));
+    }
+    for task in tasks {
+        if let Err(error) = task.await {
+            panic!("[{CHECK}] a writer task failed: {error}");
+        }
+    }
+    let newest = WRITERS * PER_WRITER - 1;
+    assert_eq!(
+        ok(CHECK, "get", index.get(&key).await),
+        Some(entry(newest, &format!("hash-{newest}"), Some("42"), false)),
+        "[{CHECK}] the newest state wins"
+    );
+}
