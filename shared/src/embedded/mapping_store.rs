@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{EmbeddedStore, SqlContext, from_nanos, immediate, to_i64, to_nanos, to_u64};
 use crate::mapping::{Mapping, MappingStatus};
@@ -86,23 +86,27 @@ fn write(
     Ok(())
 }
 
+/// One stored mapping, decoded; `None` when there is none.
+fn read(connection: &Connection, salesforce_object: &str) -> PortResult<Option<StoredMapping>> {
+    let row: Option<(String, i64, i64)> = connection
+        .query_row(
+            "SELECT body, version, updated_at FROM mappings WHERE salesforce_object = ?1",
+            [salesforce_object],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .context(&what(salesforce_object))?;
+    row.map(|(body, version, updated_at)| decode(salesforce_object, &body, version, updated_at))
+        .transpose()
+}
+
 #[async_trait]
 impl MappingStore for SqliteMappingStore {
     async fn get(&self, salesforce_object: &str) -> PortResult<Option<StoredMapping>> {
         let object = salesforce_object.to_owned();
         self.store
             .call("reading a mapping", move |connection| {
-                let row: Option<(String, i64, i64)> = connection
-                    .query_row(
-                        "SELECT body, version, updated_at FROM mappings
-                         WHERE salesforce_object = ?1",
-                        [&object],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                    )
-                    .optional()
-                    .context(&what(&object))?;
-                row.map(|(body, version, updated_at)| decode(&object, &body, version, updated_at))
-                    .transpose()
+                read(connection, &object)
             })
             .await
     }
@@ -168,21 +172,11 @@ impl MappingStore for SqliteMappingStore {
         self.store
             .call("changing a mapping's status", move |connection| {
                 let tx = immediate(connection, &what(&object))?;
-                let row: Option<(String, i64, i64)> = tx
-                    .query_row(
-                        "SELECT body, version, updated_at FROM mappings
-                         WHERE salesforce_object = ?1",
-                        [&object],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                    )
-                    .optional()
-                    .context(&what(&object))?;
-                let Some((body, version, updated_at)) = row else {
+                let Some(mut stored) = read(&tx, &object)? else {
                     return Err(PortError::NotFound {
                         what: what(&object),
                     });
                 };
-                let mut stored = decode(&object, &body, version, updated_at)?;
                 stored.mapping.status = status;
                 let next = stored.version + 1;
                 write(&tx, &object, &encode(&stored.mapping)?, next)?;

@@ -1,6 +1,8 @@
 //! Property tests of the engine's promises: canonical numbers keep their value and are
 //! idempotent, dates and datetimes round-trip, multi-select values split and join back, nothing
 //! panics on any JSON, and the content hash ignores order but not content.
+//!
+//! Compiled only under `#[cfg(test)]` (see `engine/mod.rs`).
 
 use std::collections::BTreeMap;
 

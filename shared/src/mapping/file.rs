@@ -35,7 +35,7 @@
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use super::report::Problem;
+use super::report::{Problem, ProblemSink};
 use super::suggest::did_you_mean;
 
 /// A value and the 1-based line it was written on.
@@ -155,6 +155,16 @@ struct Reader<'a> {
 
 type Entry<'t, 'i> = (&'t Spanned<DeString<'i>>, &'t Spanned<DeValue<'i>>);
 
+impl ProblemSink for Reader<'_> {
+    fn file(&self) -> &str {
+        self.file
+    }
+
+    fn problems(&mut self) -> &mut Vec<Problem> {
+        &mut self.problems
+    }
+}
+
 impl<'a> Reader<'a> {
     fn new(file: &'a str, text: &'a str) -> Self {
         let line_starts = std::iter::once(0)
@@ -173,16 +183,6 @@ impl<'a> Reader<'a> {
             Ok(index) => index + 1,
             Err(index) => index,
         }
-    }
-
-    fn error(&mut self, line: usize, message: String, hint: String) {
-        self.problems
-            .push(Problem::error(self.file, line, message, hint));
-    }
-
-    fn warning(&mut self, line: usize, message: String, hint: String) {
-        self.problems
-            .push(Problem::warning(self.file, line, message, hint));
     }
 
     fn syntax_error(&mut self, offset: usize, toml_message: &str) {

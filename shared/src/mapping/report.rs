@@ -171,6 +171,22 @@ impl fmt::Display for ValidationReport {
     }
 }
 
+/// Something that collects the problems of one file: `error` and `warning` name the file for it.
+pub(crate) trait ProblemSink {
+    fn file(&self) -> &str;
+    fn problems(&mut self) -> &mut Vec<Problem>;
+
+    fn error(&mut self, line: usize, message: String, hint: String) {
+        let problem = Problem::error(self.file(), line, message, hint);
+        self.problems().push(problem);
+    }
+
+    fn warning(&mut self, line: usize, message: String, hint: String) {
+        let problem = Problem::warning(self.file(), line, message, hint);
+        self.problems().push(problem);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use super::objects::{
     classify_salesforce_object, is_valid_hubspot_name, is_valid_salesforce_api_name,
     native_sync_target,
 };
-use super::report::{LocatedMapping, MappingLines, Problem, ValidationReport};
+use super::report::{LocatedMapping, MappingLines, Problem, ProblemSink, ValidationReport};
 use super::suggest::did_you_mean;
 
 /// Validates mapping files given as `(file name, text)` pairs; the names are only used in
@@ -196,17 +196,17 @@ struct MappingChecker<'a> {
     problems: &'a mut Vec<Problem>,
 }
 
+impl ProblemSink for MappingChecker<'_> {
+    fn file(&self) -> &str {
+        self.file
+    }
+
+    fn problems(&mut self) -> &mut Vec<Problem> {
+        self.problems
+    }
+}
+
 impl MappingChecker<'_> {
-    fn error(&mut self, line: usize, message: String, hint: String) {
-        self.problems
-            .push(Problem::error(self.file, line, message, hint));
-    }
-
-    fn warning(&mut self, line: usize, message: String, hint: String) {
-        self.problems
-            .push(Problem::warning(self.file, line, message, hint));
-    }
-
     /// `None` when the mapping lacks a Salesforce or HubSpot object (already reported).
     fn resolve(&mut self, raw: RawMapping) -> Option<Resolved> {
         let allow = raw.allow_unsupported_standard_object.clone().unwrap_or(At {

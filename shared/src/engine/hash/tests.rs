@@ -1,3 +1,5 @@
+//! Unit tests of the content hash; compiled only under `#[cfg(test)]` (see `hash.rs`).
+
 use super::*;
 use crate::domain::SalesforceId;
 

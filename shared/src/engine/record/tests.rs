@@ -1,6 +1,8 @@
 //! Records through a mapping, with snapshot shapes from the fixtures: an outbound message (all
 //! text, nulls omitted), CDC CREATE (epoch ms, nulls present), CDC UPDATE (partial, nested
 //! compound), REST (typed, `+0000`) and Bulk CSV (text, empty cells).
+//!
+//! Compiled only under `#[cfg(test)]` (see `record.rs`).
 
 use serde_json::{Value, json};
 
