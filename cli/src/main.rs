@@ -1,34 +1,69 @@
 //! `sf2hs`: the operator's command line.
 //!
-//! Exit codes: 0 success; 1 the input has problems (listed on stderr); 2 wrong usage.
+//! Exit codes: 0 success; 1 the input has problems or the operation failed (the reason is on
+//! stderr); 2 wrong usage.
 
+mod backend;
 mod commands;
+mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Keeps HubSpot custom objects in step with Salesforce records.
 ///
-/// Mapping files (TOML) say what syncs; see examples/README.md for the format.
-/// Credentials never go in mapping files.
+/// Mapping files (TOML) say what syncs; see examples/README.md for the format. State (stored
+/// mappings, record index, imports, sync log, queue) lives in the data directory: an embedded
+/// SQLite store, the default for trying sf2hs out and for small installs. Credentials never go in
+/// mapping files.
 #[derive(Debug, Parser)]
-#[command(name = "sf2hs", version, about, long_about = None)]
+#[command(name = "sf2hs", version, about, long_about)]
 struct Cli {
-    /// Print machine-readable JSON instead of human text.
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    global: GlobalArgs,
 
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Print machine-readable JSON instead of human text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Where the embedded store keeps its data (created when missing).
+    #[arg(long, global = true, env = "SF2HS_DATA_DIR", default_value = ".sf2hs")]
+    data_dir: PathBuf,
+
+    /// Deliveries of one change before it goes to the dead-letter queue.
+    #[arg(long, global = true, env = "SF2HS_MAX_RECEIVES", default_value_t = 5)]
+    max_receives: u32,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Work with mapping files.
+    /// Work with mapping files and the stored mappings.
     #[command(subcommand)]
     Mappings(MappingsCommand),
+    /// Per mapping: state, records synced, failures in the last 24 h, last change; queue depth.
+    Status,
+    /// Recent sync failures with their reasons, newest first.
+    Errors {
+        /// Only this Salesforce object.
+        object: Option<String>,
+        /// How many to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// The dead-letter queue: changes that failed for good, with why.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Backfill jobs.
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,13 +76,94 @@ enum MappingsCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Validate mapping files, then store every mapping with the status written in its file.
+    ///
+    /// Nothing is stored when any file has an error.
+    Apply {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// The stored mappings, as a table.
+    List,
+    /// Start syncing a stored mapping.
+    Activate { object: String },
+    /// Stop syncing a stored mapping for now; its changes wait and sync on activation.
+    Pause { object: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// The dead letters, oldest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Put dead letters back on the queue (all of them, or the message ids given).
+    Replay { message_ids: Vec<String> },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import jobs, newest first, like the native imports table.
+    List,
+    /// One import job's progress and counts.
+    Status { id: String },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Mappings(MappingsCommand::Validate { files }) => {
-            commands::mappings::validate(&files, cli.json)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
         }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let json = cli.global.json;
+    if let Command::Mappings(MappingsCommand::Validate { files }) = &cli.command {
+        // Validation needs no store: it must work on a machine with nothing set up.
+        return commands::mappings::validate(files, json);
+    }
+    let backend = match backend::Backend::open(&cli.global.data_dir, cli.global.max_receives) {
+        Ok(backend) => backend,
+        Err(e) => return output::fail(&e),
+    };
+    let result = match cli.command {
+        Command::Mappings(MappingsCommand::Validate { .. }) => return ExitCode::SUCCESS,
+        Command::Mappings(MappingsCommand::Apply { files }) => {
+            commands::mappings::apply(&backend, &files, json).await
+        }
+        Command::Mappings(MappingsCommand::List) => commands::mappings::list(&backend, json).await,
+        Command::Mappings(MappingsCommand::Activate { object }) => {
+            commands::mappings::set_status(&backend, &object, commands::Status::Active, json).await
+        }
+        Command::Mappings(MappingsCommand::Pause { object }) => {
+            commands::mappings::set_status(&backend, &object, commands::Status::Paused, json).await
+        }
+        Command::Status => commands::status::status(&backend, json).await,
+        Command::Errors { object, limit } => {
+            commands::status::errors(&backend, object.as_deref(), limit, json).await
+        }
+        Command::Dlq(DlqCommand::List { limit }) => {
+            commands::dlq::list(&backend, limit, json).await
+        }
+        Command::Dlq(DlqCommand::Replay { message_ids }) => {
+            commands::dlq::replay(&backend, &message_ids, json).await
+        }
+        Command::Import(ImportCommand::List) => commands::import::list(&backend, json).await,
+        Command::Import(ImportCommand::Status { id }) => {
+            commands::import::status(&backend, &id, json).await
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => output::fail(&e),
     }
 }

@@ -3,24 +3,37 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sf2hs_shared::mapping::{Severity, load_files};
+use serde_json::json;
+use sf2hs_shared::mapping::{MappingStatus, Severity, ValidationReport, load_files};
+use sf2hs_shared::ports::MappingStore;
+
+use crate::backend::Backend;
+use crate::output::{self, CliError};
 
 /// `mappings validate`: every problem of every file, then a one-line summary.
 pub fn validate(files: &[PathBuf], json: bool) -> ExitCode {
     let report = load_files(files);
+    print_report(&report, files.len(), json);
+    if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn print_report(report: &ValidationReport, file_count: usize, json: bool) {
     let errors = report
         .problems
         .iter()
         .filter(|p| p.severity == Severity::Error)
         .count();
     let warnings = report.problems.len() - errors;
-
     if json {
         let problems: Vec<_> = report
             .problems
             .iter()
             .map(|p| {
-                serde_json::json!({
+                json!({
                     "file": p.file,
                     "line": p.line,
                     "severity": if p.severity == Severity::Error { "error" } else { "warning" },
@@ -33,7 +46,7 @@ pub fn validate(files: &[PathBuf], json: bool) -> ExitCode {
             .mappings
             .iter()
             .map(|m| {
-                serde_json::json!({
+                json!({
                     "file": m.file,
                     "line": m.line,
                     "salesforce_object": m.mapping.salesforce_object,
@@ -44,48 +57,211 @@ pub fn validate(files: &[PathBuf], json: bool) -> ExitCode {
                 })
             })
             .collect();
-        let out = serde_json::json!({
+        output::print_json(&json!({
             "ok": errors == 0,
             "errors": errors,
             "warnings": warnings,
             "problems": problems,
             "mappings": mappings,
-        });
-        println!("{out:#}");
-    } else {
-        for problem in &report.problems {
-            eprintln!("{problem}");
-        }
-        // Mappings are listed only when they are usable as a whole.
-        for m in report.mappings.iter().filter(|_| errors == 0) {
-            println!(
-                "{}:{}: {} -> HubSpot {} ({}, {} fields, {} associations)",
-                m.file,
-                m.line,
-                m.mapping.salesforce_object,
-                m.mapping.hubspot_object,
-                m.mapping.status,
-                m.mapping.fields.len(),
-                m.mapping.associations.len()
-            );
-        }
-        let files_word = if files.len() == 1 { "file" } else { "files" };
-        if errors == 0 {
-            println!(
-                "ok: {} {files_word}, {} mappings, {warnings} warnings",
-                files.len(),
-                report.mappings.len()
-            );
-        } else {
-            eprintln!(
-                "{errors} errors, {warnings} warnings in {} {files_word}: fix the lines above and run again",
-                files.len()
-            );
-        }
+        }));
+        return;
     }
+    for problem in &report.problems {
+        eprintln!("{problem}");
+    }
+    // Mappings are listed only when they are usable as a whole.
+    for m in report.mappings.iter().filter(|_| errors == 0) {
+        println!(
+            "{}:{}: {} -> HubSpot {} ({}, {} fields, {} associations)",
+            m.file,
+            m.line,
+            m.mapping.salesforce_object,
+            m.mapping.hubspot_object,
+            m.mapping.status,
+            m.mapping.fields.len(),
+            m.mapping.associations.len()
+        );
+    }
+    let files_word = if file_count == 1 { "file" } else { "files" };
     if errors == 0 {
-        ExitCode::SUCCESS
+        println!(
+            "ok: {file_count} {files_word}, {} mappings, {warnings} warnings",
+            report.mappings.len()
+        );
     } else {
-        ExitCode::from(1)
+        eprintln!(
+            "{errors} errors, {warnings} warnings in {file_count} {files_word}: fix the lines above and run again"
+        );
     }
+}
+
+/// What `apply` did to one mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Applied {
+    fn name(self) -> &'static str {
+        match self {
+            Applied::Created => "created",
+            Applied::Updated => "updated",
+            Applied::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// `mappings apply`: all or nothing at validation; then each mapping is stored with a
+/// compare-and-swap on the version read, so a concurrent edit is refused, not overwritten.
+pub async fn apply(backend: &Backend, files: &[PathBuf], json: bool) -> Result<ExitCode, CliError> {
+    let report = load_files(files);
+    if !report.is_ok() {
+        print_report(&report, files.len(), json);
+        if !json {
+            eprintln!("nothing was stored");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    for problem in &report.problems {
+        eprintln!("{problem}");
+    }
+    let mut rows = Vec::new();
+    for located in &report.mappings {
+        let mapping = &located.mapping;
+        let current = backend.mappings.get(&mapping.salesforce_object).await?;
+        let (applied, version) = match current {
+            None => (Applied::Created, backend.mappings.put(mapping, None).await?),
+            Some(stored) if &stored.mapping == mapping => (Applied::Unchanged, stored.version),
+            Some(stored) => (
+                Applied::Updated,
+                backend.mappings.put(mapping, Some(stored.version)).await?,
+            ),
+        };
+        rows.push((
+            mapping.salesforce_object.clone(),
+            mapping.status,
+            applied,
+            version,
+        ));
+    }
+    if json {
+        let applied: Vec<_> = rows
+            .iter()
+            .map(|(object, status, applied, version)| {
+                json!({"salesforce_object": object, "status": status.name(), "applied": applied.name(), "version": version})
+            })
+            .collect();
+        output::print_json(&json!({ "applied": applied }));
+    } else {
+        let table_rows = rows
+            .iter()
+            .map(|(object, status, applied, version)| {
+                vec![
+                    object.clone(),
+                    status.name().to_owned(),
+                    applied.name().to_owned(),
+                    version.to_string(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            output::table(
+                &["Salesforce object", "status", "applied", "version"],
+                table_rows
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mappings list`
+pub async fn list(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
+    let stored = backend.mappings.list().await?;
+    if json {
+        let items: Vec<_> = stored
+            .iter()
+            .map(|s| {
+                json!({
+                    "salesforce_object": s.mapping.salesforce_object,
+                    "hubspot_object": s.mapping.hubspot_object.as_str(),
+                    "status": s.mapping.status.name(),
+                    "on_delete": s.mapping.on_delete.name(),
+                    "fields": s.mapping.fields.len(),
+                    "associations": s.mapping.associations.len(),
+                    "version": s.version,
+                    "updated_at": s.updated_at,
+                })
+            })
+            .collect();
+        output::print_json(&json!({ "mappings": items }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if stored.is_empty() {
+        println!("no mappings stored yet: `sf2hs mappings apply FILE` stores them");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = stored
+        .iter()
+        .map(|s| {
+            vec![
+                s.mapping.salesforce_object.clone(),
+                s.mapping.hubspot_object.to_string(),
+                s.mapping.status.name().to_owned(),
+                s.mapping.on_delete.name().to_owned(),
+                s.mapping.fields.len().to_string(),
+                s.mapping.associations.len().to_string(),
+                s.version.to_string(),
+                output::time(Some(s.updated_at)),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        output::table(
+            &[
+                "Salesforce object",
+                "HubSpot object",
+                "status",
+                "on delete",
+                "fields",
+                "associations",
+                "version",
+                "updated (UTC)",
+            ],
+            rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mappings activate` / `mappings pause`
+pub async fn set_status(
+    backend: &Backend,
+    object: &str,
+    status: MappingStatus,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let Some(stored) = backend.mappings.get(object).await? else {
+        return Err(CliError::NoMapping {
+            object: object.to_owned(),
+        });
+    };
+    let previous = stored.mapping.status;
+    let version = backend.mappings.set_status(object, status).await?;
+    if json {
+        output::print_json(&json!({
+            "salesforce_object": object,
+            "status": status.name(),
+            "previous_status": previous.name(),
+            "version": version,
+        }));
+    } else if previous == status {
+        println!("{object} was already {status}");
+    } else {
+        println!("{object}: {previous} -> {status} (version {version})");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,6 @@
+pub mod dlq;
+pub mod import;
 pub mod mappings;
+pub mod status;
+
+pub use sf2hs_shared::mapping::MappingStatus as Status;

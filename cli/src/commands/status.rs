@@ -1,0 +1,162 @@
+//! `sf2hs status` and `sf2hs errors`
+
+use std::process::ExitCode;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use sf2hs_shared::ports::{
+    ChangeQueue, MappingStore, RecordIndex, SyncLog, SyncLogQuery, SyncOutcome,
+};
+
+use crate::backend::Backend;
+use crate::output::{self, CliError};
+
+/// Per mapping: state, records in the index, outcomes in the last 24 h, last change; then the
+/// queue and dead-letter depth.
+pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
+    let since = Utc::now() - Duration::hours(24);
+    let mut rows = Vec::new();
+    for stored in backend.mappings.list().await? {
+        let object = stored.mapping.salesforce_object.clone();
+        let records = backend.index.count(&object).await?;
+        let counts = backend.log.counts(&object, since).await?;
+        let last = backend
+            .log
+            .query(&SyncLogQuery {
+                salesforce_object: Some(object.clone()),
+                limit: 1,
+                ..SyncLogQuery::default()
+            })
+            .await?
+            .into_iter()
+            .next()
+            .map(|e| e.at);
+        rows.push((stored.mapping.status, object, records, counts, last));
+    }
+    let depth = backend.queue.depth().await?;
+    if json {
+        let mappings: Vec<_> = rows
+            .iter()
+            .map(|(state, object, records, counts, last)| {
+                json!({
+                    "salesforce_object": object,
+                    "status": state.name(),
+                    "records": records,
+                    "synced_24h": counts.synced,
+                    "skipped_24h": counts.skipped,
+                    "failed_24h": counts.failed + counts.dead_lettered,
+                    "last_change": last,
+                })
+            })
+            .collect();
+        output::print_json(&json!({
+            "mappings": mappings,
+            "queue": {
+                "visible": depth.visible,
+                "in_flight": depth.in_flight,
+                "delayed": depth.delayed,
+                "dead": depth.dead,
+            }
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no mappings stored yet: `sf2hs mappings apply FILE` stores them");
+    } else {
+        let table_rows = rows
+            .iter()
+            .map(|(state, object, records, counts, last)| {
+                vec![
+                    object.clone(),
+                    state.name().to_owned(),
+                    records.to_string(),
+                    counts.synced.to_string(),
+                    (counts.failed + counts.dead_lettered).to_string(),
+                    output::time(*last),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            output::table(
+                &[
+                    "Salesforce object",
+                    "status",
+                    "records",
+                    "synced 24h",
+                    "failed 24h",
+                    "last change (UTC)",
+                ],
+                table_rows
+            )
+        );
+    }
+    println!(
+        "queue: {} waiting, {} in flight, {} delayed; dead letters: {}{}",
+        depth.visible,
+        depth.in_flight,
+        depth.delayed,
+        depth.dead,
+        if depth.dead > 0 {
+            " (`sf2hs dlq list` shows why; `sf2hs dlq replay` retries them)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Recent failures, newest first, with the reason of each.
+pub async fn errors(
+    backend: &Backend,
+    object: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let entries = backend
+        .log
+        .query(&SyncLogQuery {
+            salesforce_object: object.map(str::to_owned),
+            outcomes: vec![SyncOutcome::Failed, SyncOutcome::DeadLettered],
+            limit: limit.max(1),
+            ..SyncLogQuery::default()
+        })
+        .await?;
+    if json {
+        let items: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "at": e.at,
+                    "salesforce_object": e.salesforce_object,
+                    "record_id": e.record_id.as_str(),
+                    "outcome": e.outcome.name(),
+                    "reason": e.reason,
+                })
+            })
+            .collect();
+        output::print_json(&json!({ "errors": items }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        println!("no sync failures recorded");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                output::time(Some(e.at)),
+                e.salesforce_object.clone(),
+                e.record_id.to_string(),
+                e.outcome.name().to_owned(),
+                e.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        output::table(&["at (UTC)", "object", "record", "outcome", "reason"], rows)
+    );
+    Ok(ExitCode::SUCCESS)
+}
