@@ -10,6 +10,7 @@ pub mod engine;
 pub mod mapping;
 pub mod ports;
 pub mod salesforce;
+pub mod worker;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

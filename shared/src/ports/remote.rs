@@ -1,0 +1,111 @@
+//! What the worker needs from HubSpot and Salesforce, as small traits. The HTTP clients in
+//! `crate::hubspot` and `crate::salesforce` implement them; the worker only sees these, so its
+//! logic stays free of HTTP types.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::{FieldSnapshot, SalesforceId};
+use crate::mapping::HubSpotObjectRef;
+
+/// Why a remote call failed, in the terms the worker decides on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    /// Try again later (rate limit, 5xx, timeout), after `after` when the service said.
+    #[error("{reason} (will retry)")]
+    Retryable {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Stop calling until an operator acts or a budget resets (daily limit, bad credentials,
+    /// missing scope). Messages stay on the queue.
+    #[error("{reason}")]
+    Stop { reason: String },
+    /// This request can never succeed as it is (a bad property, an unknown object).
+    #[error("{reason}")]
+    Permanent { reason: String },
+}
+
+impl RemoteError {
+    pub fn reason(&self) -> &str {
+        match self {
+            RemoteError::Retryable { reason, .. }
+            | RemoteError::Stop { reason }
+            | RemoteError::Permanent { reason } => reason,
+        }
+    }
+}
+
+/// One record to upsert, keyed by the value of the unique id property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertRecord {
+    /// The Salesforce id: the value of the id property.
+    pub id_value: String,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// What happened to one record of a batch write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written { hubspot_id: String, created: bool },
+    Failed { message: String, retryable: bool },
+}
+
+/// One association to create between two HubSpot records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssociationPair {
+    pub from_id: String,
+    pub to_id: String,
+}
+
+/// HubSpot's records API, as the worker uses it.
+#[async_trait]
+pub trait HubSpotRecords: Send + Sync {
+    /// Upserts by the unique `id_property`; one outcome per `id_value`.
+    async fn upsert(
+        &self,
+        object: &HubSpotObjectRef,
+        id_property: &str,
+        records: &[UpsertRecord],
+    ) -> Result<HashMap<String, WriteOutcome>, RemoteError>;
+
+    /// Archives records by HubSpot id.
+    async fn archive(
+        &self,
+        object: &HubSpotObjectRef,
+        hubspot_ids: &[String],
+    ) -> Result<(), RemoteError>;
+
+    /// HubSpot ids of the records whose `id_property` holds these values; absent ones are missing.
+    async fn find_by_unique(
+        &self,
+        object: &HubSpotObjectRef,
+        id_property: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, String>, RemoteError>;
+
+    /// Creates associations from `from` records to `to` records, with the association type given
+    /// or the default one between the two objects. Returns the pairs that failed, with why.
+    async fn associate(
+        &self,
+        from: &HubSpotObjectRef,
+        to: &HubSpotObjectRef,
+        association_type_id: Option<u32>,
+        pairs: &[AssociationPair],
+    ) -> Result<Vec<(AssociationPair, String)>, RemoteError>;
+}
+
+/// Salesforce's records API, as the worker uses it to read states it was not sent.
+#[async_trait]
+pub trait SalesforceRecords: Send + Sync {
+    /// The current state of each record (the fields asked for, plus `Id` and `SystemModstamp`);
+    /// `None` for a record that no longer exists (deleted or never visible).
+    async fn retrieve(
+        &self,
+        object: &str,
+        ids: &[SalesforceId],
+        fields: &[String],
+    ) -> Result<HashMap<SalesforceId, Option<FieldSnapshot>>, RemoteError>;
+}

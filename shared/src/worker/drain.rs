@@ -1,0 +1,67 @@
+//! The local pipeline's worker loop step: receive from a `ChangeQueue`, process, and apply each
+//! message's disposition to the same queue (the Lambda lets SQS do this part).
+
+use std::time::Duration;
+
+use super::{Disposition, InboundMessage, Worker};
+use crate::ports::{ChangeQueue, PortResult};
+
+/// What one drain step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    pub received: usize,
+    pub done: usize,
+    pub retried: usize,
+    pub dead_lettered: usize,
+}
+
+/// Receives up to `max` messages (hidden for `visibility` while the worker has them), processes
+/// them as one batch, and deletes, releases or dead-letters each.
+pub async fn drain_once(
+    worker: &Worker,
+    queue: &dyn ChangeQueue,
+    max: usize,
+    visibility: Duration,
+) -> PortResult<DrainReport> {
+    let deliveries = queue.receive(max, visibility).await?;
+    let mut report = DrainReport {
+        received: deliveries.len(),
+        ..DrainReport::default()
+    };
+    if deliveries.is_empty() {
+        return Ok(report);
+    }
+    let receipts: std::collections::HashMap<String, String> = deliveries
+        .iter()
+        .map(|d| (d.message_id.clone(), d.receipt.clone()))
+        .collect();
+    let batch = deliveries
+        .into_iter()
+        .map(|d| InboundMessage {
+            message_id: d.message_id,
+            change: d.change,
+            receive_count: d.receive_count,
+        })
+        .collect();
+    let result = worker.process(batch).await;
+    let mut done = Vec::new();
+    for (message_id, disposition) in result.dispositions {
+        let Some(receipt) = receipts.get(&message_id) else {
+            continue;
+        };
+        match disposition {
+            Disposition::Done => done.push(receipt.clone()),
+            Disposition::Retry { delay, .. } => {
+                report.retried += 1;
+                queue.release(receipt, delay).await?;
+            }
+            Disposition::DeadLetter { reason } => {
+                report.dead_lettered += 1;
+                queue.dead_letter(receipt, &reason).await?;
+            }
+        }
+    }
+    report.done = done.len();
+    queue.delete(&done).await?;
+    Ok(report)
+}

@@ -1,0 +1,877 @@
+//! The worker: takes a batch of queued changes and makes HubSpot match Salesforce.
+//!
+//! For each batch it groups changes by mapping, keeps each record's newest change, reads from
+//! Salesforce the records whose state did not travel with the change, drops states older than
+//! what the record index says was applied, maps, skips records whose content did not change,
+//! writes HubSpot in batches (upsert, archive, associations), then records the new state in the
+//! index with a conditional write and logs every record's outcome.
+//!
+//! It decides what happens to each message (`Disposition`); the caller applies that to its
+//! queue: the Lambda turns retries into `batchItemFailures`, the local pipeline releases or
+//! dead-letters on the embedded queue (`drain`).
+
+mod drain;
+mod plan;
+mod refetch;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::domain::{
+    Change, ChangeKind, ChangeSource, FieldSnapshot, RecordKey, RefetchReason, SalesforceId,
+};
+use crate::engine::{MappedRecord, map_record};
+use crate::mapping::{AssociationTarget, DeleteRule, HubSpotObjectRef, Mapping, MappingStatus};
+use crate::ports::{
+    AssociationPair, ChangeQueue, HubSpotRecords, ImportCounts, ImportJobs, IndexEntry, IndexWrite,
+    MappingStore, RecordIndex, RemoteError, SalesforceRecords, SyncLog, SyncLogEntry, SyncOutcome,
+    UpsertRecord, WriteOutcome,
+};
+use crate::salesforce::intake::outbound::parse_salesforce_datetime;
+
+pub use drain::{DrainReport, drain_once};
+
+/// The reason prefix of changes parked because their mapping is paused; activation replays them.
+pub const PAUSED_REASON_PREFIX: &str = "paused:";
+
+/// Everything the worker reads and writes.
+#[derive(Clone)]
+pub struct WorkerPorts {
+    pub mappings: Arc<dyn MappingStore>,
+    pub index: Arc<dyn RecordIndex>,
+    pub log: Arc<dyn SyncLog>,
+    pub jobs: Arc<dyn ImportJobs>,
+    /// Where re-fetches the worker asks for itself go (a concurrent update).
+    pub queue: Arc<dyn ChangeQueue>,
+    pub hubspot: Arc<dyn HubSpotRecords>,
+    pub salesforce: Arc<dyn SalesforceRecords>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Deliveries of a message before a failure is final (the queue's redrive count).
+    pub max_receives: u32,
+    /// Wait before a failed change is tried again.
+    pub retry_delay: Duration,
+    /// Wait before an association whose target is not in HubSpot yet is tried again.
+    pub association_retry_delay: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            max_receives: 5,
+            retry_delay: Duration::from_secs(30),
+            association_retry_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A change as the queue delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundMessage {
+    pub message_id: String,
+    pub change: Change,
+    /// 1 on the first delivery.
+    pub receive_count: u32,
+}
+
+/// What to do with one message after the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Handled (written, skipped on purpose, or superseded by a newer change): delete it.
+    Done,
+    /// Leave it on the queue; it comes back after `delay`.
+    Retry { reason: String, delay: Duration },
+    /// Move it to the dead-letter queue with this reason.
+    DeadLetter { reason: String },
+}
+
+/// The worker's answer for a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchResult {
+    /// One entry per message received, in no particular order.
+    pub dispositions: Vec<(String, Disposition)>,
+    /// Records written to HubSpot (upserted, archived).
+    pub written: usize,
+    /// Records skipped on purpose (unchanged, older, kept).
+    pub skipped: usize,
+}
+
+impl BatchResult {
+    /// Message ids the queue must deliver again (SQS `batchItemFailures`).
+    pub fn retry_ids(&self) -> Vec<&str> {
+        self.dispositions
+            .iter()
+            .filter(|(_, d)| matches!(d, Disposition::Retry { .. }))
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+}
+
+pub struct Worker {
+    ports: WorkerPorts,
+    settings: WorkerSettings,
+}
+
+/// A record's state as the worker will apply it.
+enum State {
+    Upsert(FieldSnapshot),
+    Delete,
+}
+
+/// One record in flight through the batch.
+struct Item {
+    message: InboundMessage,
+    superseded: Vec<InboundMessage>,
+    state: Option<State>,
+    modstamp: DateTime<Utc>,
+    mapped: Option<MappedRecord>,
+    hubspot_id: Option<String>,
+    /// A delete that archived the HubSpot record (rather than keeping it, or finding none).
+    archived: bool,
+    outcome: Option<ItemOutcome>,
+}
+
+enum ItemOutcome {
+    Synced {
+        detail: &'static str,
+    },
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+        delay: Duration,
+        final_: bool,
+    },
+}
+
+impl Worker {
+    pub fn new(ports: WorkerPorts, settings: WorkerSettings) -> Self {
+        Worker { ports, settings }
+    }
+
+    pub fn ports(&self) -> &WorkerPorts {
+        &self.ports
+    }
+
+    /// Processes one batch. It never fails as a whole: a failure becomes a disposition per
+    /// message, so one bad record cannot hold back the others.
+    pub async fn process(&self, batch: Vec<InboundMessage>) -> BatchResult {
+        let mut by_object: BTreeMap<String, Vec<InboundMessage>> = BTreeMap::new();
+        for message in batch {
+            by_object
+                .entry(message.change.object.clone())
+                .or_default()
+                .push(message);
+        }
+        let mut result = BatchResult::default();
+        let mut log = Vec::new();
+        let mut import_counts: HashMap<String, ImportCounts> = HashMap::new();
+        for (object, messages) in by_object {
+            let items = self.process_object(&object, messages).await;
+            for item in items {
+                self.settle(item, &mut result, &mut log, &mut import_counts);
+            }
+        }
+        if let Err(e) = self.ports.log.append(&log).await {
+            // The sync log is for people; losing entries must not make HubSpot writes repeat.
+            tracing::warn!(entries = log.len(), error = %e, "cannot write sync-log entries");
+        }
+        for (job_id, counts) in import_counts {
+            if let Err(e) = self.ports.jobs.add_counts(&job_id, counts).await {
+                tracing::warn!(import = %job_id, error = %e, "cannot update import counts");
+            }
+        }
+        result
+    }
+
+    /// Turns an item's outcome into dispositions, log entries and import counts.
+    fn settle(
+        &self,
+        item: Item,
+        result: &mut BatchResult,
+        log: &mut Vec<SyncLogEntry>,
+        import_counts: &mut HashMap<String, ImportCounts>,
+    ) {
+        let Item {
+            message,
+            superseded,
+            outcome,
+            hubspot_id,
+            ..
+        } = item;
+        let outcome = outcome.unwrap_or(ItemOutcome::Failed {
+            reason: "the worker did not finish this record (a bug): it will be retried".into(),
+            delay: self.settings.retry_delay,
+            final_: false,
+        });
+        let entry = |outcome: SyncOutcome, reason: Option<String>| SyncLogEntry {
+            at: Utc::now(),
+            salesforce_object: message.change.object.clone(),
+            record_id: message.change.record_id.clone(),
+            outcome,
+            reason,
+            hubspot_id: hubspot_id.clone(),
+        };
+        let (disposition, done) = match outcome {
+            ItemOutcome::Synced { detail } => {
+                result.written += 1;
+                log.push(entry(SyncOutcome::Synced, Some(detail.to_owned())));
+                (Disposition::Done, Some(true))
+            }
+            ItemOutcome::Skipped { reason } => {
+                result.skipped += 1;
+                log.push(entry(SyncOutcome::Skipped, Some(reason)));
+                (Disposition::Done, Some(true))
+            }
+            ItemOutcome::Failed {
+                reason,
+                final_: true,
+                ..
+            } => {
+                log.push(entry(SyncOutcome::DeadLettered, Some(reason.clone())));
+                (Disposition::DeadLetter { reason }, Some(false))
+            }
+            ItemOutcome::Failed { reason, delay, .. } => {
+                log.push(entry(SyncOutcome::Failed, Some(reason.clone())));
+                (Disposition::Retry { reason, delay }, None)
+            }
+        };
+        // Superseded changes are settled by the newest one: done when it is done; when it is
+        // retried they are done too (the retry carries a newer state than theirs).
+        for old in superseded {
+            count_import(import_counts, &old.change, Some(true));
+            result
+                .dispositions
+                .push((old.message_id.clone(), Disposition::Done));
+        }
+        count_import(import_counts, &message.change, done);
+        result.dispositions.push((message.message_id, disposition));
+    }
+
+    /// One mapping's share of the batch.
+    async fn process_object(&self, object: &str, messages: Vec<InboundMessage>) -> Vec<Item> {
+        let mut items = newest_per_record(messages);
+        let mapping = match self.ports.mappings.get(object).await {
+            Ok(Some(stored)) => stored.mapping,
+            Ok(None) => {
+                let reason = format!(
+                    "no mapping for `{object}`: apply one (`sf2hs mappings apply FILE`), then replay the dead letters"
+                );
+                return fail_all(items, &reason, Duration::ZERO, true);
+            }
+            Err(e) => return fail_all(items, &e.to_string(), self.settings.retry_delay, false),
+        };
+        match mapping.status {
+            MappingStatus::Draft => {
+                for item in &mut items {
+                    item.outcome = Some(ItemOutcome::Skipped {
+                        reason: format!("mapping `{object}` is a draft: changes are not taken"),
+                    });
+                }
+                return items;
+            }
+            MappingStatus::Paused => {
+                // Parked, not dropped: `sf2hs mappings activate` replays them.
+                let reason = format!(
+                    "{PAUSED_REASON_PREFIX} mapping `{object}` is paused; activating it replays this change"
+                );
+                return fail_all(items, &reason, Duration::ZERO, true);
+            }
+            MappingStatus::Active => {}
+        }
+
+        self.resolve_states(&mapping, &mut items).await;
+        self.skip_stale_and_map(&mapping, &mut items).await;
+        self.write_upserts(&mapping, &mut items).await;
+        self.write_associations(&mapping, &mut items).await;
+        self.write_deletes(&mapping, &mut items).await;
+        self.record_in_index(&mut items).await;
+        items
+    }
+
+    /// Gives every item a state: the one it carries, or the one Salesforce has now.
+    async fn resolve_states(&self, mapping: &Mapping, items: &mut [Item]) {
+        let mut to_read: Vec<SalesforceId> = Vec::new();
+        for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
+            let change = &item.message.change;
+            match (&change.kind, change.modstamp) {
+                (ChangeKind::Upsert { fields }, Some(modstamp)) => {
+                    item.state = Some(State::Upsert(fields.clone()));
+                    item.modstamp = modstamp;
+                }
+                (ChangeKind::Delete, modstamp) => {
+                    item.state = Some(State::Delete);
+                    item.modstamp = modstamp.unwrap_or(change.received_at);
+                }
+                // Partial, missing or of unknown age, or an undelete (the record's state
+                // after it came back is what HubSpot must show).
+                _ => to_read.push(change.record_id.clone()),
+            }
+        }
+        if to_read.is_empty() {
+            return;
+        }
+        let requests = refetch::field_requests(mapping);
+        let fields: Vec<String> = requests.iter().map(|r| r.api_field.clone()).collect();
+        let read = self
+            .ports
+            .salesforce
+            .retrieve(&mapping.salesforce_object, &to_read, &fields)
+            .await;
+        let wanted: HashSet<&SalesforceId> = to_read.iter().collect();
+        for item in items
+            .iter_mut()
+            .filter(|i| i.outcome.is_none() && i.state.is_none())
+        {
+            let id = item.message.change.record_id.clone();
+            if !wanted.contains(&id) {
+                continue;
+            }
+            match &read {
+                Err(e) => {
+                    item.outcome =
+                        Some(self.remote_failure(&item.message, e, "reading it from Salesforce"))
+                }
+                Ok(records) => {
+                    match records.get(&id) {
+                        Some(Some(snapshot)) => {
+                            let modstamp = snapshot
+                                .get("SystemModstamp")
+                                .and_then(Value::as_str)
+                                .and_then(parse_salesforce_datetime);
+                            match modstamp {
+                                Some(modstamp) => {
+                                    item.state = Some(State::Upsert(refetch::nest_components(
+                                        snapshot.clone(),
+                                        &requests,
+                                    )));
+                                    item.modstamp = modstamp;
+                                }
+                                None => item.outcome = Some(
+                                    self.failure(
+                                        &item.message,
+                                        "Salesforce returned the record without a SystemModstamp"
+                                            .into(),
+                                    ),
+                                ),
+                            }
+                        }
+                        // Gone: deleted (or no longer visible to the integration user).
+                        Some(None) => {
+                            item.state = Some(State::Delete);
+                            item.modstamp = item
+                                .message
+                                .change
+                                .modstamp
+                                .unwrap_or(item.message.change.received_at);
+                        }
+                        None => {
+                            item.outcome = Some(self.failure(
+                                &item.message,
+                                "Salesforce did not answer for this record".into(),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops states older than the index's, maps the rest, and skips unchanged content.
+    async fn skip_stale_and_map(&self, mapping: &Mapping, items: &mut [Item]) {
+        let keys: Vec<RecordKey> = items
+            .iter()
+            .filter(|i| i.outcome.is_none())
+            .map(|i| i.message.change.record_key())
+            .collect();
+        let stored = match self.ports.index.get_many(&keys).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
+                    item.outcome = Some(ItemOutcome::Failed {
+                        reason: e.to_string(),
+                        delay: self.settings.retry_delay,
+                        final_: false,
+                    });
+                }
+                return;
+            }
+        };
+        for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
+            let key = item.message.change.record_key();
+            let current = stored.get(&key);
+            if let Some(current) = current {
+                item.hubspot_id = current.hubspot_id.clone();
+                if current.modstamp > item.modstamp {
+                    item.outcome = Some(ItemOutcome::Skipped {
+                        reason: format!(
+                            "older than the state already applied ({} < {})",
+                            item.modstamp.to_rfc3339(),
+                            current.modstamp.to_rfc3339()
+                        ),
+                    });
+                    continue;
+                }
+            }
+            let Some(State::Upsert(fields)) = &item.state else {
+                continue;
+            };
+            match map_record(mapping, &item.message.change.record_id, fields, None) {
+                Err(errors) => {
+                    item.outcome = Some(self.failure(&item.message, errors.to_string()));
+                }
+                Ok(mapped) => {
+                    let unchanged = current.is_some_and(|c| {
+                        !c.deleted
+                            && c.hubspot_id.is_some()
+                            && c.content_hash == mapped.content_hash.as_str()
+                    });
+                    if unchanged {
+                        item.outcome = Some(ItemOutcome::Skipped {
+                            reason: "unchanged since the last write".into(),
+                        });
+                        // The index still learns the newer modstamp, so older states that
+                        // arrive later are recognised as older.
+                        let entry = IndexEntry {
+                            hubspot_id: item.hubspot_id.clone(),
+                            modstamp: item.modstamp,
+                            content_hash: mapped.content_hash.as_str().to_owned(),
+                            deleted: false,
+                        };
+                        let _ = self.ports.index.put_if_newer(&key, &entry).await;
+                    } else {
+                        item.mapped = Some(mapped);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write_upserts(&self, mapping: &Mapping, items: &mut [Item]) {
+        let records: Vec<UpsertRecord> = items
+            .iter()
+            .filter(|i| i.outcome.is_none())
+            .filter_map(|i| i.mapped.as_ref())
+            .map(|m| UpsertRecord {
+                id_value: m.record_id.as_str().to_owned(),
+                properties: m.properties.clone(),
+            })
+            .collect();
+        if records.is_empty() {
+            return;
+        }
+        let written = self
+            .ports
+            .hubspot
+            .upsert(&mapping.hubspot_object, &mapping.id_property, &records)
+            .await;
+        for item in items
+            .iter_mut()
+            .filter(|i| i.outcome.is_none() && i.mapped.is_some())
+        {
+            let id = item.message.change.record_id.as_str().to_owned();
+            match &written {
+                Err(e) => {
+                    item.outcome =
+                        Some(self.remote_failure(&item.message, e, "writing it to HubSpot"))
+                }
+                Ok(outcomes) => match outcomes.get(&id) {
+                    Some(WriteOutcome::Written { hubspot_id, .. }) => {
+                        // Not settled yet: associations and the index come next.
+                        item.hubspot_id = Some(hubspot_id.clone());
+                    }
+                    Some(WriteOutcome::Failed { message, retryable }) => {
+                        let reason = format!("HubSpot refused the record: {message}");
+                        item.outcome = Some(if *retryable {
+                            self.retry(&item.message, reason, self.settings.retry_delay)
+                        } else {
+                            self.failure(&item.message, reason)
+                        });
+                    }
+                    None => {
+                        item.outcome = Some(self.retry(
+                            &item.message,
+                            "HubSpot's answer did not mention this record".into(),
+                            self.settings.retry_delay,
+                        ))
+                    }
+                },
+            }
+        }
+    }
+
+    /// Sets the associations of the records just written. A target not in HubSpot yet makes
+    /// the record retry later (its upsert is idempotent), never lost.
+    async fn write_associations(&self, mapping: &Mapping, items: &mut [Item]) {
+        let mut groups: BTreeMap<AssociationGroup, Vec<(usize, SalesforceId)>> = BTreeMap::new();
+        let mut targets_of_mapped: HashMap<String, (HubSpotObjectRef, String)> = HashMap::new();
+        for (index, item) in items.iter().enumerate() {
+            if item.outcome.is_some() || item.hubspot_id.is_none() {
+                continue;
+            }
+            let Some(mapped) = &item.mapped else { continue };
+            for association in &mapped.associations {
+                let (object, id_property) = match &association.target {
+                    AssociationTarget::HubSpotObject {
+                        object,
+                        id_property,
+                    } => (object.clone(), id_property.clone()),
+                    AssociationTarget::MappedObject { salesforce_object } => {
+                        if !targets_of_mapped.contains_key(salesforce_object) {
+                            match self.ports.mappings.get(salesforce_object).await {
+                                Ok(Some(target)) => {
+                                    targets_of_mapped.insert(
+                                        salesforce_object.clone(),
+                                        (target.mapping.hubspot_object, target.mapping.id_property),
+                                    );
+                                }
+                                _ => continue,
+                            }
+                        }
+                        match targets_of_mapped.get(salesforce_object) {
+                            Some((object, id_property)) => {
+                                (object.as_str().to_owned(), id_property.clone())
+                            }
+                            None => continue,
+                        }
+                    }
+                };
+                groups
+                    .entry((object, id_property, association.association_type_id))
+                    .or_default()
+                    .push((index, association.target_record_id.clone()));
+            }
+        }
+        let mut pending: HashMap<usize, String> = HashMap::new();
+        for ((object, id_property, type_id), members) in groups {
+            let target_object = HubSpotObjectRef::parse(&object);
+            let values: Vec<String> = members
+                .iter()
+                .map(|(_, id)| id.as_str().to_owned())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let found = match self
+                .ports
+                .hubspot
+                .find_by_unique(&target_object, &id_property, &values)
+                .await
+            {
+                Ok(found) => found,
+                Err(e) => {
+                    for (index, _) in &members {
+                        pending.insert(
+                            *index,
+                            format!("finding association targets in {object}: {e}"),
+                        );
+                    }
+                    continue;
+                }
+            };
+            let mut pairs = Vec::new();
+            let mut pair_owner: HashMap<AssociationPair, usize> = HashMap::new();
+            for (index, target) in &members {
+                match (found.get(target.as_str()), &items[*index].hubspot_id) {
+                    (Some(to_id), Some(from_id)) => {
+                        let pair = AssociationPair {
+                            from_id: from_id.clone(),
+                            to_id: to_id.clone(),
+                        };
+                        pair_owner.insert(pair.clone(), *index);
+                        pairs.push(pair);
+                    }
+                    _ => {
+                        pending.insert(
+                            *index,
+                            format!(
+                                "association target {target} is not in HubSpot {object} yet (by {id_property}); it will be retried"
+                            ),
+                        );
+                    }
+                }
+            }
+            if pairs.is_empty() {
+                continue;
+            }
+            match self
+                .ports
+                .hubspot
+                .associate(&mapping.hubspot_object, &target_object, type_id, &pairs)
+                .await
+            {
+                Ok(failed) => {
+                    for (pair, why) in failed {
+                        if let Some(index) = pair_owner.get(&pair) {
+                            pending.insert(
+                                *index,
+                                format!("association to {object} {}: {why}", pair.to_id),
+                            );
+                        }
+                    }
+                }
+                Err(e) => {
+                    for index in pair_owner.values() {
+                        pending.insert(*index, format!("associating with {object}: {e}"));
+                    }
+                }
+            }
+        }
+        for (index, reason) in pending {
+            let item = &mut items[index];
+            item.outcome =
+                Some(self.retry(&item.message, reason, self.settings.association_retry_delay));
+        }
+    }
+
+    async fn write_deletes(&self, mapping: &Mapping, items: &mut [Item]) {
+        let deletes: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.outcome.is_none() && matches!(i.state, Some(State::Delete)))
+            .map(|(n, _)| n)
+            .collect();
+        if deletes.is_empty() {
+            return;
+        }
+        if mapping.on_delete == DeleteRule::Keep {
+            return;
+        }
+        // Records sf2hs never wrote may still exist in HubSpot (made by hand or another tool):
+        // look them up by the id property.
+        let unknown: Vec<String> = deletes
+            .iter()
+            .filter(|n| items[**n].hubspot_id.is_none())
+            .map(|n| items[*n].message.change.record_id.as_str().to_owned())
+            .collect();
+        if !unknown.is_empty() {
+            match self
+                .ports
+                .hubspot
+                .find_by_unique(&mapping.hubspot_object, &mapping.id_property, &unknown)
+                .await
+            {
+                Ok(found) => {
+                    for n in &deletes {
+                        let item = &mut items[*n];
+                        if item.hubspot_id.is_none() {
+                            item.hubspot_id =
+                                found.get(item.message.change.record_id.as_str()).cloned();
+                        }
+                    }
+                }
+                Err(e) => {
+                    for n in &deletes {
+                        let item = &mut items[*n];
+                        item.outcome = Some(self.remote_failure(
+                            &item.message,
+                            &e,
+                            "finding the record to archive",
+                        ));
+                    }
+                    return;
+                }
+            }
+        }
+        let ids: Vec<String> = deletes
+            .iter()
+            .filter(|n| items[**n].outcome.is_none())
+            .filter_map(|n| items[*n].hubspot_id.clone())
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let archived = self
+            .ports
+            .hubspot
+            .archive(&mapping.hubspot_object, &ids)
+            .await;
+        for n in &deletes {
+            let item = &mut items[*n];
+            if item.outcome.is_some() || item.hubspot_id.is_none() {
+                continue;
+            }
+            match &archived {
+                Ok(()) => item.archived = true,
+                Err(e) => {
+                    item.outcome =
+                        Some(self.remote_failure(&item.message, e, "archiving it in HubSpot"))
+                }
+            }
+        }
+    }
+
+    /// Records what was applied; a concurrent newer write makes the worker re-read the record.
+    async fn record_in_index(&self, items: &mut [Item]) {
+        let mut refetch = Vec::new();
+        for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
+            let key = item.message.change.record_key();
+            let (entry, detail) = match (&item.state, &item.mapped) {
+                (Some(State::Delete), _) => (
+                    IndexEntry {
+                        hubspot_id: item.hubspot_id.clone(),
+                        modstamp: item.modstamp,
+                        content_hash: String::new(),
+                        deleted: true,
+                    },
+                    "deleted",
+                ),
+                (Some(State::Upsert(_)), Some(mapped)) => (
+                    IndexEntry {
+                        hubspot_id: item.hubspot_id.clone(),
+                        modstamp: item.modstamp,
+                        content_hash: mapped.content_hash.as_str().to_owned(),
+                        deleted: false,
+                    },
+                    "upserted",
+                ),
+                _ => {
+                    item.outcome = Some(self.retry(
+                        &item.message,
+                        "the record reached the index step without a state (a bug)".into(),
+                        self.settings.retry_delay,
+                    ));
+                    continue;
+                }
+            };
+            let settled = match (&item.state, item.archived) {
+                (Some(State::Delete), true) => ItemOutcome::Synced { detail: "archived" },
+                (Some(State::Delete), false) => ItemOutcome::Skipped {
+                    reason:
+                        "deleted in Salesforce; kept in HubSpot (on_delete = keep) or not there"
+                            .into(),
+                },
+                _ => ItemOutcome::Synced { detail },
+            };
+            match self.ports.index.put_if_newer(&key, &entry).await {
+                Ok(IndexWrite::Written | IndexWrite::Refreshed) => item.outcome = Some(settled),
+                Ok(IndexWrite::Stale { .. }) => {
+                    // A newer state landed while this one was written: HubSpot may now hold
+                    // ours, the older one. Read the record again so the newest wins.
+                    refetch.push(Change {
+                        kind: ChangeKind::Refetch {
+                            reason: RefetchReason::ConcurrentUpdate,
+                            partial: FieldSnapshot::new(),
+                        },
+                        modstamp: None,
+                        source: ChangeSource::Worker,
+                        received_at: Utc::now(),
+                        ..item.message.change.clone()
+                    });
+                    item.outcome = Some(ItemOutcome::Synced {
+                        detail: "written; a newer state landed meanwhile, so the record is read again",
+                    });
+                }
+                Err(e) => {
+                    item.outcome =
+                        Some(self.retry(&item.message, e.to_string(), self.settings.retry_delay));
+                }
+            }
+        }
+        if !refetch.is_empty()
+            && let Err(e) = self.ports.queue.send_batch(&refetch).await
+        {
+            tracing::warn!(records = refetch.len(), error = %e, "cannot enqueue re-fetches");
+        }
+    }
+
+    fn retry(&self, message: &InboundMessage, reason: String, delay: Duration) -> ItemOutcome {
+        ItemOutcome::Failed {
+            reason,
+            delay,
+            final_: message.receive_count >= self.settings.max_receives,
+        }
+    }
+
+    /// A failure that will not heal by itself; it is retried until the budget is spent so a
+    /// fix in Salesforce or HubSpot in between still lets it through.
+    fn failure(&self, message: &InboundMessage, reason: String) -> ItemOutcome {
+        self.retry(message, reason, self.settings.retry_delay)
+    }
+
+    fn remote_failure(
+        &self,
+        message: &InboundMessage,
+        error: &RemoteError,
+        doing: &str,
+    ) -> ItemOutcome {
+        match error {
+            RemoteError::Retryable { reason, after } => ItemOutcome::Failed {
+                reason: format!("{doing}: {reason}"),
+                delay: after.unwrap_or(self.settings.retry_delay),
+                // Outages are not the record's fault: they never spend its retry budget down
+                // to the dead-letter queue on their own.
+                final_: false,
+            },
+            RemoteError::Stop { reason } => ItemOutcome::Failed {
+                reason: format!("{doing}: {reason}"),
+                delay: self.settings.retry_delay * 10,
+                final_: false,
+            },
+            RemoteError::Permanent { reason } => {
+                self.failure(message, format!("{doing}: {reason}"))
+            }
+        }
+    }
+}
+
+/// Associations written in one call: target HubSpot object, the property that finds the
+/// target by its Salesforce id, and the association type (`None`: the default one).
+type AssociationGroup = (String, String, Option<u32>);
+
+fn newest_per_record(messages: Vec<InboundMessage>) -> Vec<Item> {
+    let mut by_record: BTreeMap<SalesforceId, Vec<InboundMessage>> = BTreeMap::new();
+    for message in messages {
+        by_record
+            .entry(message.change.record_id.clone())
+            .or_default()
+            .push(message);
+    }
+    by_record
+        .into_values()
+        .map(|messages| {
+            let (message, superseded) = plan::newest_first(messages);
+            let modstamp = message.change.received_at;
+            Item {
+                message,
+                superseded,
+                state: None,
+                modstamp,
+                mapped: None,
+                hubspot_id: None,
+                archived: false,
+                outcome: None,
+            }
+        })
+        .collect()
+}
+
+fn fail_all(mut items: Vec<Item>, reason: &str, delay: Duration, final_: bool) -> Vec<Item> {
+    for item in &mut items {
+        item.outcome = Some(ItemOutcome::Failed {
+            reason: reason.to_owned(),
+            delay,
+            final_,
+        });
+    }
+    items
+}
+
+/// `done`: Some(true) synced (or settled), Some(false) failed for good, None still pending.
+fn count_import(counts: &mut HashMap<String, ImportCounts>, change: &Change, done: Option<bool>) {
+    let ChangeSource::Import { job_id } = &change.source else {
+        return;
+    };
+    let entry = counts.entry(job_id.clone()).or_default();
+    match done {
+        Some(true) => entry.synced += 1,
+        Some(false) => entry.failed += 1,
+        None => {}
+    }
+}
