@@ -1,0 +1,163 @@
+//! Ingest: what the ingest function (and the local server) does with one delivery from
+//! Salesforce. Authenticate, parse, put every change on the queue, and only then acknowledge.
+//!
+//! HTTP-free: it returns the status, content type and body to answer with, so the Lambda
+//! (Function URL / HTTP API) and the local axum server share it.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::SalesforceId;
+use crate::ports::ChangeQueue;
+use crate::salesforce::intake::auth;
+use crate::salesforce::intake::cdc::{self, EventError, EventItem, EventOptions, ResyncRequest};
+use crate::salesforce::intake::outbound::{self, OutboundError};
+use crate::salesforce::intake::soap;
+
+/// How ingest authenticates and limits what it takes.
+#[derive(Clone)]
+pub struct IngestSettings {
+    /// The organisation whose messages are taken.
+    pub org_id: SalesforceId,
+    /// The secret in the outbound-message endpoint's path.
+    pub endpoint_token: String,
+    pub max_body_bytes: usize,
+    pub events: EventOptions,
+}
+
+impl std::fmt::Debug for IngestSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestSettings")
+            .field("org_id", &self.org_id)
+            .field("endpoint_token", &"<redacted>")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+/// The HTTP answer to an outbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    fn fault(status: u16, code: soap::FaultCode, message: &str) -> Self {
+        HttpAnswer {
+            status,
+            content_type: soap::CONTENT_TYPE,
+            body: soap::fault(code, message),
+        }
+    }
+
+    /// Whether Salesforce will consider the message delivered.
+    pub fn is_ack(&self) -> bool {
+        self.status == 200 && self.body == soap::ACK
+    }
+}
+
+/// Handles one outbound message. Every refusal is a SOAP fault without an ack, so Salesforce
+/// keeps the message and retries it; the ack is sent only once the queue holds every change.
+pub async fn outbound_message(
+    settings: &IngestSettings,
+    queue: &dyn ChangeQueue,
+    path_token: Option<&str>,
+    body: &[u8],
+    received_at: DateTime<Utc>,
+) -> HttpAnswer {
+    if let Err(refused) = auth::check_token(path_token, &settings.endpoint_token) {
+        tracing::warn!(reason = %refused, "outbound message refused");
+        return HttpAnswer::fault(403, soap::FaultCode::Client, &refused.to_string());
+    }
+    let message = match outbound::parse_outbound_message(body, settings.max_body_bytes) {
+        Ok(message) => message,
+        Err(e) => {
+            tracing::warn!(reason = %e, bytes = body.len(), "outbound message refused");
+            let status = if matches!(e, OutboundError::TooLarge { .. }) {
+                413
+            } else {
+                400
+            };
+            return HttpAnswer::fault(status, soap::FaultCode::Client, &e.to_string());
+        }
+    };
+    if let Err(refused) = auth::check_organization(&message.organization_id, &settings.org_id) {
+        tracing::warn!(reason = %refused, "outbound message refused");
+        return HttpAnswer::fault(403, soap::FaultCode::Client, &refused.to_string());
+    }
+    let changes = message.into_changes(received_at);
+    match queue.send_batch(&changes).await {
+        Ok(()) => {
+            tracing::info!(changes = changes.len(), "outbound message queued");
+            HttpAnswer {
+                status: 200,
+                content_type: soap::CONTENT_TYPE,
+                body: soap::ACK.to_owned(),
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, changes = changes.len(), "cannot queue an outbound message; Salesforce will retry it");
+            HttpAnswer::fault(
+                503,
+                soap::FaultCode::Server,
+                "sf2hs could not store the changes; Salesforce will deliver this message again",
+            )
+        }
+    }
+}
+
+/// What one CDC / platform event became.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventIngested {
+    pub changes: usize,
+    pub echoes_skipped: usize,
+    /// Objects that need a windowed re-sync (`GAP_OVERFLOW`, wildcard ids).
+    pub resyncs: Vec<ResyncRequest>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The event is wrong; retrying it cannot help.
+    #[error("the event was refused: {0}")]
+    Refused(#[from] EventError),
+    /// The queue did not take the changes: fail the invocation so EventBridge retries.
+    #[error("cannot queue the event's changes: {0}; the event will be delivered again")]
+    Queue(crate::ports::PortError),
+}
+
+/// Handles one EventBridge event (CDC or platform event): every change is queued, or the call
+/// fails as a whole so the event is redelivered.
+pub async fn change_event(
+    settings: &IngestSettings,
+    queue: &dyn ChangeQueue,
+    event: &serde_json::Value,
+    received_at: DateTime<Utc>,
+) -> Result<EventIngested, IngestError> {
+    let mut options = settings.events.clone();
+    options.org_id = Some(settings.org_id.clone());
+    let parsed = cdc::parse_event_value(event, &options, received_at)?;
+    let mut changes = Vec::new();
+    let mut resyncs = Vec::new();
+    for item in parsed.items {
+        match item {
+            EventItem::Change(change) => changes.push(change),
+            EventItem::Resync(request) => resyncs.push(request),
+        }
+    }
+    if !changes.is_empty() {
+        queue
+            .send_batch(&changes)
+            .await
+            .map_err(IngestError::Queue)?;
+    }
+    for request in &resyncs {
+        tracing::warn!(object = %request.object, reason = ?request.reason, "Salesforce asks for a re-sync of the object: run an import for it");
+    }
+    Ok(EventIngested {
+        changes: changes.len(),
+        echoes_skipped: parsed.echoes_skipped,
+        resyncs,
+    })
+}
