@@ -7,6 +7,7 @@
 pub mod domain;
 pub mod embedded;
 pub mod engine;
+pub mod import;
 pub mod ingest;
 pub mod mapping;
 pub mod ports;

@@ -16,6 +16,7 @@ pub use import_jobs::{ImportCounts, ImportJob, ImportJobs, ImportStatus};
 pub use mapping_store::{MappingStore, StoredMapping};
 pub use record_index::{IndexEntry, IndexWrite, RecordIndex};
 pub use remote::{
-    AssociationPair, HubSpotRecords, RemoteError, SalesforceRecords, UpsertRecord, WriteOutcome,
+    AssociationPair, HubSpotRecords, RecordPage, RecordPages, RemoteError, SalesforceRecords,
+    UpsertRecord, WriteOutcome,
 };
 pub use sync_log::{OutcomeCounts, SyncLog, SyncLogEntry, SyncLogQuery, SyncOutcome};

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::domain::{FieldSnapshot, SalesforceId};
 use crate::mapping::HubSpotObjectRef;
@@ -108,4 +109,32 @@ pub trait SalesforceRecords: Send + Sync {
         ids: &[SalesforceId],
         fields: &[String],
     ) -> Result<HashMap<SalesforceId, Option<FieldSnapshot>>, RemoteError>;
+}
+
+/// One page of a backfill.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordPage {
+    /// Field snapshots, each with `Id` and `SystemModstamp`, oldest `SystemModstamp` first.
+    pub records: Vec<FieldSnapshot>,
+    /// Where the next page starts; `None` after the last page. Opaque to the caller, and must
+    /// stay usable after a pause of minutes (a keyset position, or a Bulk job id + locator).
+    pub next_cursor: Option<String>,
+}
+
+/// How a backfill reads Salesforce: count first, then pages (REST query or Bulk API 2.0, the
+/// adapter chooses).
+#[async_trait]
+pub trait RecordPages: Send + Sync {
+    /// Records of `object` whose `SystemModstamp` is at or before `until`.
+    async fn count(&self, object: &str, until: DateTime<Utc>) -> Result<u64, RemoteError>;
+
+    /// The page after `cursor` (`None`: the first) of records at or before `until`, with
+    /// `fields` (plus `Id` and `SystemModstamp`), ordered by `SystemModstamp` then `Id`.
+    async fn page(
+        &self,
+        object: &str,
+        fields: &[String],
+        until: DateTime<Utc>,
+        cursor: Option<&str>,
+    ) -> Result<RecordPage, RemoteError>;
 }

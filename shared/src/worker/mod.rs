@@ -35,6 +35,21 @@ use crate::salesforce::intake::outbound::parse_salesforce_datetime;
 
 pub use drain::{DrainReport, drain_once};
 
+/// The Salesforce fields a mapping reads (with `SystemModstamp`), as the API names them: what a
+/// re-fetch or a backfill must ask for.
+pub fn refetch_fields(mapping: &Mapping) -> Vec<String> {
+    refetch::field_requests(mapping)
+        .into_iter()
+        .map(|r| r.api_field)
+        .collect()
+}
+
+/// A record read from Salesforce's API, reshaped for the mapping: compound components come back
+/// as flat fields (`BillingCity`) and go under their compound (`BillingAddress.City`).
+pub fn snapshot_for_mapping(mapping: &Mapping, fields: FieldSnapshot) -> FieldSnapshot {
+    refetch::nest_components(fields, &refetch::field_requests(mapping))
+}
+
 /// The reason prefix of changes parked because their mapping is paused; activation replays them.
 pub const PAUSED_REASON_PREFIX: &str = "paused:";
 
