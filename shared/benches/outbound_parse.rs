@@ -7,9 +7,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use sf2hs_shared::salesforce::intake::outbound::{
-    DEFAULT_MAX_BODY_BYTES, parse_outbound_message,
-};
+use sf2hs_shared::salesforce::intake::outbound::{DEFAULT_MAX_BODY_BYTES, parse_outbound_message};
 
 fn message(notifications: usize) -> String {
     let mut body = String::from(

@@ -7,6 +7,7 @@ mod error;
 mod import_jobs;
 mod mapping_store;
 mod record_index;
+mod secrets;
 mod sync_log;
 
 pub use change_queue::{ChangeQueue, DeadLetter, Delivery, QueueDepth};
@@ -14,4 +15,5 @@ pub use error::{PortError, PortResult};
 pub use import_jobs::{ImportCounts, ImportJob, ImportJobs, ImportStatus};
 pub use mapping_store::{MappingStore, StoredMapping};
 pub use record_index::{IndexEntry, IndexWrite, RecordIndex};
+pub use secrets::{SecretsProvider, json_secret};
 pub use sync_log::{OutcomeCounts, SyncLog, SyncLogEntry, SyncLogQuery, SyncOutcome};
