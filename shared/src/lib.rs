@@ -1,9 +1,12 @@
 //! sf2hs: keeps HubSpot custom objects in step with Salesforce records.
 //!
 //! This crate holds everything the Lambda functions and the CLI share: the domain, the mapping
-//! configs and engine, the ports (store and queue traits) and their embedded adapters. It has no
-//! AWS or HTTP types in its domain; adapters convert at their edge.
+//! configs and engine, the ports (store and queue traits) and their embedded adapters, and (feature
+//! `aws`) their AWS adapters. It has no AWS or HTTP types outside `aws`; adapters convert at their
+//! edge.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod domain;
 pub mod embedded;
 pub mod engine;

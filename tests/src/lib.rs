@@ -35,3 +35,125 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// The moto server the AWS tests talk to, as an endpoint URL (`http://127.0.0.1:PORT`).
+///
+/// `SF2HS_MOTO_ENDPOINT` when set (`scripts/test` starts one for the whole run); otherwise a
+/// moto server from the venv `scripts/test` installs (`~/.cache/sf2hs/venv`, or `$SF2HS_VENV`),
+/// run by `scripts/moto_server.py` (atomic requests), is started on a free loopback port once per test binary and
+/// stopped when the test binary exits. Panics with what to do when moto is not installed.
+pub fn moto_endpoint() -> &'static str {
+    static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ENDPOINT.get_or_init(|| match std::env::var("SF2HS_MOTO_ENDPOINT") {
+        Ok(endpoint) if !endpoint.trim().is_empty() => endpoint.trim().to_owned(),
+        _ => moto::start(),
+    })
+}
+
+/// An [`sf2hs_shared::aws::AwsConnection`] to the test moto server, with dummy credentials and
+/// region (nothing read from the environment). Build one per test: SDK clients belong to the
+/// runtime that made them.
+pub async fn moto_connection() -> sf2hs_shared::aws::AwsConnection {
+    sf2hs_shared::aws::AwsConnection::local(moto_endpoint()).await
+}
+
+/// A resource name no other test uses (`sf2hs-<label>-<uuid>`): moto is shared by every test
+/// and its reset is global.
+pub fn unique_name(label: &str) -> String {
+    format!("sf2hs-{label}-{}", uuid::Uuid::new_v4().simple())
+}
+
+mod moto {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const HOW_TO_INSTALL: &str = "moto is not installed: run `scripts/test` once (it installs \
+                                  moto[server] into ~/.cache/sf2hs/venv), or set \
+                                  SF2HS_MOTO_ENDPOINT to a running moto server";
+
+    /// The venv's Python and the launcher that runs moto with atomic requests
+    /// (`scripts/moto_server.py`: moto's own server loses concurrent updates).
+    fn server_command() -> Option<(PathBuf, PathBuf)> {
+        let venv = std::env::var_os("SF2HS_VENV")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/sf2hs/venv"))
+            })?;
+        let python = venv.join("bin/python");
+        let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/moto_server.py");
+        (python.is_file() && venv.join("bin/moto_server").is_file() && launcher.is_file())
+            .then_some((python, launcher))
+    }
+
+    fn free_port() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
+        listener.local_addr().expect("local address").port()
+    }
+
+    /// Whether moto answers `GET /moto-api/` with a 200.
+    fn answers(port: u16) -> bool {
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(200))
+        else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = "GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut head = [0_u8; 12];
+        stream.read_exact(&mut head).is_ok()
+            && head.starts_with(b"HTTP/1")
+            && &head[9..12] == b"200"
+    }
+
+    pub(super) fn start() -> String {
+        let (python, launcher) = server_command().unwrap_or_else(|| panic!("{HOW_TO_INSTALL}"));
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("sf2hs-moto-{port}.log"));
+        // A watchdog shell owns the server and stops it when this test binary exits (Rust runs
+        // no destructor for a static, so the binary cannot do it itself).
+        let script = r#"
+            "$1" "$5" -H 127.0.0.1 -p "$2" >"$3" 2>&1 &
+            server=$!
+            while kill -0 "$4" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 1; done
+            kill "$server" 2>/dev/null
+        "#;
+        let mut watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("sf2hs-moto")
+            .arg(&python)
+            .arg(port.to_string())
+            .arg(&log)
+            .arg(std::process::id().to_string())
+            .arg(&launcher)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {}: {e}; {HOW_TO_INSTALL}", launcher.display())
+            });
+        // Reap the watchdog when it ends, so that it never lingers as a zombie.
+        std::thread::spawn(move || {
+            let _ = watchdog.wait();
+        });
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if answers(port) {
+                return format!("http://127.0.0.1:{port}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "moto server {} did not answer on port {port} within 30 s (log: {})",
+            launcher.display(),
+            log.display()
+        );
+    }
+}

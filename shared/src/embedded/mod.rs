@@ -14,6 +14,7 @@ mod change_queue;
 mod import_jobs;
 mod mapping_store;
 mod record_index;
+mod secrets;
 mod sync_log;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use change_queue::SqliteChangeQueue;
 pub use import_jobs::SqliteImportJobs;
 pub use mapping_store::SqliteMappingStore;
 pub use record_index::SqliteRecordIndex;
+pub use secrets::LocalSecrets;
 pub use sync_log::{DEFAULT_SYNC_LOG_RETENTION, SqliteSyncLog};
 
 use crate::ports::{PortError, PortResult};

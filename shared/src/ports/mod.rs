@@ -8,6 +8,7 @@ mod import_jobs;
 mod mapping_store;
 mod record_index;
 mod remote;
+mod secrets;
 mod sync_log;
 
 pub use change_queue::{ChangeQueue, DeadLetter, Delivery, QueueDepth};
@@ -19,4 +20,5 @@ pub use remote::{
     AssociationPair, HubSpotRecords, RecordPage, RecordPages, RemoteError, SalesforceRecords,
     UpsertRecord, WriteOutcome,
 };
+pub use secrets::{SecretsProvider, json_secret};
 pub use sync_log::{OutcomeCounts, SyncLog, SyncLogEntry, SyncLogQuery, SyncOutcome};

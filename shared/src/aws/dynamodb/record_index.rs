@@ -1,0 +1,292 @@
+//! The record index: one item per Salesforce record (`PK = RECORD#<object>#<id>`), so that every
+//! record is its own partition and concurrent workers only meet on the same record. The
+//! "newer wins" rule is one conditional `PutItem`; counts per object come from `GSI1`
+//! (`GSI1PK = RECORDS#<object>`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+};
+
+use super::item::{Item, ItemReader, n, nanos, s};
+use super::{
+    BACKEND, BATCH_GET_LIMIT, ENTITY_ATTRIBUTE, GROUP_INDEX, GROUP_INDEX_PARTITION_KEY,
+    GROUP_INDEX_SORT_KEY, PARTITION_KEY, SORT_KEY, Table, built,
+};
+use crate::aws::error::port_error;
+use crate::aws::{BATCH_ATTEMPTS, backoff};
+use crate::domain::{RecordKey, SalesforceId};
+use crate::ports::{IndexEntry, IndexWrite, PortError, PortResult, RecordIndex};
+
+const SORT: &str = "RECORD";
+const ENTITY: &str = "record";
+const OBJECT: &str = "object";
+const RECORD_ID: &str = "record_id";
+const HUBSPOT_ID: &str = "hubspot_id";
+const MODSTAMP: &str = "modstamp_ns";
+const CONTENT_HASH: &str = "content_hash";
+const DELETED: &str = "deleted";
+
+/// How often `put_if_newer` re-tries when the backend does not say what beat it and the re-read
+/// shows nothing newer (the newer entry went away in between).
+const PUT_ATTEMPTS: u32 = 5;
+
+/// [`RecordIndex`] on the DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoRecordIndex {
+    table: Arc<Table>,
+}
+
+fn what(key: &RecordKey) -> String {
+    format!("the index entry of {key}")
+}
+
+fn partition_key(key: &RecordKey) -> String {
+    format!("RECORD#{}#{}", key.object, key.record_id.as_str())
+}
+
+fn item_key(key: &RecordKey) -> Item {
+    Item::from([
+        (PARTITION_KEY.to_owned(), s(partition_key(key))),
+        (SORT_KEY.to_owned(), s(SORT)),
+    ])
+}
+
+fn group_key(object: &str) -> String {
+    format!("RECORDS#{object}")
+}
+
+fn encode(key: &RecordKey, entry: &IndexEntry) -> PortResult<Item> {
+    let mut item = item_key(key);
+    item.insert(ENTITY_ATTRIBUTE.to_owned(), s(ENTITY));
+    item.insert(
+        GROUP_INDEX_PARTITION_KEY.to_owned(),
+        s(group_key(&key.object)),
+    );
+    item.insert(GROUP_INDEX_SORT_KEY.to_owned(), s(key.record_id.as_str()));
+    item.insert(OBJECT.to_owned(), s(&key.object));
+    item.insert(RECORD_ID.to_owned(), s(key.record_id.as_str()));
+    item.insert(MODSTAMP.to_owned(), n(nanos(entry.modstamp, "modstamp")?));
+    item.insert(CONTENT_HASH.to_owned(), s(&entry.content_hash));
+    item.insert(DELETED.to_owned(), AttributeValue::Bool(entry.deleted));
+    if let Some(hubspot_id) = &entry.hubspot_id {
+        item.insert(HUBSPOT_ID.to_owned(), s(hubspot_id));
+    }
+    Ok(item)
+}
+
+fn decode_entry(item: &Item, what: &str) -> PortResult<IndexEntry> {
+    let reader = ItemReader::new(item, what);
+    Ok(IndexEntry {
+        hubspot_id: reader.opt_string(HUBSPOT_ID)?,
+        modstamp: reader.time(MODSTAMP)?,
+        content_hash: reader.string(CONTENT_HASH)?,
+        deleted: reader.boolean(DELETED)?,
+    })
+}
+
+/// The record key an item stores (for `get_many`, whose answers come back unordered).
+fn decode_key(item: &Item) -> PortResult<RecordKey> {
+    let reader = ItemReader::new(item, "an index entry");
+    let record_id = reader.string(RECORD_ID)?;
+    Ok(RecordKey {
+        object: reader.string(OBJECT)?,
+        record_id: SalesforceId::parse(&record_id).map_err(|e| reader.corrupt(e.to_string()))?,
+    })
+}
+
+impl DynamoRecordIndex {
+    pub(crate) fn new(table: Arc<Table>) -> Self {
+        DynamoRecordIndex { table }
+    }
+
+    /// One `BatchGetItem` of at most 100 keys, re-asking for `UnprocessedKeys` with backoff.
+    async fn get_chunk(
+        &self,
+        keys: &[RecordKey],
+        found: &mut HashMap<RecordKey, IndexEntry>,
+    ) -> PortResult<()> {
+        let doing = "reading the record index";
+        let mut pending = built(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys.iter().map(item_key).collect()))
+                .consistent_read(true)
+                .build(),
+            doing,
+        )?;
+        for attempt in 0..BATCH_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let output = self
+                .table
+                .client
+                .batch_get_item()
+                .request_items(&self.table.name, pending)
+                .send()
+                .await
+                .map_err(|e| port_error(BACKEND, &format!("{doing} in {}", self.table.name), e))?;
+            for item in output
+                .responses()
+                .and_then(|r| r.get(&self.table.name))
+                .into_iter()
+                .flatten()
+            {
+                let key = decode_key(item)?;
+                let entry = decode_entry(item, &what(&key))?;
+                found.insert(key, entry);
+            }
+            match output
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table.name))
+                .filter(|k| !k.keys().is_empty())
+            {
+                Some(left) => pending = left.clone(),
+                None => return Ok(()),
+            }
+        }
+        Err(PortError::Unavailable {
+            backend: BACKEND,
+            reason: format!(
+                "{doing}: keys still unprocessed after {BATCH_ATTEMPTS} attempts (the table is \
+                 throttled)"
+            ),
+        })
+    }
+}
+
+#[async_trait]
+impl RecordIndex for DynamoRecordIndex {
+    async fn get(&self, key: &RecordKey) -> PortResult<Option<IndexEntry>> {
+        let output = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(item_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(BACKEND, &format!("reading {}", what(key)), e))?;
+        output
+            .item()
+            .map(|item| decode_entry(item, &what(key)))
+            .transpose()
+    }
+
+    async fn get_many(&self, keys: &[RecordKey]) -> PortResult<HashMap<RecordKey, IndexEntry>> {
+        let mut unique: Vec<RecordKey> = keys.to_vec();
+        // BatchGetItem refuses duplicate keys in one request.
+        unique.sort();
+        unique.dedup();
+        let mut found = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_LIMIT) {
+            self.get_chunk(chunk, &mut found).await?;
+        }
+        Ok(found)
+    }
+
+    async fn put_if_newer(&self, key: &RecordKey, entry: &IndexEntry) -> PortResult<IndexWrite> {
+        let item = encode(key, entry)?;
+        let modstamp = nanos(entry.modstamp, "modstamp")?;
+        for _ in 0..PUT_ATTEMPTS {
+            // One conditional write: DynamoDB compares and writes atomically, so concurrent
+            // workers cannot interleave between the comparison and the write.
+            let result = self
+                .table
+                .client
+                .put_item()
+                .table_name(&self.table.name)
+                .set_item(Some(item.clone()))
+                .condition_expression(format!(
+                    "attribute_not_exists({PARTITION_KEY}) OR {MODSTAMP} <= :new"
+                ))
+                .expression_attribute_values(":new", n(modstamp))
+                .return_values(ReturnValue::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            match result {
+                Ok(output) => {
+                    let previous = output
+                        .attributes()
+                        .filter(|old| !old.is_empty())
+                        .map(|old| ItemReader::new(old, &what(key)).number::<i64>(MODSTAMP))
+                        .transpose()?;
+                    return Ok(if previous == Some(modstamp) {
+                        IndexWrite::Refreshed
+                    } else {
+                        IndexWrite::Written
+                    });
+                }
+                Err(error) => {
+                    let Some(PutItemError::ConditionalCheckFailedException(failed)) =
+                        error.as_service_error()
+                    else {
+                        return Err(port_error(
+                            BACKEND,
+                            &format!("writing {}", what(key)),
+                            error,
+                        ));
+                    };
+                    let current = match failed.item().filter(|i| !i.is_empty()) {
+                        Some(item) => Some(decode_entry(item, &what(key))?),
+                        // A backend that does not return the item: read it consistently.
+                        None => self.get(key).await?,
+                    };
+                    match current {
+                        Some(current) if current.modstamp > entry.modstamp => {
+                            return Ok(IndexWrite::Stale { current });
+                        }
+                        // What beat us is gone or no longer newer: try the write again.
+                        _ => continue,
+                    }
+                }
+            }
+        }
+        Err(PortError::Unavailable {
+            backend: BACKEND,
+            reason: format!(
+                "{} keeps changing under concurrent writers; retry",
+                what(key)
+            ),
+        })
+    }
+
+    async fn count(&self, object: &str) -> PortResult<u64> {
+        let mut total = 0_u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .index_name(GROUP_INDEX)
+                .key_condition_expression(format!("{GROUP_INDEX_PARTITION_KEY} = :group"))
+                .expression_attribute_values(":group", s(group_key(object)))
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    port_error(
+                        BACKEND,
+                        &format!("counting the index entries of {object}"),
+                        e,
+                    )
+                })?;
+            total += u64::try_from(page.count()).unwrap_or(0);
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(total),
+            }
+        }
+    }
+}
