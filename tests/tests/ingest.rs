@@ -116,11 +116,20 @@ async fn a_good_message_is_queued_then_acked() {
     );
 }
 
+/// Token in the path, body, settings, expected status, expected text of the fault.
+type RefusalCase = (
+    Option<&'static str>,
+    Vec<u8>,
+    IngestSettings,
+    u16,
+    &'static str,
+);
+
 #[tokio::test]
 async fn refusals_are_faults_and_queue_nothing() {
     let queue = queue();
     let body = fixture("outbound-account-update.xml");
-    let cases: Vec<(Option<&str>, Vec<u8>, IngestSettings, u16, &str)> = vec![
+    let cases: Vec<RefusalCase> = vec![
         (
             None,
             body.clone(),
