@@ -2,7 +2,8 @@
 //!
 //! This crate holds everything the Lambda functions and the CLI share: the domain, the mapping
 //! configs and engine, the ports (store and queue traits) and their embedded adapters, and (feature
-//! `aws`) their AWS adapters. It has no AWS or HTTP types outside `aws`; adapters convert at their
+//! `aws`) their AWS adapters, and the HubSpot client. AWS types stay in `aws` and HTTP types in the
+//! clients; adapters convert at their
 //! edge.
 
 #[cfg(feature = "aws")]
@@ -10,6 +11,7 @@ pub mod aws;
 pub mod domain;
 pub mod embedded;
 pub mod engine;
+pub mod hubspot;
 pub mod import;
 pub mod ingest;
 pub mod mapping;

@@ -1,0 +1,271 @@
+//! One limiter per HubSpot account, sized from `X-HubSpot-RateLimit-Max` and
+//! `-Interval-Milliseconds` and adapting to `-Remaining` (hubspot.md §4.1–4.2).
+//!
+//! Why not `governor`: it implements GCRA, which after a full burst keeps admitting one request
+//! per `interval / max`, so up to ~2×max requests can land inside one rolling window. HubSpot
+//! counts a *rolling* window (TEN_SECONDLY_ROLLING), so this keeps the timestamps of the last
+//! window instead. A request holds its slot from the moment it is sent until `interval` after its
+//! answer arrived: HubSpot counted it somewhere in between, so the slot is never freed early.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::config::RateLimitSettings;
+
+/// How long to wait before looking again when every slot is held by a request in flight.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(20);
+
+/// The rate-limit headers of one answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    pub max: Option<u32>,
+    pub interval: Option<Duration>,
+    pub remaining: Option<u32>,
+}
+
+impl RateLimitHeaders {
+    pub fn from_headers(headers: &reqwest::header::HeaderMap) -> Self {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        Self {
+            max: number("x-hubspot-ratelimit-max").and_then(|v| u32::try_from(v).ok()),
+            interval: number("x-hubspot-ratelimit-interval-milliseconds")
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis),
+            remaining: number("x-hubspot-ratelimit-remaining").and_then(|v| u32::try_from(v).ok()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Window {
+    max: u32,
+    interval: Duration,
+    /// Answer times of finished requests (and stand-ins for other integrations' requests),
+    /// oldest first.
+    finished: VecDeque<Instant>,
+    in_flight: u32,
+    paused_until: Option<Instant>,
+}
+
+impl Window {
+    fn expire(&mut self, now: Instant) {
+        while let Some(first) = self.finished.front() {
+            if now.saturating_duration_since(*first) >= self.interval {
+                self.finished.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn used(&self) -> u32 {
+        u32::try_from(self.finished.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(self.in_flight)
+    }
+
+    /// Takes a slot, or says how long to wait for one.
+    fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        if let Some(until) = self.paused_until {
+            if until > now {
+                return Err(until - now);
+            }
+            self.paused_until = None;
+        }
+        self.expire(now);
+        if self.used() < self.max.max(1) {
+            self.in_flight += 1;
+            return Ok(());
+        }
+        let wait = self
+            .finished
+            .front()
+            .map(|first| (*first + self.interval).saturating_duration_since(now))
+            .unwrap_or(IN_FLIGHT_POLL);
+        Err(wait.max(Duration::from_millis(1)))
+    }
+
+    fn finish(&mut self, now: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.finished.push_back(now);
+    }
+}
+
+/// The account's request budget, shared by every clone.
+#[derive(Debug, Clone)]
+pub struct AccountRateLimiter {
+    window: Arc<Mutex<Window>>,
+    settings: RateLimitSettings,
+}
+
+/// A sent request's slot; dropping it (answer, error or cancellation) starts its cool-down.
+#[derive(Debug)]
+pub struct RequestSlot {
+    window: Arc<Mutex<Window>>,
+}
+
+impl Drop for RequestSlot {
+    fn drop(&mut self) {
+        lock(&self.window).finish(Instant::now());
+    }
+}
+
+/// A poisoned lock only means another request panicked mid-update; the counts stay usable.
+fn lock(window: &Mutex<Window>) -> MutexGuard<'_, Window> {
+    window
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl AccountRateLimiter {
+    pub fn new(settings: RateLimitSettings) -> Self {
+        let max = settings
+            .max_requests
+            .saturating_sub(settings.reserved_for_others);
+        Self {
+            window: Arc::new(Mutex::new(Window {
+                max,
+                interval: settings.interval,
+                finished: VecDeque::new(),
+                in_flight: 0,
+                paused_until: None,
+            })),
+            settings,
+        }
+    }
+
+    /// Waits for a slot in the rolling window.
+    pub async fn acquire(&self) -> RequestSlot {
+        loop {
+            let attempt = lock(&self.window).try_take(Instant::now());
+            match attempt {
+                Ok(()) => {
+                    return RequestSlot {
+                        window: self.window.clone(),
+                    };
+                }
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Current `(max, interval)`.
+    pub fn limits(&self) -> (u32, Duration) {
+        let window = lock(&self.window);
+        (window.max, window.interval)
+    }
+
+    /// Adopts HubSpot's numbers. When HubSpot has counted more requests than this client sent,
+    /// other integrations share the account: their use is added to the window.
+    pub fn observe(&self, headers: RateLimitHeaders) {
+        if !self.settings.adapt_to_headers {
+            return;
+        }
+        let mut window = lock(&self.window);
+        let now = Instant::now();
+        if let Some(max) = headers.max.filter(|m| *m > 0) {
+            window.max = max.saturating_sub(self.settings.reserved_for_others).max(1);
+        }
+        if let Some(interval) = headers.interval {
+            window.interval = interval;
+        }
+        if let (Some(max), Some(remaining)) = (headers.max, headers.remaining) {
+            window.expire(now);
+            let counted_by_hubspot = max.saturating_sub(remaining);
+            let counted_here = window.used();
+            for _ in counted_here..counted_by_hubspot {
+                window.finished.push_back(now);
+            }
+        }
+    }
+
+    /// Holds every request back for `wait` (a 429 without usable headers: wait out the window).
+    pub fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut window = lock(&self.window);
+        if window.paused_until.is_none_or(|current| current < until) {
+            window.paused_until = Some(until);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(max: u32, interval_ms: u64) -> RateLimitSettings {
+        RateLimitSettings {
+            max_requests: max,
+            interval: Duration::from_millis(interval_ms),
+            ..RateLimitSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_full_window_waits_for_its_oldest_answer() {
+        let mut window = Window {
+            max: 2,
+            interval: Duration::from_millis(1000),
+            finished: VecDeque::new(),
+            in_flight: 0,
+            paused_until: None,
+        };
+        let t0 = Instant::now();
+        assert!(window.try_take(t0).is_ok());
+        assert!(window.try_take(t0).is_ok());
+        // Both in flight: nothing to expire yet, so poll.
+        assert_eq!(window.try_take(t0), Err(IN_FLIGHT_POLL));
+        window.finish(t0 + Duration::from_millis(100));
+        window.finish(t0 + Duration::from_millis(200));
+        assert_eq!(
+            window.try_take(t0 + Duration::from_millis(600)),
+            Err(Duration::from_millis(500))
+        );
+        assert!(window.try_take(t0 + Duration::from_millis(1100)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn headers_resize_and_count_other_integrations() {
+        let limiter = AccountRateLimiter::new(settings(190, 10_000));
+        limiter.observe(RateLimitHeaders {
+            max: Some(100),
+            interval: Some(Duration::from_millis(5_000)),
+            remaining: Some(60),
+        });
+        assert_eq!(limiter.limits(), (100, Duration::from_millis(5_000)));
+        // HubSpot counted 40 requests this client never sent.
+        assert_eq!(lock(&limiter.window).used(), 40);
+        let slot = limiter.acquire().await;
+        assert_eq!(lock(&limiter.window).used(), 41);
+        drop(slot);
+        assert_eq!(lock(&limiter.window).in_flight, 0);
+    }
+
+    #[test]
+    fn reserve_leaves_room_for_others() {
+        let limiter = AccountRateLimiter::new(RateLimitSettings {
+            reserved_for_others: 40,
+            ..settings(190, 10_000)
+        });
+        assert_eq!(limiter.limits().0, 150);
+        limiter.observe(RateLimitHeaders {
+            max: Some(250),
+            ..RateLimitHeaders::default()
+        });
+        assert_eq!(limiter.limits().0, 210);
+    }
+
+    #[test]
+    fn a_pause_holds_every_request() {
+        let limiter = AccountRateLimiter::new(settings(10, 1_000));
+        limiter.pause_for(Duration::from_secs(5));
+        let wait = lock(&limiter.window).try_take(Instant::now());
+        assert!(matches!(wait, Err(d) if d > Duration::from_secs(4)));
+    }
+}
