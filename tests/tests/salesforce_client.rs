@@ -522,3 +522,20 @@ fn salesforce_client_config_is_checked() {
     config.max_api_share = 1.5;
     assert!(SalesforceClient::new(config).is_err());
 }
+
+#[tokio::test]
+async fn salesforce_client_reports_an_expired_query_cursor() {
+    let sandbox = quick_org().await;
+    seed_invoices(&sandbox.handle(), 2_500);
+    let sf = client(&sandbox);
+    let mut pager = sf.query("SELECT Id FROM Invoice__c");
+    let first = pager.next_page().await.expect("first page");
+    assert_eq!(first.map(|p| p.len()), Some(2_000));
+    sandbox.handle().expire_query_cursors().expect("cleared");
+    match pager.next_page().await {
+        Err(e @ SalesforceError::QueryLocatorExpired) => {
+            assert!(e.to_string().contains("run the query again"))
+        }
+        other => panic!("expected QueryLocatorExpired, got {other:?}"),
+    }
+}
