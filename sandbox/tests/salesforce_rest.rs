@@ -367,6 +367,29 @@ mod salesforce {
             )
             .await;
         assert_eq!(bad_body.status, StatusCode::BAD_REQUEST);
+        let not_json = org
+            .send(
+                org.http
+                    .post(org.data("/composite/sobjects/Invoice__c"))
+                    .bearer_auth(&org.token)
+                    .header("content-type", "text/plain")
+                    .body(json!({"ids": [ids[0]], "fields": ["Id"]}).to_string()),
+            )
+            .await;
+        assert_eq!(not_json.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let too_old = org
+            .send(
+                org.http
+                    .post(org.url("/services/data/v41.0/composite/sobjects/Invoice__c"))
+                    .bearer_auth(&org.token)
+                    .json(&json!({"ids": [ids[0]], "fields": ["Id"]})),
+            )
+            .await;
+        assert_eq!(
+            too_old.status,
+            StatusCode::NOT_FOUND,
+            "sObject Collections start at v42.0"
+        );
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::errors::{SfError, lock};
+use super::errors::{SfError, lock, require_json_body};
 use super::gate::path_version;
 use super::ids;
 use super::soql::{self, Selection};
@@ -184,12 +184,14 @@ fn version_of(path_segment: &str) -> Result<f64, SfError> {
 pub async fn create(
     State(shared): State<Arc<SfShared>>,
     Path(version): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, SfError> {
     let api_version = version_of(&version)?;
     if api_version < MIN_BULK_QUERY_VERSION {
         return Err(SfError::not_found());
     }
+    require_json_body(&headers)?;
     let request: CreateJob = serde_json::from_slice(&body).map_err(|e| SfError::json_parse(&e))?;
     if request.operation != "query" && request.operation != "queryAll" {
         return Err(invalid_job(format!(
@@ -388,8 +390,10 @@ struct StateChange {
 pub async fn abort(
     State(shared): State<Arc<SfShared>>,
     Path((_version, id)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, SfError> {
+    require_json_body(&headers)?;
     let change: StateChange = serde_json::from_slice(&body).map_err(|e| SfError::json_parse(&e))?;
     if change.state != "Aborted" {
         return Err(SfError::bad_request(

@@ -133,6 +133,28 @@ pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Respon
         .into_response()
 }
 
+/// JSON request bodies must say so: anything else is 415, as a strict server answers, so a
+/// client that forgets the header fails here rather than in production.
+pub fn require_json_body(headers: &axum::http::HeaderMap) -> Result<(), SfError> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    {
+        Ok(())
+    } else {
+        Err(SfError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            format!("Content-Type '{content_type}' is not supported here; send application/json"),
+        ))
+    }
+}
+
 /// Locks a std mutex, turning poisoning into a 500 instead of a panic.
 pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, SfError> {
     mutex

@@ -13,7 +13,8 @@ use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::errors::{SfError, lock};
+use super::errors::{SfError, lock, require_json_body};
+use super::gate::path_version;
 use super::ids;
 use super::soql::{self, Selection};
 use super::state::SfShared;
@@ -26,6 +27,8 @@ pub const MIN_BATCH_SIZE: usize = 200;
 pub const MAX_BATCH_SIZE: usize = 2_000;
 /// sObject Collections retrieve takes at most this many ids.
 pub const MAX_RETRIEVE_IDS: usize = 2_000;
+/// sObject Collections retrieve exists from this version.
+pub const MIN_COLLECTIONS_VERSION: f64 = 42.0;
 /// The delete log reaches back this far.
 pub const DELETED_WINDOW_DAYS: i64 = 15;
 
@@ -237,8 +240,16 @@ struct RetrieveBody {
 pub async fn retrieve(
     State(shared): State<Arc<SfShared>>,
     Path((version, object)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, SfError> {
+    // sObject Collections exist from v42.0.
+    if path_version(&format!("/services/data/{version}/"))
+        .is_none_or(|v| v < MIN_COLLECTIONS_VERSION)
+    {
+        return Err(SfError::not_found());
+    }
+    require_json_body(&headers)?;
     let body: RetrieveBody = serde_json::from_slice(&body).map_err(|e| SfError::json_parse(&e))?;
     if body.ids.is_empty() || body.fields.is_empty() {
         return Err(SfError::bad_request(
