@@ -449,6 +449,40 @@ mod salesforce {
     }
 
     #[tokio::test]
+    async fn deleted_ignores_the_seconds_of_its_bounds() {
+        let start_of_day = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let org = Org::start_with(sf2hs_sandbox::salesforce::SalesforceConfig {
+            clock_start: Some(start_of_day),
+            ..sf2hs_sandbox::salesforce::SalesforceConfig::default()
+        })
+        .await;
+        let ids = org.seed_invoices(1);
+        org.handle().delete("Invoice__c", &ids[0]).expect("deleted"); // 12:00:02
+        org.handle()
+            .advance_clock(TimeDelta::minutes(10))
+            .expect("clock");
+        let answer = org
+            .send(
+                org.http
+                    .get(org.data("/sobjects/Invoice__c/deleted/"))
+                    .query(&[
+                        ("start", "2026-03-01T12:00:40+00:00"),
+                        ("end", "2026-03-01T12:05:59+00:00"),
+                    ])
+                    .bearer_auth(&org.token),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.body["deletedRecords"][0]["id"], ids[0].as_str());
+        assert_eq!(
+            answer.body["latestDateCovered"],
+            "2026-03-01T12:05:00.000+0000"
+        );
+    }
+
+    #[tokio::test]
     async fn writes_are_checked_against_the_object_definition() {
         let org = Org::start().await;
         let handle = org.handle();

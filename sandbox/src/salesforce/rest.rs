@@ -324,8 +324,9 @@ pub async fn deleted(
             )
         })
     };
-    let start = instant("start")?;
-    let end = instant("end")?;
+    // Salesforce ignores the seconds of both bounds (12:30:15 is 12:30:00).
+    let start = minute_floor(instant("start")?);
+    let end = minute_floor(instant("end")?);
     let org = lock(&shared.org)?;
     let table = org.table(&object).ok_or_else(SfError::not_found)?;
     let now = org.clock.now();

@@ -372,7 +372,8 @@ impl SalesforceClient {
         Ok(out)
     }
 
-    /// Ids deleted in `[start, end]` (at most 15 days back; salesforce.md §3.2).
+    /// Ids deleted in `[start, end]`, both rounded down to the minute by Salesforce (at most 15
+    /// days back; salesforce.md §3.2). Continue the next window from `latest_date_covered`.
     pub async fn deleted(
         &self,
         object: &str,
@@ -380,7 +381,9 @@ impl SalesforceClient {
         end: DateTime<Utc>,
     ) -> Result<DeletedRecords, SalesforceError> {
         let path = self.data_path(&format!("/sobjects/{object}/deleted/"));
-        let query = [("start", soql_datetime(start)), ("end", soql_datetime(end))];
+        // The documented form is `YYYY-MM-DDThh:mm:ss+hh:mm`; Salesforce ignores the seconds.
+        let format = |at: DateTime<Utc>| at.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+        let query = [("start", format(start)), ("end", format(end))];
         let answer = self
             .call(Method::GET, &path, &query, Body::None, &[], Some(object))
             .await?;
