@@ -132,6 +132,11 @@ mod salesforce {
             "{}",
             invalid_field.text
         );
+        let invalid_type = org.query("SELECT Id FROM Invoices").await;
+        assert_eq!(
+            keys(&invalid_type.body[0]),
+            keys(&fixture("error-invalid-type.json")[0])
+        );
         let malformed = org.query("SELECT Id FRM Invoice__c").await;
         assert!(
             malformed.body[0]["message"]
@@ -172,6 +177,16 @@ mod salesforce {
             format!("/services/data/{VERSION}/sobjects/Invoice__c/{}", ids[0])
         );
         let last = org.get_url(&org.url(&next)).await;
+        // Same keys as the real pages: a middle page has nextRecordsUrl, the last has not.
+        assert_eq!(
+            keys(&first.body),
+            keys(&fixture("rest-query-last-page.json"))
+        );
+        assert_eq!(keys(&last.body), keys(&fixture("rest-query-page1.json")));
+        assert_eq!(
+            keys(&record["attributes"]),
+            keys(&fixture("rest-query-page1.json")["records"][0]["attributes"])
+        );
         assert_eq!(last.body["done"], true);
         assert!(last.body.get("nextRecordsUrl").is_none());
         assert_eq!(last.body["records"].as_array().map(Vec::len), Some(450));

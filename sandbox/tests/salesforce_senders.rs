@@ -144,9 +144,52 @@ mod salesforce {
             "only selected fields"
         );
         assert!(bodies[0].contains("<SessionId xsi:nil=\"true\"/>"));
+        // The envelope, namespaces and layout of a real message.
+        let real = crate::salesforce_common::fixture_text("outbound-batch-3-contacts.xml");
+        let head = |text: &str| text.lines().take(4).map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(head(&bodies[0]), head(&real));
+        assert!(bodies[0].contains(
+            "<sObject xsi:type=\"sf:Invoice__c\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\">"
+        ));
         assert_eq!(parsed[0].organization_id.as_str(), handle.org_id());
         let changes = parsed[0].clone().into_changes(Utc::now());
         assert_eq!(changes.len(), 1);
+    }
+
+    /// The message with every element's text replaced: the layout alone.
+    fn skeleton(xml: &str) -> Vec<String> {
+        xml.lines()
+            .map(|line| match (line.find('>'), line.rfind("</")) {
+                (Some(open), Some(close))
+                    if open < close && !line.trim_start().starts_with("</") =>
+                {
+                    format!("{}…{}", &line[..=open], &line[close..])
+                }
+                _ => line.to_string(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn outbound_message_layout_matches_a_real_one() {
+        let org = Org::start().await;
+        let id = org
+            .handle()
+            .create("Account", json!({"Name": "Acme"}))
+            .expect("created");
+        let endpoint = Endpoint::default();
+        let base = serve(endpoint.clone()).await;
+        let config = OutboundMessageConfig::new(
+            &format!("{base}/om"),
+            "Account",
+            &["CreatedDate", "LastModifiedDate", "Industry"],
+        );
+        let mut sender = OutboundSender::new(org.handle(), config).expect("sender");
+        assert!(sender.send(&[id]).await.expect("sent").all_acked());
+        let sent = endpoint.bodies.lock().expect("lock")[0].clone();
+        let real =
+            crate::salesforce_common::fixture_text("outbound-account-create-null-omitted.xml");
+        assert_eq!(skeleton(&sent), skeleton(&real));
     }
 
     #[tokio::test]
@@ -220,6 +263,18 @@ mod salesforce {
                 )))
         );
         let payload = &create["detail"]["payload"];
+        // The header of a real relayed CREATE, and the envelope of a real EventBridge event
+        // (plus `resources`, which EventBridge always sets).
+        let real_create = crate::salesforce_common::fixture("cdc-account-create.payload.json");
+        assert_eq!(
+            crate::salesforce_common::keys(&payload["ChangeEventHeader"]),
+            crate::salesforce_common::keys(&real_create["ChangeEventHeader"])
+        );
+        let mut envelope_keys = crate::salesforce_common::keys(&crate::salesforce_common::fixture(
+            "eventbridge-platform-event.json",
+        ));
+        envelope_keys.insert("resources".into());
+        assert_eq!(crate::salesforce_common::keys(create), envelope_keys);
         assert_eq!(payload["ChangeEventHeader"]["changeType"], "CREATE");
         assert_eq!(payload["ChangeEventHeader"]["changedFields"], json!([]));
         assert!(

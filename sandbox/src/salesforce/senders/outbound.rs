@@ -288,18 +288,22 @@ impl OutboundSender {
             Some(s) => format!("<SessionId>{}</SessionId>", escape(s.as_str())),
             None => "<SessionId xsi:nil=\"true\"/>".to_string(),
         };
-        let mut xml = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n\
- <soapenv:Body>\n\
-  <notifications xmlns=\"{OUTBOUND_NS}\">\n\
-   <OrganizationId>{org_id}</OrganizationId>\n\
-   <ActionId>{}</ActionId>\n\
-   {session}\n\
-   <EnterpriseUrl>{base}/services/Soap/c/{version}/{org15}</EnterpriseUrl>\n\
-   <PartnerUrl>{base}/services/Soap/u/{version}/{org15}</PartnerUrl>\n",
-            self.config.action_id
-        );
+        let action_id = &self.config.action_id;
+        // One line per entry, indented like real traffic (a `\` line continuation would eat
+        // the indentation).
+        let head = [
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#.to_string(),
+            r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">"#.to_string(),
+            " <soapenv:Body>".to_string(),
+            format!("  <notifications xmlns=\"{OUTBOUND_NS}\">"),
+            format!("   <OrganizationId>{org_id}</OrganizationId>"),
+            format!("   <ActionId>{action_id}</ActionId>"),
+            format!("   {session}"),
+            format!("   <EnterpriseUrl>{base}/services/Soap/c/{version}/{org15}</EnterpriseUrl>"),
+            format!("   <PartnerUrl>{base}/services/Soap/u/{version}/{org15}</PartnerUrl>"),
+        ];
+        let mut xml = head.join("\n");
+        xml.push('\n');
         let object = self
             .handle
             .object_definition(&self.config.object)
