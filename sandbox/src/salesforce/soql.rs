@@ -406,7 +406,7 @@ impl Parser<'_> {
         found
     }
 
-    fn expect(&mut self, wanted: &Token) -> Result<(), SfError> {
+    fn expect_token(&mut self, wanted: &Token) -> Result<(), SfError> {
         if self.peek() == Some(wanted) {
             self.at += 1;
             Ok(())
@@ -456,8 +456,8 @@ pub fn parse(text: &str, org: &OrgData) -> Result<Query, SfError> {
         && p.tokens.get(p.at + 1).map(|s| &s.token) == Some(&Token::Open);
     if count {
         p.at += 1;
-        p.expect(&Token::Open)?;
-        p.expect(&Token::Close)?;
+        p.expect_token(&Token::Open)?;
+        p.expect_token(&Token::Close)?;
     } else {
         loop {
             let column = p.tokens.get(p.at).map(|s| s.column).unwrap_or(0);
@@ -520,13 +520,13 @@ pub fn parse(text: &str, org: &OrgData) -> Result<Query, SfError> {
                 }
             };
             let literals = if matches!(operator, Operator::In | Operator::NotIn) {
-                p.expect(&Token::Open)?;
+                p.expect_token(&Token::Open)?;
                 let mut list = vec![p.literal()?];
                 while p.peek() == Some(&Token::Comma) {
                     p.at += 1;
                     list.push(p.literal()?);
                 }
-                p.expect(&Token::Close)?;
+                p.expect_token(&Token::Close)?;
                 list
             } else {
                 vec![p.literal()?]
