@@ -1,5 +1,6 @@
 //! Strict stand-ins for the external APIs sf2hs talks to, served over real HTTP for tests,
-//! benchmarks and the demo. `hubspot` is the HubSpot CRM; a `salesforce` module can sit
-//! beside it later.
+//! benchmarks and the demo. `hubspot` is the HubSpot CRM; `salesforce` is the Salesforce org
+//! (REST, Bulk API 2.0, OAuth) and its senders (outbound messages, CDC via EventBridge).
 
 pub mod hubspot;
+pub mod salesforce;

@@ -1,11 +1,15 @@
-//! `sf2hs-sandbox`: serves the HubSpot stand-in until Ctrl-C. Arguments are parsed with std
-//! only, to keep the binary light.
+//! `sf2hs-sandbox`: serves the HubSpot stand-in (or, with `--salesforce`, the Salesforce one)
+//! until Ctrl-C. Arguments are parsed with std only, to keep the binary light.
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use sf2hs_sandbox::hubspot::{
     HubSpotSandbox, OAuthClient, RateLimitConfig, SandboxConfig, StaticToken,
+};
+use sf2hs_sandbox::salesforce::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_JWT_CONSUMER_KEY, SalesforceConfig,
+    SalesforceSandbox, TEST_JWT_USERNAME,
 };
 
 const USAGE: &str = "\
@@ -29,6 +33,14 @@ Options:
   --latency-ms N               fixed delay added to every API request
   --hang-ms N                  how long a hang lasts (default 60000)
   --help
+
+sf2hs-sandbox --salesforce [options]: the Salesforce stand-in instead
+  --port N --seed N            as above
+  --daily-api-limit N          daily API allowance (default 100000)
+  --token-lifetime-secs N      access-token lifetime (default 7200)
+  --fault-500 R --fault-503 R --latency-ms N
+                               injected faults, as above
+  Define objects with POST /_sandbox/objects, records with POST /_sandbox/records/{Object}.
 ";
 
 fn parse<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
@@ -120,9 +132,67 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<SandboxConfig
     Ok(Some(config))
 }
 
+fn parse_salesforce_args(
+    args: impl Iterator<Item = String>,
+) -> Result<Option<SalesforceConfig>, String> {
+    let mut config = SalesforceConfig::default();
+    let mut args = args.peekable();
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--port" => config.port = parse(&flag, args.next())?,
+            "--seed" => config.seed = parse(&flag, args.next())?,
+            "--daily-api-limit" => config.daily_api_limit = parse(&flag, args.next())?,
+            "--token-lifetime-secs" => {
+                config.token_lifetime = std::time::Duration::from_secs(parse(&flag, args.next())?)
+            }
+            "--fault-500" => config.faults.rate_500 = parse(&flag, args.next())?,
+            "--fault-503" => config.faults.rate_503 = parse(&flag, args.next())?,
+            "--latency-ms" => config.faults.latency_ms = parse(&flag, args.next())?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Some(config))
+}
+
+async fn serve_salesforce(args: impl Iterator<Item = String>) -> ExitCode {
+    let config = match parse_salesforce_args(args) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("sf2hs-sandbox: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let sandbox = match SalesforceSandbox::start(config).await {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            eprintln!("sf2hs-sandbox: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {}", sandbox.base_url());
+    println!("client credentials: {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}");
+    println!("jwt bearer: iss={DEFAULT_JWT_CONSUMER_KEY} sub={TEST_JWT_USERNAME} (test key)");
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("sf2hs-sandbox: {e}");
+        return ExitCode::FAILURE;
+    }
+    sandbox.shutdown().await;
+    ExitCode::SUCCESS
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--salesforce") {
+        args.next();
+        return serve_salesforce(args).await;
+    }
+    let config = match parse_args(args) {
         Ok(Some(config)) => config,
         Ok(None) => {
             print!("{USAGE}");
@@ -193,6 +263,20 @@ mod tests {
         assert_eq!(config.seed, 9);
         assert_eq!(config.faults.rate_503, 0.25);
         assert_eq!(config.static_tokens[0].token, "pat-x");
+    }
+
+    #[test]
+    fn parses_salesforce_flags() {
+        let config =
+            parse_salesforce_args(args(&["--daily-api-limit", "50", "--fault-503", "0.1"]))
+                .ok()
+                .flatten();
+        let Some(config) = config else {
+            panic!("flags should parse");
+        };
+        assert_eq!(config.daily_api_limit, 50);
+        assert_eq!(config.faults.rate_503, 0.1);
+        assert!(parse_salesforce_args(args(&["--rate-limit", "1/1"])).is_err());
     }
 
     #[test]

@@ -1,0 +1,51 @@
+//! The Salesforce half of `SchemaSource`: describe feeds mapping validation. The HubSpot half
+//! comes from the HubSpot client; [`SplitSchemaSource`] joins the two.
+
+use async_trait::async_trait;
+
+use super::SalesforceClient;
+use super::errors::SalesforceError;
+use crate::mapping::HubSpotObjectRef;
+use crate::mapping::schema::{
+    HubSpotObjectSchema, SalesforceObjectSchema, SchemaError, SchemaSource,
+};
+
+impl SalesforceClient {
+    /// Describe as `SchemaSource` wants it: an unknown object is `None`, not an error.
+    pub async fn salesforce_schema(
+        &self,
+        object: &str,
+    ) -> Result<Option<SalesforceObjectSchema>, SchemaError> {
+        match self.describe(object).await {
+            Ok(schema) => Ok(Some(schema)),
+            Err(SalesforceError::InvalidType { .. }) => Ok(None),
+            Err(e) => Err(SchemaError::Unavailable {
+                system: "Salesforce",
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Salesforce schemas from one source, HubSpot schemas from another.
+pub struct SplitSchemaSource<'a> {
+    pub salesforce: &'a SalesforceClient,
+    pub hubspot: &'a dyn SchemaSource,
+}
+
+#[async_trait]
+impl SchemaSource for SplitSchemaSource<'_> {
+    async fn salesforce_object(
+        &self,
+        name: &str,
+    ) -> Result<Option<SalesforceObjectSchema>, SchemaError> {
+        self.salesforce.salesforce_schema(name).await
+    }
+
+    async fn hubspot_object(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<Option<HubSpotObjectSchema>, SchemaError> {
+        self.hubspot.hubspot_object(object).await
+    }
+}
