@@ -21,6 +21,7 @@ pub mod client;
 pub mod config;
 pub mod errors;
 pub mod paths;
+mod ports;
 pub mod rate_limit;
 pub mod retry;
 pub mod schemas;

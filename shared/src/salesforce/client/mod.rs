@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod config;
 pub mod errors;
 pub mod limits;
+mod ports;
 pub mod rest;
 pub mod retry;
 pub mod schema;
@@ -23,6 +24,7 @@ pub use bulk::{BulkJobInfo, BulkJobState, BulkOperation, BulkResultsPage};
 pub use config::{ApiVersion, BulkPollPolicy, SalesforceAuth, SalesforceClientConfig, Secret};
 pub use errors::SalesforceError;
 pub use limits::{ApiUsage, QuotaGuard};
+pub use ports::BULK_THRESHOLD;
 pub use rest::{
     DeletedRecord, DeletedRecords, QueriedRecord, QueryPager, SObjectSummary, window_soql,
 };

@@ -190,6 +190,12 @@ impl QueryPager<'_> {
         self.total_size
     }
 
+    /// Where the next page starts (`nextRecordsUrl`), `None` once the query is exhausted: keep
+    /// it to resume with `SalesforceClient::resume_query` (cursors live about 15 minutes).
+    pub fn next_records_url(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+
     /// The next page, or `None` when the query is exhausted.
     pub async fn next_page(&mut self) -> Result<Option<Vec<QueriedRecord>>, SalesforceError> {
         let mut headers = Vec::new();
@@ -295,6 +301,18 @@ impl SalesforceClient {
     }
 
     /// A query over live records, paged.
+    /// Continues a query from a `nextRecordsUrl` kept earlier.
+    pub fn resume_query(&self, next_records_url: &str) -> QueryPager<'_> {
+        QueryPager {
+            client: self,
+            soql: String::new(),
+            include_deleted: false,
+            next: Some(next_records_url.to_owned()),
+            started: true,
+            total_size: None,
+        }
+    }
+
     pub fn query(&self, soql: &str) -> QueryPager<'_> {
         self.pager(soql, false)
     }
