@@ -12,6 +12,7 @@ Usage: python scripts/moto_server.py [-H HOST] [-p PORT]
 
 import argparse
 import threading
+import time
 
 from werkzeug.serving import run_simple
 
@@ -20,6 +21,24 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+
+
+def fast_sqs_clock():
+    """moto's SQS asks the clock through datetime arithmetic once per message per scan (every
+    send and receive scans the whole queue), which made a 5,000-message queue take minutes to
+    fill. The same instant from time.time() is ~10x cheaper; dated arguments keep moto's path."""
+    import moto.sqs.models as sqs_models
+
+    dated = sqs_models.unix_time
+
+    def unix_time(dt=None):
+        return time.time() if dt is None else dated(dt)
+
+    def unix_time_millis(dt=None):
+        return unix_time(dt) * 1000.0
+
+    sqs_models.unix_time = unix_time
+    sqs_models.unix_time_millis = unix_time_millis
 
 
 class Serialized:
@@ -38,6 +57,7 @@ def main():
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
+    fast_sqs_clock()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,

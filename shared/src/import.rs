@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ use crate::domain::{Change, ChangeKind, ChangeSource, SalesforceId};
 use crate::mapping::Mapping;
 use crate::ports::{
     ChangeQueue, ImportCounts, ImportJob, ImportJobs, ImportStatus, MappingStore, PortError,
-    RecordPages, RemoteError,
+    PortResult, RecordPages, RemoteError,
 };
 use crate::salesforce::intake::outbound::parse_salesforce_datetime;
 use crate::worker::{refetch_fields, snapshot_for_mapping};
@@ -42,6 +43,33 @@ pub enum ImportProgress {
     AllSent(ImportJob),
     /// The deadline came first; run again (a continuation) to go on from the checkpoint.
     Paused(ImportJob),
+}
+
+/// How a paused import gets its next run: on AWS a message on the import queue that invokes
+/// the import function again; locally the caller simply runs it again.
+#[async_trait]
+pub trait ImportContinuation: Send + Sync {
+    async fn continue_later(&self, job_id: &str) -> PortResult<()>;
+}
+
+/// Completes `job_id` when its last page went out and every enqueued record has been synced or
+/// has failed. Both the importer (after its last page) and the worker (after counting) call it:
+/// whichever writes last sees both facts.
+pub async fn complete_if_settled(
+    jobs: &dyn ImportJobs,
+    job_id: &str,
+) -> Result<Option<ImportJob>, ImportError> {
+    let job = jobs
+        .get(job_id)
+        .await?
+        .ok_or_else(|| ImportError::NoJob(job_id.to_owned()))?;
+    let all_sent = job.cursor.as_deref() == Some("");
+    if job.status == ImportStatus::Running && all_sent && job.synced + job.failed >= job.enqueued
+    {
+        jobs.finish(job_id, ImportStatus::Completed, None).await?;
+        return Ok(jobs.get(job_id).await?);
+    }
+    Ok(None)
 }
 
 pub struct Importer {
@@ -93,7 +121,7 @@ impl Importer {
         let mut cursor = job.cursor.clone();
         // A finished cursor is stored as "" so a resumed run knows the last page went out.
         if cursor.as_deref() == Some("") {
-            return Ok(ImportProgress::AllSent(self.reload(job_id).await?));
+            return self.all_sent(job_id).await;
         }
         loop {
             if Instant::now() >= deadline {
@@ -140,25 +168,19 @@ impl Importer {
                 .await?;
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
-                None => return Ok(ImportProgress::AllSent(self.reload(job_id).await?)),
+                None => return self.all_sent(job_id).await,
             }
         }
     }
 
     /// Completes a job whose every enqueued record has been synced or has failed.
     pub async fn complete_if_done(&self, job_id: &str) -> Result<Option<ImportJob>, ImportError> {
-        let job = self.reload(job_id).await?;
-        let all_sent = job.cursor.as_deref() == Some("");
-        if job.status == ImportStatus::Running
-            && all_sent
-            && job.synced + job.failed >= job.enqueued
-        {
-            self.jobs
-                .finish(job_id, ImportStatus::Completed, None)
-                .await?;
-            return Ok(Some(self.reload(job_id).await?));
-        }
-        Ok(None)
+        complete_if_settled(self.jobs.as_ref(), job_id).await
+    }
+
+    async fn all_sent(&self, job_id: &str) -> Result<ImportProgress, ImportError> {
+        self.complete_if_done(job_id).await?;
+        Ok(ImportProgress::AllSent(self.reload(job_id).await?))
     }
 
     async fn reload(&self, job_id: &str) -> Result<ImportJob, ImportError> {

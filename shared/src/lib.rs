@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod mapping;
 pub mod ports;
 pub mod salesforce;
+pub mod settings;
 pub mod worker;
 
 #[cfg(feature = "conformance")]

@@ -2,6 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod event_source;
+pub mod function_url;
+pub mod runtime_api;
+pub mod stack;
+
 pub use sf2hs_shared::conformance::{record_id, sample_change, sample_mapping};
 
 /// A directory under the system temp dir, unique to one test, removed when dropped.

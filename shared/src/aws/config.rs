@@ -49,19 +49,18 @@ impl AwsSettings {
     }
 
     /// Reads `SF2HS_TABLE`, `SF2HS_QUEUE`, and optionally `SF2HS_DEAD_LETTER_QUEUE` and
-    /// `SF2HS_SYNC_LOG_RETENTION_DAYS`.
+    /// `SF2HS_SYNC_LOG_RETENTION_DAYS` from the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
-        let required = |name: &'static str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(SettingsError::Missing(name))
-        };
+        Self::from_lookup(&crate::settings::process_env)
+    }
+
+    /// The same, from any variable lookup (tests give their own).
+    pub fn from_lookup(lookup: crate::settings::Lookup<'_>) -> Result<Self, SettingsError> {
+        let read = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| read(name).ok_or(SettingsError::Missing(name));
         let mut settings = AwsSettings::new(required(Self::TABLE_VAR)?, required(Self::QUEUE_VAR)?);
-        settings.dead_letter_queue = std::env::var(Self::DEAD_LETTER_QUEUE_VAR)
-            .ok()
-            .filter(|v| !v.trim().is_empty());
-        if let Ok(days) = std::env::var(Self::RETENTION_DAYS_VAR) {
+        settings.dead_letter_queue = read(Self::DEAD_LETTER_QUEUE_VAR);
+        if let Some(days) = read(Self::RETENTION_DAYS_VAR) {
             let parsed: u64 = days.trim().parse().map_err(|e| SettingsError::Malformed {
                 name: Self::RETENTION_DAYS_VAR,
                 value: days.clone(),
@@ -118,6 +117,11 @@ impl AwsConnection {
             .load()
             .await;
         AwsConnection { config }
+    }
+
+    /// The SDK configuration, for tools and tests that call AWS beyond the ports.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
     }
 
     pub(crate) fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

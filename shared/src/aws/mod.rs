@@ -5,6 +5,7 @@
 //! for a local endpoint such as moto) and get port trait objects back.
 
 pub mod config;
+pub mod deployment;
 pub mod dynamodb;
 mod error;
 pub mod secrets;
@@ -13,6 +14,7 @@ pub mod sqs;
 use std::time::Duration;
 
 pub use config::{AwsConnection, AwsSettings, SettingsError};
+pub use deployment::{ContinuationMessage, Deployment, SqsContinuations};
 pub use dynamodb::{DynamoStore, create_table};
 pub use secrets::SecretsManagerSecrets;
 pub use sqs::{QueueNames, SqsChangeQueue, create_queues};

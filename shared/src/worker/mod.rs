@@ -201,6 +201,10 @@ impl Worker {
         for (job_id, counts) in import_counts {
             if let Err(e) = self.ports.jobs.add_counts(&job_id, counts).await {
                 tracing::warn!(import = %job_id, error = %e, "cannot update import counts");
+                continue;
+            }
+            if let Err(e) = crate::import::complete_if_settled(self.ports.jobs.as_ref(), &job_id).await {
+                tracing::warn!(import = %job_id, error = %e, "cannot complete the import");
             }
         }
         result

@@ -205,6 +205,31 @@ impl SqsChangeQueue {
         Ok(SqsChangeQueue::new(connection, queue_url, dead_letter_url))
     }
 
+    /// Takes a message that SQS delivered by another path (the Lambda event source mapping)
+    /// as received through this adapter, so that `release` and `dead_letter` work with its
+    /// receipt. `visible_in` is what is left of its visibility timeout.
+    pub fn adopt(
+        &self,
+        message_id: &str,
+        receipt: &str,
+        body: &str,
+        receive_count: u32,
+        visible_in: Duration,
+    ) {
+        self.ledger().record(
+            receipt,
+            message_id,
+            body,
+            receive_count,
+            Instant::now() + visible_in,
+        );
+    }
+
+    /// The queue's name: the last segment of its URL (what an event source ARN ends with).
+    pub fn queue_name(&self) -> &str {
+        self.queue_url.rsplit('/').next().unwrap_or(&self.queue_url)
+    }
+
     pub fn queue_url(&self) -> &str {
         &self.queue_url
     }

@@ -1,0 +1,116 @@
+//! The import function: backfills one mapped object. The work is `sf2hs_shared::import`; this
+//! crate takes three kinds of invocation:
+//!
+//! - `{"action": "start", "object": "Invoice__c"}` (the CLI, directly): counts the records and
+//!   creates a pending job, returned for the operator to review;
+//! - `{"action": "run", "job_id": "…"}` (the CLI, after the review): runs the job;
+//! - an SQS event from the import queue, each message `{"job_id": "…"}`: the continuation of a
+//!   run that stopped before the Lambda deadline.
+//!
+//! A run sends pages to the backfill queue until the deadline nears, then puts a continuation
+//! on the import queue, which invokes the function again: a million records outlast any one
+//! 15-minute invocation.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sf2hs_shared::aws::{ContinuationMessage, Deployment};
+use sf2hs_shared::import::{ImportContinuation, ImportProgress, Importer};
+use sf2hs_shared::ports::ImportJob;
+use sf2hs_shared::settings::{self, Lookup};
+
+/// Time kept back from the Lambda deadline: the page in flight, its checkpoint and the
+/// continuation must all fit in it.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(90);
+
+pub struct ImportFunction {
+    pub importer: Importer,
+    pub continuations: Arc<dyn ImportContinuation>,
+}
+
+/// Builds the function from the environment the SAM template sets (`endpoint`: moto's, in
+/// tests).
+pub async fn from_env(lookup: Lookup<'_>, endpoint: Option<&str>) -> Result<ImportFunction, Error> {
+    let deployment = Deployment::connect(lookup, endpoint).await?;
+    let salesforce = settings::salesforce_client(lookup, deployment.secrets.as_ref()).await?;
+    let continuations = deployment.continuations(lookup).await?;
+    Ok(ImportFunction {
+        importer: Importer {
+            mappings: Arc::new(deployment.store.mapping_store()),
+            jobs: Arc::new(deployment.store.import_jobs()),
+            queue: deployment.import_queue(),
+            pages: Arc::new(salesforce),
+            org_id: settings::import_org_id(lookup)?,
+        },
+        continuations: Arc::new(continuations),
+    })
+}
+
+/// A direct invocation.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ImportCommand {
+    Start { object: String },
+    Run { job_id: String },
+}
+
+/// When a run must stop: `margin` before the invocation's deadline (a quarter of what is left
+/// when that is shorter, so a short test timeout still does some work).
+pub fn run_deadline(lambda_deadline: SystemTime, margin: Duration) -> Instant {
+    let left = lambda_deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    let keep = margin.min(left / 4);
+    Instant::now() + left.saturating_sub(keep)
+}
+
+fn summary(job: &ImportJob, state: &str) -> Value {
+    json!({ "state": state, "job": job })
+}
+
+impl ImportFunction {
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        let deadline = run_deadline(event.context.deadline(), DEADLINE_MARGIN);
+        if event.payload.get("Records").is_some() {
+            let sqs: SqsEvent = serde_json::from_value(event.payload)?;
+            let mut runs = Vec::new();
+            for record in &sqs.records {
+                let body = record.body.as_deref().unwrap_or_default();
+                let message: ContinuationMessage = serde_json::from_str(body).map_err(|e| {
+                    format!("an import-queue message is not {{\"job_id\": …}} ({e}): {body}")
+                })?;
+                // A failure fails the invocation: SQS delivers the continuation again.
+                runs.push(self.run(&message.job_id, deadline).await?);
+            }
+            return Ok(json!({ "runs": runs }));
+        }
+        let command: ImportCommand = serde_json::from_value(event.payload).map_err(|e| {
+            format!(
+                "the import function takes {{\"action\": \"start\", \"object\": …}}, \
+                 {{\"action\": \"run\", \"job_id\": …}} or import-queue messages ({e})"
+            )
+        })?;
+        match command {
+            ImportCommand::Start { object } => {
+                let job = self.importer.start(&object).await?;
+                Ok(summary(&job, "pending"))
+            }
+            ImportCommand::Run { job_id } => self.run(&job_id, deadline).await,
+        }
+    }
+
+    async fn run(&self, job_id: &str, deadline: Instant) -> Result<Value, Error> {
+        match self.importer.run(job_id, deadline).await? {
+            ImportProgress::AllSent(job) => Ok(summary(&job, "all_sent")),
+            ImportProgress::Paused(job) => {
+                self.continuations.continue_later(job_id).await?;
+                tracing::info!(import = job_id, enqueued = job.enqueued, "paused before the deadline; continues in the next invocation");
+                Ok(summary(&job, "continues"))
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The worker function: SQS batches (live queue and backfill queue) with
+//! `ReportBatchItemFailures`. The work is `sf2hs_shared::worker`; this crate turns an
+//! `SqsEvent` into its batch and its dispositions into SQS actions:
+//!
+//! - done: not reported, so the event source mapping deletes the message;
+//! - retry: reported in `batchItemFailures`, after its visibility is set to the retry delay;
+//! - dead letter: sent to the queue's dead-letter queue with the reason, then deleted;
+//!   if that fails it is reported for retry instead (never lost).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{Error, LambdaEvent};
+use sf2hs_shared::aws::{Deployment, SqsChangeQueue};
+use sf2hs_shared::domain::Change;
+use sf2hs_shared::ports::ChangeQueue;
+use sf2hs_shared::settings::{self, Lookup};
+use sf2hs_shared::worker::{Disposition, InboundMessage, Worker, WorkerPorts};
+
+/// The function's state, built once per execution environment.
+pub struct WorkerFunction {
+    pub worker: Worker,
+    pub deployment: Deployment,
+}
+
+/// Builds the function from the environment the SAM template sets (`endpoint`: moto's, in
+/// tests).
+pub async fn from_env(lookup: Lookup<'_>, endpoint: Option<&str>) -> Result<WorkerFunction, Error> {
+    let deployment = Deployment::connect(lookup, endpoint).await?;
+    let hubspot = settings::hubspot_client(lookup, deployment.secrets.as_ref()).await?;
+    let salesforce = settings::salesforce_client(lookup, deployment.secrets.as_ref()).await?;
+    let worker_settings = settings::worker_settings(lookup)?;
+    let store = &deployment.store;
+    let ports = WorkerPorts {
+        mappings: Arc::new(store.mapping_store()),
+        index: Arc::new(store.record_index()),
+        log: Arc::new(store.sync_log(deployment.settings.sync_log_retention)),
+        jobs: Arc::new(store.import_jobs()),
+        queue: deployment.queue.clone(),
+        hubspot: Arc::new(hubspot),
+        salesforce: Arc::new(salesforce),
+    };
+    Ok(WorkerFunction {
+        worker: Worker::new(ports, worker_settings),
+        deployment,
+    })
+}
+
+/// A record of the event, decoded.
+struct Received<'a> {
+    record: &'a SqsMessage,
+    message_id: &'a str,
+    receipt: &'a str,
+    body: &'a str,
+    receive_count: u32,
+}
+
+fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+impl WorkerFunction {
+    /// One SQS batch. Never fails as a whole: every message gets its own disposition.
+    pub async fn handle(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+        let records: Vec<Received<'_>> = event
+            .payload
+            .records
+            .iter()
+            .map(|record| Received {
+                record,
+                message_id: record.message_id.as_deref().unwrap_or_default(),
+                receipt: record.receipt_handle.as_deref().unwrap_or_default(),
+                body: record.body.as_deref().unwrap_or_default(),
+                receive_count: receive_count(record),
+            })
+            .collect();
+        let mut failures = Vec::new();
+        let mut batch = Vec::new();
+        let mut queues: HashMap<&str, Arc<SqsChangeQueue>> = HashMap::new();
+        let remaining = event
+            .context
+            .deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::from_secs(30));
+        for received in &records {
+            let queue = self.queue_of(received.record);
+            queue.adopt(
+                received.message_id,
+                received.receipt,
+                received.body,
+                received.receive_count,
+                remaining,
+            );
+            queues.insert(received.message_id, queue.clone());
+            match serde_json::from_str::<Change>(received.body) {
+                Ok(change) => batch.push(InboundMessage {
+                    message_id: received.message_id.to_owned(),
+                    change,
+                    receive_count: received.receive_count,
+                }),
+                Err(e) => {
+                    // Not a change sf2hs wrote: it can never succeed. Park it with the reason.
+                    let reason = format!(
+                        "message {} is not a change sf2hs can read ({e}); it was parked untouched",
+                        received.message_id
+                    );
+                    tracing::error!(message = received.message_id, %reason, "poison message");
+                    if queue.dead_letter(received.receipt, &reason).await.is_err() {
+                        failures.push(received.message_id.to_owned());
+                    }
+                }
+            }
+        }
+        let result = self.worker.process(batch).await;
+        tracing::info!(
+            messages = records.len(),
+            written = result.written,
+            skipped = result.skipped,
+            retried = result.retry_ids().len(),
+            "batch processed"
+        );
+        let receipts: HashMap<&str, &str> = records
+            .iter()
+            .map(|r| (r.message_id, r.receipt))
+            .collect();
+        for (message_id, disposition) in result.dispositions {
+            let (Some(queue), Some(receipt)) = (
+                queues.get(message_id.as_str()),
+                receipts.get(message_id.as_str()),
+            ) else {
+                continue;
+            };
+            match disposition {
+                Disposition::Done => {}
+                Disposition::Retry { reason, delay } => {
+                    tracing::warn!(message = %message_id, %reason, "will retry");
+                    // The delay is best effort: without it the message returns after the
+                    // queue's visibility timeout.
+                    if let Err(e) = queue.release(receipt, delay).await {
+                        tracing::warn!(message = %message_id, error = %e, "cannot set the retry delay");
+                    }
+                    failures.push(message_id);
+                }
+                Disposition::DeadLetter { reason } => {
+                    tracing::warn!(message = %message_id, %reason, "dead-lettered");
+                    if let Err(e) = queue.dead_letter(receipt, &reason).await {
+                        tracing::error!(message = %message_id, error = %e, "cannot dead-letter; it will be retried");
+                        failures.push(message_id);
+                    }
+                }
+            }
+        }
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = failures
+            .into_iter()
+            .map(|id| {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                failure
+            })
+            .collect();
+        Ok(response)
+    }
+
+    /// The adapter of the queue a record came from (live unless it names the backfill queue).
+    fn queue_of(&self, record: &SqsMessage) -> Arc<SqsChangeQueue> {
+        record
+            .event_source_arn
+            .as_deref()
+            .and_then(|arn| self.deployment.queue_for_source(arn))
+            .unwrap_or_else(|| self.deployment.queue.clone())
+    }
+}

@@ -1,0 +1,183 @@
+//! The adapters of a deployed stack, built once per Lambda execution environment from the
+//! variables the SAM template sets: the table, the live and backfill change queues, the import
+//! continuation queue and Secrets Manager.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::config::{AwsConnection, AwsSettings};
+use super::error::port_error;
+use super::{DynamoStore, QueueNames, SecretsManagerSecrets, SqsChangeQueue};
+use crate::import::ImportContinuation;
+use crate::ports::{PortError, PortResult};
+use crate::settings::{Lookup, SettingsError};
+
+/// The backfill queue (imports): a line of its own so that imports never delay live changes.
+pub const BACKFILL_QUEUE_VAR: &str = "SF2HS_BACKFILL_QUEUE";
+/// The backfill queue's dead-letter queue (default `<backfill>-dead-letters`).
+pub const BACKFILL_DEAD_LETTER_QUEUE_VAR: &str = "SF2HS_BACKFILL_DEAD_LETTER_QUEUE";
+/// The queue on which the import function hands an unfinished job to its next invocation.
+pub const IMPORT_QUEUE_VAR: &str = "SF2HS_IMPORT_QUEUE";
+
+/// A deployment's adapters.
+#[derive(Clone)]
+pub struct Deployment {
+    pub connection: AwsConnection,
+    pub settings: AwsSettings,
+    pub store: DynamoStore,
+    /// Live changes (ingest's output, the worker's re-fetches).
+    pub queue: Arc<SqsChangeQueue>,
+    /// Imported records, when the stack has a backfill queue.
+    pub backfill: Option<Arc<SqsChangeQueue>>,
+    pub secrets: Arc<SecretsManagerSecrets>,
+}
+
+fn settings_error(e: super::SettingsError) -> SettingsError {
+    match e {
+        super::SettingsError::Missing(name) => SettingsError::Missing(
+            name,
+            "set it to the name the deployment created (the SAM template does)",
+        ),
+        super::SettingsError::Malformed {
+            name,
+            value,
+            reason,
+        } => SettingsError::Malformed {
+            name,
+            value,
+            reason,
+        },
+    }
+}
+
+fn unreachable(what: &str, e: PortError) -> SettingsError {
+    SettingsError::Client(format!("cannot open {what}: {e}"))
+}
+
+impl Deployment {
+    /// Connects with the standard AWS chain (the execution role), or to `endpoint` (moto).
+    pub async fn connect(
+        lookup: Lookup<'_>,
+        endpoint: Option<&str>,
+    ) -> Result<Self, SettingsError> {
+        let connection = match endpoint {
+            Some(endpoint) => AwsConnection::local(endpoint).await,
+            None => AwsConnection::from_env().await,
+        };
+        let settings = AwsSettings::from_lookup(lookup).map_err(settings_error)?;
+        let store = DynamoStore::new(&connection, settings.table.clone());
+        let queue = SqsChangeQueue::connect(&connection, &settings.queue_names())
+            .await
+            .map_err(|e| unreachable("the change queue", e))?;
+        let backfill = match lookup(BACKFILL_QUEUE_VAR).filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(name) => {
+                let names = match lookup(BACKFILL_DEAD_LETTER_QUEUE_VAR)
+                    .filter(|v| !v.trim().is_empty())
+                {
+                    Some(dead) => QueueNames {
+                        queue: name.clone(),
+                        dead_letter_queue: dead,
+                    },
+                    None => QueueNames::for_queue(&name),
+                };
+                Some(Arc::new(
+                    SqsChangeQueue::connect(&connection, &names)
+                        .await
+                        .map_err(|e| unreachable("the backfill queue", e))?,
+                ))
+            }
+        };
+        Ok(Deployment {
+            secrets: Arc::new(SecretsManagerSecrets::new(&connection)),
+            connection,
+            settings,
+            store,
+            queue: Arc::new(queue),
+            backfill,
+        })
+    }
+
+    /// Where imported records go: the backfill queue when there is one, else the live queue.
+    pub fn import_queue(&self) -> Arc<SqsChangeQueue> {
+        self.backfill.clone().unwrap_or_else(|| self.queue.clone())
+    }
+
+    /// The change queue an SQS event source ARN (`arn:aws:sqs:region:account:name`) names.
+    pub fn queue_for_source(&self, event_source_arn: &str) -> Option<Arc<SqsChangeQueue>> {
+        let name = event_source_arn.rsplit(':').next()?;
+        std::iter::once(&self.queue)
+            .chain(self.backfill.iter())
+            .find(|q| q.queue_name() == name)
+            .cloned()
+    }
+
+    /// The import continuation queue the environment names.
+    pub async fn continuations(
+        &self,
+        lookup: Lookup<'_>,
+    ) -> Result<SqsContinuations, SettingsError> {
+        let name = lookup(IMPORT_QUEUE_VAR)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(SettingsError::Missing(
+                IMPORT_QUEUE_VAR,
+                "name the queue on which the import function continues its jobs",
+            ))?;
+        SqsContinuations::connect(&self.connection, &name)
+            .await
+            .map_err(|e| unreachable("the import queue", e))
+    }
+}
+
+/// [`ImportContinuation`] as a message `{"job_id": …}` on the import queue, which triggers the
+/// import function again.
+#[derive(Debug, Clone)]
+pub struct SqsContinuations {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+/// The body of a continuation message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContinuationMessage {
+    pub job_id: String,
+}
+
+impl SqsContinuations {
+    pub async fn connect(connection: &AwsConnection, queue_name: &str) -> PortResult<Self> {
+        let client = connection.sqs();
+        let queue_url = client
+            .get_queue_url()
+            .queue_name(queue_name)
+            .send()
+            .await
+            .map_err(|e| port_error("SQS", &format!("finding queue {queue_name}"), e))?
+            .queue_url()
+            .map(str::to_owned)
+            .ok_or_else(|| PortError::Invalid(format!("queue {queue_name} has no URL")))?;
+        Ok(SqsContinuations { client, queue_url })
+    }
+
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+}
+
+#[async_trait]
+impl ImportContinuation for SqsContinuations {
+    async fn continue_later(&self, job_id: &str) -> PortResult<()> {
+        let body = serde_json::to_string(&ContinuationMessage {
+            job_id: job_id.to_owned(),
+        })
+        .map_err(|e| PortError::Invalid(format!("cannot encode a continuation: {e}")))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| port_error("SQS", "handing the import to its next invocation", e))?;
+        Ok(())
+    }
+}

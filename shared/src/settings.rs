@@ -1,0 +1,467 @@
+//! What a deployed function (or the local server) reads from its environment, and the clients
+//! built from it. Credentials never come from here directly: the environment names the secrets,
+//! and a [`SecretsProvider`] (Secrets Manager on AWS, `LocalSecrets` locally) holds the values.
+//!
+//! Every reader takes a lookup function instead of touching the process environment, so tests
+//! give each case its own variables.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::SalesforceId;
+use crate::hubspot::{self, HubSpotClient, HubSpotConfig, OAuthCredentials, TokenSource};
+use crate::ingest::IngestSettings;
+use crate::ports::{SecretsProvider, json_secret};
+use crate::salesforce::client::{
+    self as sf, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
+};
+use crate::salesforce::intake::cdc::EventOptions;
+use crate::salesforce::intake::outbound::DEFAULT_MAX_BODY_BYTES;
+use crate::worker::WorkerSettings;
+
+/// A variable's value by name; `None` when unset.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment as a [`Lookup`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The variables, by name, so that the SAM template check reads the same list as the code.
+pub mod vars {
+    /// The Salesforce organisation (15 or 18 characters) whose changes are taken.
+    pub const ORG_ID: &str = "SF2HS_ORG_ID";
+    /// The secret holding the token in the outbound-message endpoint's path.
+    pub const ENDPOINT_TOKEN_SECRET: &str = "SF2HS_ENDPOINT_TOKEN_SECRET";
+    /// Largest outbound-message body taken, in bytes.
+    pub const MAX_BODY_BYTES: &str = "SF2HS_MAX_BODY_BYTES";
+    /// Comma-separated integration client ids whose writes are echoes (CDC `changeOrigin`).
+    pub const ECHO_CLIENTS: &str = "SF2HS_ECHO_CLIENTS";
+    /// The secret holding HubSpot credentials (JSON, see [`super::HubSpotSecret`]).
+    pub const HUBSPOT_SECRET: &str = "SF2HS_HUBSPOT_SECRET";
+    /// HubSpot's API host (default `https://api.hubapi.com`).
+    pub const HUBSPOT_BASE_URL: &str = "SF2HS_HUBSPOT_BASE_URL";
+    /// `2026-03` (a date-based version) or `legacy` (v3/v4 paths).
+    pub const HUBSPOT_API_VERSION: &str = "SF2HS_HUBSPOT_API_VERSION";
+    /// Requests per 10 seconds until HubSpot's headers say otherwise (default 190).
+    pub const HUBSPOT_RATE_LIMIT: &str = "SF2HS_HUBSPOT_RATE_LIMIT";
+    /// The secret holding Salesforce credentials (JSON, see [`super::SalesforceSecret`]).
+    pub const SALESFORCE_SECRET: &str = "SF2HS_SALESFORCE_SECRET";
+    /// REST API version such as `60.0`.
+    pub const SALESFORCE_API_VERSION: &str = "SF2HS_SALESFORCE_API_VERSION";
+    /// Share of the org's daily API allowance sf2hs may use (default 0.8).
+    pub const SALESFORCE_MAX_API_SHARE: &str = "SF2HS_SALESFORCE_MAX_API_SHARE";
+    /// Deliveries of a message before it is dead-lettered (the queue's `maxReceiveCount`).
+    pub const MAX_RECEIVES: &str = "SF2HS_MAX_RECEIVES";
+    /// Seconds before a failed change is tried again (default 30).
+    pub const RETRY_DELAY_SECONDS: &str = "SF2HS_RETRY_DELAY_SECONDS";
+    /// Seconds before an association whose target is not in HubSpot yet is tried again
+    /// (default 60).
+    pub const ASSOCIATION_RETRY_DELAY_SECONDS: &str = "SF2HS_ASSOCIATION_RETRY_DELAY_SECONDS";
+}
+
+/// A setting missing or malformed, or a secret that cannot be read: what to set, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("environment variable {0} is not set; {1}")]
+    Missing(&'static str, &'static str),
+    #[error("environment variable {name} = {value:?} is not valid: {reason}")]
+    Malformed {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("secret {name}: {reason}")]
+    Secret { name: String, reason: String },
+    #[error("{0}")]
+    Client(String),
+}
+
+fn optional(lookup: Lookup<'_>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn required(
+    lookup: Lookup<'_>,
+    name: &'static str,
+    hint: &'static str,
+) -> Result<String, SettingsError> {
+    optional(lookup, name).ok_or(SettingsError::Missing(name, hint))
+}
+
+fn parsed<T: std::str::FromStr>(
+    lookup: Lookup<'_>,
+    name: &'static str,
+    expected: &str,
+) -> Result<Option<T>, SettingsError>
+where
+    T::Err: std::fmt::Display,
+{
+    match optional(lookup, name) {
+        None => Ok(None),
+        Some(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|e| SettingsError::Malformed {
+                name,
+                reason: format!("{e}; give {expected}"),
+                value,
+            }),
+    }
+}
+
+fn org_id(lookup: Lookup<'_>) -> Result<SalesforceId, SettingsError> {
+    let value = required(
+        lookup,
+        vars::ORG_ID,
+        "set it to the Salesforce organisation id (Setup > Company Information)",
+    )?;
+    SalesforceId::parse(&value).map_err(|e| SettingsError::Malformed {
+        name: vars::ORG_ID,
+        value,
+        reason: e.to_string(),
+    })
+}
+
+/// Ingest's settings; the endpoint token is read from the secret the environment names.
+pub async fn ingest_settings(
+    lookup: Lookup<'_>,
+    secrets: &dyn SecretsProvider,
+) -> Result<IngestSettings, SettingsError> {
+    let org_id = org_id(lookup)?;
+    let token_secret = required(
+        lookup,
+        vars::ENDPOINT_TOKEN_SECRET,
+        "name the secret that holds the outbound-message endpoint token",
+    )?;
+    let endpoint_token = secrets
+        .secret(&token_secret)
+        .await
+        .map_err(|e| SettingsError::Secret {
+            name: token_secret.clone(),
+            reason: e.to_string(),
+        })?
+        .trim()
+        .to_owned();
+    if endpoint_token.len() < 16 {
+        return Err(SettingsError::Secret {
+            name: token_secret,
+            reason: "the endpoint token is shorter than 16 characters; store a long random \
+                     value (e.g. `openssl rand -hex 32`)"
+                .into(),
+        });
+    }
+    let max_body_bytes = parsed(lookup, vars::MAX_BODY_BYTES, "a number of bytes")?
+        .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    let echo_clients = optional(lookup, vars::ECHO_CLIENTS)
+        .map(|v| {
+            v.split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(IngestSettings {
+        events: EventOptions {
+            org_id: Some(org_id.clone()),
+            echo_clients,
+            platform_events: Vec::new(),
+        },
+        org_id,
+        endpoint_token,
+        max_body_bytes,
+    })
+}
+
+/// The organisation the importer tags its changes with.
+pub fn import_org_id(lookup: Lookup<'_>) -> Result<SalesforceId, SettingsError> {
+    org_id(lookup)
+}
+
+/// The worker's settings: the retry budget matches the queue's redrive count.
+pub fn worker_settings(lookup: Lookup<'_>) -> Result<WorkerSettings, SettingsError> {
+    let mut settings = WorkerSettings::default();
+    if let Some(max) = parsed::<u32>(lookup, vars::MAX_RECEIVES, "a whole number such as 5")? {
+        settings.max_receives = max.max(1);
+    }
+    if let Some(seconds) = parsed::<u64>(lookup, vars::RETRY_DELAY_SECONDS, "whole seconds")? {
+        settings.retry_delay = Duration::from_secs(seconds);
+    }
+    if let Some(seconds) = parsed::<u64>(
+        lookup,
+        vars::ASSOCIATION_RETRY_DELAY_SECONDS,
+        "whole seconds",
+    )? {
+        settings.association_retry_delay = Duration::from_secs(seconds);
+    }
+    Ok(settings)
+}
+
+/// HubSpot credentials as stored in their secret: a static token (Service Key or private-app
+/// `pat-…` token), or an OAuth app with the installation's refresh token.
+#[derive(Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum HubSpotSecret {
+    Static {
+        token: String,
+    },
+    OAuth {
+        client_id: String,
+        client_secret: String,
+        refresh_token: String,
+    },
+}
+
+impl HubSpotSecret {
+    pub fn token_source(self) -> TokenSource {
+        match self {
+            HubSpotSecret::Static { token } => TokenSource::static_token(token),
+            HubSpotSecret::OAuth {
+                client_id,
+                client_secret,
+                refresh_token,
+            } => TokenSource::oauth(OAuthCredentials {
+                client_id,
+                client_secret: client_secret.into(),
+                refresh_token: refresh_token.into(),
+            }),
+        }
+    }
+}
+
+/// The HubSpot client configuration from the environment (everything but the credentials).
+pub fn hubspot_config(lookup: Lookup<'_>) -> Result<HubSpotConfig, SettingsError> {
+    let mut config = match optional(lookup, vars::HUBSPOT_BASE_URL) {
+        Some(url) => HubSpotConfig::with_base_url(url.trim_end_matches('/')),
+        None => HubSpotConfig::default(),
+    };
+    if let Some(version) = optional(lookup, vars::HUBSPOT_API_VERSION) {
+        config.api_version = match version.as_str() {
+            "legacy" | "v3" => hubspot::ApiVersion::Legacy,
+            date if is_date_version(date) => hubspot::ApiVersion::DateBased(date.to_owned()),
+            _ => {
+                return Err(SettingsError::Malformed {
+                    name: vars::HUBSPOT_API_VERSION,
+                    value: version,
+                    reason: "give a date-based version such as 2026-03, or `legacy`".into(),
+                });
+            }
+        };
+    }
+    if let Some(max) = parsed::<u32>(
+        lookup,
+        vars::HUBSPOT_RATE_LIMIT,
+        "requests per 10 seconds, such as 190",
+    )? {
+        if max == 0 {
+            return Err(SettingsError::Malformed {
+                name: vars::HUBSPOT_RATE_LIMIT,
+                value: "0".into(),
+                reason: "at least 1 request per 10 seconds is needed".into(),
+            });
+        }
+        config.rate_limit.max_requests = max;
+        config.rate_limit.interval = Duration::from_secs(10);
+    }
+    Ok(config)
+}
+
+fn is_date_version(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 7
+        && bytes[4] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || b.is_ascii_digit())
+}
+
+/// The HubSpot client, with the credentials from the secret the environment names.
+pub async fn hubspot_client(
+    lookup: Lookup<'_>,
+    secrets: &dyn SecretsProvider,
+) -> Result<HubSpotClient, SettingsError> {
+    let config = hubspot_config(lookup)?;
+    let name = required(
+        lookup,
+        vars::HUBSPOT_SECRET,
+        "name the secret that holds the HubSpot token",
+    )?;
+    let secret: HubSpotSecret =
+        json_secret(secrets, &name)
+            .await
+            .map_err(|e| SettingsError::Secret {
+                name: name.clone(),
+                reason: format!(
+                    "{e}; it must be {{\"token\": \"…\"}} or {{\"client_id\", \"client_secret\", \"refresh_token\"}}"
+                ),
+            })?;
+    HubSpotClient::new(config, secret.token_source())
+        .map_err(|e| SettingsError::Client(e.to_string()))
+}
+
+/// Salesforce credentials as stored in their secret: a connected app with the client
+/// credentials flow, or with JWT bearer.
+#[derive(Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum SalesforceSecret {
+    ClientCredentials {
+        /// The org's My Domain, `https://acme.my.salesforce.com`.
+        login_url: String,
+        client_id: String,
+        client_secret: String,
+    },
+    JwtBearer {
+        login_url: String,
+        consumer_key: String,
+        username: String,
+        private_key_pem: String,
+        #[serde(default = "default_audience")]
+        audience: String,
+    },
+}
+
+fn default_audience() -> String {
+    "https://login.salesforce.com".into()
+}
+
+/// The Salesforce client, with the credentials from the secret the environment names.
+pub async fn salesforce_client(
+    lookup: Lookup<'_>,
+    secrets: &dyn SecretsProvider,
+) -> Result<SalesforceClient, SettingsError> {
+    let name = required(
+        lookup,
+        vars::SALESFORCE_SECRET,
+        "name the secret that holds the Salesforce connected-app credentials",
+    )?;
+    let secret: SalesforceSecret =
+        json_secret(secrets, &name)
+            .await
+            .map_err(|e| SettingsError::Secret {
+                name: name.clone(),
+                reason: format!(
+                    "{e}; it must hold login_url with client_id and client_secret, or with \
+                     consumer_key, username and private_key_pem"
+                ),
+            })?;
+    let version = match optional(lookup, vars::SALESFORCE_API_VERSION) {
+        Some(v) => sf::ApiVersion::parse(&v).map_err(|e| SettingsError::Malformed {
+            name: vars::SALESFORCE_API_VERSION,
+            value: v,
+            reason: e.to_string(),
+        })?,
+        None => sf::ApiVersion::parse("60.0").map_err(|e| SettingsError::Client(e.to_string()))?,
+    };
+    let (login_url, auth) = match secret {
+        SalesforceSecret::ClientCredentials {
+            login_url,
+            client_id,
+            client_secret,
+        } => (
+            login_url,
+            SalesforceAuth::ClientCredentials {
+                client_id,
+                client_secret: Secret::new(client_secret),
+            },
+        ),
+        SalesforceSecret::JwtBearer {
+            login_url,
+            consumer_key,
+            username,
+            private_key_pem,
+            audience,
+        } => (
+            login_url,
+            SalesforceAuth::JwtBearer {
+                consumer_key,
+                username,
+                private_key_pem: Secret::new(private_key_pem),
+                audience,
+            },
+        ),
+    };
+    let mut config = SalesforceClientConfig::new(&login_url, version, auth);
+    if let Some(share) = parsed::<f64>(
+        lookup,
+        vars::SALESFORCE_MAX_API_SHARE,
+        "a share between 0 and 1, such as 0.8",
+    )? {
+        config.max_api_share = share;
+    }
+    SalesforceClient::new(config).map_err(|e| SettingsError::Client(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn hubspot_config_reads_version_and_limit() {
+        let lookup = env(&[
+            (vars::HUBSPOT_BASE_URL, "http://127.0.0.1:9/"),
+            (vars::HUBSPOT_API_VERSION, "legacy"),
+            (vars::HUBSPOT_RATE_LIMIT, "100"),
+        ]);
+        let config = hubspot_config(&lookup).expect("valid");
+        assert_eq!(config.base_url, "http://127.0.0.1:9");
+        assert_eq!(config.api_version, hubspot::ApiVersion::Legacy);
+        assert_eq!(config.rate_limit.max_requests, 100);
+        let dated = hubspot_config(&env(&[(vars::HUBSPOT_API_VERSION, "2026-09")])).expect("ok");
+        assert_eq!(
+            dated.api_version,
+            hubspot::ApiVersion::DateBased("2026-09".into())
+        );
+    }
+
+    #[test]
+    fn malformed_settings_name_the_variable_and_the_fix() {
+        let bad_version = hubspot_config(&env(&[(vars::HUBSPOT_API_VERSION, "v5")]))
+            .expect_err("refused")
+            .to_string();
+        assert!(bad_version.contains("SF2HS_HUBSPOT_API_VERSION"), "{bad_version}");
+        assert!(bad_version.contains("2026-03"), "{bad_version}");
+        let bad_limit = hubspot_config(&env(&[(vars::HUBSPOT_RATE_LIMIT, "many")]))
+            .expect_err("refused")
+            .to_string();
+        assert!(bad_limit.contains("requests per 10 seconds"), "{bad_limit}");
+        let missing = import_org_id(&env(&[])).expect_err("refused").to_string();
+        assert!(missing.contains("SF2HS_ORG_ID"), "{missing}");
+        let bad_org = import_org_id(&env(&[(vars::ORG_ID, "00D-nope")]))
+            .expect_err("refused")
+            .to_string();
+        assert!(bad_org.contains("00D-nope"), "{bad_org}");
+        let receives = worker_settings(&env(&[(vars::MAX_RECEIVES, "3")])).expect("ok");
+        assert_eq!(receives.max_receives, 3);
+    }
+
+    #[test]
+    fn secrets_shapes_decode() {
+        let token: HubSpotSecret = serde_json::from_str(r#"{"token":"pat-na1-x"}"#).expect("ok");
+        assert!(!token.token_source().is_oauth());
+        let oauth: HubSpotSecret = serde_json::from_str(
+            r#"{"client_id":"a","client_secret":"b","refresh_token":"c"}"#,
+        )
+        .expect("ok");
+        assert!(oauth.token_source().is_oauth());
+        assert!(serde_json::from_str::<HubSpotSecret>(r#"{"tokn":"x"}"#).is_err());
+        let jwt: SalesforceSecret = serde_json::from_str(
+            r#"{"login_url":"https://x.my.salesforce.com","consumer_key":"k","username":"u","private_key_pem":"p"}"#,
+        )
+        .expect("ok");
+        assert!(matches!(jwt, SalesforceSecret::JwtBearer { audience, .. } if audience == "https://login.salesforce.com"));
+    }
+}
