@@ -64,8 +64,7 @@ pub async fn complete_if_settled(
         .await?
         .ok_or_else(|| ImportError::NoJob(job_id.to_owned()))?;
     let all_sent = job.cursor.as_deref() == Some("");
-    if job.status == ImportStatus::Running && all_sent && job.synced + job.failed >= job.enqueued
-    {
+    if job.status == ImportStatus::Running && all_sent && job.synced + job.failed >= job.enqueued {
         jobs.finish(job_id, ImportStatus::Completed, None).await?;
         return Ok(jobs.get(job_id).await?);
     }

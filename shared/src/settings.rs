@@ -432,7 +432,10 @@ mod tests {
         let bad_version = hubspot_config(&env(&[(vars::HUBSPOT_API_VERSION, "v5")]))
             .expect_err("refused")
             .to_string();
-        assert!(bad_version.contains("SF2HS_HUBSPOT_API_VERSION"), "{bad_version}");
+        assert!(
+            bad_version.contains("SF2HS_HUBSPOT_API_VERSION"),
+            "{bad_version}"
+        );
         assert!(bad_version.contains("2026-03"), "{bad_version}");
         let bad_limit = hubspot_config(&env(&[(vars::HUBSPOT_RATE_LIMIT, "many")]))
             .expect_err("refused")
@@ -452,16 +455,17 @@ mod tests {
     fn secrets_shapes_decode() {
         let token: HubSpotSecret = serde_json::from_str(r#"{"token":"pat-na1-x"}"#).expect("ok");
         assert!(!token.token_source().is_oauth());
-        let oauth: HubSpotSecret = serde_json::from_str(
-            r#"{"client_id":"a","client_secret":"b","refresh_token":"c"}"#,
-        )
-        .expect("ok");
+        let oauth: HubSpotSecret =
+            serde_json::from_str(r#"{"client_id":"a","client_secret":"b","refresh_token":"c"}"#)
+                .expect("ok");
         assert!(oauth.token_source().is_oauth());
         assert!(serde_json::from_str::<HubSpotSecret>(r#"{"tokn":"x"}"#).is_err());
         let jwt: SalesforceSecret = serde_json::from_str(
             r#"{"login_url":"https://x.my.salesforce.com","consumer_key":"k","username":"u","private_key_pem":"p"}"#,
         )
         .expect("ok");
-        assert!(matches!(jwt, SalesforceSecret::JwtBearer { audience, .. } if audience == "https://login.salesforce.com"));
+        assert!(
+            matches!(jwt, SalesforceSecret::JwtBearer { audience, .. } if audience == "https://login.salesforce.com")
+        );
     }
 }

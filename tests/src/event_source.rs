@@ -7,7 +7,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+};
 use serde_json::{Value, json};
 use sf2hs_shared::aws::AwsConnection;
 
@@ -135,7 +137,10 @@ impl EventSource {
             .filter(|m| !reported.iter().any(|r| Some(r.as_str()) == m.message_id()))
             .collect();
         for chunk in done.chunks(10) {
-            let mut request = self.client.delete_message_batch().queue_url(&self.queue_url);
+            let mut request = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.queue_url);
             for (i, m) in chunk.iter().enumerate() {
                 request = request.entries(
                     DeleteMessageBatchRequestEntry::builder()

@@ -143,9 +143,13 @@ impl Stack {
         let backfill_name = crate::unique_name(&format!("{label}-backfill"));
         let import_name = crate::unique_name(&format!("{label}-imports"));
         create_table(&connection, &table).await.expect("table");
-        let queue = create_queues(&connection, &QueueNames::for_queue(&queue_name), MAX_RECEIVES)
-            .await
-            .expect("change queue");
+        let queue = create_queues(
+            &connection,
+            &QueueNames::for_queue(&queue_name),
+            MAX_RECEIVES,
+        )
+        .await
+        .expect("change queue");
         let backfill = create_queues(
             &connection,
             &QueueNames::for_queue(&backfill_name),

@@ -100,7 +100,10 @@ async fn changes_travel_from_salesforce_to_hubspot() {
     // Invoices arrive before their projects: written, their associations retried until the
     // projects are in HubSpot.
     let report = p
-        .sender("Invoice__c", &["Name", "Amount__c", "Status__c", "Project__c"])
+        .sender(
+            "Invoice__c",
+            &["Name", "Amount__c", "Status__c", "Project__c"],
+        )
         .send(&invoices)
         .await
         .expect("delivered");
@@ -130,7 +133,10 @@ async fn changes_travel_from_salesforce_to_hubspot() {
             property(&record, "invoice_number").as_deref(),
             Some(format!("INV-{i}").as_str())
         );
-        assert_eq!(property(&record, "invoice_status").as_deref(), Some("Draft"));
+        assert_eq!(
+            property(&record, "invoice_status").as_deref(),
+            Some("Draft")
+        );
         let project = live_hubspot(&p, "sf_project", &projects[i % 3]).expect("project");
         assert_eq!(
             invoice_projects(&p, &record),
@@ -154,10 +160,13 @@ async fn changes_travel_from_salesforce_to_hubspot() {
         .await
         .expect("delivered");
     p.drain(DRAIN).await;
-    p.sender("Invoice__c", &["Name", "Amount__c", "Status__c", "Project__c"])
-        .send(std::slice::from_ref(&late_invoice))
-        .await
-        .expect("delivered");
+    p.sender(
+        "Invoice__c",
+        &["Name", "Amount__c", "Status__c", "Project__c"],
+    )
+    .send(std::slice::from_ref(&late_invoice))
+    .await
+    .expect("delivered");
     p.work_once().await;
     let record = live_hubspot(&p, "sf_invoice", &late_invoice).expect("late invoice");
     let project = live_hubspot(&p, "sf_project", &late_project).expect("late project");
@@ -179,7 +188,9 @@ async fn changes_travel_from_salesforce_to_hubspot() {
     handle.delete("Project__c", &projects[1]).expect("delete");
     handle.delete("Invoice__c", &invoices[1]).expect("delete");
     handle.delete("Project__c", &projects[2]).expect("delete");
-    handle.undelete("Project__c", &projects[2]).expect("undelete");
+    handle
+        .undelete("Project__c", &projects[2])
+        .expect("undelete");
     assert!(p.relay_cdc().await >= 6);
     p.drain(DRAIN).await;
 
@@ -203,7 +214,10 @@ async fn changes_travel_from_salesforce_to_hubspot() {
         .into_iter()
         .filter(|r| r.archived)
         .count();
-    assert!(archived >= 1, "the archived project is kept by HubSpot as archived");
+    assert!(
+        archived >= 1,
+        "the archived project is kept by HubSpot as archived"
+    );
     assert!(
         live_hubspot(&p, "sf_invoice", &invoices[1]).is_some(),
         "a deleted invoice stays in HubSpot (on_delete = keep)"
@@ -262,7 +276,10 @@ async fn a_paused_mapping_parks_changes_until_it_is_activated() {
     assert_eq!(p.stack.queue.replay(&ids).await.expect("replay"), 1);
     p.drain(DRAIN).await;
     let record = live_hubspot(&p, "sf_project", &project).expect("synced after activation");
-    assert_eq!(property(&record, "project_name").as_deref(), Some("Waiting"));
+    assert_eq!(
+        property(&record, "project_name").as_deref(),
+        Some("Waiting")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,12 +289,13 @@ async fn an_import_of_5000_records_resumes_from_its_checkpoint() {
     let records: Vec<Value> = (0..5_000)
         .map(|i| json!({ "Name": format!("Imported {i}"), "Budget__c": i }))
         .collect();
-    let t0 = std::time::Instant::now();
     let ids = handle.create_many("Project__c", records).expect("seeded");
-    eprintln!("seeded {:?}", t0.elapsed());
 
     let started = p
-        .import_command(Pipeline::start_import("Project__c"), Duration::from_secs(60))
+        .import_command(
+            Pipeline::start_import("Project__c"),
+            Duration::from_secs(60),
+        )
         .await;
     assert_eq!(started["state"], "pending");
     assert_eq!(started["job"]["total"], 5_000, "counted for review");
@@ -299,11 +317,8 @@ async fn an_import_of_5000_records_resumes_from_its_checkpoint() {
         checkpoint.cursor.as_deref().is_some_and(|c| !c.is_empty()),
         "the checkpoint holds where to resume"
     );
-
-    eprintln!("first run {:?}", t0.elapsed());
     // The continuation (a message on the import queue) finishes the job.
     assert!(p.continue_import(Duration::from_secs(120)).await);
-    eprintln!("continued {:?}", t0.elapsed());
     p.drain(Duration::from_secs(120)).await;
     let job = jobs.get(&job_id).await.expect("job").expect("exists");
     assert_eq!(job.enqueued, 5_000, "every record sent once: {job:?}");
@@ -325,7 +340,10 @@ async fn an_import_of_5000_records_resumes_from_its_checkpoint() {
         })
         .collect();
     for id in &ids {
-        let record = handle.record("Project__c", id).expect("read").expect("exists");
+        let record = handle
+            .record("Project__c", id)
+            .expect("read")
+            .expect("exists");
         assert_eq!(
             by_id.get(&id18(id)).map(String::as_str),
             record.values.get("Name").and_then(Value::as_str),
@@ -333,7 +351,12 @@ async fn an_import_of_5000_records_resumes_from_its_checkpoint() {
         );
     }
     assert!(
-        p.stack.backfill.dead_letters(10).await.expect("dlq").is_empty(),
+        p.stack
+            .backfill
+            .dead_letters(10)
+            .await
+            .expect("dlq")
+            .is_empty(),
         "nothing dead-lettered"
     );
 }

@@ -108,7 +108,11 @@ impl ImportFunction {
             ImportProgress::AllSent(job) => Ok(summary(&job, "all_sent")),
             ImportProgress::Paused(job) => {
                 self.continuations.continue_later(job_id).await?;
-                tracing::info!(import = job_id, enqueued = job.enqueued, "paused before the deadline; continues in the next invocation");
+                tracing::info!(
+                    import = job_id,
+                    enqueued = job.enqueued,
+                    "paused before the deadline; continues in the next invocation"
+                );
                 Ok(summary(&job, "continues"))
             }
         }

@@ -51,9 +51,11 @@ fn classify(payload: Value) -> Result<Invocation, Error> {
     if payload.get("detail-type").is_some() && payload.get("detail").is_some() {
         return Ok(Invocation::Event(payload));
     }
-    Err("the ingest function takes Function URL / HTTP API requests (outbound messages) and \
+    Err(
+        "the ingest function takes Function URL / HTTP API requests (outbound messages) and \
          EventBridge events (CDC, platform events); this invocation is neither"
-        .into())
+            .into(),
+    )
 }
 
 impl IngestFunction {

@@ -125,10 +125,8 @@ impl WorkerFunction {
             retried = result.retry_ids().len(),
             "batch processed"
         );
-        let receipts: HashMap<&str, &str> = records
-            .iter()
-            .map(|r| (r.message_id, r.receipt))
-            .collect();
+        let receipts: HashMap<&str, &str> =
+            records.iter().map(|r| (r.message_id, r.receipt)).collect();
         for (message_id, disposition) in result.dispositions {
             let (Some(queue), Some(receipt)) = (
                 queues.get(message_id.as_str()),

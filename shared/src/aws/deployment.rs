@@ -73,15 +73,14 @@ impl Deployment {
         let backfill = match lookup(BACKFILL_QUEUE_VAR).filter(|v| !v.trim().is_empty()) {
             None => None,
             Some(name) => {
-                let names = match lookup(BACKFILL_DEAD_LETTER_QUEUE_VAR)
-                    .filter(|v| !v.trim().is_empty())
-                {
-                    Some(dead) => QueueNames {
-                        queue: name.clone(),
-                        dead_letter_queue: dead,
-                    },
-                    None => QueueNames::for_queue(&name),
-                };
+                let names =
+                    match lookup(BACKFILL_DEAD_LETTER_QUEUE_VAR).filter(|v| !v.trim().is_empty()) {
+                        Some(dead) => QueueNames {
+                            queue: name.clone(),
+                            dead_letter_queue: dead,
+                        },
+                        None => QueueNames::for_queue(&name),
+                    };
                 Some(Arc::new(
                     SqsChangeQueue::connect(&connection, &names)
                         .await

@@ -203,7 +203,9 @@ impl Worker {
                 tracing::warn!(import = %job_id, error = %e, "cannot update import counts");
                 continue;
             }
-            if let Err(e) = crate::import::complete_if_settled(self.ports.jobs.as_ref(), &job_id).await {
+            if let Err(e) =
+                crate::import::complete_if_settled(self.ports.jobs.as_ref(), &job_id).await
+            {
                 tracing::warn!(import = %job_id, error = %e, "cannot complete the import");
             }
         }

@@ -63,7 +63,10 @@ impl Pipeline {
             let function = function.clone();
             async move {
                 function
-                    .handle(LambdaEvent::new(event, Stack::context(Duration::from_secs(30))))
+                    .handle(LambdaEvent::new(
+                        event,
+                        Stack::context(Duration::from_secs(30)),
+                    ))
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -125,7 +128,10 @@ impl Pipeline {
     async fn invoke_worker(worker: Arc<WorkerFunction>, payload: Value) -> Result<Value, String> {
         let event: SqsEvent = serde_json::from_value(payload).map_err(|e| e.to_string())?;
         let answer = worker
-            .handle(LambdaEvent::new(event, Stack::context(Duration::from_secs(60))))
+            .handle(LambdaEvent::new(
+                event,
+                Stack::context(Duration::from_secs(60)),
+            ))
             .await
             .map_err(|e| e.to_string())?;
         serde_json::to_value(answer).map_err(|e| e.to_string())
@@ -153,7 +159,6 @@ impl Pipeline {
         let started = Instant::now();
         loop {
             let received = self.work_once().await;
-            eprintln!("work_once {received} at {:?}", started.elapsed());
             if started.elapsed() > limit {
                 let failures = self
                     .stack

@@ -631,18 +631,24 @@ impl ChangeQueue for SqsChangeQueue {
         let receipts: Vec<&str> = parked.iter().map(|p| p.receipt.as_str()).collect();
         // Put them back before decoding, so that a bad one does not hide the others.
         self.make_visible(&self.dead_letter_url, &receipts).await?;
-        let mut letters = parked
+        // A body that is not a change (a message no sf2hs component wrote) cannot be listed
+        // as one; it stays in the dead-letter queue, counted by `depth`, and is named here.
+        let mut letters: Vec<DeadLetter> = parked
             .iter()
-            .map(|p| {
-                Ok(DeadLetter {
-                    change: decode(&p.message_id, &p.body, "the dead-letter queue")?,
+            .filter_map(|p| match decode(&p.message_id, &p.body, "the dead-letter queue") {
+                Ok(change) => Some(DeadLetter {
+                    change,
                     message_id: p.message_id.clone(),
                     reason: p.reason.clone(),
                     receive_count: p.receive_count,
                     dead_lettered_at: p.dead_lettered_at,
-                })
+                }),
+                Err(e) => {
+                    tracing::warn!(message = %p.message_id, error = %e, reason = %p.reason, "a dead letter that is not a change is left in the dead-letter queue");
+                    None
+                }
             })
-            .collect::<PortResult<Vec<_>>>()?;
+            .collect();
         letters.sort_by(|a, b| {
             (a.dead_lettered_at, &a.message_id).cmp(&(b.dead_lettered_at, &b.message_id))
         });

@@ -1,0 +1,79 @@
+//! The import bootstrap binary under a local Lambda Runtime API, on moto and the sandboxes:
+//! `start` counts and creates a pending job, `run` sends every record to the backfill queue.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+use sf2hs_shared::ports::ChangeQueue;
+use sf2hs_tests::runtime_api::{Bootstrap, Outcome, RuntimeApi};
+use sf2hs_tests::stack::Stack;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs-import");
+
+fn response(outcome: Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Response(value) => value,
+        Outcome::Error(e) => panic!("the function failed: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_and_run_through_the_runtime_api() {
+    let stack = Stack::start("import-bin").await;
+    let records = (0..25)
+        .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
+        .collect();
+    stack
+        .salesforce
+        .handle()
+        .create_many("Project__c", records)
+        .expect("seeded");
+    let api = RuntimeApi::start("sf2hs-import")
+        .await
+        .expect("runtime API");
+    let _bootstrap =
+        Bootstrap::spawn(Path::new(BINARY), &api, "sf2hs-import", &stack.env).expect("bootstrap");
+
+    let started = response(
+        api.invoke(
+            json!({ "action": "start", "object": "Project__c" }),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(started["state"], "pending", "{started}");
+    assert_eq!(started["job"]["total"], 25);
+    let job_id = started["job"]["id"].as_str().expect("id");
+
+    let ran = response(
+        api.invoke(
+            json!({ "action": "run", "job_id": job_id }),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(ran["state"], "all_sent", "{ran}");
+    assert_eq!(ran["job"]["enqueued"], 25);
+    assert_eq!(stack.backfill.depth().await.expect("depth").visible, 25);
+    assert_eq!(
+        stack.queue.depth().await.expect("depth").visible,
+        0,
+        "live queue untouched"
+    );
+
+    let unknown = api
+        .invoke(json!({ "action": "launch" }), Duration::from_secs(60))
+        .await
+        .expect("answered");
+    match unknown {
+        Outcome::Error(e) => {
+            let message = e["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains("\"action\": \"start\""), "{e}");
+            assert!(message.contains("unknown variant `launch`"), "{e}");
+        }
+        Outcome::Response(r) => panic!("an unknown command was taken: {r}"),
+    }
+}

@@ -1,0 +1,155 @@
+//! The ingest bootstrap binary under a local Lambda Runtime API, on moto and the sandboxes:
+//! an outbound message through a Function URL event is acked only once its changes are on
+//! SQS, a refused one gets a SOAP fault, and a CDC event from EventBridge is queued.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events};
+use sf2hs_shared::ports::ChangeQueue;
+use sf2hs_shared::settings::vars;
+use sf2hs_tests::function_url;
+use sf2hs_tests::runtime_api::{Bootstrap, Outcome, RuntimeApi};
+use sf2hs_tests::stack::{ENDPOINT_TOKEN, Stack};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs-ingest");
+const INVOKE: Duration = Duration::from_secs(60);
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/salesforce")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn url_event(path: &str, body: &str) -> serde_json::Value {
+    let uri: axum::http::Uri = path.parse().expect("uri");
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(
+        "content-type",
+        "text/xml; charset=utf-8".parse().expect("header"),
+    );
+    function_url::event(&axum::http::Method::POST, &uri, &headers, body.as_bytes())
+}
+
+fn response(outcome: Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Response(value) => value,
+        Outcome::Error(e) => panic!("the function failed: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_messages_and_events_through_the_runtime_api() {
+    let stack = Stack::start("ingest-bin").await;
+    // The fixture comes from its own org: configure that one.
+    let mut env = stack.env.clone();
+    env.retain(|(k, _)| k != vars::ORG_ID);
+    env.push((vars::ORG_ID.to_owned(), "00Dxx0000001gPF".to_owned()));
+    let api = RuntimeApi::start("sf2hs-ingest")
+        .await
+        .expect("runtime API");
+    let mut bootstrap =
+        Bootstrap::spawn(Path::new(BINARY), &api, "sf2hs-ingest", &env).expect("bootstrap");
+
+    let acked = response(
+        api.invoke(
+            url_event(
+                &format!("/outbound/{ENDPOINT_TOKEN}"),
+                &fixture("outbound-batch-3-contacts.xml"),
+            ),
+            INVOKE,
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(acked["statusCode"], 200, "{acked}");
+    let body = acked["body"].as_str().expect("body");
+    assert!(body.contains("<Ack>true</Ack>"), "{body}");
+    let depth = stack.queue.depth().await.expect("depth");
+    assert_eq!(
+        depth.visible, 3,
+        "the three notifications are on SQS before the ack"
+    );
+
+    let refused = response(
+        api.invoke(
+            url_event(
+                "/outbound/not-the-token",
+                &fixture("outbound-account-update.xml"),
+            ),
+            INVOKE,
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(refused["statusCode"], 403, "{refused}");
+    let body = refused["body"].as_str().expect("body");
+    assert!(
+        body.contains("faultcode") && !body.contains("<Ack>true"),
+        "{body}"
+    );
+    assert!(
+        !body.contains(ENDPOINT_TOKEN),
+        "the token never appears in an answer"
+    );
+
+    // A CDC event as EventBridge delivers it, from the stack's org.
+    let handle = stack.salesforce.handle();
+    let project = handle
+        .create("Project__c", json!({ "Name": "From CDC", "Budget__c": 5 }))
+        .expect("created");
+    let events = change_events(&handle, &CdcRelayConfig::default(), 0);
+    assert_eq!(events.len(), 1);
+    // This function instance is configured for the fixture's org: the event is refused, and
+    // the invocation fails so that Lambda keeps it (retries, then the on-failure destination).
+    let foreign = api
+        .invoke(events[0].clone(), INVOKE)
+        .await
+        .expect("answered");
+    match foreign {
+        Outcome::Error(e) => assert!(
+            e.to_string().contains("organisation") || e.to_string().contains("org"),
+            "{e}"
+        ),
+        Outcome::Response(r) => panic!("an event from another org was taken: {r}"),
+    }
+    drop(bootstrap);
+
+    // The same event to an instance configured for the stack's org is queued.
+    let api = RuntimeApi::start("sf2hs-ingest")
+        .await
+        .expect("runtime API");
+    bootstrap =
+        Bootstrap::spawn(Path::new(BINARY), &api, "sf2hs-ingest", &stack.env).expect("bootstrap");
+    let taken = response(
+        api.invoke(events[0].clone(), INVOKE)
+            .await
+            .expect("answered"),
+    );
+    assert_eq!(taken["changes"], 1, "{taken} for {project}");
+    assert_eq!(stack.queue.depth().await.expect("depth").visible, 4);
+    assert!(
+        bootstrap.is_running(),
+        "the bootstrap keeps serving invocations"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_without_its_settings_stops_and_says_which() {
+    let output = tokio::process::Command::new(BINARY)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "sf2hs-ingest")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SF2HS_TABLE"), "{stderr}");
+}
