@@ -89,7 +89,10 @@ async fn main() {
             .await
             .expect("ingested");
         assert_eq!(answer["statusCode"], 200, "{answer}");
-        acked.insert(SalesforceId::parse(id).expect("id").as_str().to_owned(), Utc::now());
+        acked.insert(
+            SalesforceId::parse(id).expect("id").as_str().to_owned(),
+            Utc::now(),
+        );
     }
     let sent_in = started.elapsed();
 

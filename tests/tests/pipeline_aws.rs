@@ -360,3 +360,59 @@ async fn an_import_of_5000_records_resumes_from_its_checkpoint() {
         "nothing dead-lettered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconvertible_value_is_dead_lettered_with_its_reason_and_the_rest_goes_through() {
+    use sf2hs_shared::domain::{Change, ChangeKind, ChangeSource};
+    use sf2hs_shared::ports::{SyncLog, SyncLogQuery, SyncOutcome};
+
+    let p = Pipeline::start("poison").await;
+    let handle = p.stack.salesforce.handle();
+    let org = SalesforceId::parse(&handle.org_id()).expect("org");
+    let change = |id: &str, budget: Value| Change {
+        org_id: org.clone(),
+        object: "Project__c".into(),
+        record_id: SalesforceId::parse(id).expect("id"),
+        kind: ChangeKind::Upsert {
+            fields: BTreeMap::from([
+                ("Name".to_owned(), json!("Budgeted")),
+                ("Budget__c".to_owned(), budget),
+            ]),
+        },
+        modstamp: Some(chrono::Utc::now()),
+        source: ChangeSource::Worker,
+        received_at: chrono::Utc::now(),
+    };
+    let good = "a0P5f00000GoOdX";
+    let bad = "a0P5f00000BaDdX";
+    p.stack
+        .queue
+        .send_batch(&[change(good, json!("12.5")), change(bad, json!("twelve"))])
+        .await
+        .expect("queued");
+    p.drain(DRAIN).await;
+
+    let written = live_hubspot(&p, "sf_project", good).expect("the good record went through");
+    assert_eq!(property(&written, "budget").as_deref(), Some("12.5"));
+    assert!(live_hubspot(&p, "sf_project", bad).is_none());
+    let dead = p.stack.queue.dead_letters(10).await.expect("dead letters");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].change.record_id.as_str(), id18(bad));
+    assert!(
+        dead[0].reason.contains("Budget__c") && dead[0].reason.contains("twelve"),
+        "the reason names the field and the value: {}",
+        dead[0].reason
+    );
+    let log = p
+        .stack
+        .store
+        .sync_log(p.stack.settings.sync_log_retention)
+        .query(&SyncLogQuery {
+            record_id: Some(SalesforceId::parse(bad).expect("id")),
+            outcomes: vec![SyncOutcome::DeadLettered],
+            ..SyncLogQuery::default()
+        })
+        .await
+        .expect("sync log");
+    assert_eq!(log.len(), 1, "the sync log says why: {log:?}");
+}
