@@ -1,6 +1,6 @@
 # Shared by scripts/test and .ci/run: where the pinned Python tools live, and how to install them.
 # Pinned versions: the venv is rebuilt when this list changes.
-SF2HS_PY_REQUIREMENTS="moto[server]==5.2.5"
+SF2HS_PY_REQUIREMENTS="moto[server]==5.2.5 cfn-lint==1.51.0 aws-sam-translator==1.110.0"
 SF2HS_VENV="${SF2HS_VENV:-$HOME/.cache/sf2hs/venv}"
 
 ensure_python_tools() {
