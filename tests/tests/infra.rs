@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
+use sf2hs_shared::aws::DynamoStore;
 use sf2hs_shared::aws::dynamodb::{
     GROUP_INDEX, GROUP_INDEX_PARTITION_KEY, GROUP_INDEX_SORT_KEY, PARTITION_KEY, SORT_KEY,
     TIMELINE_INDEX, TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY, TTL_ATTRIBUTE,
 };
-use sf2hs_shared::aws::{DynamoStore, SqsChangeQueue};
 use sf2hs_shared::mapping::validate_sources;
-use sf2hs_shared::ports::{ChangeQueue, MappingStore};
+use sf2hs_shared::ports::MappingStore;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -261,7 +261,6 @@ async fn the_template_deploys_and_matches_the_code() {
         0,
         "ingest reaches the deployed change queue"
     );
-    let _: &SqsChangeQueue = worker.deployment.queue.as_ref();
 
     // The policies grant what the code calls (docs/dynamodb.md, the SQS adapter, secrets).
     let roles = [
