@@ -91,7 +91,8 @@ pub fn invoice_object() -> ObjectDefinition {
     )
 }
 
-fn hubspot_schemas(hubspot: &RunningSandbox) {
+/// The HubSpot custom objects of the stack's mappings (`sf_project`, `sf_invoice` associated with it).
+pub fn hubspot_schemas(hubspot: &RunningSandbox) {
     let handle = hubspot.handle();
     let project = handle
         .create_schema(json!({

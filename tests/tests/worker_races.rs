@@ -1,0 +1,209 @@
+//! The worker on the embedded store and queue with the real clients against the sandboxes:
+//! when a newer state lands in the record index while the worker writes an older one (another
+//! worker, concurrently), the worker asks for a re-fetch, and HubSpot ends on the newest state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, SandboxConfig};
+use sf2hs_sandbox::salesforce::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SalesforceConfig, SalesforceSandbox,
+};
+use sf2hs_shared::domain::{
+    Change, ChangeKind, ChangeSource, RecordKey, RefetchReason, SalesforceId,
+};
+use sf2hs_shared::embedded::{EmbeddedStore, SqliteRecordIndex};
+use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
+use sf2hs_shared::mapping::validate_sources;
+use sf2hs_shared::ports::{
+    ChangeQueue, IndexEntry, IndexWrite, MappingStore, PortResult, RecordIndex,
+};
+use sf2hs_shared::salesforce::client::{
+    ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
+};
+use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
+use sf2hs_tests::stack::{MAPPINGS, hubspot_schemas, project_object};
+
+/// A record index where another worker writes `newer` just before this one's write.
+struct RacingIndex {
+    inner: SqliteRecordIndex,
+    newer: Mutex<Option<(RecordKey, IndexEntry)>>,
+}
+
+#[async_trait]
+impl RecordIndex for RacingIndex {
+    async fn get(&self, key: &RecordKey) -> PortResult<Option<IndexEntry>> {
+        self.inner.get(key).await
+    }
+
+    async fn get_many(&self, keys: &[RecordKey]) -> PortResult<HashMap<RecordKey, IndexEntry>> {
+        self.inner.get_many(keys).await
+    }
+
+    async fn put_if_newer(&self, key: &RecordKey, entry: &IndexEntry) -> PortResult<IndexWrite> {
+        let racer = self.newer.lock().expect("lock").take();
+        if let Some((racing_key, racing_entry)) = racer {
+            self.inner.put_if_newer(&racing_key, &racing_entry).await?;
+        }
+        self.inner.put_if_newer(key, entry).await
+    }
+
+    async fn count(&self, object: &str) -> PortResult<u64> {
+        self.inner.count(object).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
+    let salesforce = SalesforceSandbox::start(SalesforceConfig {
+        clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
+        ..SalesforceConfig::default()
+    })
+    .await
+    .expect("Salesforce sandbox");
+    let handle = salesforce.handle();
+    handle.define_object(project_object()).expect("Project__c");
+    let hubspot = HubSpotSandbox::start(SandboxConfig::default())
+        .await
+        .expect("HubSpot sandbox");
+    hubspot_schemas(&hubspot);
+
+    let store = EmbeddedStore::open_in_memory().expect("store");
+    let report = validate_sources(&[("stack.toml".to_owned(), MAPPINGS.to_owned())]);
+    for located in &report.mappings {
+        store
+            .mapping_store()
+            .put(&located.mapping, None)
+            .await
+            .expect("mapping");
+    }
+    let queue = Arc::new(store.change_queue(5));
+    let index = Arc::new(RacingIndex {
+        inner: store.record_index(),
+        newer: Mutex::new(None),
+    });
+    let salesforce_client = SalesforceClient::new(SalesforceClientConfig::new(
+        &salesforce.base_url(),
+        ApiVersion::parse("60.0").expect("version"),
+        SalesforceAuth::ClientCredentials {
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: Secret::new(DEFAULT_CLIENT_SECRET),
+        },
+    ))
+    .expect("Salesforce client");
+    let hubspot_client = HubSpotClient::new(
+        HubSpotConfig::with_base_url(hubspot.base_url()),
+        TokenSource::static_token(DEFAULT_TOKEN),
+    )
+    .expect("HubSpot client");
+    let worker = Worker::new(
+        WorkerPorts {
+            mappings: Arc::new(store.mapping_store()),
+            index: index.clone(),
+            log: Arc::new(store.sync_log()),
+            jobs: Arc::new(store.import_jobs()),
+            queue: queue.clone(),
+            hubspot: Arc::new(hubspot_client),
+            salesforce: Arc::new(salesforce_client),
+        },
+        WorkerSettings::default(),
+    );
+
+    // An outbound message carried the first state; Salesforce has moved on since.
+    let id = handle
+        .create("Project__c", json!({ "Name": "First", "Budget__c": 1 }))
+        .expect("created");
+    let first = handle
+        .record("Project__c", &id)
+        .expect("read")
+        .expect("exists");
+    handle
+        .update("Project__c", &id, json!({ "Name": "Newest" }))
+        .expect("updated");
+    let newest = handle
+        .record("Project__c", &id)
+        .expect("read")
+        .expect("exists");
+    let record_id = SalesforceId::parse(&id).expect("id");
+    let org = SalesforceId::parse(&handle.org_id()).expect("org");
+    let change = Change {
+        org_id: org,
+        object: "Project__c".into(),
+        record_id: record_id.clone(),
+        kind: ChangeKind::Upsert {
+            fields: BTreeMap::from([
+                ("Name".to_owned(), json!("First")),
+                ("Budget__c".to_owned(), json!("1")),
+            ]),
+        },
+        modstamp: Some(first.system_modstamp),
+        source: ChangeSource::Worker,
+        received_at: chrono::Utc::now(),
+    };
+    // Another worker records the newest state (its HubSpot write is not shown) while this one
+    // writes the first.
+    *index.newer.lock().expect("lock") = Some((
+        change.record_key(),
+        IndexEntry {
+            hubspot_id: None,
+            modstamp: newest.system_modstamp,
+            content_hash: "written by another worker".into(),
+            deleted: false,
+        },
+    ));
+    queue.send_batch(&[change]).await.expect("queued");
+
+    let first_pass = drain_once(&worker, queue.as_ref(), 100, Duration::from_secs(30))
+        .await
+        .expect("drained");
+    assert_eq!(first_pass.done, 1);
+    let lookup = |hubspot: &sf2hs_sandbox::hubspot::RunningSandbox| {
+        hubspot
+            .handle()
+            .record_by_unique("sf_project", "salesforce_id", record_id.as_str())
+            .expect("read")
+            .expect("written")
+            .properties["project_name"]
+            .clone()
+    };
+    assert_eq!(
+        lookup(&hubspot),
+        "First",
+        "the older state was written first"
+    );
+
+    // The worker asked for the record to be read again.
+    let pending = queue
+        .receive(10, Duration::from_secs(30))
+        .await
+        .expect("receive");
+    assert_eq!(pending.len(), 1);
+    assert!(
+        matches!(
+            pending[0].change.kind,
+            ChangeKind::Refetch {
+                reason: RefetchReason::ConcurrentUpdate,
+                ..
+            }
+        ),
+        "{:?}",
+        pending[0].change.kind
+    );
+    queue
+        .release(&pending[0].receipt, Duration::ZERO)
+        .await
+        .expect("released");
+    let second_pass = drain_once(&worker, queue.as_ref(), 100, Duration::from_secs(30))
+        .await
+        .expect("drained");
+    assert_eq!(second_pass.done, 1);
+    assert_eq!(
+        lookup(&hubspot),
+        "Newest",
+        "HubSpot ends on Salesforce's newest state"
+    );
+    assert_eq!(queue.depth().await.expect("depth").visible, 0);
+}
