@@ -18,6 +18,8 @@ pub struct Backend {
     pub jobs: SqliteImportJobs,
     pub log: SqliteSyncLog,
     pub queue: SqliteChangeQueue,
+    /// The database file, for messages.
+    pub location: String,
 }
 
 impl Backend {
@@ -33,6 +35,7 @@ impl Backend {
             jobs: store.import_jobs(),
             log: store.sync_log(),
             queue: store.change_queue(max_receives),
+            location: store.location().to_owned(),
         })
     }
 }

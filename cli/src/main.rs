@@ -64,6 +64,26 @@ enum Command {
     /// Backfill jobs.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Run the whole pipeline in this process on the embedded store and queue.
+    ///
+    /// Serves `POST /outbound/<token>` (Salesforce outbound messages) and `POST /events`
+    /// (EventBridge-shaped CDC and platform events) with the ingest Lambda's handlers, and
+    /// drains the queue with worker tasks. It reads the same variables as the Lambdas:
+    /// SF2HS_ORG_ID, SF2HS_ENDPOINT_TOKEN_SECRET, SF2HS_HUBSPOT_SECRET, SF2HS_SALESFORCE_SECRET
+    /// (names of secrets) and the optional SF2HS_HUBSPOT_*, SF2HS_SALESFORCE_* settings. A
+    /// secret's value is the variable SF2HS_SECRET_<NAME> (upper case, `-` as `_`), or the file
+    /// <secrets-dir>/<name>. Ctrl-C stops it without losing anything in flight.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SF2HS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Worker tasks draining the queue.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// A directory of secret files, one per secret name.
+        #[arg(long, env = "SF2HS_SECRETS_DIR")]
+        secrets_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +180,21 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Import(ImportCommand::List) => commands::import::list(&backend, json).await,
         Command::Import(ImportCommand::Status { id }) => {
             commands::import::status(&backend, &id, json).await
+        }
+        Command::Serve {
+            listen,
+            workers,
+            secrets_dir,
+        } => {
+            commands::serve::serve(
+                &backend,
+                commands::serve::ServeOptions {
+                    listen,
+                    workers,
+                    secrets_dir,
+                },
+            )
+            .await
         }
     };
     match result {

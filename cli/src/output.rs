@@ -19,6 +19,9 @@ pub enum CliError {
         "no stored mapping for `{object}`; `sf2hs mappings list` shows the stored ones, `sf2hs mappings apply FILE` stores new ones"
     )]
     NoMapping { object: String },
+    /// A setting, secret or port for `serve` is missing or wrong; the text says which.
+    #[error("{0}")]
+    Setup(String),
 }
 
 pub fn fail(e: &CliError) -> ExitCode {

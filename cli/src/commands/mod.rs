@@ -1,6 +1,7 @@
 pub mod dlq;
 pub mod import;
 pub mod mappings;
+pub mod serve;
 pub mod status;
 
 pub use sf2hs_shared::mapping::MappingStatus as Status;

@@ -1,0 +1,194 @@
+//! `sf2hs serve` end to end over HTTP: the Salesforce sandbox's outbound-message sender and its
+//! CDC relay deliver to the running binary, which writes the HubSpot sandbox; SIGTERM stops it
+//! cleanly.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, SandboxConfig};
+use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
+use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
+use sf2hs_sandbox::salesforce::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SalesforceConfig, SalesforceSandbox,
+};
+use sf2hs_shared::domain::SalesforceId;
+use sf2hs_tests::stack::{
+    ENDPOINT_TOKEN, MAPPINGS, hubspot_schemas, invoice_object, project_object,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
+
+fn id18(id: &str) -> String {
+    SalesforceId::parse(id).expect("id").as_str().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
+    let salesforce = SalesforceSandbox::start(SalesforceConfig {
+        clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
+        ..SalesforceConfig::default()
+    })
+    .await
+    .expect("Salesforce sandbox");
+    let handle = salesforce.handle();
+    handle.define_object(project_object()).expect("Project__c");
+    handle.define_object(invoice_object()).expect("Invoice__c");
+    let hubspot = HubSpotSandbox::start(SandboxConfig::default())
+        .await
+        .expect("HubSpot sandbox");
+    hubspot_schemas(&hubspot);
+
+    let dir = sf2hs_tests::TempDir::new("serve").expect("temp dir");
+    let mappings = dir.path().join("mappings.toml");
+    std::fs::write(&mappings, MAPPINGS).expect("mapping file");
+    let data_dir = dir.path().join("data");
+    let applied = std::process::Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["mappings", "apply"])
+        .arg(&mappings)
+        .output()
+        .expect("apply runs");
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+
+    let mut child = tokio::process::Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2"])
+        .env("SF2HS_ORG_ID", handle.org_id())
+        .env("SF2HS_ENDPOINT_TOKEN_SECRET", "endpoint-token")
+        .env("SF2HS_SECRET_ENDPOINT_TOKEN", ENDPOINT_TOKEN)
+        .env("SF2HS_HUBSPOT_SECRET", "hubspot")
+        .env(
+            "SF2HS_SECRET_HUBSPOT",
+            json!({ "token": DEFAULT_TOKEN }).to_string(),
+        )
+        .env("SF2HS_HUBSPOT_BASE_URL", hubspot.base_url())
+        .env("SF2HS_SALESFORCE_SECRET", "salesforce")
+        .env(
+            "SF2HS_SECRET_SALESFORCE",
+            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
+                    "client_secret": DEFAULT_CLIENT_SECRET })
+            .to_string(),
+        )
+        .env("SF2HS_RETRY_DELAY_SECONDS", "1")
+        .env("SF2HS_ASSOCIATION_RETRY_DELAY_SECONDS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut base = None;
+    while let Some(line) = lines.next_line().await.expect("stdout line") {
+        if let Some(url) = line.strip_prefix("sf2hs serve: listening on ") {
+            base = Some(url.to_owned());
+            break;
+        }
+    }
+    let base = base.expect("serve printed its address");
+    let output = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+        }
+        seen
+    });
+
+    let projects = handle
+        .create_many(
+            "Project__c",
+            (0..3)
+                .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("projects");
+    let invoices = handle
+        .create_many(
+            "Invoice__c",
+            (0..6)
+                .map(|i| {
+                    json!({ "Name": format!("I{i}"), "Amount__c": i, "Status__c": "Sent",
+                                 "Project__c": projects[i % 3] })
+                })
+                .collect(),
+        )
+        .expect("invoices");
+    let outbound = format!("{base}/outbound/{ENDPOINT_TOKEN}");
+    // Invoices first: their associations wait for the projects.
+    for (object, ids, fields) in [
+        (
+            "Invoice__c",
+            &invoices,
+            &["Name", "Amount__c", "Status__c", "Project__c"][..],
+        ),
+        ("Project__c", &projects, &["Name", "Budget__c"][..]),
+    ] {
+        let report = OutboundSender::new(
+            handle.clone(),
+            OutboundMessageConfig::new(&outbound, object, fields),
+        )
+        .expect("sender")
+        .send(ids)
+        .await
+        .expect("delivered");
+        assert!(report.all_acked(), "{report:?}");
+    }
+    let sequence = handle.changes_after(0).last().map_or(0, |c| c.sequence);
+    handle
+        .update("Project__c", &projects[0], json!({ "Name": "P0 renamed" }))
+        .expect("update");
+    let events = change_events(&handle, &CdcRelayConfig::default(), sequence);
+    let statuses = post_events(&format!("{base}/events"), &events)
+        .await
+        .expect("posted");
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    let hub = hubspot.handle();
+    let started = Instant::now();
+    loop {
+        let renamed = hub
+            .record_by_unique("sf_project", "salesforce_id", &id18(&projects[0]))
+            .expect("read")
+            .is_some_and(|r| r.properties["project_name"] == "P0 renamed");
+        let associated = invoices.iter().all(|invoice| {
+            hub.record_by_unique("sf_invoice", "salesforce_id", &id18(invoice))
+                .expect("read")
+                .is_some_and(|r| {
+                    !hub.associations_of("sf_invoice", r.id, "sf_project")
+                        .expect("associations")
+                        .is_empty()
+                })
+        });
+        if renamed && associated {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve did not bring HubSpot up to date"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hub.count("sf_project").expect("count"), 3);
+    assert_eq!(hub.count("sf_invoice").expect("count"), 6);
+
+    let pid = child.id().expect("pid");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("serve stops within 30 s")
+        .expect("exit status");
+    assert!(status.success(), "{status:?}");
+    let seen = output.await.expect("output");
+    assert!(seen.iter().any(|l| l == "sf2hs serve: stopped"), "{seen:?}");
+}
