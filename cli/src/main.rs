@@ -64,6 +64,11 @@ enum Command {
     /// Backfill jobs.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Try sf2hs on this machine: Salesforce and HubSpot sandboxes on loopback, the example
+    /// mappings, an import of existing records, a stream of live changes, and a check of every
+    /// record. Needs nothing but this binary; takes about a minute; exits 1 if any record does
+    /// not match.
+    Demo,
     /// Run the whole pipeline in this process on the embedded store and queue.
     ///
     /// Serves `POST /outbound/<token>` (Salesforce outbound messages) and `POST /events`
@@ -151,6 +156,13 @@ async fn run(cli: Cli) -> ExitCode {
         // Validation needs no store: it must work on a machine with nothing set up.
         return commands::mappings::validate(files, json);
     }
+    if let Command::Demo = &cli.command {
+        // The demo makes its own data directory: it never touches the operator's.
+        return match commands::demo::demo(json).await {
+            Ok(code) => code,
+            Err(e) => output::fail(&e),
+        };
+    }
     let backend = match backend::Backend::open(&cli.global.data_dir, cli.global.max_receives) {
         Ok(backend) => backend,
         Err(e) => return output::fail(&e),
@@ -181,6 +193,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Import(ImportCommand::Status { id }) => {
             commands::import::status(&backend, &id, json).await
         }
+        Command::Demo => return ExitCode::SUCCESS,
         Command::Serve {
             listen,
             workers,

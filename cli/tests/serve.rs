@@ -38,7 +38,7 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
     let hubspot = HubSpotSandbox::start(SandboxConfig::default())
         .await
         .expect("HubSpot sandbox");
-    hubspot_schemas(&hubspot);
+    hubspot_schemas(&hubspot).expect("HubSpot schemas");
 
     let dir = sf2hs_tests::TempDir::new("serve").expect("temp dir");
     let mappings = dir.path().join("mappings.toml");

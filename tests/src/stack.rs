@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, RunningSandbox, SandboxConfig};
 use sf2hs_sandbox::salesforce::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FieldDefinition, ObjectDefinition,
-    RunningSalesforceSandbox, SalesforceConfig, SalesforceSandbox,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox, SalesforceConfig,
+    SalesforceSandbox,
 };
 use sf2hs_shared::aws::{
     AwsConnection, AwsSettings, DynamoStore, QueueNames, SecretsManagerSecrets, SqsChangeQueue,
@@ -19,34 +19,9 @@ use sf2hs_shared::mapping::validate_sources;
 use sf2hs_shared::ports::MappingStore;
 use sf2hs_shared::settings::vars;
 
-/// The mappings of the stack: projects (archived on delete) and the invoices that belong to
-/// them (kept on delete), the invoice's project lookup synced as an association.
-pub const MAPPINGS: &str = r#"
-[[mapping]]
-salesforce_object = "Project__c"
-hubspot_object = "sf_project"
-status = "active"
-on_delete = "archive"
-
-[mapping.fields]
-Name = "project_name"
-Budget__c = { property = "budget", convert = "number" }
-
-[[mapping]]
-salesforce_object = "Invoice__c"
-hubspot_object = "sf_invoice"
-status = "active"
-on_delete = "keep"
-
-[mapping.fields]
-Name = "invoice_number"
-Amount__c = { property = "amount", convert = "number" }
-Status__c = { property = "invoice_status", convert = "enumeration" }
-
-[[mapping.associations]]
-field = "Project__c"
-to_mapped_object = "Project__c"
-"#;
+/// The mappings of the stack: `examples/demo/mappings.toml` (projects archived on delete, invoices kept,
+/// the invoice's project lookup as an association).
+pub const MAPPINGS: &str = include_str!("../../examples/demo/mappings.toml");
 
 /// The endpoint token stored in the stack's secret (the outbound-message URL's last segment).
 pub const ENDPOINT_TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -67,68 +42,7 @@ pub struct Stack {
     pub env: Vec<(String, String)>,
 }
 
-pub fn project_object() -> ObjectDefinition {
-    ObjectDefinition::new(
-        "Project__c",
-        "a0P",
-        vec![
-            FieldDefinition::new("Name", "string"),
-            FieldDefinition::new("Budget__c", "currency"),
-        ],
-    )
-}
-
-pub fn invoice_object() -> ObjectDefinition {
-    ObjectDefinition::new(
-        "Invoice__c",
-        "a0I",
-        vec![
-            FieldDefinition::new("Name", "string"),
-            FieldDefinition::new("Amount__c", "currency"),
-            FieldDefinition::picklist("Status__c", &["Draft", "Sent", "Paid"]),
-            FieldDefinition::reference("Project__c", &["Project__c"]),
-        ],
-    )
-}
-
-/// The HubSpot custom objects of the stack's mappings (`sf_project`, `sf_invoice` associated with it).
-pub fn hubspot_schemas(hubspot: &RunningSandbox) {
-    let handle = hubspot.handle();
-    let project = handle
-        .create_schema(json!({
-            "name": "sf_project",
-            "labels": { "singular": "Project", "plural": "Projects" },
-            "primaryDisplayProperty": "project_name",
-            "requiredProperties": ["salesforce_id"],
-            "associatedObjects": [],
-            "properties": [
-                { "name": "salesforce_id", "label": "Salesforce ID", "type": "string",
-                  "fieldType": "text", "hasUniqueValue": true },
-                { "name": "project_name", "label": "Name", "type": "string", "fieldType": "text" },
-                { "name": "budget", "label": "Budget", "type": "number", "fieldType": "number" }
-            ]
-        }))
-        .expect("project schema");
-    let project_type = project["objectTypeId"].as_str().expect("objectTypeId");
-    handle
-        .create_schema(json!({
-            "name": "sf_invoice",
-            "labels": { "singular": "Invoice", "plural": "Invoices" },
-            "primaryDisplayProperty": "invoice_number",
-            "requiredProperties": ["salesforce_id"],
-            "associatedObjects": [project_type],
-            "properties": [
-                { "name": "salesforce_id", "label": "Salesforce ID", "type": "string",
-                  "fieldType": "text", "hasUniqueValue": true },
-                { "name": "invoice_number", "label": "Number", "type": "string", "fieldType": "text" },
-                { "name": "amount", "label": "Amount", "type": "number", "fieldType": "number" },
-                { "name": "invoice_status", "label": "Status", "type": "enumeration", "fieldType": "select",
-                  "options": [ { "label": "Draft", "value": "Draft" }, { "label": "Sent", "value": "Sent" },
-                               { "label": "Paid", "value": "Paid" } ] }
-            ]
-        }))
-        .expect("invoice schema");
-}
+pub use sf2hs_sandbox::demo::{hubspot_schemas, invoice_object, project_object};
 
 impl Stack {
     /// A fresh stack with names of its own on the shared moto server.
@@ -186,7 +100,7 @@ impl Stack {
         let hubspot = HubSpotSandbox::start(hubspot_config)
             .await
             .expect("HubSpot sandbox");
-        hubspot_schemas(&hubspot);
+        hubspot_schemas(&hubspot).expect("HubSpot schemas");
 
         let secrets = SecretsManagerSecrets::new(&connection);
         let secret_names = [

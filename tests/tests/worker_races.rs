@@ -69,7 +69,7 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
     let hubspot = HubSpotSandbox::start(SandboxConfig::default())
         .await
         .expect("HubSpot sandbox");
-    hubspot_schemas(&hubspot);
+    hubspot_schemas(&hubspot).expect("HubSpot schemas");
 
     let store = EmbeddedStore::open_in_memory().expect("store");
     let report = validate_sources(&[("stack.toml".to_owned(), MAPPINGS.to_owned())]);

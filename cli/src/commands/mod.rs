@@ -1,3 +1,4 @@
+pub mod demo;
 pub mod dlq;
 pub mod import;
 pub mod mappings;

@@ -21,10 +21,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 use sf2hs_shared::embedded::LocalSecrets;
+use sf2hs_shared::hubspot::HubSpotClient;
 use sf2hs_shared::ingest::{self, IngestError, IngestSettings};
 use sf2hs_shared::ports::ChangeQueue;
+use sf2hs_shared::salesforce::client::SalesforceClient;
 use sf2hs_shared::settings::{self, process_env};
-use sf2hs_shared::worker::{Worker, WorkerPorts, drain_once};
+use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
 use tokio::sync::watch;
 
 use crate::backend::Backend;
@@ -51,25 +53,67 @@ fn setup(e: impl std::fmt::Display) -> CliError {
     CliError::Setup(e.to_string())
 }
 
-pub async fn serve(
+/// What the local pipeline runs with: the ingest settings and the two clients.
+pub struct Clients {
+    pub ingest: IngestSettings,
+    pub hubspot: Arc<HubSpotClient>,
+    pub salesforce: Arc<SalesforceClient>,
+    pub worker: WorkerSettings,
+}
+
+impl Clients {
+    /// From the Lambdas' variables, with secret values from `secrets`.
+    pub async fn from_env(secrets: &LocalSecrets) -> Result<Self, CliError> {
+        let lookup = process_env;
+        Ok(Clients {
+            ingest: settings::ingest_settings(&lookup, secrets)
+                .await
+                .map_err(setup)?,
+            hubspot: Arc::new(
+                settings::hubspot_client(&lookup, secrets)
+                    .await
+                    .map_err(setup)?,
+            ),
+            salesforce: Arc::new(
+                settings::salesforce_client(&lookup, secrets)
+                    .await
+                    .map_err(setup)?,
+            ),
+            worker: settings::worker_settings(&lookup).map_err(setup)?,
+        })
+    }
+}
+
+/// The local pipeline, running: an HTTP server and worker tasks.
+pub struct Running {
+    pub address: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops taking requests, lets requests and batches in flight finish, and waits for them.
+    pub async fn stop(self) -> Result<(), CliError> {
+        let _ = self.stop.send(true);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        match self.server.await {
+            Ok(result) => result.map_err(setup),
+            Err(e) => Err(setup(e)),
+        }
+    }
+}
+
+/// Starts the server on `listen` and `workers` worker tasks; `verbose` prints each batch.
+pub async fn start(
     backend: &Backend,
-    options: ServeOptions,
-) -> Result<std::process::ExitCode, CliError> {
-    let secrets = match &options.secrets_dir {
-        Some(dir) => LocalSecrets::with_dir(dir),
-        None => LocalSecrets::from_env(),
-    };
-    let lookup = process_env;
-    let ingest_settings = settings::ingest_settings(&lookup, &secrets)
-        .await
-        .map_err(setup)?;
-    let hubspot = settings::hubspot_client(&lookup, &secrets)
-        .await
-        .map_err(setup)?;
-    let salesforce = settings::salesforce_client(&lookup, &secrets)
-        .await
-        .map_err(setup)?;
-    let worker_settings = settings::worker_settings(&lookup).map_err(setup)?;
+    clients: &Clients,
+    listen: SocketAddr,
+    workers: usize,
+    verbose: bool,
+) -> Result<Running, CliError> {
     let queue: Arc<dyn ChangeQueue> = Arc::new(backend.queue.clone());
     let worker = Arc::new(Worker::new(
         WorkerPorts {
@@ -78,33 +122,28 @@ pub async fn serve(
             log: Arc::new(backend.log.clone()),
             jobs: Arc::new(backend.jobs.clone()),
             queue: queue.clone(),
-            hubspot: Arc::new(hubspot),
-            salesforce: Arc::new(salesforce),
+            hubspot: clients.hubspot.clone(),
+            salesforce: clients.salesforce.clone(),
         },
-        worker_settings,
+        clients.worker.clone(),
     ));
-
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|e| {
-            setup(format!(
-                "cannot listen on {}: {e}; choose another with --listen",
-                options.listen
-            ))
-        })?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        setup(format!(
+            "cannot listen on {listen}: {e}; choose another with --listen"
+        ))
+    })?;
     let address = listener.local_addr().map_err(setup)?;
     let server = Arc::new(Server {
-        settings: ingest_settings,
+        settings: clients.ingest.clone(),
         queue: queue.clone(),
     });
     let app = Router::new()
         .route("/outbound/{token}", post(outbound))
         .route("/events", post(event))
         .with_state(server);
-
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    for n in 0..options.workers.max(1) {
+    for n in 0..workers.max(1) {
         let worker = worker.clone();
         let queue = queue.clone();
         let mut stop = stop_rx.clone();
@@ -112,10 +151,12 @@ pub async fn serve(
             while !*stop.borrow() {
                 match drain_once(&worker, queue.as_ref(), 100, VISIBILITY).await {
                     Ok(report) if report.received > 0 => {
-                        println!(
-                            "worker {n}: {} change(s): {} done, {} to retry, {} dead-lettered",
-                            report.received, report.done, report.retried, report.dead_lettered
-                        );
+                        if verbose {
+                            println!(
+                                "worker {n}: {} change(s): {} done, {} to retry, {} dead-lettered",
+                                report.received, report.done, report.retried, report.dead_lettered
+                            );
+                        }
                     }
                     Ok(_) => {
                         tokio::select! {
@@ -131,7 +172,33 @@ pub async fn serve(
             }
         }));
     }
+    let mut shutdown = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.changed().await;
+            })
+            .await
+    });
+    Ok(Running {
+        address,
+        stop: stop_tx,
+        server,
+        workers: tasks,
+    })
+}
 
+pub async fn serve(
+    backend: &Backend,
+    options: ServeOptions,
+) -> Result<std::process::ExitCode, CliError> {
+    let secrets = match &options.secrets_dir {
+        Some(dir) => LocalSecrets::with_dir(dir),
+        None => LocalSecrets::from_env(),
+    };
+    let clients = Clients::from_env(&secrets).await?;
+    let running = start(backend, &clients, options.listen, options.workers, true).await?;
+    let address = running.address;
     println!("sf2hs serve: listening on http://{address}");
     println!("  outbound messages: POST http://{address}/outbound/<token>");
     println!("  CDC / platform events (EventBridge shape): POST http://{address}/events");
@@ -140,20 +207,9 @@ pub async fn serve(
         options.workers.max(1),
         backend.location
     );
-    let mut shutdown = stop_rx.clone();
-    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = shutdown.changed().await;
-    });
-    let signal = async move {
-        wait_for_signal().await;
-        println!("sf2hs serve: stopping; finishing requests and batches in flight");
-        let _ = stop_tx.send(true);
-    };
-    let (served, ()) = tokio::join!(serving, signal);
-    served.map_err(setup)?;
-    for task in tasks {
-        let _ = task.await;
-    }
+    wait_for_signal().await;
+    println!("sf2hs serve: stopping; finishing requests and batches in flight");
+    running.stop().await?;
     println!("sf2hs serve: stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
