@@ -6,16 +6,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, SandboxConfig};
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, SandboxConfig};
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
-use sf2hs_sandbox::salesforce::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SalesforceConfig, SalesforceSandbox,
-};
+use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use sf2hs_shared::domain::SalesforceId;
-use sf2hs_tests::stack::{
-    ENDPOINT_TOKEN, MAPPINGS, hubspot_schemas, invoice_object, project_object,
-};
+use sf2hs_tests::stack::{ENDPOINT_TOKEN, MAPPINGS};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
@@ -26,19 +22,10 @@ fn id18(id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
-    let salesforce = SalesforceSandbox::start(SalesforceConfig {
-        clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
-        ..SalesforceConfig::default()
-    })
-    .await
-    .expect("Salesforce sandbox");
-    let handle = salesforce.handle();
-    handle.define_object(project_object()).expect("Project__c");
-    handle.define_object(invoice_object()).expect("Invoice__c");
-    let hubspot = HubSpotSandbox::start(SandboxConfig::default())
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
         .await
-        .expect("HubSpot sandbox");
-    hubspot_schemas(&hubspot).expect("HubSpot schemas");
+        .expect("sandboxes");
+    let handle = salesforce.handle();
 
     let dir = sf2hs_tests::TempDir::new("serve").expect("temp dir");
     let mappings = dir.path().join("mappings.toml");

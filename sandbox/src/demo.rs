@@ -66,3 +66,31 @@ pub fn hubspot_schemas(hubspot: &RunningSandbox) -> Result<(), ApiError> {
         }))?;
     Ok(())
 }
+
+/// The demo's two sandboxes on loopback: a Salesforce org whose clock starts a week back (so
+/// seeded history lies before "now") with `Project__c` and `Invoice__c`, and a HubSpot portal
+/// (`hubspot`'s limits and faults) with their custom objects.
+pub async fn start_pair(
+    hubspot: crate::hubspot::SandboxConfig,
+) -> Result<(crate::salesforce::RunningSalesforceSandbox, RunningSandbox), String> {
+    let salesforce =
+        crate::salesforce::SalesforceSandbox::start(crate::salesforce::SalesforceConfig {
+            clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
+            bulk_polls_in_progress: 1,
+            ..crate::salesforce::SalesforceConfig::default()
+        })
+        .await
+        .map_err(|e| format!("cannot start the Salesforce sandbox: {e}"))?;
+    let handle = salesforce.handle();
+    handle
+        .define_object(project_object())
+        .map_err(|e| format!("cannot define Project__c: {e:?}"))?;
+    handle
+        .define_object(invoice_object())
+        .map_err(|e| format!("cannot define Invoice__c: {e:?}"))?;
+    let hubspot = crate::hubspot::HubSpotSandbox::start(hubspot)
+        .await
+        .map_err(|e| format!("cannot start the HubSpot sandbox: {e}"))?;
+    hubspot_schemas(&hubspot).map_err(|e| format!("cannot create the HubSpot objects: {e:?}"))?;
+    Ok((salesforce, hubspot))
+}

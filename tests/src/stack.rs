@@ -6,10 +6,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, RunningSandbox, SandboxConfig};
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, RunningSandbox, SandboxConfig};
 use sf2hs_sandbox::salesforce::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox, SalesforceConfig,
-    SalesforceSandbox,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox,
 };
 use sf2hs_shared::aws::{
     AwsConnection, AwsSettings, DynamoStore, QueueNames, SecretsManagerSecrets, SqsChangeQueue,
@@ -80,27 +79,9 @@ impl Stack {
         .await
         .expect("import queue");
 
-        let salesforce = SalesforceSandbox::start(SalesforceConfig {
-            bulk_polls_in_progress: 1,
-            // Each change moves the org clock a second: start it a week back so that what
-            // tests seed lies before "now", as a real org's history does.
-            clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
-            ..SalesforceConfig::default()
-        })
-        .await
-        .expect("Salesforce sandbox");
-        salesforce
-            .handle()
-            .define_object(project_object())
-            .expect("Project__c");
-        salesforce
-            .handle()
-            .define_object(invoice_object())
-            .expect("Invoice__c");
-        let hubspot = HubSpotSandbox::start(hubspot_config)
+        let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(hubspot_config)
             .await
-            .expect("HubSpot sandbox");
-        hubspot_schemas(&hubspot).expect("HubSpot schemas");
+            .expect("sandboxes");
 
         let secrets = SecretsManagerSecrets::new(&connection);
         let secret_names = [

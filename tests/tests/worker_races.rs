@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, SandboxConfig};
-use sf2hs_sandbox::salesforce::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SalesforceConfig, SalesforceSandbox,
-};
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, SandboxConfig};
+use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use sf2hs_shared::domain::{
     Change, ChangeKind, ChangeSource, RecordKey, RefetchReason, SalesforceId,
 };
@@ -25,7 +23,7 @@ use sf2hs_shared::salesforce::client::{
     ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
 };
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
-use sf2hs_tests::stack::{MAPPINGS, hubspot_schemas, project_object};
+use sf2hs_tests::stack::MAPPINGS;
 
 /// A record index where another worker writes `newer` just before this one's write.
 struct RacingIndex {
@@ -58,18 +56,10 @@ impl RecordIndex for RacingIndex {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
-    let salesforce = SalesforceSandbox::start(SalesforceConfig {
-        clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
-        ..SalesforceConfig::default()
-    })
-    .await
-    .expect("Salesforce sandbox");
-    let handle = salesforce.handle();
-    handle.define_object(project_object()).expect("Project__c");
-    let hubspot = HubSpotSandbox::start(SandboxConfig::default())
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
         .await
-        .expect("HubSpot sandbox");
-    hubspot_schemas(&hubspot).expect("HubSpot schemas");
+        .expect("sandboxes");
+    let handle = salesforce.handle();
 
     let store = EmbeddedStore::open_in_memory().expect("store");
     let report = validate_sources(&[("stack.toml".to_owned(), MAPPINGS.to_owned())]);

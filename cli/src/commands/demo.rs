@@ -10,13 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sf2hs_sandbox::demo::{hubspot_schemas, invoice_object, project_object};
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, RunningSandbox, SandboxConfig};
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, RunningSandbox, SandboxConfig};
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
 use sf2hs_sandbox::salesforce::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox, SalesforceConfig,
-    SalesforceSandbox,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox,
 };
 use sf2hs_shared::domain::SalesforceId;
 use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
@@ -158,22 +156,10 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
         }
     };
     // 1. The two sandboxes, with the demo's objects.
-    let salesforce = SalesforceSandbox::start(SalesforceConfig {
-        clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
-        bulk_polls_in_progress: 1,
-        ..SalesforceConfig::default()
-    })
-    .await
-    .map_err(|e| failed("starting the Salesforce sandbox", e))?;
-    let sf = salesforce.handle();
-    sf.define_object(project_object())
-        .map_err(|e| failed("defining Project__c", e))?;
-    sf.define_object(invoice_object())
-        .map_err(|e| failed("defining Invoice__c", e))?;
-    let hubspot = HubSpotSandbox::start(SandboxConfig::default())
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
         .await
-        .map_err(|e| failed("starting the HubSpot sandbox", e))?;
-    hubspot_schemas(&hubspot).map_err(|e| failed("creating the HubSpot objects", e))?;
+        .map_err(|e| failed("starting the sandboxes", e))?;
+    let sf = salesforce.handle();
     say(format!(
         "Salesforce sandbox: {}  HubSpot sandbox: {}",
         salesforce.base_url(),
