@@ -133,6 +133,33 @@ enum ImportCommand {
     List,
     /// One import job's progress and counts.
     Status { id: String },
+    /// Count the records of a mapped object, confirm, and import them (local backend: this
+    /// process runs the import and the workers, with a progress bar). Needs SF2HS_ORG_ID,
+    /// SF2HS_SALESFORCE_SECRET and SF2HS_HUBSPOT_SECRET, as `serve` does.
+    Start {
+        object: String,
+        /// Start without asking.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        run: ImportRunArgs,
+    },
+    /// Go on with an interrupted import from its last checkpoint.
+    Resume {
+        id: String,
+        #[command(flatten)]
+        run: ImportRunArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ImportRunArgs {
+    /// Worker tasks writing HubSpot while the import runs.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// A directory of secret files, one per secret name.
+    #[arg(long, env = "SF2HS_SECRETS_DIR")]
+    secrets_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -192,6 +219,22 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Import(ImportCommand::List) => commands::import::list(&backend, json).await,
         Command::Import(ImportCommand::Status { id }) => {
             commands::import::status(&backend, &id, json).await
+        }
+        Command::Import(ImportCommand::Start { object, yes, run }) => {
+            let options = commands::import::RunOptions {
+                yes,
+                workers: run.workers,
+                secrets_dir: run.secrets_dir,
+            };
+            commands::import::start(&backend, &object, options, json).await
+        }
+        Command::Import(ImportCommand::Resume { id, run }) => {
+            let options = commands::import::RunOptions {
+                yes: true,
+                workers: run.workers,
+                secrets_dir: run.secrets_dir,
+            };
+            commands::import::resume(&backend, &id, options, json).await
         }
         Command::Demo => return ExitCode::SUCCESS,
         Command::Serve {

@@ -89,16 +89,14 @@ pub struct Running {
     pub address: SocketAddr,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    workers: Vec<tokio::task::JoinHandle<()>>,
+    workers: Workers,
 }
 
 impl Running {
     /// Stops taking requests, lets requests and batches in flight finish, and waits for them.
     pub async fn stop(self) -> Result<(), CliError> {
         let _ = self.stop.send(true);
-        for worker in self.workers {
-            let _ = worker.await;
-        }
+        self.workers.stop().await;
         match self.server.await {
             Ok(result) => result.map_err(setup),
             Err(e) => Err(setup(e)),
@@ -106,14 +104,30 @@ impl Running {
     }
 }
 
-/// Starts the server on `listen` and `workers` worker tasks; `verbose` prints each batch.
-pub async fn start(
+/// Worker tasks draining the embedded queue; `stop` ends them after their batch in flight.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts `count` worker tasks with the worker Lambda's core; `verbose` prints each batch.
+pub fn spawn_workers(
     backend: &Backend,
-    clients: &Clients,
-    listen: SocketAddr,
-    workers: usize,
+    hubspot: Arc<HubSpotClient>,
+    salesforce: Arc<SalesforceClient>,
+    settings: WorkerSettings,
+    count: usize,
     verbose: bool,
-) -> Result<Running, CliError> {
+) -> Workers {
     let queue: Arc<dyn ChangeQueue> = Arc::new(backend.queue.clone());
     let worker = Arc::new(Worker::new(
         WorkerPorts {
@@ -122,28 +136,14 @@ pub async fn start(
             log: Arc::new(backend.log.clone()),
             jobs: Arc::new(backend.jobs.clone()),
             queue: queue.clone(),
-            hubspot: clients.hubspot.clone(),
-            salesforce: clients.salesforce.clone(),
+            hubspot,
+            salesforce,
         },
-        clients.worker.clone(),
+        settings,
     ));
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        setup(format!(
-            "cannot listen on {listen}: {e}; choose another with --listen"
-        ))
-    })?;
-    let address = listener.local_addr().map_err(setup)?;
-    let server = Arc::new(Server {
-        settings: clients.ingest.clone(),
-        queue: queue.clone(),
-    });
-    let app = Router::new()
-        .route("/outbound/{token}", post(outbound))
-        .route("/events", post(event))
-        .with_state(server);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    for n in 0..workers.max(1) {
+    for n in 0..count.max(1) {
         let worker = worker.clone();
         let queue = queue.clone();
         let mut stop = stop_rx.clone();
@@ -172,7 +172,43 @@ pub async fn start(
             }
         }));
     }
-    let mut shutdown = stop_rx.clone();
+    Workers {
+        stop: stop_tx,
+        tasks,
+    }
+}
+
+/// Starts the server on `listen` and `workers` worker tasks; `verbose` prints each batch.
+pub async fn start(
+    backend: &Backend,
+    clients: &Clients,
+    listen: SocketAddr,
+    workers: usize,
+    verbose: bool,
+) -> Result<Running, CliError> {
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        setup(format!(
+            "cannot listen on {listen}: {e}; choose another with --listen"
+        ))
+    })?;
+    let address = listener.local_addr().map_err(setup)?;
+    let server = Arc::new(Server {
+        settings: clients.ingest.clone(),
+        queue: Arc::new(backend.queue.clone()),
+    });
+    let app = Router::new()
+        .route("/outbound/{token}", post(outbound))
+        .route("/events", post(event))
+        .with_state(server);
+    let workers = spawn_workers(
+        backend,
+        clients.hubspot.clone(),
+        clients.salesforce.clone(),
+        clients.worker.clone(),
+        workers,
+        verbose,
+    );
+    let (stop_tx, mut shutdown) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -184,7 +220,7 @@ pub async fn start(
         address,
         stop: stop_tx,
         server,
-        workers: tasks,
+        workers,
     })
 }
 
