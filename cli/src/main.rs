@@ -108,6 +108,24 @@ enum MappingsCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// A dry run: the resolved mapping and what sample records become in HubSpot (properties and
+    /// associations). Records come from Salesforce (SF2HS_SALESFORCE_SECRET) or from a JSON file;
+    /// nothing is sent anywhere. Exits with 1 when a sample record cannot be mapped.
+    Preview {
+        file: PathBuf,
+        /// Only this Salesforce object's mapping.
+        #[arg(long)]
+        object: Option<String>,
+        /// Sample records per mapping.
+        #[arg(long, default_value_t = 3)]
+        sample: usize,
+        /// A JSON array of records to preview instead of reading Salesforce.
+        #[arg(long)]
+        records: Option<PathBuf>,
+        /// A directory of secret files, one per secret name.
+        #[arg(long, env = "SF2HS_SECRETS_DIR")]
+        secrets_dir: Option<PathBuf>,
+    },
     /// The stored mappings, as a table.
     List,
     /// Start syncing a stored mapping.
@@ -183,6 +201,26 @@ async fn run(cli: Cli) -> ExitCode {
         // Validation needs no store: it must work on a machine with nothing set up.
         return commands::mappings::validate(files, json);
     }
+    if let Command::Mappings(MappingsCommand::Preview {
+        file,
+        object,
+        sample,
+        records,
+        secrets_dir,
+    }) = &cli.command
+    {
+        // A dry run needs no store either.
+        let options = commands::preview::PreviewOptions {
+            object: object.clone(),
+            sample: *sample,
+            records: records.clone(),
+            secrets_dir: secrets_dir.clone(),
+        };
+        return match commands::preview::preview(file, options, json).await {
+            Ok(code) => code,
+            Err(e) => output::fail(&e),
+        };
+    }
     if let Command::Demo = &cli.command {
         // The demo makes its own data directory: it never touches the operator's.
         return match commands::demo::demo(json).await {
@@ -195,7 +233,9 @@ async fn run(cli: Cli) -> ExitCode {
         Err(e) => return output::fail(&e),
     };
     let result = match cli.command {
-        Command::Mappings(MappingsCommand::Validate { .. }) => return ExitCode::SUCCESS,
+        Command::Mappings(MappingsCommand::Validate { .. } | MappingsCommand::Preview { .. }) => {
+            return ExitCode::SUCCESS;
+        }
         Command::Mappings(MappingsCommand::Apply { files }) => {
             commands::mappings::apply(&backend, &files, json).await
         }

@@ -2,6 +2,7 @@ pub mod demo;
 pub mod dlq;
 pub mod import;
 pub mod mappings;
+pub mod preview;
 pub mod serve;
 pub mod status;
 
