@@ -64,6 +64,9 @@ enum Command {
     /// Backfill jobs.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// HubSpot custom objects for the stored mappings.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
     /// Try sf2hs on this machine: Salesforce and HubSpot sandboxes on loopback, the example
     /// mappings, an import of existing records, a stream of live changes, and a check of every
     /// record. Needs nothing but this binary; takes about a minute; exits 1 if any record does
@@ -167,6 +170,22 @@ enum ImportCommand {
         id: String,
         #[command(flatten)]
         run: ImportRunArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Create or complete the HubSpot object of a stored mapping from the Salesforce describe:
+    /// the object, the unique Salesforce-id property and a property per mapped field. Shows the
+    /// plan and asks first. Needs SF2HS_SALESFORCE_SECRET and SF2HS_HUBSPOT_SECRET.
+    Ensure {
+        object: String,
+        /// Write without asking.
+        #[arg(long)]
+        yes: bool,
+        /// A directory of secret files, one per secret name.
+        #[arg(long, env = "SF2HS_SECRETS_DIR")]
+        secrets_dir: Option<PathBuf>,
     },
 }
 
@@ -277,6 +296,11 @@ async fn run(cli: Cli) -> ExitCode {
             commands::import::resume(&backend, &id, options, json).await
         }
         Command::Demo => return ExitCode::SUCCESS,
+        Command::Schema(SchemaCommand::Ensure {
+            object,
+            yes,
+            secrets_dir,
+        }) => commands::schema::ensure(&backend, &object, yes, secrets_dir, json).await,
         Command::Serve {
             listen,
             workers,

@@ -3,6 +3,7 @@ pub mod dlq;
 pub mod import;
 pub mod mappings;
 pub mod preview;
+pub mod schema;
 pub mod serve;
 pub mod status;
 

@@ -1,0 +1,111 @@
+//! `sf2hs schema ensure`: from the Salesforce describe and the stored mapping, the HubSpot custom
+//! object and its properties are planned, confirmed and created; a second run has nothing to do.
+
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, SandboxConfig};
+use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use sf2hs_tests::stack::MAPPINGS;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hubspot_object_is_planned_confirmed_and_created() {
+    // The demo's org; a HubSpot portal without the demo's objects.
+    let (salesforce, _demo_portal) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let hubspot = HubSpotSandbox::start(SandboxConfig::default())
+        .await
+        .expect("empty portal");
+    let dir = sf2hs_tests::TempDir::new("schema").expect("dir");
+    let data_dir = dir.path().join("data");
+    let mappings = dir.path().join("mappings.toml");
+    std::fs::write(&mappings, MAPPINGS).expect("mappings");
+    let env = [
+        ("SF2HS_HUBSPOT_SECRET", "hubspot".to_owned()),
+        (
+            "SF2HS_SECRET_HUBSPOT",
+            json!({ "token": DEFAULT_TOKEN }).to_string(),
+        ),
+        ("SF2HS_HUBSPOT_BASE_URL", hubspot.base_url()),
+        ("SF2HS_SALESFORCE_SECRET", "salesforce".to_owned()),
+        (
+            "SF2HS_SECRET_SALESFORCE",
+            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
+                    "client_secret": DEFAULT_CLIENT_SECRET })
+            .to_string(),
+        ),
+    ];
+    let run = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(BINARY);
+        command.arg("--data-dir").arg(&data_dir).args(args);
+        for (k, v) in &env {
+            command.env(k, v);
+        }
+        command.stdin(Stdio::null());
+        command
+    };
+    let applied = run(&["mappings", "apply", mappings.to_str().expect("path")])
+        .output()
+        .await
+        .expect("apply");
+    assert!(applied.status.success());
+
+    let asked = run(&["schema", "ensure", "Project__c"])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(asked.status.code(), Some(1), "no answer: nothing written");
+    let plan = String::from_utf8_lossy(&asked.stdout);
+    assert!(
+        plan.contains("create the custom object sf_project"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("create the unique property salesforce_id"),
+        "{plan}"
+    );
+    assert!(plan.contains("create the property budget"), "{plan}");
+    assert!(
+        hubspot.handle().object_type_id("sf_project").is_err(),
+        "nothing created yet"
+    );
+
+    let created = run(&["--json", "schema", "ensure", "Project__c", "--yes"])
+        .output()
+        .await
+        .expect("runs");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let outcome: Value = serde_json::from_slice(&created.stdout).expect("JSON");
+    assert_eq!(outcome["created_object"], true, "{outcome}");
+    let type_id = hubspot
+        .handle()
+        .object_type_id("sf_project")
+        .expect("created");
+    assert_eq!(outcome["object_type_id"], type_id);
+    // The portal takes an upsert by the new unique property.
+    hubspot
+        .handle()
+        .seed_record(
+            "sf_project",
+            &[
+                ("salesforce_id", "a0P000000000001AAA"),
+                ("project_name", "x"),
+                ("budget", "2.5"),
+            ],
+        )
+        .expect("the created properties take values of their type");
+
+    let again = run(&["schema", "ensure", "Project__c"])
+        .output()
+        .await
+        .expect("runs");
+    assert!(again.status.success(), "nothing to do is a success");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already has every property"));
+}
