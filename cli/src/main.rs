@@ -98,6 +98,8 @@ enum Command {
 enum MappingsCommand {
     /// Check mapping files and list every problem at once, each with file:line and a fix hint.
     ///
+    /// With credentials configured (SF2HS_SALESFORCE_SECRET and SF2HS_HUBSPOT_SECRET, as for
+    /// `serve`), also checks them against the live Salesforce describe and HubSpot schemas.
     /// Exits with 1 when any file has an error.
     Validate {
         /// Mapping files to check together (a mapping may associate to one in another file).
@@ -218,7 +220,7 @@ async fn run(cli: Cli) -> ExitCode {
     let json = cli.global.json;
     if let Command::Mappings(MappingsCommand::Validate { files }) = &cli.command {
         // Validation needs no store: it must work on a machine with nothing set up.
-        return commands::mappings::validate(files, json);
+        return commands::mappings::validate_live(files, json).await;
     }
     if let Command::Mappings(MappingsCommand::Preview {
         file,

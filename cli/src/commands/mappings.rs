@@ -13,12 +13,85 @@ use crate::output::{self, CliError};
 /// `mappings validate`: every problem of every file, then a one-line summary.
 pub fn validate(files: &[PathBuf], json: bool) -> ExitCode {
     let report = load_files(files);
-    print_report(&report, files.len(), json);
+    finish(&report, files.len(), json)
+}
+
+fn finish(report: &ValidationReport, file_count: usize, json: bool) -> ExitCode {
+    print_report(report, file_count, json);
     if report.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The Salesforce half of live validation from the Salesforce client; the HubSpot half comes
+/// from `HubSpotSchemaSource`, which wraps this.
+struct SalesforceHalf(sf2hs_shared::salesforce::client::SalesforceClient);
+
+#[async_trait::async_trait]
+impl sf2hs_shared::mapping::schema::SchemaSource for SalesforceHalf {
+    async fn salesforce_object(
+        &self,
+        name: &str,
+    ) -> Result<
+        Option<sf2hs_shared::mapping::schema::SalesforceObjectSchema>,
+        sf2hs_shared::mapping::schema::SchemaError,
+    > {
+        self.0.salesforce_schema(name).await
+    }
+
+    async fn hubspot_object(
+        &self,
+        _object: &sf2hs_shared::mapping::HubSpotObjectRef,
+    ) -> Result<
+        Option<sf2hs_shared::mapping::schema::HubSpotObjectSchema>,
+        sf2hs_shared::mapping::schema::SchemaError,
+    > {
+        Ok(None)
+    }
+}
+
+/// `mappings validate` with credentials configured (SF2HS_SALESFORCE_SECRET and
+/// SF2HS_HUBSPOT_SECRET): the files' problems, then, when they have none, every problem against
+/// the live Salesforce describe and HubSpot schemas.
+pub async fn validate_live(files: &[PathBuf], json: bool) -> ExitCode {
+    use sf2hs_shared::embedded::LocalSecrets;
+    use sf2hs_shared::settings::{self, process_env, vars};
+
+    let mut report = load_files(files);
+    let configured = process_env(vars::SALESFORCE_SECRET).is_some()
+        && process_env(vars::HUBSPOT_SECRET).is_some();
+    if !configured || !report.is_ok() {
+        return finish(&report, files.len(), json);
+    }
+    let secrets = match process_env("SF2HS_SECRETS_DIR") {
+        Some(dir) => LocalSecrets::with_dir(dir),
+        None => LocalSecrets::from_env(),
+    };
+    let clients = async {
+        let salesforce = settings::salesforce_client(&process_env, &secrets).await?;
+        let hubspot = settings::hubspot_client(&process_env, &secrets).await?;
+        Ok::<_, settings::SettingsError>((salesforce, hubspot))
+    };
+    match clients.await {
+        Ok((salesforce, hubspot)) => {
+            let source = sf2hs_shared::hubspot::HubSpotSchemaSource::new(
+                SalesforceHalf(salesforce),
+                hubspot,
+            );
+            let live = sf2hs_shared::mapping::validate_live(&report.mappings, &source).await;
+            if !json {
+                println!("checked against the live Salesforce and HubSpot schemas");
+            }
+            report.problems.extend(live);
+        }
+        Err(e) => {
+            eprintln!("error: cannot check against the live schemas: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    finish(&report, files.len(), json)
 }
 
 fn print_report(report: &ValidationReport, file_count: usize, json: bool) {

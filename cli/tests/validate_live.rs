@@ -1,0 +1,78 @@
+//! `sf2hs mappings validate` with credentials: a file that is fine on its own is checked
+//! against the live Salesforce describe and HubSpot schema, and every problem is listed.
+
+use serde_json::json;
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, SandboxConfig};
+use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
+
+const MAPPING: &str = r#"
+[[mapping]]
+salesforce_object = "Project__c"
+hubspot_object = "sf_project"
+status = "active"
+
+[mapping.fields]
+Name = "project_title"
+Budgett__c = { property = "budget", convert = "number" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_schemas_find_what_the_file_alone_cannot() {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let dir = sf2hs_tests::TempDir::new("validate-live").expect("dir");
+    let file = dir.path().join("projects.toml");
+    std::fs::write(&file, MAPPING).expect("file");
+
+    let offline = tokio::process::Command::new(BINARY)
+        .args(["mappings", "validate"])
+        .arg(&file)
+        .env_remove("SF2HS_SALESFORCE_SECRET")
+        .env_remove("SF2HS_HUBSPOT_SECRET")
+        .output()
+        .await
+        .expect("runs");
+    assert!(offline.status.success(), "the file alone is valid");
+
+    let live = tokio::process::Command::new(BINARY)
+        .args(["mappings", "validate"])
+        .arg(&file)
+        .env("SF2HS_HUBSPOT_SECRET", "hubspot")
+        .env(
+            "SF2HS_SECRET_HUBSPOT",
+            json!({ "token": DEFAULT_TOKEN }).to_string(),
+        )
+        .env("SF2HS_HUBSPOT_BASE_URL", hubspot.base_url())
+        .env("SF2HS_SALESFORCE_SECRET", "salesforce")
+        .env(
+            "SF2HS_SECRET_SALESFORCE",
+            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
+                    "client_secret": DEFAULT_CLIENT_SECRET })
+            .to_string(),
+        )
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(live.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&live.stdout),
+        String::from_utf8_lossy(&live.stderr)
+    );
+    assert!(text.contains("checked against the live"), "{text}");
+    assert!(
+        text.contains("Budgett__c"),
+        "the unknown Salesforce field: {text}"
+    );
+    assert!(
+        text.contains("project_title"),
+        "the unknown HubSpot property: {text}"
+    );
+    assert!(
+        text.contains("projects.toml:"),
+        "with file and line: {text}"
+    );
+}
