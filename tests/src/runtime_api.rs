@@ -216,6 +216,25 @@ impl Bootstrap {
         function_name: &str,
         env: &[(String, String)],
     ) -> std::io::Result<Self> {
+        Self::spawn_logging(binary, runtime, function_name, env, None)
+    }
+
+    /// The same, with everything the function writes (its log lines, stdout and stderr) kept
+    /// in the file `log`, as CloudWatch would keep it.
+    pub fn spawn_logging(
+        binary: &Path,
+        runtime: &RuntimeApi,
+        function_name: &str,
+        env: &[(String, String)],
+        log: Option<&Path>,
+    ) -> std::io::Result<Self> {
+        let (stdout, stderr) = match log {
+            Some(path) => {
+                let file = std::fs::File::create(path)?;
+                (Stdio::from(file.try_clone()?), Stdio::from(file))
+            }
+            None => (Stdio::null(), Stdio::inherit()),
+        };
         let mut command = tokio::process::Command::new(binary);
         command
             .env_clear()
@@ -233,8 +252,8 @@ impl Bootstrap {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stdout(stdout)
+            .stderr(stderr)
             .kill_on_drop(true);
         Ok(Bootstrap {
             child: command.spawn()?,

@@ -50,8 +50,12 @@ async fn outbound_messages_and_events_through_the_runtime_api() {
     let api = RuntimeApi::start("sf2hs-ingest")
         .await
         .expect("runtime API");
+    let logs = sf2hs_tests::TempDir::new("ingest-logs").expect("dir");
+    let log = logs.path().join("ingest.log");
+    env.push(("RUST_LOG".to_owned(), "debug".to_owned()));
     let mut bootstrap =
-        Bootstrap::spawn(Path::new(BINARY), &api, "sf2hs-ingest", &env).expect("bootstrap");
+        Bootstrap::spawn_logging(Path::new(BINARY), &api, "sf2hs-ingest", &env, Some(&log))
+            .expect("bootstrap");
 
     let acked = response(
         api.invoke(
@@ -116,6 +120,18 @@ async fn outbound_messages_and_events_through_the_runtime_api() {
         Outcome::Response(r) => panic!("an event from another org was taken: {r}"),
     }
     drop(bootstrap);
+    // The log says why requests were refused, never with the token (the right one or the one
+    // presented).
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(logged.contains("outbound message refused"), "{logged}");
+    assert!(
+        !logged.contains(ENDPOINT_TOKEN),
+        "the endpoint token in the logs"
+    );
+    assert!(
+        !logged.contains("not-the-token"),
+        "a presented token in the logs"
+    );
 
     // The same event to an instance configured for the stack's org is queued.
     let api = RuntimeApi::start("sf2hs-ingest")

@@ -42,8 +42,13 @@ async fn an_sqs_batch_through_the_runtime_api() {
     let api = RuntimeApi::start("sf2hs-worker")
         .await
         .expect("runtime API");
-    let _bootstrap =
-        Bootstrap::spawn(Path::new(BINARY), &api, "sf2hs-worker", &stack.env).expect("bootstrap");
+    let logs = sf2hs_tests::TempDir::new("worker-logs").expect("dir");
+    let log = logs.path().join("worker.log");
+    let mut env = stack.env.clone();
+    env.push(("RUST_LOG".to_owned(), "debug".to_owned()));
+    let bootstrap =
+        Bootstrap::spawn_logging(Path::new(BINARY), &api, "sf2hs-worker", &env, Some(&log))
+            .expect("bootstrap");
     let source = EventSource::new(&stack.connection, stack.queue.queue_url()).await;
     // A message no sf2hs component wrote rides in the same batch.
     aws_sdk_sqs::Client::new(stack.connection.sdk_config())
@@ -85,4 +90,18 @@ async fn an_sqs_batch_through_the_runtime_api() {
     let depth = stack.queue.depth().await.expect("depth");
     assert_eq!(depth.dead, 1, "the poison message is parked: {depth:?}");
     assert_eq!(depth.visible + depth.in_flight, 0, "{depth:?}");
+
+    // What the function logged (CloudWatch's view) names no secret.
+    drop(bootstrap);
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        logged.contains("batch processed"),
+        "the function logs: {logged}"
+    );
+    for secret in [
+        sf2hs_sandbox::hubspot::DEFAULT_TOKEN,
+        sf2hs_sandbox::salesforce::DEFAULT_CLIENT_SECRET,
+    ] {
+        assert!(!logged.contains(secret), "a secret in the logs: {secret}");
+    }
 }
