@@ -419,3 +419,142 @@ async fn an_unconvertible_value_is_dead_lettered_with_its_reason_and_the_rest_go
         .expect("sync log");
     assert_eq!(log.len(), 1, "the sync log says why: {log:?}");
 }
+
+/// A change queue that refuses the first `failures` sends, as SQS does in an outage.
+struct FlakyQueue {
+    inner: sf2hs_shared::aws::SqsChangeQueue,
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ChangeQueue for FlakyQueue {
+    async fn send_batch(
+        &self,
+        changes: &[sf2hs_shared::domain::Change],
+    ) -> sf2hs_shared::ports::PortResult<()> {
+        use std::sync::atomic::Ordering;
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(sf2hs_shared::ports::PortError::Unavailable {
+                backend: "SQS",
+                reason: "injected outage".into(),
+            });
+        }
+        self.inner.send_batch(changes).await
+    }
+    async fn send_delayed(
+        &self,
+        changes: &[sf2hs_shared::domain::Change],
+        delay: Duration,
+    ) -> sf2hs_shared::ports::PortResult<()> {
+        self.inner.send_delayed(changes, delay).await
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> sf2hs_shared::ports::PortResult<Vec<sf2hs_shared::ports::Delivery>> {
+        self.inner.receive(max, visibility).await
+    }
+    async fn delete(&self, receipts: &[String]) -> sf2hs_shared::ports::PortResult<()> {
+        self.inner.delete(receipts).await
+    }
+    async fn release(&self, receipt: &str, delay: Duration) -> sf2hs_shared::ports::PortResult<()> {
+        self.inner.release(receipt, delay).await
+    }
+    async fn dead_letter(
+        &self,
+        receipt: &str,
+        reason: &str,
+    ) -> sf2hs_shared::ports::PortResult<()> {
+        self.inner.dead_letter(receipt, reason).await
+    }
+    async fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> sf2hs_shared::ports::PortResult<Vec<sf2hs_shared::ports::DeadLetter>> {
+        self.inner.dead_letters(limit).await
+    }
+    async fn replay(&self, message_ids: &[String]) -> sf2hs_shared::ports::PortResult<u64> {
+        self.inner.replay(message_ids).await
+    }
+    async fn depth(&self) -> sf2hs_shared::ports::PortResult<sf2hs_shared::ports::QueueDepth> {
+        self.inner.depth().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_never_acks_while_the_queue_is_down_and_salesforce_retries_deliver_everything() {
+    use sf2hs_sandbox::salesforce::senders::outbound::{
+        AttemptOutcome, OutboundMessageConfig, OutboundSender,
+    };
+
+    let p = Pipeline::start("ack").await;
+    let handle = p.stack.salesforce.handle();
+    let ids = handle
+        .create_many(
+            "Project__c",
+            (0..250)
+                .map(|i| json!({ "Name": format!("Acked {i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("seeded");
+    // An ingest function whose queue is down for its first four sends.
+    let flaky = std::sync::Arc::new(sf2hs_ingest::IngestFunction {
+        settings: p.ingest.settings.clone(),
+        queue: std::sync::Arc::new(FlakyQueue {
+            inner: p.stack.queue.clone(),
+            failures: std::sync::atomic::AtomicUsize::new(4),
+        }),
+    });
+    let url = sf2hs_tests::function_url::FunctionUrl::serve(move |event| {
+        let function = flaky.clone();
+        async move {
+            function
+                .handle(lambda_runtime::LambdaEvent::new(
+                    event,
+                    sf2hs_tests::stack::Stack::context(Duration::from_secs(30)),
+                ))
+                .await
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await;
+    let endpoint = format!(
+        "{}/outbound/{}",
+        url.base_url(),
+        sf2hs_tests::stack::ENDPOINT_TOKEN
+    );
+    let report = OutboundSender::new(
+        handle.clone(),
+        OutboundMessageConfig::new(&endpoint, "Project__c", &["Name", "Budget__c"]),
+    )
+    .expect("sender")
+    .send(&ids)
+    .await
+    .expect("delivered");
+    let refused: usize = report
+        .messages
+        .iter()
+        .flat_map(|m| m.attempts.iter())
+        .filter(|a| matches!(a, AttemptOutcome::NotAcked { status: 503, .. }))
+        .count();
+    assert_eq!(
+        refused, 4,
+        "every send the queue refused was answered without an ack: {report:?}"
+    );
+    assert!(
+        report.all_acked(),
+        "Salesforce's retries got through after the outage"
+    );
+    p.drain(DRAIN).await;
+    assert_projects_match(&p);
+    assert_eq!(
+        p.stack.hubspot.handle().count("sf_project").expect("count"),
+        250,
+        "nothing lost, nothing duplicated"
+    );
+}
