@@ -41,6 +41,8 @@ struct Shared {
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     init_error: Mutex<Option<Value>>,
     function_arn: String,
+    /// When the function first asked for work: the end of its init phase.
+    first_poll: Mutex<Option<std::time::Instant>>,
 }
 
 /// A Runtime API on a loopback port. Invocations are handed out one at a time, in order.
@@ -52,6 +54,11 @@ pub struct RuntimeApi {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    shared
+        .first_poll
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(std::time::Instant::now);
     let pending = shared.queue.lock().await.recv().await;
     let Some(pending) = pending else {
         return StatusCode::GONE.into_response();
@@ -126,6 +133,7 @@ impl RuntimeApi {
             queue: AsyncMutex::new(receiver),
             waiting: Mutex::new(HashMap::new()),
             init_error: Mutex::new(None),
+            first_poll: Mutex::new(None),
             function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}"),
         });
         let app = Router::new()
@@ -153,6 +161,15 @@ impl RuntimeApi {
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// When the function first polled for an invocation (its init done), if it has.
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        *self
+            .shared
+            .first_poll
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What the bootstrap posted to `/runtime/init/error`, if it failed to start.
@@ -258,6 +275,11 @@ impl Bootstrap {
         Ok(Bootstrap {
             child: command.spawn()?,
         })
+    }
+
+    /// The process id, while it runs.
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Whether the process is still running.
