@@ -6,11 +6,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, SandboxConfig};
-use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FaultPlan};
+use sf2hs_sandbox::hubspot::SandboxConfig;
+use sf2hs_sandbox::salesforce::FaultPlan;
 use sf2hs_shared::embedded::EmbeddedStore;
 use sf2hs_shared::ports::ImportJobs;
 use sf2hs_tests::stack::MAPPINGS;
+use sf2hs_tests::stack::local_credentials;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
 
@@ -49,22 +50,8 @@ async fn an_interrupted_import_resumes_from_its_checkpoint() {
     let data_dir = dir.path().join("data");
     let mappings = dir.path().join("mappings.toml");
     std::fs::write(&mappings, MAPPINGS).expect("mapping file");
-    let env = [
-        ("SF2HS_ORG_ID", handle.org_id()),
-        ("SF2HS_HUBSPOT_SECRET", "hubspot".to_owned()),
-        (
-            "SF2HS_SECRET_HUBSPOT",
-            json!({ "token": DEFAULT_TOKEN }).to_string(),
-        ),
-        ("SF2HS_HUBSPOT_BASE_URL", hubspot.base_url()),
-        ("SF2HS_SALESFORCE_SECRET", "salesforce".to_owned()),
-        (
-            "SF2HS_SECRET_SALESFORCE",
-            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
-                    "client_secret": DEFAULT_CLIENT_SECRET })
-            .to_string(),
-        ),
-    ];
+    let mut env = local_credentials(&salesforce, &hubspot);
+    env.push(("SF2HS_ORG_ID", handle.org_id()));
     let applied = command(&data_dir, &env)
         .args(["mappings", "apply"])
         .arg(&mappings)

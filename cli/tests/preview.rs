@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::SandboxConfig;
-use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use sf2hs_shared::domain::SalesforceId;
+
+use sf2hs_tests::stack::local_credentials;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
 
@@ -74,13 +75,7 @@ async fn records_read_from_salesforce_are_previewed_without_writing_hubspot() {
         .args(["--json", "mappings", "preview"])
         .arg(mappings())
         .args(["--object", "Project__c", "--sample", "3"])
-        .env("SF2HS_SALESFORCE_SECRET", "salesforce")
-        .env(
-            "SF2HS_SECRET_SALESFORCE",
-            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
-                    "client_secret": DEFAULT_CLIENT_SECRET })
-            .to_string(),
-        )
+        .envs(local_credentials(&salesforce, &hubspot))
         .output()
         .await
         .expect("runs");

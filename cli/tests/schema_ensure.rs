@@ -3,10 +3,10 @@
 
 use std::process::Stdio;
 
-use serde_json::{Value, json};
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, HubSpotSandbox, SandboxConfig};
-use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use serde_json::Value;
+use sf2hs_sandbox::hubspot::{HubSpotSandbox, SandboxConfig};
 use sf2hs_tests::stack::MAPPINGS;
+use sf2hs_tests::stack::local_credentials;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
 
@@ -23,21 +23,7 @@ async fn the_hubspot_object_is_planned_confirmed_and_created() {
     let data_dir = dir.path().join("data");
     let mappings = dir.path().join("mappings.toml");
     std::fs::write(&mappings, MAPPINGS).expect("mappings");
-    let env = [
-        ("SF2HS_HUBSPOT_SECRET", "hubspot".to_owned()),
-        (
-            "SF2HS_SECRET_HUBSPOT",
-            json!({ "token": DEFAULT_TOKEN }).to_string(),
-        ),
-        ("SF2HS_HUBSPOT_BASE_URL", hubspot.base_url()),
-        ("SF2HS_SALESFORCE_SECRET", "salesforce".to_owned()),
-        (
-            "SF2HS_SECRET_SALESFORCE",
-            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
-                    "client_secret": DEFAULT_CLIENT_SECRET })
-            .to_string(),
-        ),
-    ];
+    let env = local_credentials(&salesforce, &hubspot);
     let run = |args: &[&str]| {
         let mut command = tokio::process::Command::new(BINARY);
         command.arg("--data-dir").arg(&data_dir).args(args);

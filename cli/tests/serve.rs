@@ -6,11 +6,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, SandboxConfig};
+use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
-use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use sf2hs_shared::domain::SalesforceId;
+use sf2hs_tests::stack::local_credentials;
 use sf2hs_tests::stack::{ENDPOINT_TOKEN, MAPPINGS};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -51,19 +51,7 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         .env("SF2HS_ORG_ID", handle.org_id())
         .env("SF2HS_ENDPOINT_TOKEN_SECRET", "endpoint-token")
         .env("SF2HS_SECRET_ENDPOINT_TOKEN", ENDPOINT_TOKEN)
-        .env("SF2HS_HUBSPOT_SECRET", "hubspot")
-        .env(
-            "SF2HS_SECRET_HUBSPOT",
-            json!({ "token": DEFAULT_TOKEN }).to_string(),
-        )
-        .env("SF2HS_HUBSPOT_BASE_URL", hubspot.base_url())
-        .env("SF2HS_SALESFORCE_SECRET", "salesforce")
-        .env(
-            "SF2HS_SECRET_SALESFORCE",
-            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
-                    "client_secret": DEFAULT_CLIENT_SECRET })
-            .to_string(),
-        )
+        .envs(local_credentials(&salesforce, &hubspot))
         .env("SF2HS_RETRY_DELAY_SECONDS", "1")
         .env("SF2HS_ASSOCIATION_RETRY_DELAY_SECONDS", "1")
         .stdout(Stdio::piped())

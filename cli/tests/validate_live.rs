@@ -1,9 +1,9 @@
 //! `sf2hs mappings validate` with credentials: a file that is fine on its own is checked
 //! against the live Salesforce describe and HubSpot schema, and every problem is listed.
 
-use serde_json::json;
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, SandboxConfig};
-use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use sf2hs_sandbox::hubspot::SandboxConfig;
+
+use sf2hs_tests::stack::local_credentials;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
 
@@ -40,19 +40,7 @@ async fn live_schemas_find_what_the_file_alone_cannot() {
     let live = tokio::process::Command::new(BINARY)
         .args(["mappings", "validate"])
         .arg(&file)
-        .env("SF2HS_HUBSPOT_SECRET", "hubspot")
-        .env(
-            "SF2HS_SECRET_HUBSPOT",
-            json!({ "token": DEFAULT_TOKEN }).to_string(),
-        )
-        .env("SF2HS_HUBSPOT_BASE_URL", hubspot.base_url())
-        .env("SF2HS_SALESFORCE_SECRET", "salesforce")
-        .env(
-            "SF2HS_SECRET_SALESFORCE",
-            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
-                    "client_secret": DEFAULT_CLIENT_SECRET })
-            .to_string(),
-        )
+        .envs(local_credentials(&salesforce, &hubspot))
         .output()
         .await
         .expect("runs");

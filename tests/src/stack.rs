@@ -43,6 +43,29 @@ pub struct Stack {
 
 pub use sf2hs_sandbox::demo::{hubspot_schemas, invoice_object, project_object};
 
+/// What a local `sf2hs` (serve, import, preview, schema ensure, live validation) needs to reach
+/// the two sandboxes: the secret names and, inline, their values (`SF2HS_SECRET_<NAME>`).
+pub fn local_credentials(
+    salesforce: &RunningSalesforceSandbox,
+    hubspot: &RunningSandbox,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (vars::HUBSPOT_SECRET, "hubspot".to_owned()),
+        (
+            "SF2HS_SECRET_HUBSPOT",
+            json!({ "token": DEFAULT_TOKEN }).to_string(),
+        ),
+        (vars::HUBSPOT_BASE_URL, hubspot.base_url()),
+        (vars::SALESFORCE_SECRET, "salesforce".to_owned()),
+        (
+            "SF2HS_SECRET_SALESFORCE",
+            json!({ "login_url": salesforce.base_url(), "client_id": DEFAULT_CLIENT_ID,
+                    "client_secret": DEFAULT_CLIENT_SECRET })
+            .to_string(),
+        ),
+    ]
+}
+
 impl Stack {
     /// A fresh stack with names of its own on the shared moto server.
     pub async fn start(label: &str) -> Stack {
