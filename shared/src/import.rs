@@ -178,8 +178,11 @@ impl Importer {
     }
 
     async fn all_sent(&self, job_id: &str) -> Result<ImportProgress, ImportError> {
-        self.complete_if_done(job_id).await?;
-        Ok(ImportProgress::AllSent(self.reload(job_id).await?))
+        let job = match self.complete_if_done(job_id).await? {
+            Some(completed) => completed,
+            None => self.reload(job_id).await?,
+        };
+        Ok(ImportProgress::AllSent(job))
     }
 
     async fn reload(&self, job_id: &str) -> Result<ImportJob, ImportError> {

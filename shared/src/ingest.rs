@@ -44,7 +44,8 @@ pub struct HttpAnswer {
 }
 
 impl HttpAnswer {
-    fn fault(status: u16, code: soap::FaultCode, message: &str) -> Self {
+    /// A SOAP fault: no ack, so Salesforce keeps the message and delivers it again.
+    pub fn fault(status: u16, code: soap::FaultCode, message: &str) -> Self {
         HttpAnswer {
             status,
             content_type: soap::CONTENT_TYPE,
@@ -115,6 +116,17 @@ pub struct EventIngested {
     pub echoes_skipped: usize,
     /// Objects that need a windowed re-sync (`GAP_OVERFLOW`, wildcard ids).
     pub resyncs: Vec<ResyncRequest>,
+}
+
+impl EventIngested {
+    /// The answer to the event's sender (the ingest Lambda's result, the local `/events` body).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "changes": self.changes,
+            "echoesSkipped": self.echoes_skipped,
+            "resyncs": self.resyncs.iter().map(|r| r.object.clone()).collect::<Vec<_>>(),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -28,7 +28,7 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// The variables, by name, so that the SAM template check reads the same list as the code.
+/// The variables, by name: every reader, test and document names them through these.
 pub mod vars {
     /// The Salesforce organisation (15 or 18 characters) whose changes are taken.
     pub const ORG_ID: &str = "SF2HS_ORG_ID";
@@ -78,7 +78,8 @@ pub enum SettingsError {
     Client(String),
 }
 
-fn optional(lookup: Lookup<'_>, name: &str) -> Option<String> {
+/// A variable's value, trimmed; `None` when unset or blank.
+pub(crate) fn optional(lookup: Lookup<'_>, name: &str) -> Option<String> {
     lookup(name)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())

@@ -132,21 +132,10 @@ async fn runner(backend: &Backend, options: &RunOptions) -> Result<Runner, CliEr
     use sf2hs_shared::settings::{self, process_env};
 
     let setup = |e: sf2hs_shared::settings::SettingsError| CliError::Setup(e.to_string());
-    let secrets = match &options.secrets_dir {
-        Some(dir) => LocalSecrets::with_dir(dir),
-        None => LocalSecrets::from_env(),
-    };
+    let secrets = LocalSecrets::new(options.secrets_dir.clone());
     let lookup = process_env;
-    let salesforce = Arc::new(
-        settings::salesforce_client(&lookup, &secrets)
-            .await
-            .map_err(setup)?,
-    );
-    let hubspot = Arc::new(
-        settings::hubspot_client(&lookup, &secrets)
-            .await
-            .map_err(setup)?,
-    );
+    let (salesforce, hubspot) = super::remote_clients(&secrets).await?;
+    let (salesforce, hubspot) = (Arc::new(salesforce), Arc::new(hubspot));
     Ok(Runner {
         importer: sf2hs_shared::import::Importer {
             mappings: Arc::new(backend.mappings.clone()),

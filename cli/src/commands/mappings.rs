@@ -57,7 +57,7 @@ impl sf2hs_shared::mapping::schema::SchemaSource for SalesforceHalf {
 /// the live Salesforce describe and HubSpot schemas.
 pub async fn validate_live(files: &[PathBuf], json: bool) -> ExitCode {
     use sf2hs_shared::embedded::LocalSecrets;
-    use sf2hs_shared::settings::{self, process_env, vars};
+    use sf2hs_shared::settings::{process_env, vars};
 
     let mut report = load_files(files);
     let configured = process_env(vars::SALESFORCE_SECRET).is_some()
@@ -65,16 +65,8 @@ pub async fn validate_live(files: &[PathBuf], json: bool) -> ExitCode {
     if !configured || !report.is_ok() {
         return finish(&report, files.len(), json);
     }
-    let secrets = match process_env("SF2HS_SECRETS_DIR") {
-        Some(dir) => LocalSecrets::with_dir(dir),
-        None => LocalSecrets::from_env(),
-    };
-    let clients = async {
-        let salesforce = settings::salesforce_client(&process_env, &secrets).await?;
-        let hubspot = settings::hubspot_client(&process_env, &secrets).await?;
-        Ok::<_, settings::SettingsError>((salesforce, hubspot))
-    };
-    match clients.await {
+    let secrets = LocalSecrets::new(process_env("SF2HS_SECRETS_DIR").map(PathBuf::from));
+    match super::remote_clients(&secrets).await {
         Ok((salesforce, hubspot)) => {
             let source = sf2hs_shared::hubspot::HubSpotSchemaSource::new(
                 SalesforceHalf(salesforce),

@@ -8,3 +8,26 @@ pub mod serve;
 pub mod status;
 
 pub use sf2hs_shared::mapping::MappingStatus as Status;
+
+/// The Salesforce and HubSpot clients from the Lambdas' variables (`SF2HS_SALESFORCE_SECRET`,
+/// `SF2HS_HUBSPOT_SECRET` and their settings), with secret values from `secrets`.
+pub async fn remote_clients(
+    secrets: &sf2hs_shared::embedded::LocalSecrets,
+) -> Result<
+    (
+        sf2hs_shared::salesforce::client::SalesforceClient,
+        sf2hs_shared::hubspot::HubSpotClient,
+    ),
+    crate::output::CliError,
+> {
+    use sf2hs_shared::settings::{self, process_env};
+
+    let setup = |e: settings::SettingsError| crate::output::CliError::Setup(e.to_string());
+    let salesforce = settings::salesforce_client(&process_env, secrets)
+        .await
+        .map_err(setup)?;
+    let hubspot = settings::hubspot_client(&process_env, secrets)
+        .await
+        .map_err(setup)?;
+    Ok((salesforce, hubspot))
+}

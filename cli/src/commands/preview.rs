@@ -78,10 +78,7 @@ async fn fetch_records(
     use sf2hs_shared::embedded::LocalSecrets;
     use sf2hs_shared::settings::{self, process_env};
 
-    let secrets = match secrets_dir {
-        Some(dir) => LocalSecrets::with_dir(dir),
-        None => LocalSecrets::from_env(),
-    };
+    let secrets = LocalSecrets::new(secrets_dir.map(Path::to_path_buf));
     let client = settings::salesforce_client(&process_env, &secrets)
         .await
         .map_err(|e| {

@@ -7,12 +7,11 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use sf2hs_shared::embedded::LocalSecrets;
+use sf2hs_shared::hubspot::PropertyPlan;
 use sf2hs_shared::hubspot::schemas::{SchemaRequest, property_type_for};
-use sf2hs_shared::hubspot::{HubSpotClient, PropertyPlan};
 use sf2hs_shared::mapping::schema::{HubSpotPropertyType, SalesforceObjectSchema};
 use sf2hs_shared::mapping::{HubSpotObjectRef, Mapping};
 use sf2hs_shared::ports::MappingStore;
-use sf2hs_shared::settings::{self, process_env};
 
 use crate::backend::Backend;
 use crate::output::{self, CliError};
@@ -83,16 +82,7 @@ pub async fn ensure(
             object: object.to_owned(),
         })?
         .mapping;
-    let secrets = match &secrets_dir {
-        Some(dir) => LocalSecrets::with_dir(dir),
-        None => LocalSecrets::from_env(),
-    };
-    let salesforce = settings::salesforce_client(&process_env, &secrets)
-        .await
-        .map_err(setup)?;
-    let hubspot: HubSpotClient = settings::hubspot_client(&process_env, &secrets)
-        .await
-        .map_err(setup)?;
+    let (salesforce, hubspot) = super::remote_clients(&LocalSecrets::new(secrets_dir)).await?;
     let describe = salesforce
         .describe(object)
         .await

@@ -65,20 +65,14 @@ impl Clients {
     /// From the Lambdas' variables, with secret values from `secrets`.
     pub async fn from_env(secrets: &LocalSecrets) -> Result<Self, CliError> {
         let lookup = process_env;
+        let ingest = settings::ingest_settings(&lookup, secrets)
+            .await
+            .map_err(setup)?;
+        let (salesforce, hubspot) = super::remote_clients(secrets).await?;
         Ok(Clients {
-            ingest: settings::ingest_settings(&lookup, secrets)
-                .await
-                .map_err(setup)?,
-            hubspot: Arc::new(
-                settings::hubspot_client(&lookup, secrets)
-                    .await
-                    .map_err(setup)?,
-            ),
-            salesforce: Arc::new(
-                settings::salesforce_client(&lookup, secrets)
-                    .await
-                    .map_err(setup)?,
-            ),
+            ingest,
+            hubspot: Arc::new(hubspot),
+            salesforce: Arc::new(salesforce),
             worker: settings::worker_settings(&lookup).map_err(setup)?,
         })
     }
@@ -228,11 +222,7 @@ pub async fn serve(
     backend: &Backend,
     options: ServeOptions,
 ) -> Result<std::process::ExitCode, CliError> {
-    let secrets = match &options.secrets_dir {
-        Some(dir) => LocalSecrets::with_dir(dir),
-        None => LocalSecrets::from_env(),
-    };
-    let clients = Clients::from_env(&secrets).await?;
+    let clients = Clients::from_env(&LocalSecrets::new(options.secrets_dir)).await?;
     let running = start(backend, &clients, options.listen, options.workers, true).await?;
     let address = running.address;
     println!("sf2hs serve: listening on http://{address}");
@@ -313,12 +303,7 @@ async fn event(State(server): State<Arc<Server>>, body: Bytes) -> Response {
     )
     .await
     {
-        Ok(ingested) => axum::Json(json!({
-            "changes": ingested.changes,
-            "echoesSkipped": ingested.echoes_skipped,
-            "resyncs": ingested.resyncs.iter().map(|r| r.object.clone()).collect::<Vec<_>>(),
-        }))
-        .into_response(),
+        Ok(ingested) => axum::Json(ingested.to_json()).into_response(),
         Err(e @ IngestError::Refused(_)) => (
             StatusCode::BAD_REQUEST,
             axum::Json(json!({ "error": e.to_string() })),

@@ -11,9 +11,10 @@ use aws_lambda_events::event::lambda_function_urls::{
 use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sf2hs_shared::ingest::{self, HttpAnswer, IngestSettings};
 use sf2hs_shared::ports::ChangeQueue;
+use sf2hs_shared::salesforce::intake::soap::FaultCode;
 use sf2hs_shared::settings::{self, Lookup};
 
 /// The path the outbound-message endpoint lives under: `/outbound/<token>`.
@@ -72,11 +73,7 @@ impl IngestFunction {
                 let ingested =
                     ingest::change_event(&self.settings, self.queue.as_ref(), &event, Utc::now())
                         .await?;
-                Ok(json!({
-                    "changes": ingested.changes,
-                    "echoesSkipped": ingested.echoes_skipped,
-                    "resyncs": ingested.resyncs.iter().map(|r| r.object.clone()).collect::<Vec<_>>(),
-                }))
+                Ok(ingested.to_json())
             }
         }
     }
@@ -90,14 +87,7 @@ impl IngestFunction {
         let body = match decode_body(request) {
             Ok(body) => body,
             Err(reason) => {
-                return respond(HttpAnswer {
-                    status: 400,
-                    content_type: sf2hs_shared::salesforce::intake::soap::CONTENT_TYPE,
-                    body: sf2hs_shared::salesforce::intake::soap::fault(
-                        sf2hs_shared::salesforce::intake::soap::FaultCode::Client,
-                        &reason,
-                    ),
-                });
+                return respond(HttpAnswer::fault(400, FaultCode::Client, &reason));
             }
         };
         let answer = ingest::outbound_message(

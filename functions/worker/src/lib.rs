@@ -82,7 +82,8 @@ impl WorkerFunction {
             .collect();
         let mut failures = Vec::new();
         let mut batch = Vec::new();
-        let mut queues: HashMap<&str, Arc<SqsChangeQueue>> = HashMap::new();
+        // Message id → the queue it came from and its receipt, to act on its disposition.
+        let mut held: HashMap<&str, (Arc<SqsChangeQueue>, &str)> = HashMap::new();
         let remaining = event
             .context
             .deadline()
@@ -97,7 +98,7 @@ impl WorkerFunction {
                 received.receive_count,
                 remaining,
             );
-            queues.insert(received.message_id, queue.clone());
+            held.insert(received.message_id, (queue.clone(), received.receipt));
             match serde_json::from_str::<Change>(received.body) {
                 Ok(change) => batch.push(InboundMessage {
                     message_id: received.message_id.to_owned(),
@@ -125,13 +126,8 @@ impl WorkerFunction {
             retried = result.retry_ids().len(),
             "batch processed"
         );
-        let receipts: HashMap<&str, &str> =
-            records.iter().map(|r| (r.message_id, r.receipt)).collect();
         for (message_id, disposition) in result.dispositions {
-            let (Some(queue), Some(receipt)) = (
-                queues.get(message_id.as_str()),
-                receipts.get(message_id.as_str()),
-            ) else {
+            let Some((queue, receipt)) = held.get(message_id.as_str()) else {
                 continue;
             };
             match disposition {

@@ -11,7 +11,7 @@ use super::error::port_error;
 use super::{DynamoStore, QueueNames, SecretsManagerSecrets, SqsChangeQueue};
 use crate::import::ImportContinuation;
 use crate::ports::{PortError, PortResult};
-use crate::settings::{Lookup, SettingsError};
+use crate::settings::{Lookup, SettingsError, optional};
 
 /// The backfill queue (imports): a line of its own so that imports never delay live changes.
 pub const BACKFILL_QUEUE_VAR: &str = "SF2HS_BACKFILL_QUEUE";
@@ -70,17 +70,16 @@ impl Deployment {
         let queue = SqsChangeQueue::connect(&connection, &settings.queue_names())
             .await
             .map_err(|e| unreachable("the change queue", e))?;
-        let backfill = match lookup(BACKFILL_QUEUE_VAR).filter(|v| !v.trim().is_empty()) {
+        let backfill = match optional(lookup, BACKFILL_QUEUE_VAR) {
             None => None,
             Some(name) => {
-                let names =
-                    match lookup(BACKFILL_DEAD_LETTER_QUEUE_VAR).filter(|v| !v.trim().is_empty()) {
-                        Some(dead) => QueueNames {
-                            queue: name.clone(),
-                            dead_letter_queue: dead,
-                        },
-                        None => QueueNames::for_queue(&name),
-                    };
+                let names = match optional(lookup, BACKFILL_DEAD_LETTER_QUEUE_VAR) {
+                    Some(dead) => QueueNames {
+                        queue: name.clone(),
+                        dead_letter_queue: dead,
+                    },
+                    None => QueueNames::for_queue(&name),
+                };
                 Some(Arc::new(
                     SqsChangeQueue::connect(&connection, &names)
                         .await
@@ -117,12 +116,10 @@ impl Deployment {
         &self,
         lookup: Lookup<'_>,
     ) -> Result<SqsContinuations, SettingsError> {
-        let name = lookup(IMPORT_QUEUE_VAR)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or(SettingsError::Missing(
-                IMPORT_QUEUE_VAR,
-                "name the queue on which the import function continues its jobs",
-            ))?;
+        let name = optional(lookup, IMPORT_QUEUE_VAR).ok_or(SettingsError::Missing(
+            IMPORT_QUEUE_VAR,
+            "name the queue on which the import function continues its jobs",
+        ))?;
         SqsContinuations::connect(&self.connection, &name)
             .await
             .map_err(|e| unreachable("the import queue", e))
@@ -146,15 +143,7 @@ pub struct ContinuationMessage {
 impl SqsContinuations {
     pub async fn connect(connection: &AwsConnection, queue_name: &str) -> PortResult<Self> {
         let client = connection.sqs();
-        let queue_url = client
-            .get_queue_url()
-            .queue_name(queue_name)
-            .send()
-            .await
-            .map_err(|e| port_error("SQS", &format!("finding queue {queue_name}"), e))?
-            .queue_url()
-            .map(str::to_owned)
-            .ok_or_else(|| PortError::Invalid(format!("queue {queue_name} has no URL")))?;
+        let queue_url = super::sqs::queue_url(&client, queue_name).await?;
         Ok(SqsContinuations { client, queue_url })
     }
 

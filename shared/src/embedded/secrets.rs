@@ -21,6 +21,11 @@ impl LocalSecrets {
         LocalSecrets { dir: None }
     }
 
+    /// Environment variables, then files in `dir` when one is given.
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        LocalSecrets { dir }
+    }
+
     /// Environment variables, then files in `dir`.
     pub fn with_dir(dir: impl Into<PathBuf>) -> Self {
         LocalSecrets {

@@ -187,21 +187,8 @@ impl SqsChangeQueue {
         names: &super::QueueNames,
     ) -> PortResult<Self> {
         let client = connection.sqs();
-        let mut urls = Vec::new();
-        for name in [&names.queue, &names.dead_letter_queue] {
-            let url = client
-                .get_queue_url()
-                .queue_name(name)
-                .send()
-                .await
-                .map_err(|e| port_error(BACKEND, &format!("finding queue {name}"), e))?
-                .queue_url()
-                .map(str::to_owned)
-                .ok_or_else(|| PortError::Invalid(format!("queue {name} has no URL")))?;
-            urls.push(url);
-        }
-        let dead_letter_url = urls.pop().unwrap_or_default();
-        let queue_url = urls.pop().unwrap_or_default();
+        let queue_url = super::queue_url(&client, &names.queue).await?;
+        let dead_letter_url = super::queue_url(&client, &names.dead_letter_queue).await?;
         Ok(SqsChangeQueue::new(connection, queue_url, dead_letter_url))
     }
 

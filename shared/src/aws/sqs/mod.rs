@@ -41,6 +41,19 @@ impl QueueNames {
     }
 }
 
+/// The URL of the existing queue `name` (`GetQueueUrl`).
+pub(crate) async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> PortResult<String> {
+    client
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| port_error(BACKEND, &format!("finding queue {name}"), e))?
+        .queue_url()
+        .map(str::to_owned)
+        .ok_or_else(|| PortError::Invalid(format!("queue {name} has no URL")))
+}
+
 /// Creates the dead-letter queue, then the queue with a redrive policy sending a message there
 /// after `max_receives` receives (`maxReceiveCount`); both keep messages 14 days. Returns the
 /// adapter on them. Queues that exist with the same attributes are accepted (SQS makes

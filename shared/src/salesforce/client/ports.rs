@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::rest::{soql_datetime, window_soql};
-use super::{BulkOperation, SalesforceClient, SalesforceError};
+use super::{BulkOperation, QueryPager, SalesforceClient, SalesforceError};
 use crate::domain::{FieldSnapshot, SalesforceId};
 use crate::ports::{RecordPage, RecordPages, RemoteError, SalesforceRecords};
 
@@ -60,6 +60,15 @@ impl SalesforceRecords for SalesforceClient {
     }
 }
 
+/// One REST query page as a backfill page; its cursor is the `nextRecordsUrl`.
+async fn rest_page(mut pager: QueryPager<'_>) -> Result<RecordPage, RemoteError> {
+    let records = pager.next_page().await?.unwrap_or_default();
+    Ok(RecordPage {
+        records: records.into_iter().map(|r| r.fields).collect(),
+        next_cursor: pager.next_records_url().map(|u| format!("rest:{u}")),
+    })
+}
+
 /// The cursor of a backfill: a REST `nextRecordsUrl`, or a Bulk job and its results locator.
 fn encode_bulk(job_id: &str, locator: &str) -> String {
     format!("bulk:{job_id}:{locator}")
@@ -98,22 +107,12 @@ impl RecordPages for SalesforceClient {
                     self.bulk_page(&job.id, None).await
                 } else {
                     let soql = window_soql(object, &wanted, None, until, true);
-                    let mut pager = self.query(&soql);
-                    let records = pager.next_page().await?.unwrap_or_default();
-                    Ok(RecordPage {
-                        records: records.into_iter().map(|r| r.fields).collect(),
-                        next_cursor: pager.next_records_url().map(|u| format!("rest:{u}")),
-                    })
+                    rest_page(self.query(&soql)).await
                 }
             }
             Some(cursor) => {
                 if let Some(url) = cursor.strip_prefix("rest:") {
-                    let mut pager = self.resume_query(url);
-                    let records = pager.next_page().await?.unwrap_or_default();
-                    Ok(RecordPage {
-                        records: records.into_iter().map(|r| r.fields).collect(),
-                        next_cursor: pager.next_records_url().map(|u| format!("rest:{u}")),
-                    })
+                    rest_page(self.resume_query(url)).await
                 } else if let Some((job_id, locator)) = cursor
                     .strip_prefix("bulk:")
                     .and_then(|rest| rest.split_once(':'))

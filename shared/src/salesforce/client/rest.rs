@@ -300,7 +300,6 @@ impl SalesforceClient {
             .ok_or_else(|| SalesforceError::Decode("COUNT() answered without totalSize".into()))
     }
 
-    /// A query over live records, paged.
     /// Continues a query from a `nextRecordsUrl` kept earlier.
     pub fn resume_query(&self, next_records_url: &str) -> QueryPager<'_> {
         QueryPager {
@@ -313,6 +312,7 @@ impl SalesforceClient {
         }
     }
 
+    /// A query over live records, paged.
     pub fn query(&self, soql: &str) -> QueryPager<'_> {
         self.pager(soql, false)
     }
