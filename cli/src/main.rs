@@ -3,8 +3,19 @@
 //! Exit codes: 0 success; 1 the input has problems or the operation failed (the reason is on
 //! stderr); 2 wrong usage.
 
+/// `println!` that ends the process quietly when stdout is closed (`sf2hs … | head`), as
+/// other command-line tools do, instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+
+#[cfg(feature = "aws")]
+mod aws;
 mod backend;
 mod commands;
+mod config;
 mod output;
 
 use std::path::PathBuf;
@@ -16,8 +27,18 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Mapping files (TOML) say what syncs; see examples/README.md for the format. State (stored
 /// mappings, record index, imports, sync log, queue) lives in the data directory: an embedded
-/// SQLite store, the default for trying sf2hs out and for small installs. Credentials never go in
-/// mapping files.
+/// SQLite store, the default for trying sf2hs out and for small installs. With `--backend aws`
+/// the commands work on a deployed stack instead (its DynamoDB table and SQS queues, found from
+/// the stack's outputs with `--stack`).
+///
+/// Configuration: flags, then environment variables, then the file sf2hs.toml (or --config).
+/// Each key of the file is an SF2HS_ variable without the prefix, in lower case: `org_id =
+/// "00D…"` is SF2HS_ORG_ID. Credentials never go in mapping files or sf2hs.toml: the file names
+/// secrets (`hubspot_secret = "hubspot"`) and their values come from SF2HS_SECRET_<NAME> or a
+/// file in the secrets directory. `docs/configuration.md` lists every key.
+///
+/// Exit codes: 0 success; 1 the input has problems or the operation failed (the reason is on
+/// stderr); 2 wrong usage; 130 interrupted (Ctrl-C).
 #[derive(Debug, Parser)]
 #[command(name = "sf2hs", version, about, long_about)]
 struct Cli {
@@ -34,13 +55,26 @@ struct GlobalArgs {
     #[arg(long, global = true)]
     json: bool,
 
-    /// Where the embedded store keeps its data (created when missing).
-    #[arg(long, global = true, env = "SF2HS_DATA_DIR", default_value = ".sf2hs")]
-    data_dir: PathBuf,
+    /// The configuration file [default: sf2hs.toml, when it exists].
+    #[arg(long, global = true, env = "SF2HS_CONFIG")]
+    config: Option<PathBuf>,
 
-    /// Deliveries of one change before it goes to the dead-letter queue.
-    #[arg(long, global = true, env = "SF2HS_MAX_RECEIVES", default_value_t = 5)]
-    max_receives: u32,
+    /// Which store and queues the commands use [default: embedded].
+    #[arg(long, global = true, env = "SF2HS_BACKEND", value_enum)]
+    backend: Option<backend::BackendKind>,
+
+    /// aws backend: the deployed CloudFormation stack whose outputs name the table, queues and
+    /// import function.
+    #[arg(long, global = true, env = "SF2HS_STACK")]
+    stack: Option<String>,
+
+    /// Where the embedded store keeps its data, created when missing [default: .sf2hs].
+    #[arg(long, global = true, env = "SF2HS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Deliveries of one change before it goes to the dead-letter queue [default: 5].
+    #[arg(long, global = true, env = "SF2HS_MAX_RECEIVES")]
+    max_receives: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,9 +116,9 @@ enum Command {
     /// secret's value is the variable SF2HS_SECRET_<NAME> (upper case, `-` as `_`), or the file
     /// <secrets-dir>/<name>. Ctrl-C stops it without losing anything in flight.
     Serve {
-        /// Address to listen on.
-        #[arg(long, env = "SF2HS_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "SF2HS_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
         /// Worker tasks draining the queue.
         #[arg(long, default_value_t = 2)]
         workers: usize,
@@ -156,14 +190,20 @@ enum ImportCommand {
     List,
     /// One import job's progress and counts.
     Status { id: String },
-    /// Count the records of a mapped object, confirm, and import them (local backend: this
-    /// process runs the import and the workers, with a progress bar). Needs SF2HS_ORG_ID,
-    /// SF2HS_SALESFORCE_SECRET and SF2HS_HUBSPOT_SECRET, as `serve` does.
+    /// Count the records of a mapped object, confirm, and import them, with a progress bar.
+    ///
+    /// Embedded backend: this process runs the import and the workers; it needs SF2HS_ORG_ID,
+    /// SF2HS_SALESFORCE_SECRET and SF2HS_HUBSPOT_SECRET, as `serve` does. aws backend: the
+    /// deployed import function counts and creates the job, and runs it after the confirmation;
+    /// this command follows its progress (Ctrl-C stops following, not the import).
     Start {
         object: String,
         /// Start without asking.
         #[arg(long)]
         yes: bool,
+        /// aws backend: start the import and return without following it.
+        #[arg(long)]
+        detach: bool,
         #[command(flatten)]
         run: ImportRunArgs,
     },
@@ -217,46 +257,108 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let json = cli.global.json;
-    if let Command::Mappings(MappingsCommand::Validate { files }) = &cli.command {
-        // Validation needs no store: it must work on a machine with nothing set up.
-        return commands::mappings::validate_live(files, json).await;
-    }
-    if let Command::Mappings(MappingsCommand::Preview {
-        file,
-        object,
-        sample,
-        records,
-        secrets_dir,
-    }) = &cli.command
-    {
-        // A dry run needs no store either.
-        let options = commands::preview::PreviewOptions {
-            object: object.clone(),
-            sample: *sample,
-            records: records.clone(),
-            secrets_dir: secrets_dir.clone(),
-        };
-        return match commands::preview::preview(file, options, json).await {
-            Ok(code) => code,
-            Err(e) => output::fail(&e),
-        };
-    }
-    if let Command::Demo = &cli.command {
-        // The demo makes its own data directory: it never touches the operator's.
-        return match commands::demo::demo(json).await {
-            Ok(code) => code,
-            Err(e) => output::fail(&e),
-        };
-    }
-    let backend = match backend::Backend::open(&cli.global.data_dir, cli.global.max_receives) {
-        Ok(backend) => backend,
+    let config = match config::Config::load(cli.global.config.as_deref()) {
+        Ok(config) => config,
         Err(e) => return output::fail(&e),
     };
-    let result = match cli.command {
-        Command::Mappings(MappingsCommand::Validate { .. } | MappingsCommand::Preview { .. }) => {
-            return ExitCode::SUCCESS;
+    match execute(cli, &config).await {
+        Ok(code) => code,
+        Err(e) => output::fail(&e),
+    }
+}
+
+/// A per-command secrets directory: the flag (or SF2HS_SECRETS_DIR), else the file's.
+fn secrets_dir(config: &config::Config, flag: Option<PathBuf>) -> Option<PathBuf> {
+    config
+        .or_file(flag.map(|p| p.display().to_string()), "SF2HS_SECRETS_DIR")
+        .map(PathBuf::from)
+}
+
+async fn open_backend(
+    global: &GlobalArgs,
+    config: &config::Config,
+) -> Result<backend::Backend, output::CliError> {
+    let kind = match global.backend {
+        Some(kind) => kind,
+        None => match config.or_file(None, "SF2HS_BACKEND").as_deref() {
+            None | Some("embedded") => backend::BackendKind::Embedded,
+            Some("aws") => backend::BackendKind::Aws,
+            Some(other) => {
+                return Err(output::CliError::Config(format!(
+                    "backend = {other:?} in {}: give \"embedded\" or \"aws\"",
+                    config
+                        .path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| config::DEFAULT_FILE.into())
+                )));
+            }
+        },
+    };
+    match kind {
+        backend::BackendKind::Embedded => {
+            let data_dir = config
+                .or_file(
+                    global.data_dir.as_ref().map(|p| p.display().to_string()),
+                    "SF2HS_DATA_DIR",
+                )
+                .unwrap_or_else(|| ".sf2hs".into());
+            let max_receives = match global.max_receives {
+                Some(n) => n,
+                None => match config.or_file(None, "SF2HS_MAX_RECEIVES") {
+                    None => 5,
+                    Some(text) => text.trim().parse().map_err(|e| {
+                        output::CliError::Config(format!(
+                            "max_receives = {text:?}: {e}; give a whole number such as 5"
+                        ))
+                    })?,
+                },
+            };
+            backend::Backend::open(std::path::Path::new(&data_dir), max_receives)
         }
+        #[cfg(feature = "aws")]
+        backend::BackendKind::Aws => aws::open(config, global.stack.clone()).await,
+        #[cfg(not(feature = "aws"))]
+        backend::BackendKind::Aws => Err(output::CliError::Setup(
+            "this sf2hs was built without the aws backend: build it with `cargo install --locked \
+             --path cli --features aws` (or `cargo run -p sf2hs-cli --features aws -- …`)"
+                .into(),
+        )),
+    }
+}
+
+async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::CliError> {
+    let json = cli.global.json;
+    let lookup = |name: &str| config.lookup(name);
+    match cli.command {
+        // Validation needs no store: it must work on a machine with nothing set up.
+        Command::Mappings(MappingsCommand::Validate { files }) => {
+            let secrets = secrets_dir(config, None);
+            return Ok(commands::mappings::validate_live(&files, secrets, &lookup, json).await);
+        }
+        // A dry run needs no store either.
+        Command::Mappings(MappingsCommand::Preview {
+            file,
+            object,
+            sample,
+            records,
+            secrets_dir: dir,
+        }) => {
+            let options = commands::preview::PreviewOptions {
+                object,
+                sample,
+                records,
+                secrets_dir: secrets_dir(config, dir),
+            };
+            return commands::preview::preview(&file, options, &lookup, json).await;
+        }
+        // The demo makes its own data directory: it never touches the operator's.
+        Command::Demo => return commands::demo::demo(json).await,
+        _ => {}
+    }
+    let backend = open_backend(&cli.global, config).await?;
+    match cli.command {
+        Command::Mappings(MappingsCommand::Validate { .. } | MappingsCommand::Preview { .. })
+        | Command::Demo => Ok(ExitCode::SUCCESS),
         Command::Mappings(MappingsCommand::Apply { files }) => {
             commands::mappings::apply(&backend, &files, json).await
         }
@@ -281,46 +383,66 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Import(ImportCommand::Status { id }) => {
             commands::import::status(&backend, &id, json).await
         }
-        Command::Import(ImportCommand::Start { object, yes, run }) => {
+        Command::Import(ImportCommand::Start {
+            object,
+            yes,
+            detach,
+            run,
+        }) => {
             let options = commands::import::RunOptions {
                 yes,
+                detach,
                 workers: run.workers,
-                secrets_dir: run.secrets_dir,
+                secrets_dir: secrets_dir(config, run.secrets_dir),
             };
-            commands::import::start(&backend, &object, options, json).await
+            commands::import::start(&backend, &object, options, &lookup, json).await
         }
         Command::Import(ImportCommand::Resume { id, run }) => {
             let options = commands::import::RunOptions {
                 yes: true,
+                detach: false,
                 workers: run.workers,
-                secrets_dir: run.secrets_dir,
+                secrets_dir: secrets_dir(config, run.secrets_dir),
             };
-            commands::import::resume(&backend, &id, options, json).await
+            commands::import::resume(&backend, &id, options, &lookup, json).await
         }
-        Command::Demo => return ExitCode::SUCCESS,
         Command::Schema(SchemaCommand::Ensure {
             object,
             yes,
-            secrets_dir,
-        }) => commands::schema::ensure(&backend, &object, yes, secrets_dir, json).await,
+            secrets_dir: dir,
+        }) => {
+            let dir = secrets_dir(config, dir);
+            commands::schema::ensure(&backend, &object, yes, dir, &lookup, json).await
+        }
         Command::Serve {
             listen,
             workers,
-            secrets_dir,
+            secrets_dir: dir,
         } => {
+            backend.require_embedded("serve")?;
+            let listen = match listen {
+                Some(listen) => listen,
+                None => {
+                    let text = config
+                        .or_file(None, "SF2HS_LISTEN")
+                        .unwrap_or_else(|| "127.0.0.1:8080".into());
+                    text.parse().map_err(|e| {
+                        output::CliError::Config(format!(
+                            "listen = {text:?}: {e}; give an address such as 127.0.0.1:8080"
+                        ))
+                    })?
+                }
+            };
             commands::serve::serve(
                 &backend,
                 commands::serve::ServeOptions {
                     listen,
                     workers,
-                    secrets_dir,
+                    secrets_dir: secrets_dir(config, dir),
                 },
+                &lookup,
             )
             .await
         }
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => output::fail(&e),
     }
 }

@@ -22,6 +22,9 @@ pub enum CliError {
     /// A setting, secret or port for `serve` is missing or wrong; the text says which.
     #[error("{0}")]
     Setup(String),
+    /// The configuration file is unreadable or holds a wrong key; the text says which.
+    #[error("{0}")]
+    Config(String),
 }
 
 pub fn fail(e: &CliError) -> ExitCode {
@@ -42,7 +45,22 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
 }
 
 pub fn print_json(value: &serde_json::Value) {
-    println!("{value:#}");
+    out!("{value:#}");
+}
+
+/// Writes one line to stdout. A reader that went away (`| head`) ends the process with
+/// success: what it wanted, it has. Any other write error is reported once.
+pub fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 pub fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {

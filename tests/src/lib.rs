@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 pub mod event_source;
 pub mod function_url;
+pub mod lambda_api;
 pub mod runtime_api;
 pub mod stack;
 

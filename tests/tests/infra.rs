@@ -262,6 +262,47 @@ async fn the_template_deploys_and_matches_the_code() {
         "ingest reaches the deployed change queue"
     );
 
+    // The operator's CLI finds the same resources from the stack's outputs (`--stack`).
+    let outputs = sf2hs_shared::aws::operator::stack_outputs(&connection, &stack)
+        .await
+        .expect("the stack's outputs");
+    let from_outputs = sf2hs_shared::aws::operator::deployment_variables(&outputs);
+    for (output, variable) in sf2hs_shared::aws::operator::STACK_OUTPUT_VARIABLES {
+        assert!(
+            from_outputs.contains_key(*variable),
+            "the stack has no output {output} for {variable}: {outputs:?}"
+        );
+    }
+    for (variable, value) in &from_outputs {
+        if let Some(set) = worker_env
+            .get(variable)
+            .or_else(|| import_env.get(variable))
+        {
+            assert_eq!(
+                set, value,
+                "{variable}: the output names what the functions use"
+            );
+        }
+    }
+    assert_eq!(
+        from_outputs[sf2hs_shared::aws::operator::IMPORT_FUNCTION_VAR],
+        deployed.report["resources"]["ImportFunction"]["physical"]
+            .as_str()
+            .unwrap_or_default(),
+        "ImportFunctionName names the import function"
+    );
+    let operator = sf2hs_shared::aws::Deployment::connect(&lookup(&from_outputs), endpoint)
+        .await
+        .expect("the outputs name a table and queues that exist");
+    assert!(
+        operator.backfill.is_some(),
+        "the outputs name the backfill queue"
+    );
+    operator
+        .continuations(&lookup(&from_outputs))
+        .await
+        .expect("the outputs name the import queue");
+
     // The policies grant what the code calls (docs/dynamodb.md, the SQS adapter, secrets).
     let roles = [
         (

@@ -21,7 +21,7 @@ use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
 use sf2hs_shared::import::{ImportProgress, Importer};
 use sf2hs_shared::ingest::IngestSettings;
 use sf2hs_shared::mapping::validate_sources;
-use sf2hs_shared::ports::{MappingStore, SyncLog, SyncLogQuery, SyncOutcome};
+use sf2hs_shared::ports::{SyncLogQuery, SyncOutcome};
 use sf2hs_shared::salesforce::client::{
     ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
 };
@@ -149,7 +149,7 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
     let started = Instant::now();
     let say = |line: String| {
         if !json {
-            println!("{line}");
+            out!("{line}");
         }
     };
     // 1. The two sandboxes, with the demo's objects.
@@ -258,9 +258,9 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
 
     // 5. Import the existing records.
     let importer = Importer {
-        mappings: Arc::new(backend.mappings.clone()),
-        jobs: Arc::new(backend.jobs.clone()),
-        queue: Arc::new(backend.queue.clone()),
+        mappings: backend.mappings.clone(),
+        jobs: backend.jobs.clone(),
+        queue: backend.queue.clone(),
         pages: salesforce_client.clone(),
         org_id: org.clone(),
     };
@@ -416,40 +416,40 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
 }
 
 fn print_summary(summary: &Value, problems: &[String], dir: &Path) {
-    println!();
-    println!(
+    out!("");
+    out!(
         "Salesforce: {} projects, {} invoices   HubSpot: {} projects, {} invoices",
         summary["salesforce"]["projects"],
         summary["salesforce"]["invoices"],
         summary["hubspot"]["projects"],
         summary["hubspot"]["invoices"]
     );
-    println!(
+    out!(
         "HubSpot calls: {} ({} refused by its rate limit); Salesforce API calls: {}",
         summary["hubspot"]["calls"],
         summary["hubspot"]["rate_limited"],
         summary["salesforce_calls"]
     );
-    println!(
+    out!(
         "live changes were all in HubSpot {:.1} s after the first one was sent; whole demo {:.1} s",
         summary["live_phase_seconds"].as_f64().unwrap_or(0.0),
         summary["seconds"].as_f64().unwrap_or(0.0)
     );
-    println!(
+    out!(
         "sync failures logged (retried or parked): {}",
         summary["sync_failures_logged"]
     );
     if problems.is_empty() {
-        println!("every record in HubSpot matches Salesforce, associations included");
+        out!("every record in HubSpot matches Salesforce, associations included");
     } else {
-        println!("{} records do not match:", problems.len());
+        out!("{} records do not match:", problems.len());
         for problem in problems.iter().take(20) {
-            println!("  {problem}");
+            out!("  {problem}");
         }
     }
-    println!();
-    println!("Look closer:");
-    println!("  sf2hs --data-dir {} status", dir.display());
-    println!("  sf2hs --data-dir {} import list", dir.display());
-    println!("  sf2hs --data-dir {} errors", dir.display());
+    out!("");
+    out!("Look closer:");
+    out!("  sf2hs --data-dir {} status", dir.display());
+    out!("  sf2hs --data-dir {} import list", dir.display());
+    out!("  sf2hs --data-dir {} errors", dir.display());
 }

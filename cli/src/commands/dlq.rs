@@ -3,13 +3,17 @@
 use std::process::ExitCode;
 
 use serde_json::json;
-use sf2hs_shared::ports::ChangeQueue;
 
 use crate::backend::Backend;
 use crate::output::{self, CliError};
 
 pub async fn list(backend: &Backend, limit: usize, json: bool) -> Result<ExitCode, CliError> {
-    let letters = backend.queue.dead_letters(limit.max(1)).await?;
+    let mut letters = Vec::new();
+    for named in &backend.queues {
+        letters.extend(named.queue.dead_letters(limit.max(1)).await?);
+    }
+    letters.sort_by_key(|d| d.dead_lettered_at);
+    letters.truncate(limit.max(1));
     if json {
         let items: Vec<_> = letters
             .iter()
@@ -28,7 +32,7 @@ pub async fn list(backend: &Backend, limit: usize, json: bool) -> Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     if letters.is_empty() {
-        println!("the dead-letter queue is empty");
+        out!("the dead-letter queue is empty");
         return Ok(ExitCode::SUCCESS);
     }
     let rows = letters
@@ -44,7 +48,7 @@ pub async fn list(backend: &Backend, limit: usize, json: bool) -> Result<ExitCod
             ]
         })
         .collect();
-    println!(
+    out!(
         "{}",
         output::table(
             &[
@@ -58,7 +62,7 @@ pub async fn list(backend: &Backend, limit: usize, json: bool) -> Result<ExitCod
             rows
         )
     );
-    println!("fix the cause, then `sf2hs dlq replay` (all) or `sf2hs dlq replay MESSAGE…`");
+    out!("fix the cause, then `sf2hs dlq replay` (all) or `sf2hs dlq replay MESSAGE…`");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -67,11 +71,15 @@ pub async fn replay(
     message_ids: &[String],
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let moved = backend.queue.replay(message_ids).await?;
+    // A message id is in one dead-letter queue; asking the others for it moves nothing.
+    let mut moved = 0;
+    for named in &backend.queues {
+        moved += named.queue.replay(message_ids).await?;
+    }
     if json {
         output::print_json(&json!({ "replayed": moved }));
     } else {
-        println!("{moved} dead letters put back on the queue");
+        out!("{moved} dead letters put back on the queue");
     }
     // Asking for ids that are not there is worth an exit code: a script may rely on them.
     if !message_ids.is_empty() && moved < message_ids.len() as u64 {

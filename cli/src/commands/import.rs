@@ -1,11 +1,14 @@
-//! `sf2hs import …` (the listing side; starting imports needs the Salesforce client)
+//! `sf2hs import …`: the imports table, and starting, resuming and following imports
 
 use std::process::ExitCode;
 
-use serde_json::json;
-use sf2hs_shared::ports::{ImportJob, ImportJobs};
+use std::sync::Arc;
 
-use crate::backend::Backend;
+use serde_json::json;
+use sf2hs_shared::ports::{ImportJob, ImportStatus};
+use sf2hs_shared::settings::Lookup;
+
+use crate::backend::{Backend, Imports};
 use crate::output::{self, CliError};
 
 fn job_json(job: &ImportJob) -> serde_json::Value {
@@ -31,7 +34,7 @@ pub async fn list(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     if jobs.is_empty() {
-        println!("no imports yet");
+        out!("no imports yet");
         return Ok(ExitCode::SUCCESS);
     }
     let rows = jobs
@@ -50,7 +53,7 @@ pub async fn list(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
             ]
         })
         .collect();
-    println!(
+    out!(
         "{}",
         output::table(
             &[
@@ -84,13 +87,13 @@ pub async fn status(backend: &Backend, id: &str, json: bool) -> Result<ExitCode,
         Some(total) if total > 0 => format!(" ({:.1} %)", done as f64 * 100.0 / total as f64),
         _ => String::new(),
     };
-    println!(
+    out!(
         "import {} of {}: {}",
         job.id,
         job.salesforce_object,
         job.status.name()
     );
-    println!(
+    out!(
         "  total {}, enqueued {}, synced {}, failed {}{progress}",
         job.total
             .map(|t| t.to_string())
@@ -99,94 +102,118 @@ pub async fn status(backend: &Backend, id: &str, json: bool) -> Result<ExitCode,
         job.synced,
         job.failed
     );
-    println!(
+    out!(
         "  started {}, finished {}",
         output::time(Some(job.created_at)),
         output::time(job.finished_at)
     );
     if let Some(error) = &job.error {
-        println!("  error: {error}");
+        out!("  error: {error}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// How `import start` / `import resume` run on the local backend.
+/// How `import start` / `import resume` run.
 pub struct RunOptions {
     /// Start without asking.
     pub yes: bool,
+    /// aws backend: return once the import function has the job.
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
+    pub detach: bool,
+    /// Embedded backend: worker tasks writing HubSpot while the import runs.
     pub workers: usize,
     pub secrets_dir: Option<std::path::PathBuf>,
 }
 
 struct Runner {
     importer: sf2hs_shared::import::Importer,
-    hubspot: std::sync::Arc<sf2hs_shared::hubspot::HubSpotClient>,
-    salesforce: std::sync::Arc<sf2hs_shared::salesforce::client::SalesforceClient>,
+    hubspot: Arc<sf2hs_shared::hubspot::HubSpotClient>,
+    salesforce: Arc<sf2hs_shared::salesforce::client::SalesforceClient>,
     worker: sf2hs_shared::worker::WorkerSettings,
 }
 
-async fn runner(backend: &Backend, options: &RunOptions) -> Result<Runner, CliError> {
-    use std::sync::Arc;
-
+async fn runner(
+    backend: &Backend,
+    options: &RunOptions,
+    lookup: Lookup<'_>,
+) -> Result<Runner, CliError> {
     use sf2hs_shared::embedded::LocalSecrets;
-    use sf2hs_shared::settings::{self, process_env};
+    use sf2hs_shared::settings;
 
     let setup = |e: sf2hs_shared::settings::SettingsError| CliError::Setup(e.to_string());
     let secrets = LocalSecrets::new(options.secrets_dir.clone());
-    let lookup = process_env;
-    let (salesforce, hubspot) = super::remote_clients(&secrets).await?;
+    let (salesforce, hubspot) = super::remote_clients(&secrets, lookup).await?;
     let (salesforce, hubspot) = (Arc::new(salesforce), Arc::new(hubspot));
     Ok(Runner {
         importer: sf2hs_shared::import::Importer {
-            mappings: Arc::new(backend.mappings.clone()),
-            jobs: Arc::new(backend.jobs.clone()),
-            queue: Arc::new(backend.queue.clone()),
+            mappings: backend.mappings.clone(),
+            jobs: backend.jobs.clone(),
+            queue: backend.queue.clone(),
             pages: salesforce.clone(),
-            org_id: settings::import_org_id(&lookup).map_err(setup)?,
+            org_id: settings::import_org_id(lookup).map_err(setup)?,
         },
         hubspot,
         salesforce,
-        worker: settings::worker_settings(&lookup).map_err(setup)?,
+        worker: settings::worker_settings(lookup).map_err(setup)?,
     })
 }
 
-fn import_failed(e: sf2hs_shared::import::ImportError) -> CliError {
+fn import_failed(e: impl std::fmt::Display) -> CliError {
     CliError::Setup(e.to_string())
 }
 
-/// Counts the records of `object`, asks, then imports them with the local workers.
+/// Asks whether to start `job`; a "no" cancels it, so that the imports table says what
+/// happened.
+async fn confirmed(backend: &Backend, job: &ImportJob, yes: bool) -> Result<bool, CliError> {
+    if yes {
+        return Ok(true);
+    }
+    eprint!(
+        "{} {} records to import (job {}). Start? [y/N] ",
+        job.total.unwrap_or(0),
+        job.salesforce_object,
+        job.id
+    );
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        return Ok(true);
+    }
+    backend
+        .jobs
+        .finish(&job.id, ImportStatus::Cancelled, Some("not confirmed"))
+        .await?;
+    eprintln!("not started; the job is listed as cancelled (`--yes` starts without asking)");
+    Ok(false)
+}
+
+/// Counts the records of `object`, asks, then imports them: with the local workers, or by the
+/// deployed import function.
 pub async fn start(
     backend: &Backend,
     object: &str,
     options: RunOptions,
+    lookup: Lookup<'_>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let runner = runner(backend, &options).await?;
-    let job = runner.importer.start(object).await.map_err(import_failed)?;
-    let total = job.total.unwrap_or(0);
-    if !options.yes {
-        eprint!(
-            "{total} {object} records to import (job {}). Start? [y/N] ",
-            job.id
-        );
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            backend
-                .jobs
-                .finish(
-                    &job.id,
-                    sf2hs_shared::ports::ImportStatus::Cancelled,
-                    Some("not confirmed"),
-                )
-                .await?;
-            eprintln!(
-                "not started; the job is listed as cancelled (`--yes` starts without asking)"
-            );
-            return Ok(ExitCode::from(1));
+    match &backend.imports {
+        Imports::Local => {
+            let runner = runner(backend, &options, lookup).await?;
+            let job = runner.importer.start(object).await.map_err(import_failed)?;
+            if !confirmed(backend, &job, options.yes).await? {
+                return Ok(ExitCode::from(1));
+            }
+            run_locally(backend, runner, &job.id, options.workers, json).await
+        }
+        #[cfg(feature = "aws")]
+        Imports::Aws(aws) => {
+            let job = aws.function.start(object).await?;
+            if !confirmed(backend, &job, options.yes).await? {
+                return Ok(ExitCode::from(1));
+            }
+            run_remotely(backend, aws, &job.id, options.detach, json).await
         }
     }
-    run(backend, runner, &job.id, options.workers, json).await
 }
 
 /// Goes on with an import that was interrupted, from its last checkpoint.
@@ -194,21 +221,65 @@ pub async fn resume(
     backend: &Backend,
     id: &str,
     options: RunOptions,
+    lookup: Lookup<'_>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let runner = runner(backend, &options).await?;
-    run(backend, runner, id, options.workers, json).await
+    match &backend.imports {
+        Imports::Local => {
+            let runner = runner(backend, &options, lookup).await?;
+            run_locally(backend, runner, id, options.workers, json).await
+        }
+        #[cfg(feature = "aws")]
+        Imports::Aws(aws) => run_remotely(backend, aws, id, options.detach, json).await,
+    }
 }
 
-async fn run(
+/// Hands job `id` to the import function (a continuation message, redelivered by SQS if a run
+/// fails), then follows it.
+#[cfg(feature = "aws")]
+async fn run_remotely(
+    backend: &Backend,
+    aws: &crate::aws::AwsImports,
+    id: &str,
+    detach: bool,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    use sf2hs_shared::import::ImportContinuation;
+
+    let job = backend.jobs.get(id).await?.ok_or_else(|| no_import(id))?;
+    if job.status.is_finished() {
+        return Err(CliError::Setup(format!(
+            "import {id} is {}: nothing to run; `sf2hs import start {}` starts a new one",
+            job.status.name(),
+            job.salesforce_object
+        )));
+    }
+    aws.continuations.continue_later(id).await?;
+    if detach {
+        if json {
+            output::print_json(&job_json(&job));
+        } else {
+            out!(
+                "import {id} handed to {}; `sf2hs import status {id}` follows it",
+                aws.function.function_name()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    follow(backend, id, None, None, json).await
+}
+
+fn no_import(id: &str) -> CliError {
+    CliError::Setup(format!("no import `{id}`; `sf2hs import list` shows them"))
+}
+
+async fn run_locally(
     backend: &Backend,
     runner: Runner,
     id: &str,
     workers: usize,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    use sf2hs_shared::ports::ImportStatus;
-
     let workers = super::serve::spawn_workers(
         backend,
         runner.hubspot.clone(),
@@ -217,7 +288,7 @@ async fn run(
         workers,
         false,
     );
-    let importer = std::sync::Arc::new(runner.importer);
+    let importer = Arc::new(runner.importer);
     let sending = {
         let importer = importer.clone();
         let id = id.to_owned();
@@ -226,9 +297,24 @@ async fn run(
             importer.run(&id, far).await
         })
     };
-    let first = backend.jobs.get(id).await?.ok_or_else(|| {
-        CliError::Setup(format!("no import `{id}`; `sf2hs import list` shows them"))
-    })?;
+    follow(backend, id, Some(sending), Some(workers), json).await
+}
+
+type Sending = tokio::task::JoinHandle<
+    Result<sf2hs_shared::import::ImportProgress, sf2hs_shared::import::ImportError>,
+>;
+
+/// Shows job `id`'s progress until it finishes. Locally, `sending` is the task sending pages
+/// (its error ends the run) and `workers` stop with it; on AWS both are `None` and Ctrl-C only
+/// stops following.
+async fn follow(
+    backend: &Backend,
+    id: &str,
+    mut sending: Option<Sending>,
+    workers: Option<super::serve::Workers>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let first = backend.jobs.get(id).await?.ok_or_else(|| no_import(id))?;
     let bar = if json {
         indicatif::ProgressBar::hidden()
     } else {
@@ -240,7 +326,6 @@ async fn run(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut sending = Some(sending);
     let outcome = loop {
         let job = backend
             .jobs
@@ -266,19 +351,26 @@ async fn run(
             _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
             _ = tokio::signal::ctrl_c() => {
                 bar.abandon();
-                workers.stop().await;
-                eprintln!("interrupted; every page sent so far is on the queue: `sf2hs import resume {id}` goes on from the last checkpoint");
+                match workers {
+                    Some(workers) => {
+                        workers.stop().await;
+                        eprintln!("interrupted; every page sent so far is on the queue: `sf2hs import resume {id}` goes on from the last checkpoint");
+                    }
+                    None => eprintln!("stopped following; the import goes on in AWS: `sf2hs import status {id}` shows it"),
+                }
                 return Ok(ExitCode::from(130));
             }
         }
     };
-    workers.stop().await;
+    if let Some(workers) = workers {
+        workers.stop().await;
+    }
     bar.finish();
     let job = outcome?;
     if json {
         output::print_json(&job_json(&job));
     } else {
-        println!(
+        out!(
             "import {}: {} ({} enqueued, {} synced, {} failed)",
             job.id,
             job.status.name(),

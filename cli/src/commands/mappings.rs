@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use sf2hs_shared::mapping::{MappingStatus, Severity, ValidationReport, load_files};
-use sf2hs_shared::ports::MappingStore;
 
 use crate::backend::Backend;
 use crate::output::{self, CliError};
@@ -55,18 +54,23 @@ impl sf2hs_shared::mapping::schema::SchemaSource for SalesforceHalf {
 /// `mappings validate` with credentials configured (SF2HS_SALESFORCE_SECRET and
 /// SF2HS_HUBSPOT_SECRET): the files' problems, then, when they have none, every problem against
 /// the live Salesforce describe and HubSpot schemas.
-pub async fn validate_live(files: &[PathBuf], json: bool) -> ExitCode {
+pub async fn validate_live(
+    files: &[PathBuf],
+    secrets_dir: Option<PathBuf>,
+    lookup: sf2hs_shared::settings::Lookup<'_>,
+    json: bool,
+) -> ExitCode {
     use sf2hs_shared::embedded::LocalSecrets;
-    use sf2hs_shared::settings::{process_env, vars};
+    use sf2hs_shared::settings::vars;
 
     let mut report = load_files(files);
-    let configured = process_env(vars::SALESFORCE_SECRET).is_some()
-        && process_env(vars::HUBSPOT_SECRET).is_some();
+    let configured =
+        lookup(vars::SALESFORCE_SECRET).is_some() && lookup(vars::HUBSPOT_SECRET).is_some();
     if !configured || !report.is_ok() {
         return finish(&report, files.len(), json);
     }
-    let secrets = LocalSecrets::new(process_env("SF2HS_SECRETS_DIR").map(PathBuf::from));
-    match super::remote_clients(&secrets).await {
+    let secrets = LocalSecrets::new(secrets_dir);
+    match super::remote_clients(&secrets, lookup).await {
         Ok((salesforce, hubspot)) => {
             let source = sf2hs_shared::hubspot::HubSpotSchemaSource::new(
                 SalesforceHalf(salesforce),
@@ -74,7 +78,7 @@ pub async fn validate_live(files: &[PathBuf], json: bool) -> ExitCode {
             );
             let live = sf2hs_shared::mapping::validate_live(&report.mappings, &source).await;
             if !json {
-                println!("checked against the live Salesforce and HubSpot schemas");
+                out!("checked against the live Salesforce and HubSpot schemas");
             }
             report.problems.extend(live);
         }
@@ -136,7 +140,7 @@ fn print_report(report: &ValidationReport, file_count: usize, json: bool) {
     }
     // Mappings are listed only when they are usable as a whole.
     for m in report.mappings.iter().filter(|_| errors == 0) {
-        println!(
+        out!(
             "{}:{}: {} -> HubSpot {} ({}, {} fields, {} associations)",
             m.file,
             m.line,
@@ -149,7 +153,7 @@ fn print_report(report: &ValidationReport, file_count: usize, json: bool) {
     }
     let files_word = if file_count == 1 { "file" } else { "files" };
     if errors == 0 {
-        println!(
+        out!(
             "ok: {file_count} {files_word}, {} mappings, {warnings} warnings",
             report.mappings.len()
         );
@@ -231,7 +235,7 @@ pub async fn apply(backend: &Backend, files: &[PathBuf], json: bool) -> Result<E
                 ]
             })
             .collect();
-        println!(
+        out!(
             "{}",
             output::table(
                 &["Salesforce object", "status", "applied", "version"],
@@ -265,7 +269,7 @@ pub async fn list(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     if stored.is_empty() {
-        println!("no mappings stored yet: `sf2hs mappings apply FILE` stores them");
+        out!("no mappings stored yet: `sf2hs mappings apply FILE` stores them");
         return Ok(ExitCode::SUCCESS);
     }
     let rows = stored
@@ -283,7 +287,7 @@ pub async fn list(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
             ]
         })
         .collect();
-    println!(
+    out!(
         "{}",
         output::table(
             &[
@@ -324,9 +328,9 @@ pub async fn set_status(
             "version": version,
         }));
     } else if previous == status {
-        println!("{object} was already {status}");
+        out!("{object} was already {status}");
     } else {
-        println!("{object}: {previous} -> {status} (version {version})");
+        out!("{object}: {previous} -> {status} (version {version})");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,10 +9,11 @@ pub mod status;
 
 pub use sf2hs_shared::mapping::MappingStatus as Status;
 
-/// The Salesforce and HubSpot clients from the Lambdas' variables (`SF2HS_SALESFORCE_SECRET`,
+/// The Salesforce and HubSpot clients from the Lambdas' variables (read through `lookup`) (`SF2HS_SALESFORCE_SECRET`,
 /// `SF2HS_HUBSPOT_SECRET` and their settings), with secret values from `secrets`.
 pub async fn remote_clients(
     secrets: &sf2hs_shared::embedded::LocalSecrets,
+    lookup: sf2hs_shared::settings::Lookup<'_>,
 ) -> Result<
     (
         sf2hs_shared::salesforce::client::SalesforceClient,
@@ -20,13 +21,13 @@ pub async fn remote_clients(
     ),
     crate::output::CliError,
 > {
-    use sf2hs_shared::settings::{self, process_env};
+    use sf2hs_shared::settings;
 
     let setup = |e: settings::SettingsError| crate::output::CliError::Setup(e.to_string());
-    let salesforce = settings::salesforce_client(&process_env, secrets)
+    let salesforce = settings::salesforce_client(lookup, secrets)
         .await
         .map_err(setup)?;
-    let hubspot = settings::hubspot_client(&process_env, secrets)
+    let hubspot = settings::hubspot_client(lookup, secrets)
         .await
         .map_err(setup)?;
     Ok((salesforce, hubspot))

@@ -74,12 +74,13 @@ async fn fetch_records(
     mapping: &Mapping,
     sample: usize,
     secrets_dir: Option<&Path>,
+    lookup: sf2hs_shared::settings::Lookup<'_>,
 ) -> Result<Vec<FieldSnapshot>, CliError> {
     use sf2hs_shared::embedded::LocalSecrets;
-    use sf2hs_shared::settings::{self, process_env};
+    use sf2hs_shared::settings;
 
     let secrets = LocalSecrets::new(secrets_dir.map(Path::to_path_buf));
-    let client = settings::salesforce_client(&process_env, &secrets)
+    let client = settings::salesforce_client(lookup, &secrets)
         .await
         .map_err(|e| {
             CliError::Setup(format!(
@@ -128,6 +129,7 @@ fn preview_record(mapping: &Mapping, fields: &FieldSnapshot) -> Value {
 pub async fn preview(
     file: &Path,
     options: PreviewOptions,
+    lookup: sf2hs_shared::settings::Lookup<'_>,
     json_output: bool,
 ) -> Result<ExitCode, CliError> {
     let report = load_files(&[file.to_path_buf()]);
@@ -174,7 +176,15 @@ pub async fn preview(
                 .take(options.sample)
                 .map(|r| snapshot_for_mapping(mapping, r.clone()))
                 .collect(),
-            None => fetch_records(mapping, options.sample, options.secrets_dir.as_deref()).await?,
+            None => {
+                fetch_records(
+                    mapping,
+                    options.sample,
+                    options.secrets_dir.as_deref(),
+                    lookup,
+                )
+                .await?
+            }
         };
         let previews: Vec<Value> = records.iter().map(|r| preview_record(mapping, r)).collect();
         failures += previews
@@ -189,7 +199,7 @@ pub async fn preview(
         for item in &out {
             print_preview(item);
         }
-        println!("(a dry run: nothing was sent to HubSpot)");
+        out!("(a dry run: nothing was sent to HubSpot)");
     }
     Ok(if failures == 0 {
         ExitCode::SUCCESS
@@ -200,7 +210,7 @@ pub async fn preview(
 
 fn print_preview(item: &Value) {
     let mapping = &item["mapping"];
-    println!(
+    out!(
         "{} → {} (id property {}, {}, on delete {})",
         mapping["salesforce_object"].as_str().unwrap_or_default(),
         mapping["hubspot_object"].as_str().unwrap_or_default(),
@@ -209,7 +219,7 @@ fn print_preview(item: &Value) {
         mapping["on_delete"].as_str().unwrap_or_default()
     );
     for field in mapping["fields"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "  {} → {} ({})",
             field["salesforce_field"].as_str().unwrap_or_default(),
             field["hubspot_property"].as_str().unwrap_or_default(),
@@ -217,25 +227,25 @@ fn print_preview(item: &Value) {
         );
     }
     for association in mapping["associations"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "  {} ⇒ association to {}",
             association["salesforce_field"].as_str().unwrap_or_default(),
             association["target"].as_str().unwrap_or_default()
         );
     }
     for record in item["records"].as_array().into_iter().flatten() {
-        println!("  record {}:", record["id"].as_str().unwrap_or_default());
+        out!("  record {}:", record["id"].as_str().unwrap_or_default());
         if let Some(errors) = record["errors"].as_array() {
             for error in errors {
-                println!("    error: {}", error.as_str().unwrap_or_default());
+                out!("    error: {}", error.as_str().unwrap_or_default());
             }
             continue;
         }
         for (property, value) in record["properties"].as_object().into_iter().flatten() {
-            println!("    {property} = {}", value.as_str().unwrap_or_default());
+            out!("    {property} = {}", value.as_str().unwrap_or_default());
         }
         for association in record["associations"].as_array().into_iter().flatten() {
-            println!(
+            out!(
                 "    associate with {} {}",
                 association["target"].as_str().unwrap_or_default(),
                 association["target_record_id"].as_str().unwrap_or_default()

@@ -11,7 +11,6 @@ use sf2hs_shared::hubspot::PropertyPlan;
 use sf2hs_shared::hubspot::schemas::{SchemaRequest, property_type_for};
 use sf2hs_shared::mapping::schema::{HubSpotPropertyType, SalesforceObjectSchema};
 use sf2hs_shared::mapping::{HubSpotObjectRef, Mapping};
-use sf2hs_shared::ports::MappingStore;
 
 use crate::backend::Backend;
 use crate::output::{self, CliError};
@@ -72,6 +71,7 @@ pub async fn ensure(
     object: &str,
     yes: bool,
     secrets_dir: Option<PathBuf>,
+    lookup: sf2hs_shared::settings::Lookup<'_>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let mapping = backend
@@ -82,7 +82,8 @@ pub async fn ensure(
             object: object.to_owned(),
         })?
         .mapping;
-    let (salesforce, hubspot) = super::remote_clients(&LocalSecrets::new(secrets_dir)).await?;
+    let (salesforce, hubspot) =
+        super::remote_clients(&LocalSecrets::new(secrets_dir), lookup).await?;
     let describe = salesforce
         .describe(object)
         .await
@@ -129,14 +130,14 @@ pub async fn ensure(
         if json {
             output::print_json(&json!({ "object": name, "plan": plan, "written": false }));
         } else {
-            println!("HubSpot {name} already has every property the mapping of {object} writes");
+            out!("HubSpot {name} already has every property the mapping of {object} writes");
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !json {
-        println!("plan for {object} → HubSpot {name}:");
+        out!("plan for {object} → HubSpot {name}:");
         for line in &plan {
-            println!("  {line}");
+            out!("  {line}");
         }
     }
     if !yes {
@@ -159,7 +160,7 @@ pub async fn ensure(
             "written": true,
         }));
     } else {
-        println!(
+        out!(
             "done: {} ({}){}, {} properties created",
             outcome.schema.name,
             outcome.schema.object_type_id,

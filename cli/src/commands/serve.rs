@@ -25,7 +25,7 @@ use sf2hs_shared::hubspot::HubSpotClient;
 use sf2hs_shared::ingest::{self, IngestError, IngestSettings};
 use sf2hs_shared::ports::ChangeQueue;
 use sf2hs_shared::salesforce::client::SalesforceClient;
-use sf2hs_shared::settings::{self, process_env};
+use sf2hs_shared::settings::{self, Lookup};
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
 use tokio::sync::watch;
 
@@ -62,18 +62,17 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// From the Lambdas' variables, with secret values from `secrets`.
-    pub async fn from_env(secrets: &LocalSecrets) -> Result<Self, CliError> {
-        let lookup = process_env;
-        let ingest = settings::ingest_settings(&lookup, secrets)
+    /// From the Lambdas' variables (read through `lookup`), with secret values from `secrets`.
+    pub async fn from_env(secrets: &LocalSecrets, lookup: Lookup<'_>) -> Result<Self, CliError> {
+        let ingest = settings::ingest_settings(lookup, secrets)
             .await
             .map_err(setup)?;
-        let (salesforce, hubspot) = super::remote_clients(secrets).await?;
+        let (salesforce, hubspot) = super::remote_clients(secrets, lookup).await?;
         Ok(Clients {
             ingest,
             hubspot: Arc::new(hubspot),
             salesforce: Arc::new(salesforce),
-            worker: settings::worker_settings(&lookup).map_err(setup)?,
+            worker: settings::worker_settings(lookup).map_err(setup)?,
         })
     }
 }
@@ -122,13 +121,13 @@ pub fn spawn_workers(
     count: usize,
     verbose: bool,
 ) -> Workers {
-    let queue: Arc<dyn ChangeQueue> = Arc::new(backend.queue.clone());
+    let queue = backend.queue.clone();
     let worker = Arc::new(Worker::new(
         WorkerPorts {
-            mappings: Arc::new(backend.mappings.clone()),
-            index: Arc::new(backend.index.clone()),
-            log: Arc::new(backend.log.clone()),
-            jobs: Arc::new(backend.jobs.clone()),
+            mappings: backend.mappings.clone(),
+            index: backend.index.clone(),
+            log: backend.log.clone(),
+            jobs: backend.jobs.clone(),
             queue: queue.clone(),
             hubspot,
             salesforce,
@@ -146,9 +145,12 @@ pub fn spawn_workers(
                 match drain_once(&worker, queue.as_ref(), 100, VISIBILITY).await {
                     Ok(report) if report.received > 0 => {
                         if verbose {
-                            println!(
+                            out!(
                                 "worker {n}: {} change(s): {} done, {} to retry, {} dead-lettered",
-                                report.received, report.done, report.retried, report.dead_lettered
+                                report.received,
+                                report.done,
+                                report.retried,
+                                report.dead_lettered
                             );
                         }
                     }
@@ -188,7 +190,7 @@ pub async fn start(
     let address = listener.local_addr().map_err(setup)?;
     let server = Arc::new(Server {
         settings: clients.ingest.clone(),
-        queue: Arc::new(backend.queue.clone()),
+        queue: backend.queue.clone(),
     });
     let app = Router::new()
         .route("/outbound/{token}", post(outbound))
@@ -221,22 +223,23 @@ pub async fn start(
 pub async fn serve(
     backend: &Backend,
     options: ServeOptions,
+    lookup: Lookup<'_>,
 ) -> Result<std::process::ExitCode, CliError> {
-    let clients = Clients::from_env(&LocalSecrets::new(options.secrets_dir)).await?;
+    let clients = Clients::from_env(&LocalSecrets::new(options.secrets_dir), lookup).await?;
     let running = start(backend, &clients, options.listen, options.workers, true).await?;
     let address = running.address;
-    println!("sf2hs serve: listening on http://{address}");
-    println!("  outbound messages: POST http://{address}/outbound/<token>");
-    println!("  CDC / platform events (EventBridge shape): POST http://{address}/events");
-    println!(
+    out!("sf2hs serve: listening on http://{address}");
+    out!("  outbound messages: POST http://{address}/outbound/<token>");
+    out!("  CDC / platform events (EventBridge shape): POST http://{address}/events");
+    out!(
         "  {} worker task(s) on {}",
         options.workers.max(1),
         backend.location
     );
     wait_for_signal().await;
-    println!("sf2hs serve: stopping; finishing requests and batches in flight");
+    out!("sf2hs serve: stopping; finishing requests and batches in flight");
     running.stop().await?;
-    println!("sf2hs serve: stopped");
+    out!("sf2hs serve: stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
 

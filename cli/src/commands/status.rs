@@ -4,9 +4,7 @@ use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use sf2hs_shared::ports::{
-    ChangeQueue, MappingStore, RecordIndex, SyncLog, SyncLogQuery, SyncOutcome,
-};
+use sf2hs_shared::ports::{SyncLogQuery, SyncOutcome};
 
 use crate::backend::Backend;
 use crate::output::{self, CliError};
@@ -33,7 +31,10 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
             .map(|e| e.at);
         rows.push((stored.mapping.status, object, records, counts, last));
     }
-    let depth = backend.queue.depth().await?;
+    let mut depths = Vec::new();
+    for named in &backend.queues {
+        depths.push((named.name.clone(), named.queue.depth().await?));
+    }
     if json {
         let mappings: Vec<_> = rows
             .iter()
@@ -49,19 +50,28 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
                 })
             })
             .collect();
+        let queues: Vec<_> = depths
+            .iter()
+            .map(|(name, depth)| {
+                json!({
+                    "name": name,
+                    "visible": depth.visible,
+                    "in_flight": depth.in_flight,
+                    "delayed": depth.delayed,
+                    "dead": depth.dead,
+                })
+            })
+            .collect();
+        // `queue` is the live queue, as before there was more than one.
         output::print_json(&json!({
             "mappings": mappings,
-            "queue": {
-                "visible": depth.visible,
-                "in_flight": depth.in_flight,
-                "delayed": depth.delayed,
-                "dead": depth.dead,
-            }
+            "queue": queues.first(),
+            "queues": queues,
         }));
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no mappings stored yet: `sf2hs mappings apply FILE` stores them");
+        out!("no mappings stored yet: `sf2hs mappings apply FILE` stores them");
     } else {
         let table_rows = rows
             .iter()
@@ -76,7 +86,7 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
                 ]
             })
             .collect();
-        println!(
+        out!(
             "{}",
             output::table(
                 &[
@@ -91,18 +101,20 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
             )
         );
     }
-    println!(
-        "queue: {} waiting, {} in flight, {} delayed; dead letters: {}{}",
-        depth.visible,
-        depth.in_flight,
-        depth.delayed,
-        depth.dead,
-        if depth.dead > 0 {
-            " (`sf2hs dlq list` shows why; `sf2hs dlq replay` retries them)"
-        } else {
-            ""
-        }
-    );
+    for (name, depth) in &depths {
+        out!(
+            "{name}: {} waiting, {} in flight, {} delayed; dead letters: {}{}",
+            depth.visible,
+            depth.in_flight,
+            depth.delayed,
+            depth.dead,
+            if depth.dead > 0 {
+                " (`sf2hs dlq list` shows why; `sf2hs dlq replay` retries them)"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -139,7 +151,7 @@ pub async fn errors(
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
-        println!("no sync failures recorded");
+        out!("no sync failures recorded");
         return Ok(ExitCode::SUCCESS);
     }
     let rows = entries
@@ -154,7 +166,7 @@ pub async fn errors(
             ]
         })
         .collect();
-    println!(
+    out!(
         "{}",
         output::table(&["at (UTC)", "object", "record", "outcome", "reason"], rows)
     );

@@ -8,6 +8,8 @@ pub mod config;
 pub mod deployment;
 pub mod dynamodb;
 mod error;
+#[cfg(feature = "operator")]
+pub mod operator;
 pub mod secrets;
 pub mod sqs;
 

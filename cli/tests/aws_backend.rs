@@ -1,0 +1,324 @@
+//! The CLI on the aws backend: a stack on moto (table, live / backfill / import queues,
+//! secrets), the import function behind Lambda's Invoke API and the worker and import functions
+//! fed by event source mappings, as Lambda runs them. `sf2hs` reads the resource names from
+//! sf2hs.toml, lists and changes the stored mappings in DynamoDB, starts an import through the
+//! import function, follows it to the end, and reports status and dead letters from SQS.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use sf2hs_shared::aws::deployment;
+use sf2hs_shared::ports::{ChangeQueue, ImportJobs, ImportStatus, MappingStore};
+use sf2hs_tests::event_source::EventSource;
+use sf2hs_tests::lambda_api::LambdaApi;
+use sf2hs_tests::stack::Stack;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
+const IMPORT_FUNCTION: &str = "sf2hs-import";
+
+/// Runs `sf2hs --config CONFIG ARGS…` with the AWS variables that reach moto and the Invoke
+/// API; returns (exit code, stdout, stderr).
+async fn sf2hs(config: &Path, lambda: &str, args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(BINARY)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("AWS_ENDPOINT_URL", sf2hs_tests::moto_endpoint())
+        .env("AWS_ENDPOINT_URL_LAMBDA", lambda)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", config.with_extension("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            config.with_extension("no-aws-credentials"),
+        )
+        .env_remove("SF2HS_BACKEND")
+        .env_remove("SF2HS_STACK")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("sf2hs runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn json_of(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn variable(stack: &Stack, name: &str) -> String {
+    stack.lookup()(name).unwrap_or_else(|| panic!("{name} in the stack's environment"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_drives_a_deployed_stack() {
+    let stack = Stack::start("cli-aws").await;
+    let handle = stack.salesforce.handle();
+    handle
+        .create_many(
+            "Project__c",
+            (0..300)
+                .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("seeded");
+
+    let (import, worker) = {
+        let lookup = stack.lookup();
+        let endpoint = Some(stack.endpoint());
+        let import = sf2hs_import::from_env(&lookup, endpoint)
+            .await
+            .expect("import starts");
+        let worker = sf2hs_worker::from_env(&lookup, endpoint)
+            .await
+            .expect("worker starts");
+        (Arc::new(import), Arc::new(worker))
+    };
+    let lambda = {
+        let import = import.clone();
+        LambdaApi::serve(IMPORT_FUNCTION, move |payload| {
+            let import = import.clone();
+            async move {
+                import
+                    .handle(LambdaEvent::new(
+                        payload,
+                        Stack::context(Duration::from_secs(60)),
+                    ))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await
+    };
+
+    // The event source mappings: the import queue invokes the import function, the backfill
+    // queue the worker.
+    let running = Arc::new(AtomicBool::new(true));
+    let mappings = {
+        let running = running.clone();
+        let mut imports = EventSource::new(&stack.connection, stack.import_queue.queue_url()).await;
+        imports.batch_size = 1;
+        imports.visibility = Duration::from_secs(120);
+        let backfill = EventSource::new(&stack.connection, stack.backfill.queue_url()).await;
+        let (import, worker) = (import.clone(), worker.clone());
+        tokio::spawn(async move {
+            while running.load(Ordering::SeqCst) {
+                let import = import.clone();
+                let continued = imports
+                    .poll(|payload| async move {
+                        import
+                            .handle(LambdaEvent::new(
+                                payload,
+                                Stack::context(Duration::from_secs(60)),
+                            ))
+                            .await
+                            .map_err(|e| e.to_string())
+                    })
+                    .await;
+                let worker = worker.clone();
+                let written = backfill
+                    .poll(|payload| async move {
+                        let event: SqsEvent =
+                            serde_json::from_value(payload).map_err(|e| e.to_string())?;
+                        let answer = worker
+                            .handle(LambdaEvent::new(
+                                event,
+                                Stack::context(Duration::from_secs(60)),
+                            ))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        serde_json::to_value(answer).map_err(|e| e.to_string())
+                    })
+                    .await;
+                if continued.received + written.received == 0 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        })
+    };
+
+    let dir = sf2hs_tests::TempDir::new("cli-aws").expect("temp dir");
+    let config = dir.path().join("sf2hs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# the names a deployed stack's outputs give\n\
+             backend = \"aws\"\n\
+             table = \"{}\"\n\
+             queue = \"{}\"\n\
+             backfill_queue = \"{}\"\n\
+             import_queue = \"{}\"\n\
+             import_function = \"{IMPORT_FUNCTION}\"\n",
+            stack.settings.table,
+            stack.settings.queue,
+            variable(&stack, deployment::BACKFILL_QUEUE_VAR),
+            variable(&stack, deployment::IMPORT_QUEUE_VAR),
+        ),
+    )
+    .expect("config written");
+
+    // The mappings the stack stored, read from DynamoDB; pausing one writes it there.
+    let (code, out, err) = sf2hs(&config, lambda.endpoint(), &["mappings", "list", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let listed = json_of(&out);
+    let objects: Vec<&str> = listed["mappings"]
+        .as_array()
+        .expect("mappings")
+        .iter()
+        .filter_map(|m| m["salesforce_object"].as_str())
+        .collect();
+    assert!(
+        objects.contains(&"Project__c") && objects.contains(&"Invoice__c"),
+        "{out}"
+    );
+    let (code, _, err) = sf2hs(
+        &config,
+        lambda.endpoint(),
+        &["mappings", "pause", "Invoice__c"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let stored = stack
+        .store
+        .mapping_store()
+        .get("Invoice__c")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.mapping.status.name(), "paused");
+
+    // The pipeline runs in Lambda here: `serve` says so instead of starting a second one.
+    let (code, _, err) = sf2hs(&config, lambda.endpoint(), &["serve"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("deployed functions are the pipeline"), "{err}");
+
+    // The import: the function counts and creates the job, the CLI hands it back to run and
+    // follows it until every record is in HubSpot.
+    let (code, out, err) = sf2hs(
+        &config,
+        lambda.endpoint(),
+        &["import", "start", "Project__c", "--yes", "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "import start failed:\n{out}\n{err}");
+    let job = json_of(&out);
+    assert_eq!(job["status"], "completed", "{out}");
+    assert_eq!(job["total"], 300);
+    assert_eq!(job["synced"], 300);
+    assert_eq!(job["failed"], 0);
+    let invoked = lambda.payloads();
+    assert_eq!(
+        invoked.first(),
+        Some(&json!({ "action": "start", "object": "Project__c" })),
+        "the job was created by the import function: {invoked:?}"
+    );
+    let records = stack
+        .hubspot
+        .handle()
+        .records("sf_project")
+        .expect("HubSpot records");
+    assert_eq!(records.len(), 300, "every project in HubSpot once");
+    let id = job["id"].as_str().expect("job id").to_owned();
+    let stored = stack
+        .store
+        .import_jobs()
+        .get(&id)
+        .await
+        .expect("read")
+        .expect("job in DynamoDB");
+    assert_eq!(stored.status, ImportStatus::Completed);
+
+    // A finished job has nothing to resume.
+    let (code, _, err) = sf2hs(&config, lambda.endpoint(), &["import", "resume", &id]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing to run"), "{err}");
+
+    // An unknown object: the function's own error, passed on.
+    let (code, _, err) = sf2hs(
+        &config,
+        lambda.endpoint(),
+        &["import", "start", "Nope__c", "--yes"],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the import function `sf2hs-import` failed"),
+        "{err}"
+    );
+    assert!(err.contains("Nope__c"), "{err}");
+
+    // Status: the records in the index, both queues with their depth.
+    let (code, out, err) = sf2hs(&config, lambda.endpoint(), &["status", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let status = json_of(&out);
+    let project = status["mappings"]
+        .as_array()
+        .expect("mappings")
+        .iter()
+        .find(|m| m["salesforce_object"] == "Project__c")
+        .cloned()
+        .expect("Project__c in status");
+    assert_eq!(project["records"], 300, "{out}");
+    let queues: Vec<&str> = status["queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .filter_map(|q| q["name"].as_str())
+        .collect();
+    assert_eq!(
+        queues,
+        vec![
+            stack.settings.queue.as_str(),
+            variable(&stack, deployment::BACKFILL_QUEUE_VAR).as_str()
+        ]
+    );
+
+    // A dead letter on the live queue shows in `dlq list` and `dlq replay` puts it back.
+    let change = sf2hs_tests::sample_change(7);
+    stack.queue.send_batch(&[change]).await.expect("sent");
+    let delivery = stack
+        .queue
+        .receive(1, Duration::from_secs(30))
+        .await
+        .expect("received")
+        .pop()
+        .expect("a delivery");
+    stack
+        .queue
+        .dead_letter(&delivery.receipt, "seeded by the test")
+        .await
+        .expect("dead-lettered");
+    let (code, out, err) = sf2hs(&config, lambda.endpoint(), &["dlq", "list", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let letters = json_of(&out)["dead_letters"].clone();
+    assert_eq!(letters.as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(letters[0]["reason"], "seeded by the test");
+    let (code, out, err) = sf2hs(&config, lambda.endpoint(), &["dlq", "replay", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_of(&out)["replayed"], 1);
+    assert_eq!(stack.queue.depth().await.expect("depth").dead, 0);
+
+    running.store(false, Ordering::SeqCst);
+    let _ = mappings.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_resource_name_says_which_and_how_to_give_it() {
+    let dir = sf2hs_tests::TempDir::new("cli-aws-missing").expect("temp dir");
+    let config = dir.path().join("sf2hs.toml");
+    std::fs::write(&config, "backend = \"aws\"\nqueue = \"q\"\n").expect("config");
+    let (code, _, err) = sf2hs(&config, "http://127.0.0.1:9", &["status"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("SF2HS_TABLE"), "{err}");
+    assert!(err.contains("--stack"), "{err}");
+}
