@@ -73,6 +73,22 @@ impl Stack {
     }
 
     pub async fn start_with(label: &str, hubspot_config: SandboxConfig) -> Stack {
+        Self::start_with_objects(
+            label,
+            hubspot_config,
+            sf2hs_sandbox::demo::project_object(),
+            sf2hs_sandbox::demo::invoice_object(),
+        )
+        .await
+    }
+
+    /// A stack whose Salesforce org defines the two demo objects as given.
+    pub async fn start_with_objects(
+        label: &str,
+        hubspot_config: SandboxConfig,
+        project: sf2hs_sandbox::salesforce::ObjectDefinition,
+        invoice: sf2hs_sandbox::salesforce::ObjectDefinition,
+    ) -> Stack {
         let endpoint = crate::moto_endpoint().to_owned();
         let connection = crate::moto_connection().await;
         let table = crate::unique_name(&format!("{label}-table"));
@@ -102,9 +118,10 @@ impl Stack {
         .await
         .expect("import queue");
 
-        let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(hubspot_config)
-            .await
-            .expect("sandboxes");
+        let (salesforce, hubspot) =
+            sf2hs_sandbox::demo::start_pair_with(hubspot_config, project, invoice)
+                .await
+                .expect("sandboxes");
 
         let secrets = SecretsManagerSecrets::new(&connection);
         let secret_names = [

@@ -4,7 +4,6 @@
 //! CDC events for updates and deletes) to the local pipeline (`serve`'s code), then checks every
 //! record in HubSpot against Salesforce and says what happened.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,96 +42,11 @@ fn failed(what: &str, e: impl std::fmt::Debug) -> CliError {
     CliError::Setup(format!("demo: {what}: {e:?}"))
 }
 
-fn id18(id: &str) -> String {
-    SalesforceId::parse(id)
-        .map(|i| i.as_str().to_owned())
-        .unwrap_or_else(|_| id.to_owned())
-}
-
-/// Records of Salesforce that HubSpot does not show as they are, with why.
-fn mismatches(salesforce: &RunningSalesforceSandbox, hubspot: &RunningSandbox) -> Vec<String> {
-    let sf = salesforce.handle();
-    let hub = hubspot.handle();
-    let mut problems = Vec::new();
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    let number = |v: Option<&Value>| v.and_then(Value::as_f64);
-    let mut project_ids = BTreeMap::new();
-    for project in sf.records("Project__c").unwrap_or_default() {
-        let found = hub
-            .record_by_unique("sf_project", "salesforce_id", &id18(&project.id))
-            .ok()
-            .flatten();
-        match (project.deleted_date.is_some(), found) {
-            (true, Some(_)) => problems.push(format!(
-                "Project__c {}: deleted, still live in HubSpot",
-                project.id
-            )),
-            (true, None) => {}
-            (false, None) => problems.push(format!("Project__c {}: not in HubSpot", project.id)),
-            (false, Some(record)) => {
-                project_ids.insert(id18(&project.id), record.id);
-                let name = record.properties.get("project_name").cloned();
-                let budget = record
-                    .properties
-                    .get("budget")
-                    .and_then(|b| b.parse::<f64>().ok());
-                if name != text(project.values.get("Name"))
-                    || budget != number(project.values.get("Budget__c"))
-                {
-                    problems.push(format!(
-                        "Project__c {}: HubSpot shows {name:?} / {budget:?}",
-                        project.id
-                    ));
-                }
-            }
-        }
-    }
-    for invoice in sf.records("Invoice__c").unwrap_or_default() {
-        let Some(record) = hub
-            .record_by_unique("sf_invoice", "salesforce_id", &id18(&invoice.id))
-            .ok()
-            .flatten()
-        else {
-            problems.push(format!("Invoice__c {}: not in HubSpot", invoice.id));
-            continue;
-        };
-        let status = record.properties.get("invoice_status").cloned();
-        let amount = record
-            .properties
-            .get("amount")
-            .and_then(|a| a.parse::<f64>().ok());
-        if status != text(invoice.values.get("Status__c"))
-            || amount != number(invoice.values.get("Amount__c"))
-        {
-            problems.push(format!(
-                "Invoice__c {}: HubSpot shows {status:?} / {amount:?}",
-                invoice.id
-            ));
-        }
-        if let Some(project) = text(invoice.values.get("Project__c"))
-            && let Some(project_record) = project_ids.get(&id18(&project))
-        {
-            let linked = hub
-                .associations_of("sf_invoice", record.id, "sf_project")
-                .unwrap_or_default()
-                .iter()
-                .any(|(to, _)| to == project_record);
-            if !linked {
-                problems.push(format!(
-                    "Invoice__c {}: not associated with its project",
-                    invoice.id
-                ));
-            }
-        }
-    }
-    problems
-}
-
 /// Waits until HubSpot matches Salesforce; the mismatches left when `PHASE_LIMIT` ran out.
 async fn settle(salesforce: &RunningSalesforceSandbox, hubspot: &RunningSandbox) -> Vec<String> {
     let started = Instant::now();
     loop {
-        let problems = mismatches(salesforce, hubspot);
+        let problems = sf2hs_sandbox::demo::mismatches(salesforce, hubspot);
         if problems.is_empty() || started.elapsed() > PHASE_LIMIT {
             return problems;
         }

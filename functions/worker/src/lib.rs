@@ -141,6 +141,18 @@ impl WorkerFunction {
                     }
                     failures.push(message_id);
                 }
+                Disposition::Requeue {
+                    change,
+                    reason,
+                    delay,
+                } => {
+                    tracing::info!(message = %message_id, %reason, ?delay, "waits on the queue");
+                    // The copy first: if it cannot be sent, the original is delivered again.
+                    if let Err(e) = queue.send_delayed(&[*change], delay).await {
+                        tracing::warn!(message = %message_id, error = %e, "cannot requeue; it will be retried");
+                        failures.push(message_id);
+                    }
+                }
                 Disposition::DeadLetter { reason } => {
                     tracing::warn!(message = %message_id, %reason, "dead-lettered");
                     if let Err(e) = queue.dead_letter(receipt, &reason).await {

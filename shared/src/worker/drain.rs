@@ -59,6 +59,14 @@ pub async fn drain_once(
                 report.dead_lettered += 1;
                 queue.dead_letter(receipt, &reason).await?;
             }
+            Disposition::Requeue { change, delay, .. } => {
+                report.retried += 1;
+                // The copy first: a crash in between delivers the change twice, never zero.
+                match queue.send_delayed(&[*change], delay).await {
+                    Ok(()) => done.push(receipt.clone()),
+                    Err(_) => queue.release(receipt, delay).await?,
+                }
+            }
         }
     }
     report.done = done.len();

@@ -72,8 +72,12 @@ pub struct WorkerSettings {
     pub max_receives: u32,
     /// Wait before a failed change is tried again.
     pub retry_delay: Duration,
-    /// Wait before an association whose target is not in HubSpot yet is tried again.
+    /// First wait before an association whose target is not in HubSpot yet is tried again;
+    /// later waits grow with the time already waited, up to SQS's 15-minute delay.
     pub association_retry_delay: Duration,
+    /// How long a change may wait for its association targets, from when ingest received it,
+    /// before it is dead-lettered with the reason.
+    pub association_max_wait: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -82,9 +86,13 @@ impl Default for WorkerSettings {
             max_receives: 5,
             retry_delay: Duration::from_secs(30),
             association_retry_delay: Duration::from_secs(60),
+            association_max_wait: Duration::from_secs(24 * 3600),
         }
     }
 }
+
+/// The longest delay SQS takes on a message (`DelaySeconds`).
+const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
 
 /// A change as the queue delivered it.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,7 +104,7 @@ pub struct InboundMessage {
 }
 
 /// What to do with one message after the batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Disposition {
     /// Handled (written, skipped on purpose, or superseded by a newer change): delete it.
     Done,
@@ -104,10 +112,18 @@ pub enum Disposition {
     Retry { reason: String, delay: Duration },
     /// Move it to the dead-letter queue with this reason.
     DeadLetter { reason: String },
+    /// Put `change` back on the queue as a new message after `delay`, then delete this one:
+    /// the change waits (for an association target) without spending the queue's receive
+    /// count, which would dead-letter it after a few quick tries.
+    Requeue {
+        change: Box<Change>,
+        reason: String,
+        delay: Duration,
+    },
 }
 
 /// The worker's answer for a batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchResult {
     /// One entry per message received, in no particular order.
     pub dispositions: Vec<(String, Disposition)>,
@@ -163,6 +179,10 @@ enum ItemOutcome {
         reason: String,
         delay: Duration,
         final_: bool,
+    },
+    /// Written, but an association target is not in HubSpot yet: wait for it.
+    WaitingForTarget {
+        reason: String,
     },
 }
 
@@ -262,6 +282,35 @@ impl Worker {
             ItemOutcome::Failed { reason, delay, .. } => {
                 log.push(entry(SyncOutcome::Failed, Some(reason.clone())));
                 (Disposition::Retry { reason, delay }, None)
+            }
+            ItemOutcome::WaitingForTarget { reason } => {
+                let waited = (Utc::now() - message.change.received_at)
+                    .to_std()
+                    .unwrap_or_default();
+                if waited >= self.settings.association_max_wait {
+                    let reason = format!(
+                        "{reason}; still missing after {} h: check that the target's mapping is \
+                         active and the target record synced (`sf2hs errors`), then `sf2hs dlq replay`",
+                        waited.as_secs() / 3600
+                    );
+                    log.push(entry(SyncOutcome::DeadLettered, Some(reason.clone())));
+                    (Disposition::DeadLetter { reason }, Some(false))
+                } else {
+                    log.push(entry(SyncOutcome::Failed, Some(reason.clone())));
+                    // Wait about as long again as already waited: quick at first (the target
+                    // is usually in the same burst of changes), rare later.
+                    let delay = waited
+                        .max(self.settings.association_retry_delay)
+                        .min(MAX_QUEUE_DELAY);
+                    (
+                        Disposition::Requeue {
+                            change: Box::new(message.change.clone()),
+                            reason,
+                            delay,
+                        },
+                        None,
+                    )
+                }
             }
         };
         // Superseded changes are settled by the newest one: done when it is done; when it is
@@ -533,6 +582,9 @@ impl Worker {
     async fn write_associations(&self, mapping: &Mapping, items: &mut [Item]) {
         let mut groups: BTreeMap<AssociationGroup, Vec<(usize, SalesforceId)>> = BTreeMap::new();
         let mut targets_of_mapped: HashMap<String, (HubSpotObjectRef, String)> = HashMap::new();
+        // The Salesforce object behind a group's targets, when it is a mapped one: the record
+        // index then tells a target deleted in Salesforce from one not written yet.
+        let mut group_objects: HashMap<AssociationGroup, String> = HashMap::new();
         for (index, item) in items.iter().enumerate() {
             if item.outcome.is_some() || item.hubspot_id.is_none() {
                 continue;
@@ -564,14 +616,20 @@ impl Worker {
                         }
                     }
                 };
+                let group = (object, id_property, association.association_type_id);
+                if let AssociationTarget::MappedObject { salesforce_object } = &association.target {
+                    group_objects.insert(group.clone(), salesforce_object.clone());
+                }
                 groups
-                    .entry((object, id_property, association.association_type_id))
+                    .entry(group)
                     .or_default()
                     .push((index, association.target_record_id.clone()));
             }
         }
         let mut pending: HashMap<usize, String> = HashMap::new();
-        for ((object, id_property, type_id), members) in groups {
+        for (group, members) in groups {
+            let target_salesforce_object = group_objects.get(&group).cloned();
+            let (object, id_property, type_id) = group;
             let target_object = HubSpotObjectRef::parse(&object);
             let values: Vec<String> = members
                 .iter()
@@ -596,9 +654,17 @@ impl Worker {
                     continue;
                 }
             };
+            let deleted = self
+                .deleted_targets(target_salesforce_object.as_deref(), &members, &found)
+                .await;
             let mut pairs = Vec::new();
             let mut pair_owner: HashMap<AssociationPair, usize> = HashMap::new();
             for (index, target) in &members {
+                if deleted.contains(target) {
+                    // Deleted in Salesforce (its lookups are cleared there): nothing to
+                    // associate with, and nothing to wait for.
+                    continue;
+                }
                 match (found.get(target.as_str()), &items[*index].hubspot_id) {
                     (Some(to_id), Some(from_id)) => {
                         let pair = AssociationPair {
@@ -645,9 +711,40 @@ impl Worker {
             }
         }
         for (index, reason) in pending {
-            let item = &mut items[index];
-            item.outcome =
-                Some(self.retry(&item.message, reason, self.settings.association_retry_delay));
+            items[index].outcome = Some(ItemOutcome::WaitingForTarget { reason });
+        }
+    }
+
+    /// The targets among `members` that HubSpot does not have because the record index knows
+    /// them as deleted in Salesforce.
+    async fn deleted_targets(
+        &self,
+        salesforce_object: Option<&str>,
+        members: &[(usize, SalesforceId)],
+        found: &HashMap<String, String>,
+    ) -> HashSet<SalesforceId> {
+        let Some(object) = salesforce_object else {
+            return HashSet::new();
+        };
+        let keys: Vec<RecordKey> = members
+            .iter()
+            .filter(|(_, target)| !found.contains_key(target.as_str()))
+            .map(|(_, target)| RecordKey {
+                object: object.to_owned(),
+                record_id: target.clone(),
+            })
+            .collect();
+        if keys.is_empty() {
+            return HashSet::new();
+        }
+        match self.ports.index.get_many(&keys).await {
+            Ok(entries) => entries
+                .into_iter()
+                .filter(|(_, entry)| entry.deleted)
+                .map(|(key, _)| key.record_id)
+                .collect(),
+            // Unknown: the members wait, as for a target not written yet.
+            Err(_) => HashSet::new(),
         }
     }
 
