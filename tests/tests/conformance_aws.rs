@@ -128,7 +128,7 @@ async fn get_many_reads_more_than_one_batch_of_100() {
     for (key, entry) in &stored {
         assert_eq!(
             index.put_if_newer(key, entry).await.expect("put"),
-            IndexWrite::Written
+            IndexWrite::Written { previous: None }
         );
     }
     let mut asked: Vec<RecordKey> = stored.iter().map(|(k, _)| k.clone()).collect();

@@ -6,6 +6,10 @@
 //! past the client's timeout and writes that succeed but answer 500; a worker process killed in
 //! the middle of a batch three times, its messages coming back when their visibility ends.
 //!
+//! Updates also move invoices to other projects (the lookup behind the association), and a
+//! tenth of the projects and a twentieth of the invoices are deleted (projects archived,
+//! invoices kept in HubSpot with their last state).
+//!
 //! At the end HubSpot must equal Salesforce's newest state for every record, field by field and
 //! association by association, with no duplicate and nothing missing, and the dead-letter queue
 //! must hold only the invoices seeded as unconvertible (a picklist value HubSpot has no option
@@ -50,8 +54,6 @@ struct Size {
     rounds: usize,
     /// Invoices created with the unconvertible status.
     unconvertible: usize,
-    /// Whether updates also move invoices to other projects (the lookup behind the association).
-    lookup_changes: bool,
     /// The longest the queue may take to drain at the end.
     limit: Duration,
 }
@@ -349,7 +351,7 @@ async fn chaos(size: Size, label: &str) {
             if i >= size.unconvertible {
                 fields["Status__c"] = json!(STATUSES[(i + round + 1) % 3]);
             }
-            if size.lookup_changes && dice.chance(30) {
+            if dice.chance(30) {
                 // A lookup change: the association moves to another project.
                 fields["Project__c"] = json!(projects[dice.below(projects.len())]);
             }
@@ -425,12 +427,13 @@ async fn chaos(size: Size, label: &str) {
             let changes: Vec<_> = handle
                 .changes_after(0)
                 .into_iter()
-                .filter(|c| c.record_id == id)
+                .filter(|c| c.record_id == id.trim_end_matches(':'))
                 .map(|c| (c.sequence, c.change_type, c.committed_at, c.values))
                 .collect();
             let entries = log
                 .query(&sf2hs_shared::ports::SyncLogQuery {
-                    record_id: SalesforceId::parse(id).ok(),
+                    salesforce_object: problem.split_whitespace().next().map(str::to_owned),
+                    record_id: SalesforceId::parse(id.trim_end_matches(':')).ok(),
                     limit: 50,
                     ..Default::default()
                 })
@@ -520,30 +523,9 @@ async fn chaos_on_moto() {
             invoices: 700,
             rounds: 2,
             unconvertible: 5,
-            lookup_changes: false,
             limit: Duration::from_secs(300),
         },
         "chaos",
-    )
-    .await;
-}
-
-/// Found by this run and not fixed yet: when an invoice's Project__c changes, the worker adds
-/// the association to the new project but never removes the one to the old project, so HubSpot
-/// shows both. The fix needs the v4 association batch read / archive in the HubSpot client.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: a lookup change leaves the old association (issue 8's note)"]
-async fn chaos_on_moto_with_lookup_changes() {
-    chaos(
-        Size {
-            projects: 300,
-            invoices: 700,
-            rounds: 2,
-            unconvertible: 5,
-            lookup_changes: true,
-            limit: Duration::from_secs(300),
-        },
-        "chaoslookup",
     )
     .await;
 }
@@ -557,7 +539,6 @@ async fn chaos_on_moto_10000_records() {
             invoices: 7_000,
             rounds: 3,
             unconvertible: 20,
-            lookup_changes: false,
             limit: Duration::from_secs(1_800),
         },
         "chaos10k",

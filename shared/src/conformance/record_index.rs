@@ -37,7 +37,8 @@ fn entry(seconds: i64, hash: &str, hubspot_id: Option<&str>, deleted: bool) -> I
 }
 
 /// First write is `Written`; the same modstamp again is `Refreshed` and updates in place; an
-/// older one is `Stale` with the stored entry and changes nothing; a newer one is `Written`.
+/// older one is `Stale` with the stored entry and changes nothing; a newer one is `Written`
+/// with the modstamp it replaced.
 pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
     const CHECK: &str = "record_index::written_refreshed_stale";
     let key = key("Invoice__c", 1);
@@ -54,7 +55,7 @@ pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
             "put_if_newer",
             index.put_if_newer(&key, &first).await
         ),
-        IndexWrite::Written,
+        IndexWrite::Written { previous: None },
         "[{CHECK}] first write"
     );
     assert_eq!(
@@ -104,8 +105,10 @@ pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
             "put_if_newer",
             index.put_if_newer(&key, &newer).await
         ),
-        IndexWrite::Written,
-        "[{CHECK}] a newer state"
+        IndexWrite::Written {
+            previous: Some(instant(10))
+        },
+        "[{CHECK}] a newer state, with the modstamp it replaced"
     );
     assert_eq!(
         ok(CHECK, "get", index.get(&key).await),
@@ -131,7 +134,9 @@ pub async fn check_delete_tombstone_is_kept(index: Arc<dyn RecordIndex>) {
             "put_if_newer",
             index.put_if_newer(&key, &tombstone).await
         ),
-        IndexWrite::Written,
+        IndexWrite::Written {
+            previous: Some(instant(10))
+        },
         "[{CHECK}] the delete is newer"
     );
     let late_upsert = entry(20, "hash-late", Some("501"), false);
@@ -163,7 +168,9 @@ pub async fn check_delete_tombstone_is_kept(index: Arc<dyn RecordIndex>) {
             "put_if_newer",
             index.put_if_newer(&key, &undelete).await
         ),
-        IndexWrite::Written,
+        IndexWrite::Written {
+            previous: Some(instant(30))
+        },
         "[{CHECK}] a newer undelete replaces the tombstone"
     );
 }

@@ -65,6 +65,9 @@ pub enum RefetchReason {
     UnknownAge,
     /// The record index moved on while this state was written; read the newest state.
     ConcurrentUpdate,
+    /// Written, but an association target was not in HubSpot yet: read the newest state and
+    /// write it with its associations again.
+    AssociationPending,
     /// A platform event named the record but carries no snapshot of it.
     EventOnly,
 }

@@ -89,7 +89,9 @@ impl RecordIndex for SqliteRecordIndex {
                         return Ok(IndexWrite::Stale { current });
                     }
                     Some(current) if current.modstamp == entry.modstamp => IndexWrite::Refreshed,
-                    _ => IndexWrite::Written,
+                    current => IndexWrite::Written {
+                        previous: current.map(|c| c.modstamp),
+                    },
                 };
                 tx.execute(
                     "INSERT INTO record_index

@@ -282,6 +282,81 @@ impl HubSpotClient {
     }
 }
 
+/// Inputs per association batch read (hubspot.md §3.1: ≤ 1000 since 2025-02-10).
+const MAX_ASSOCIATION_READ_INPUTS: usize = 1000;
+
+impl HubSpotClient {
+    /// The records each of `from_ids` is associated with in `to`, of any type (hubspot.md §3.1
+    /// batch read). Records HubSpot does not have are absent from the answer.
+    pub async fn associated_ids(
+        &self,
+        from: &HubSpotObjectRef,
+        to: &HubSpotObjectRef,
+        from_ids: Vec<String>,
+    ) -> Result<HashMap<String, Vec<String>>, HubSpotError> {
+        let path = self
+            .paths()
+            .association_batch_read(from.as_str(), to.as_str());
+        let mut found: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in chunked(from_ids, MAX_ASSOCIATION_READ_INPUTS) {
+            let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
+            let response = self
+                .send(Method::POST, &path, Some(&json!({ "inputs": inputs })))
+                .await?;
+            for result in response.body["results"].as_array().into_iter().flatten() {
+                let Some(from_id) = id_text(&result["from"]["id"]) else {
+                    continue;
+                };
+                let targets = result["to"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| id_text(&t["toObjectId"]))
+                    .collect();
+                found.insert(from_id, targets);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Removes every association between each pair (hubspot.md §3.1 batch archive).
+    pub async fn dissociate(
+        &self,
+        from: &HubSpotObjectRef,
+        to: &HubSpotObjectRef,
+        pairs: Vec<AssociationInput>,
+    ) -> Result<(), HubSpotError> {
+        let path = self
+            .paths()
+            .association_batch_archive(from.as_str(), to.as_str());
+        let mut by_from: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for pair in dedup(pairs) {
+            by_from.entry(pair.from_id).or_default().push(pair.to_id);
+        }
+        let inputs: Vec<Value> = by_from
+            .into_iter()
+            .map(|(from_id, to_ids)| {
+                let to: Vec<Value> = to_ids.iter().map(|id| json!({ "id": id })).collect();
+                json!({ "from": { "id": from_id }, "to": to })
+            })
+            .collect();
+        for chunk in chunked(inputs, MAX_ASSOCIATION_INPUTS) {
+            self.send(Method::POST, &path, Some(&json!({ "inputs": chunk })))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A HubSpot id as text, whether the answer gives it as a string or a number.
+fn id_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 fn dedup(pairs: Vec<AssociationInput>) -> Vec<AssociationInput> {
     let mut seen = std::collections::HashSet::new();
     pairs

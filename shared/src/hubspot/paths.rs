@@ -74,6 +74,26 @@ impl ApiPaths {
         )
     }
 
+    /// `POST` every association of some records towards an object (v4 batch read).
+    pub fn association_batch_read(&self, from: &str, to: &str) -> String {
+        format!(
+            "{}/{}/{}/batch/read",
+            self.associations_prefix(),
+            encode_segment(from),
+            encode_segment(to)
+        )
+    }
+
+    /// `POST` pairs whose associations (every type) are removed (v4 batch archive).
+    pub fn association_batch_archive(&self, from: &str, to: &str) -> String {
+        format!(
+            "{}/{}/{}/batch/archive",
+            self.associations_prefix(),
+            encode_segment(from),
+            encode_segment(to)
+        )
+    }
+
     /// `POST` labeled associations.
     pub fn association_batch_create(&self, from: &str, to: &str) -> String {
         format!(

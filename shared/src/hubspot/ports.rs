@@ -125,4 +125,36 @@ impl HubSpotRecords for HubSpotClient {
             })
             .collect())
     }
+
+    async fn prune_associations(
+        &self,
+        from: &HubSpotObjectRef,
+        to: &HubSpotObjectRef,
+        keep: &[(String, Option<String>)],
+    ) -> Result<(), RemoteError> {
+        if keep.is_empty() {
+            return Ok(());
+        }
+        let from_ids = keep.iter().map(|(id, _)| id.clone()).collect();
+        let current = self.associated_ids(from, to, from_ids).await?;
+        let stale: Vec<AssociationInput> = keep
+            .iter()
+            .flat_map(|(from_id, kept)| {
+                current
+                    .get(from_id)
+                    .into_iter()
+                    .flatten()
+                    .filter(move |to_id| Some(*to_id) != kept.as_ref())
+                    .map(move |to_id| AssociationInput {
+                        from_id: from_id.clone(),
+                        to_id: to_id.clone(),
+                    })
+            })
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        self.dissociate(from, to, stale).await?;
+        Ok(())
+    }
 }

@@ -22,7 +22,12 @@ pub struct IndexEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexWrite {
     /// The entry was newer than what was stored (or nothing was) and is now stored.
-    Written,
+    /// `previous` is the modstamp it replaced: when it is not the one the writer read before
+    /// writing HubSpot, another writer came in between, and its HubSpot write may have landed
+    /// after this one.
+    Written {
+        previous: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// The stored entry has the same modstamp: it was updated in place (a replay of the same
     /// state, possibly with the HubSpot id now known).
     Refreshed,

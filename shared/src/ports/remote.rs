@@ -96,6 +96,15 @@ pub trait HubSpotRecords: Send + Sync {
         association_type_id: Option<u32>,
         pairs: &[AssociationPair],
     ) -> Result<Vec<(AssociationPair, String)>, RemoteError>;
+
+    /// Removes each `from` record's associations to `to` records except the one kept: a lookup
+    /// that moved (`Some(new target)`) or was cleared (`None`) leaves nothing behind.
+    async fn prune_associations(
+        &self,
+        from: &HubSpotObjectRef,
+        to: &HubSpotObjectRef,
+        keep: &[(String, Option<String>)],
+    ) -> Result<(), RemoteError>;
 }
 
 /// Salesforce's records API, as the worker uses it to read states it was not sent.
@@ -109,6 +118,16 @@ pub trait SalesforceRecords: Send + Sync {
         ids: &[SalesforceId],
         fields: &[String],
     ) -> Result<HashMap<SalesforceId, Option<FieldSnapshot>>, RemoteError>;
+
+    /// The last state of each record, deleted ones included (from the recycle bin, through
+    /// queryAll): what a record kept in HubSpot after its delete must show. Records Salesforce
+    /// no longer has at all are absent.
+    async fn last_states(
+        &self,
+        object: &str,
+        ids: &[SalesforceId],
+        fields: &[String],
+    ) -> Result<HashMap<SalesforceId, FieldSnapshot>, RemoteError>;
 }
 
 /// One page of a backfill.

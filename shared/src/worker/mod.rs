@@ -165,7 +165,40 @@ struct Item {
     hubspot_id: Option<String>,
     /// A delete that archived the HubSpot record (rather than keeping it, or finding none).
     archived: bool,
+    /// The index's modstamp for the record when this batch read it (`None`: no entry).
+    seen_modstamp: Option<DateTime<Utc>>,
+    /// HubSpot created the record in this batch: it has no associations to prune.
+    created: bool,
+    /// Deleted in Salesforce under `on_delete = "keep"`: written with its last state, and
+    /// recorded in the index as deleted.
+    kept_after_delete: bool,
     outcome: Option<ItemOutcome>,
+}
+
+impl Item {
+    /// A re-read after a lost race or a pending association: HubSpot may hold another state
+    /// than the index says, so "unchanged since the last write" cannot be trusted for it.
+    fn after_lost_race(&self) -> bool {
+        std::iter::once(&self.message)
+            .chain(&self.superseded)
+            .any(|m| {
+                matches!(
+                    m.change.kind,
+                    ChangeKind::Refetch {
+                        reason: RefetchReason::ConcurrentUpdate | RefetchReason::AssociationPending,
+                        ..
+                    }
+                )
+            })
+    }
+
+    /// Whether an earlier delivery of this record's changes may have reached HubSpot (a
+    /// redelivery after a crash, a timeout or a failed answer to an applied write).
+    fn delivered_before(&self) -> bool {
+        std::iter::once(&self.message)
+            .chain(&self.superseded)
+            .any(|m| m.receive_count > 1)
+    }
 }
 
 enum ItemOutcome {
@@ -302,9 +335,19 @@ impl Worker {
                     let delay = waited
                         .max(self.settings.association_retry_delay)
                         .min(MAX_QUEUE_DELAY);
+                    // The copy re-reads the record: the newest state is written again with its
+                    // associations, whatever happened to the record meanwhile.
+                    let change = Change {
+                        kind: ChangeKind::Refetch {
+                            reason: RefetchReason::AssociationPending,
+                            partial: FieldSnapshot::new(),
+                        },
+                        modstamp: None,
+                        ..message.change.clone()
+                    };
                     (
                         Disposition::Requeue {
-                            change: Box::new(message.change.clone()),
+                            change: Box::new(change),
                             reason,
                             delay,
                         },
@@ -358,6 +401,9 @@ impl Worker {
         }
 
         self.resolve_states(&mapping, &mut items).await;
+        if mapping.on_delete == DeleteRule::Keep {
+            self.last_states_of_kept(&mapping, &mut items).await;
+        }
         self.skip_stale_and_map(&mapping, &mut items).await;
         self.write_upserts(&mapping, &mut items).await;
         self.write_associations(&mapping, &mut items).await;
@@ -454,6 +500,57 @@ impl Worker {
         }
     }
 
+    /// Under `on_delete = "keep"` a delete leaves the record in HubSpot, so HubSpot must show
+    /// the state the record had when it was deleted: an update superseded by the delete in this
+    /// batch, or read only after it, would otherwise never arrive. The recycle bin has it.
+    async fn last_states_of_kept(&self, mapping: &Mapping, items: &mut [Item]) {
+        let deleted: Vec<SalesforceId> = items
+            .iter()
+            .filter(|i| i.outcome.is_none() && matches!(i.state, Some(State::Delete)))
+            .map(|i| i.message.change.record_id.clone())
+            .collect();
+        if deleted.is_empty() {
+            return;
+        }
+        let requests = refetch::field_requests(mapping);
+        let fields: Vec<String> = requests.iter().map(|r| r.api_field.clone()).collect();
+        let read = self
+            .ports
+            .salesforce
+            .last_states(&mapping.salesforce_object, &deleted, &fields)
+            .await;
+        for item in items
+            .iter_mut()
+            .filter(|i| i.outcome.is_none() && matches!(i.state, Some(State::Delete)))
+        {
+            match &read {
+                Err(e) => {
+                    item.outcome = Some(self.remote_failure(
+                        &item.message,
+                        e,
+                        "reading its last state from the recycle bin",
+                    ));
+                }
+                Ok(states) => {
+                    // Purged from the recycle bin: HubSpot keeps what it has.
+                    let Some(snapshot) = states.get(&item.message.change.record_id) else {
+                        continue;
+                    };
+                    let deleted_at = snapshot
+                        .get("SystemModstamp")
+                        .and_then(Value::as_str)
+                        .and_then(parse_salesforce_datetime);
+                    item.modstamp = deleted_at.map_or(item.modstamp, |at| at.max(item.modstamp));
+                    item.state = Some(State::Upsert(refetch::nest_components(
+                        snapshot.clone(),
+                        &requests,
+                    )));
+                    item.kept_after_delete = true;
+                }
+            }
+        }
+    }
+
     /// Drops states older than the index's, maps the rest, and skips unchanged content.
     async fn skip_stale_and_map(&self, mapping: &Mapping, items: &mut [Item]) {
         let keys: Vec<RecordKey> = items
@@ -474,19 +571,36 @@ impl Worker {
                 return;
             }
         };
+        let mut reread = Vec::new();
         for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
             let key = item.message.change.record_key();
             let current = stored.get(&key);
+            item.seen_modstamp = current.map(|c| c.modstamp);
             if let Some(current) = current {
                 item.hubspot_id = current.hubspot_id.clone();
                 if current.modstamp > item.modstamp {
-                    item.outcome = Some(ItemOutcome::Skipped {
-                        reason: format!(
-                            "older than the state already applied ({} < {})",
-                            item.modstamp.to_rfc3339(),
-                            current.modstamp.to_rfc3339()
-                        ),
-                    });
+                    let mut reason = format!(
+                        "older than the state already applied ({} < {})",
+                        item.modstamp.to_rfc3339(),
+                        current.modstamp.to_rfc3339()
+                    );
+                    if item.delivered_before() {
+                        // An earlier delivery may have written this older state after the
+                        // newer one landed: read the record again and write what is newest.
+                        reason.push_str("; delivered before, so the record is read again");
+                        reread.push(Change {
+                            kind: ChangeKind::Refetch {
+                                reason: RefetchReason::ConcurrentUpdate,
+                                partial: FieldSnapshot::new(),
+                            },
+                            modstamp: None,
+                            // Counted for its import already, as this one is settled now.
+                            source: ChangeSource::Worker,
+                            received_at: Utc::now(),
+                            ..item.message.change.clone()
+                        });
+                    }
+                    item.outcome = Some(ItemOutcome::Skipped { reason });
                     continue;
                 }
             }
@@ -498,11 +612,12 @@ impl Worker {
                     item.outcome = Some(self.failure(&item.message, errors.to_string()));
                 }
                 Ok(mapped) => {
-                    let unchanged = current.is_some_and(|c| {
-                        !c.deleted
-                            && c.hubspot_id.is_some()
-                            && c.content_hash == mapped.content_hash.as_str()
-                    });
+                    let unchanged = !item.after_lost_race()
+                        && current.is_some_and(|c| {
+                            !c.deleted
+                                && c.hubspot_id.is_some()
+                                && c.content_hash == mapped.content_hash.as_str()
+                        });
                     if unchanged {
                         item.outcome = Some(ItemOutcome::Skipped {
                             reason: "unchanged since the last write".into(),
@@ -513,7 +628,7 @@ impl Worker {
                             hubspot_id: item.hubspot_id.clone(),
                             modstamp: item.modstamp,
                             content_hash: mapped.content_hash.as_str().to_owned(),
-                            deleted: false,
+                            deleted: item.kept_after_delete,
                         };
                         let _ = self.ports.index.put_if_newer(&key, &entry).await;
                     } else {
@@ -521,6 +636,11 @@ impl Worker {
                     }
                 }
             }
+        }
+        if !reread.is_empty()
+            && let Err(e) = self.ports.queue.send_batch(&reread).await
+        {
+            tracing::warn!(records = reread.len(), error = %e, "cannot enqueue re-reads");
         }
     }
 
@@ -553,9 +673,13 @@ impl Worker {
                         Some(self.remote_failure(&item.message, e, "writing it to HubSpot"))
                 }
                 Ok(outcomes) => match outcomes.get(&id) {
-                    Some(WriteOutcome::Written { hubspot_id, .. }) => {
+                    Some(WriteOutcome::Written {
+                        hubspot_id,
+                        created,
+                    }) => {
                         // Not settled yet: associations and the index come next.
                         item.hubspot_id = Some(hubspot_id.clone());
+                        item.created = *created;
                     }
                     Some(WriteOutcome::Failed { message, retryable }) => {
                         let reason = format!("HubSpot refused the record: {message}");
@@ -709,9 +833,104 @@ impl Worker {
                     }
                 }
             }
+            // A lookup that moved leaves its old association behind unless removed. Only for
+            // targets sf2hs syncs itself, and only when one field leads to that object: other
+            // associations to it are the mapping's, not a user's.
+            let single_field = target_salesforce_object.as_ref().is_some_and(|target| {
+                mapping
+                    .associations
+                    .iter()
+                    .filter(|a| matches!(&a.target, AssociationTarget::MappedObject { salesforce_object } if salesforce_object == target))
+                    .count()
+                    == 1
+            });
+            if single_field {
+                let keep: Vec<(usize, String, Option<String>)> = pair_owner
+                    .iter()
+                    .filter(|(_, index)| !items[**index].created && !pending.contains_key(*index))
+                    .map(|(pair, index)| (*index, pair.from_id.clone(), Some(pair.to_id.clone())))
+                    .collect();
+                self.prune(mapping, &target_object, keep, &mut pending)
+                    .await;
+            }
         }
+        self.prune_cleared(mapping, items, &targets_of_mapped, &mut pending)
+            .await;
         for (index, reason) in pending {
             items[index].outcome = Some(ItemOutcome::WaitingForTarget { reason });
+        }
+    }
+
+    /// Removes the associations of each `(item, from record)` to `to` records other than the
+    /// one kept; a failure makes the item retry.
+    async fn prune(
+        &self,
+        mapping: &Mapping,
+        to: &HubSpotObjectRef,
+        keep: Vec<(usize, String, Option<String>)>,
+        pending: &mut HashMap<usize, String>,
+    ) {
+        if keep.is_empty() {
+            return;
+        }
+        let pairs: Vec<(String, Option<String>)> = keep
+            .iter()
+            .map(|(_, from, kept)| (from.clone(), kept.clone()))
+            .collect();
+        if let Err(e) = self
+            .ports
+            .hubspot
+            .prune_associations(&mapping.hubspot_object, to, &pairs)
+            .await
+        {
+            for (index, _, _) in keep {
+                pending.insert(index, format!("removing old associations to {to}: {e}"));
+            }
+        }
+    }
+
+    /// Lookups present as null: their associations to a mapped object are removed.
+    async fn prune_cleared(
+        &self,
+        mapping: &Mapping,
+        items: &[Item],
+        targets_of_mapped: &HashMap<String, (HubSpotObjectRef, String)>,
+        pending: &mut HashMap<usize, String>,
+    ) {
+        let mut by_target: BTreeMap<String, Vec<(usize, String, Option<String>)>> = BTreeMap::new();
+        for (index, item) in items.iter().enumerate() {
+            if item.outcome.is_some() || item.created || pending.contains_key(&index) {
+                continue;
+            }
+            let (Some(mapped), Some(from_id)) = (&item.mapped, &item.hubspot_id) else {
+                continue;
+            };
+            for field in &mapped.cleared_associations {
+                let target = mapping.associations.iter().find_map(|a| match &a.target {
+                    AssociationTarget::MappedObject { salesforce_object }
+                        if &a.salesforce_field == field =>
+                    {
+                        Some(salesforce_object.clone())
+                    }
+                    _ => None,
+                });
+                let Some(target) = target else { continue };
+                let hubspot_object = match targets_of_mapped.get(&target) {
+                    Some((object, _)) => object.as_str().to_owned(),
+                    None => match self.ports.mappings.get(&target).await {
+                        Ok(Some(stored)) => stored.mapping.hubspot_object.as_str().to_owned(),
+                        _ => continue,
+                    },
+                };
+                by_target
+                    .entry(hubspot_object)
+                    .or_default()
+                    .push((index, from_id.clone(), None));
+            }
+        }
+        for (object, keep) in by_target {
+            self.prune(mapping, &HubSpotObjectRef::parse(&object), keep, pending)
+                .await;
         }
     }
 
@@ -828,7 +1047,11 @@ impl Worker {
     /// Records what was applied; a concurrent newer write makes the worker re-read the record.
     async fn record_in_index(&self, items: &mut [Item]) {
         let mut refetch = Vec::new();
-        for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
+        let mut raced_items = Vec::new();
+        for (position, item) in items.iter_mut().enumerate() {
+            if item.outcome.is_some() {
+                continue;
+            }
             let key = item.message.change.record_key();
             let (entry, detail) = match (&item.state, &item.mapped) {
                 (Some(State::Delete), _) => (
@@ -845,9 +1068,13 @@ impl Worker {
                         hubspot_id: item.hubspot_id.clone(),
                         modstamp: item.modstamp,
                         content_hash: mapped.content_hash.as_str().to_owned(),
-                        deleted: false,
+                        deleted: item.kept_after_delete,
                     },
-                    "upserted",
+                    if item.kept_after_delete {
+                        "deleted in Salesforce; kept in HubSpot with its last state"
+                    } else {
+                        "upserted"
+                    },
                 ),
                 _ => {
                     item.outcome = Some(self.retry(
@@ -867,35 +1094,53 @@ impl Worker {
                 },
                 _ => ItemOutcome::Synced { detail },
             };
-            match self.ports.index.put_if_newer(&key, &entry).await {
-                Ok(IndexWrite::Written | IndexWrite::Refreshed) => item.outcome = Some(settled),
-                Ok(IndexWrite::Stale { .. }) => {
-                    // A newer state landed while this one was written: HubSpot may now hold
-                    // ours, the older one. Read the record again so the newest wins.
-                    refetch.push(Change {
-                        kind: ChangeKind::Refetch {
-                            reason: RefetchReason::ConcurrentUpdate,
-                            partial: FieldSnapshot::new(),
-                        },
-                        modstamp: None,
-                        source: ChangeSource::Worker,
-                        received_at: Utc::now(),
-                        ..item.message.change.clone()
-                    });
-                    item.outcome = Some(ItemOutcome::Synced {
-                        detail: "written; a newer state landed meanwhile, so the record is read again",
-                    });
-                }
+            let raced = match self.ports.index.put_if_newer(&key, &entry).await {
+                Ok(IndexWrite::Refreshed) => false,
+                // Another writer stored its state between our read and this write; its
+                // HubSpot write may have landed after ours, older state over newer.
+                Ok(IndexWrite::Written { previous }) => previous != item.seen_modstamp,
+                Ok(IndexWrite::Stale { .. }) => true,
                 Err(e) => {
                     item.outcome =
                         Some(self.retry(&item.message, e.to_string(), self.settings.retry_delay));
+                    continue;
                 }
+            };
+            if !raced {
+                item.outcome = Some(settled);
+                continue;
             }
+            // A newer state landed while this one was written, or another writer
+            // came in between: HubSpot may now hold the older one. Read the record
+            // again and write what Salesforce has, so the newest wins.
+            refetch.push(Change {
+                kind: ChangeKind::Refetch {
+                    reason: RefetchReason::ConcurrentUpdate,
+                    partial: FieldSnapshot::new(),
+                },
+                modstamp: None,
+                source: ChangeSource::Worker,
+                received_at: Utc::now(),
+                ..item.message.change.clone()
+            });
+            raced_items.push(position);
+            item.outcome = Some(ItemOutcome::Synced {
+                detail: "written; another state landed meanwhile, so the record is read again",
+            });
         }
         if !refetch.is_empty()
             && let Err(e) = self.ports.queue.send_batch(&refetch).await
         {
+            // Without the re-read HubSpot could keep the older state: deliver these again.
             tracing::warn!(records = refetch.len(), error = %e, "cannot enqueue re-fetches");
+            for position in raced_items {
+                let item = &mut items[position];
+                item.outcome = Some(ItemOutcome::Failed {
+                    reason: format!("cannot enqueue the re-read after a concurrent write: {e}"),
+                    delay: self.settings.retry_delay,
+                    final_: false,
+                });
+            }
         }
     }
 
@@ -964,6 +1209,9 @@ fn newest_per_record(messages: Vec<InboundMessage>) -> Vec<Item> {
                 mapped: None,
                 hubspot_id: None,
                 archived: false,
+                seen_modstamp: None,
+                created: false,
+                kept_after_delete: false,
                 outcome: None,
             }
         })

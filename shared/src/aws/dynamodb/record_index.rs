@@ -217,12 +217,13 @@ impl RecordIndex for DynamoRecordIndex {
                     let previous = output
                         .attributes()
                         .filter(|old| !old.is_empty())
-                        .map(|old| ItemReader::new(old, &what(key)).number::<i64>(MODSTAMP))
+                        .map(|old| decode_entry(old, &what(key)))
                         .transpose()?;
-                    return Ok(if previous == Some(modstamp) {
-                        IndexWrite::Refreshed
-                    } else {
-                        IndexWrite::Written
+                    return Ok(match previous {
+                        Some(old) if old.modstamp == entry.modstamp => IndexWrite::Refreshed,
+                        old => IndexWrite::Written {
+                            previous: old.map(|o| o.modstamp),
+                        },
                     });
                 }
                 Err(error) => {

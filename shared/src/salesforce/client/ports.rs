@@ -58,6 +58,49 @@ impl SalesforceRecords for SalesforceClient {
             .zip(records.into_iter().map(|r| r.map(|r| r.fields)))
             .collect())
     }
+
+    async fn last_states(
+        &self,
+        object: &str,
+        ids: &[SalesforceId],
+        fields: &[String],
+    ) -> Result<HashMap<SalesforceId, FieldSnapshot>, RemoteError> {
+        let mut select: Vec<&str> = vec!["Id", "SystemModstamp"];
+        select.extend(
+            fields
+                .iter()
+                .map(String::as_str)
+                .filter(|f| *f != "Id" && *f != "SystemModstamp"),
+        );
+        let mut found = HashMap::new();
+        // Ids are alphanumeric (checked by SalesforceId), so they quote safely; 200 per query
+        // keeps the SOQL far below its length limit.
+        for chunk in ids.chunks(200) {
+            let quoted: Vec<String> = chunk
+                .iter()
+                .map(|id| format!("'{}'", id.as_str()))
+                .collect();
+            let soql = format!(
+                "SELECT {} FROM {object} WHERE Id IN ({})",
+                select.join(", "),
+                quoted.join(", ")
+            );
+            let mut pager = self.query_all(&soql);
+            while let Some(records) = pager.next_page().await? {
+                for record in records {
+                    let id = record
+                        .fields
+                        .get("Id")
+                        .and_then(serde_json::Value::as_str)
+                        .and_then(|id| SalesforceId::parse(id).ok());
+                    if let Some(id) = id {
+                        found.insert(id, record.fields);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// One REST query page as a backfill page; its cursor is the `nextRecordsUrl`.

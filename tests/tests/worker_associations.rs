@@ -1,0 +1,304 @@
+//! The worker's association and delete rules on the embedded store with the real clients
+//! against the sandboxes (what the chaos run found, one rule per test):
+//! - a lookup that moves or is cleared leaves no association to the old parent;
+//! - a change waiting for its association target does not spend the queue's receive count;
+//! - a record deleted under `on_delete = "keep"` keeps the state it had when it was deleted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, RunningSandbox, SandboxConfig};
+use sf2hs_sandbox::salesforce::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox, SalesforceHandle,
+};
+use sf2hs_shared::domain::{
+    Change, ChangeKind, ChangeSource, FieldSnapshot, RecordKey, RefetchReason, SalesforceId,
+};
+use sf2hs_shared::embedded::{EmbeddedStore, SqliteChangeQueue};
+use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
+use sf2hs_shared::mapping::validate_sources;
+use sf2hs_shared::ports::{ChangeQueue, MappingStore, RecordIndex};
+use sf2hs_shared::salesforce::client::{
+    ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
+};
+use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
+use sf2hs_tests::stack::MAPPINGS;
+
+struct Rig {
+    salesforce: RunningSalesforceSandbox,
+    hubspot: RunningSandbox,
+    store: EmbeddedStore,
+    queue: Arc<SqliteChangeQueue>,
+    worker: Worker,
+}
+
+impl Rig {
+    async fn start(max_receives: u32) -> Rig {
+        let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+            .await
+            .expect("sandboxes");
+        let store = EmbeddedStore::open_in_memory().expect("store");
+        let report = validate_sources(&[("stack.toml".to_owned(), MAPPINGS.to_owned())]);
+        for located in &report.mappings {
+            store
+                .mapping_store()
+                .put(&located.mapping, None)
+                .await
+                .expect("mapping");
+        }
+        let queue = Arc::new(store.change_queue(max_receives));
+        let salesforce_client = SalesforceClient::new(SalesforceClientConfig::new(
+            &salesforce.base_url(),
+            ApiVersion::parse("60.0").expect("version"),
+            SalesforceAuth::ClientCredentials {
+                client_id: DEFAULT_CLIENT_ID.into(),
+                client_secret: Secret::new(DEFAULT_CLIENT_SECRET),
+            },
+        ))
+        .expect("Salesforce client");
+        let hubspot_client = HubSpotClient::new(
+            HubSpotConfig::with_base_url(hubspot.base_url()),
+            TokenSource::static_token(DEFAULT_TOKEN),
+        )
+        .expect("HubSpot client");
+        let worker = Worker::new(
+            WorkerPorts {
+                mappings: Arc::new(store.mapping_store()),
+                index: Arc::new(store.record_index()),
+                log: Arc::new(store.sync_log()),
+                jobs: Arc::new(store.import_jobs()),
+                queue: queue.clone(),
+                hubspot: Arc::new(hubspot_client),
+                salesforce: Arc::new(salesforce_client),
+            },
+            WorkerSettings {
+                max_receives,
+                retry_delay: Duration::ZERO,
+                association_retry_delay: Duration::ZERO,
+                ..WorkerSettings::default()
+            },
+        );
+        Rig {
+            salesforce,
+            hubspot,
+            store,
+            queue,
+            worker,
+        }
+    }
+
+    fn sf(&self) -> SalesforceHandle {
+        self.salesforce.handle()
+    }
+
+    fn org(&self) -> SalesforceId {
+        SalesforceId::parse(&self.sf().org_id()).expect("org")
+    }
+
+    /// A change that makes the worker read the record from Salesforce.
+    fn reread(&self, object: &str, id: &str) -> Change {
+        Change {
+            org_id: self.org(),
+            object: object.into(),
+            record_id: SalesforceId::parse(id).expect("id"),
+            kind: ChangeKind::Refetch {
+                reason: RefetchReason::PartialUpdate,
+                partial: FieldSnapshot::new(),
+            },
+            modstamp: None,
+            source: ChangeSource::Worker,
+            received_at: chrono::Utc::now(),
+        }
+    }
+
+    async fn send(&self, changes: &[Change]) {
+        self.queue.send_batch(changes).await.expect("queued");
+    }
+
+    /// Drains until nothing is visible; at most `rounds` batches.
+    async fn drain(&self, rounds: usize) {
+        for _ in 0..rounds {
+            let report = drain_once(
+                &self.worker,
+                self.queue.as_ref(),
+                100,
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("drained");
+            if report.received == 0 {
+                return;
+            }
+        }
+    }
+
+    fn hubspot_id(&self, object: &str, salesforce_id: &str) -> u64 {
+        let id = SalesforceId::parse(salesforce_id).expect("id");
+        self.hubspot
+            .handle()
+            .record_by_unique(object, "salesforce_id", id.as_str())
+            .expect("read")
+            .unwrap_or_else(|| panic!("{salesforce_id} is in HubSpot"))
+            .id
+    }
+
+    fn projects_of(&self, invoice: &str) -> Vec<u64> {
+        let from = self.hubspot_id("sf_invoice", invoice);
+        let mut to: Vec<u64> = self
+            .hubspot
+            .handle()
+            .associations_of("sf_invoice", from, "sf_project")
+            .expect("associations")
+            .into_iter()
+            .map(|(to, _)| to)
+            .collect();
+        to.sort_unstable();
+        to
+    }
+}
+
+fn invoice(project: Option<&str>, amount: f64) -> Value {
+    json!({ "Name": "INV-1", "Amount__c": amount, "Status__c": "Draft", "Project__c": project })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_that_moves_or_is_cleared_leaves_no_old_association() {
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let p1 = sf
+        .create("Project__c", json!({ "Name": "P1", "Budget__c": 1 }))
+        .expect("p1");
+    let p2 = sf
+        .create("Project__c", json!({ "Name": "P2", "Budget__c": 2 }))
+        .expect("p2");
+    let inv = sf
+        .create("Invoice__c", invoice(Some(&p1), 10.0))
+        .expect("invoice");
+    rig.send(&[rig.reread("Project__c", &p1), rig.reread("Project__c", &p2)])
+        .await;
+    rig.drain(5).await;
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+    rig.drain(5).await;
+    assert_eq!(
+        rig.projects_of(&inv),
+        vec![rig.hubspot_id("sf_project", &p1)]
+    );
+
+    sf.update("Invoice__c", &inv, json!({ "Project__c": p2 }))
+        .expect("moved");
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+    rig.drain(5).await;
+    assert_eq!(
+        rig.projects_of(&inv),
+        vec![rig.hubspot_id("sf_project", &p2)],
+        "the association moved with the lookup"
+    );
+
+    sf.update("Invoice__c", &inv, json!({ "Project__c": null }))
+        .expect("cleared");
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+    rig.drain(5).await;
+    assert!(
+        rig.projects_of(&inv).is_empty(),
+        "a cleared lookup leaves no association"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_waiting_for_its_target_is_not_dead_lettered_by_the_receive_count() {
+    // Two receives would dead-letter an ordinary retry on the second failure.
+    let rig = Rig::start(2).await;
+    let sf = rig.sf();
+    let project = sf
+        .create("Project__c", json!({ "Name": "Late", "Budget__c": 1 }))
+        .expect("project");
+    let inv = sf
+        .create("Invoice__c", invoice(Some(&project), 5.0))
+        .expect("invoice");
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+    for _ in 0..6 {
+        rig.drain(1).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let depth = rig.queue.depth().await.expect("depth");
+    assert_eq!(depth.dead, 0, "still waiting, not dead-lettered: {depth:?}");
+    assert_eq!(depth.visible + depth.delayed, 1, "{depth:?}");
+    assert!(rig.projects_of(&inv).is_empty(), "no target yet");
+
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    for _ in 0..20 {
+        rig.drain(5).await;
+        let depth = rig.queue.depth().await.expect("depth");
+        if depth.visible + depth.delayed + depth.in_flight == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        rig.projects_of(&inv),
+        vec![rig.hubspot_id("sf_project", &project)],
+        "associated once the target arrived"
+    );
+    assert_eq!(rig.queue.depth().await.expect("depth").dead, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_kept_after_its_delete_shows_its_last_state() {
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let inv = sf
+        .create("Invoice__c", invoice(None, 10.0))
+        .expect("invoice");
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+    rig.drain(5).await;
+
+    // The update and the delete arrive together: the delete supersedes the update in the
+    // batch, and the update's re-read finds the record deleted.
+    sf.update(
+        "Invoice__c",
+        &inv,
+        json!({ "Amount__c": 20, "Status__c": "Paid" }),
+    )
+    .expect("updated");
+    sf.delete("Invoice__c", &inv).expect("deleted");
+    let deleted_at = sf
+        .record("Invoice__c", &inv)
+        .expect("read")
+        .expect("in the recycle bin")
+        .system_modstamp;
+    let delete = Change {
+        kind: ChangeKind::Delete,
+        modstamp: Some(deleted_at),
+        ..rig.reread("Invoice__c", &inv)
+    };
+    rig.send(&[rig.reread("Invoice__c", &inv), delete]).await;
+    rig.drain(5).await;
+
+    let id = SalesforceId::parse(&inv).expect("id");
+    let kept = rig
+        .hubspot
+        .handle()
+        .record_by_unique("sf_invoice", "salesforce_id", id.as_str())
+        .expect("read")
+        .expect("kept in HubSpot (on_delete = keep)");
+    assert_eq!(
+        kept.properties.get("amount").map(String::as_str),
+        Some("20")
+    );
+    assert_eq!(
+        kept.properties.get("invoice_status").map(String::as_str),
+        Some("Paid")
+    );
+    let entry = rig
+        .store
+        .record_index()
+        .get(&RecordKey {
+            object: "Invoice__c".into(),
+            record_id: id,
+        })
+        .await
+        .expect("index")
+        .expect("entry");
+    assert!(entry.deleted, "the index knows it is deleted in Salesforce");
+}
