@@ -43,6 +43,37 @@ pub struct Stack {
 
 pub use sf2hs_sandbox::demo::{hubspot_schemas, invoice_object, project_object};
 
+/// The Salesforce and HubSpot clients of the sandboxes' default app and token, for tests that
+/// build a worker in-process.
+pub fn sandbox_clients(
+    salesforce: &RunningSalesforceSandbox,
+    hubspot: &RunningSandbox,
+) -> (
+    sf2hs_shared::salesforce::client::SalesforceClient,
+    sf2hs_shared::hubspot::HubSpotClient,
+) {
+    use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
+    use sf2hs_shared::salesforce::client::{
+        ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
+    };
+
+    let salesforce = SalesforceClient::new(SalesforceClientConfig::new(
+        &salesforce.base_url(),
+        ApiVersion::parse("60.0").expect("version"),
+        SalesforceAuth::ClientCredentials {
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: Secret::new(DEFAULT_CLIENT_SECRET),
+        },
+    ))
+    .expect("Salesforce client");
+    let hubspot = HubSpotClient::new(
+        HubSpotConfig::with_base_url(hubspot.base_url()),
+        TokenSource::static_token(DEFAULT_TOKEN),
+    )
+    .expect("HubSpot client");
+    (salesforce, hubspot)
+}
+
 /// What a local `sf2hs` (serve, import, preview, schema ensure, live validation) needs to reach
 /// the two sandboxes: the secret names and, inline, their values (`SF2HS_SECRET_<NAME>`).
 pub fn local_credentials(

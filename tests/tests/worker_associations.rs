@@ -8,20 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, RunningSandbox, SandboxConfig};
-use sf2hs_sandbox::salesforce::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox, SalesforceHandle,
-};
+use sf2hs_sandbox::hubspot::{RunningSandbox, SandboxConfig};
+use sf2hs_sandbox::salesforce::{RunningSalesforceSandbox, SalesforceHandle};
 use sf2hs_shared::domain::{
     Change, ChangeKind, ChangeSource, FieldSnapshot, RecordKey, RefetchReason, SalesforceId,
 };
 use sf2hs_shared::embedded::{EmbeddedStore, SqliteChangeQueue};
-use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
 use sf2hs_shared::mapping::validate_sources;
 use sf2hs_shared::ports::{ChangeQueue, MappingStore, RecordIndex};
-use sf2hs_shared::salesforce::client::{
-    ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
-};
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
 use sf2hs_tests::stack::MAPPINGS;
 
@@ -48,20 +42,8 @@ impl Rig {
                 .expect("mapping");
         }
         let queue = Arc::new(store.change_queue(max_receives));
-        let salesforce_client = SalesforceClient::new(SalesforceClientConfig::new(
-            &salesforce.base_url(),
-            ApiVersion::parse("60.0").expect("version"),
-            SalesforceAuth::ClientCredentials {
-                client_id: DEFAULT_CLIENT_ID.into(),
-                client_secret: Secret::new(DEFAULT_CLIENT_SECRET),
-            },
-        ))
-        .expect("Salesforce client");
-        let hubspot_client = HubSpotClient::new(
-            HubSpotConfig::with_base_url(hubspot.base_url()),
-            TokenSource::static_token(DEFAULT_TOKEN),
-        )
-        .expect("HubSpot client");
+        let (salesforce_client, hubspot_client) =
+            sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
         let worker = Worker::new(
             WorkerPorts {
                 mappings: Arc::new(store.mapping_store()),

@@ -8,19 +8,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, SandboxConfig};
-use sf2hs_sandbox::salesforce::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_shared::domain::{
     Change, ChangeKind, ChangeSource, RecordKey, RefetchReason, SalesforceId,
 };
 use sf2hs_shared::embedded::{EmbeddedStore, SqliteRecordIndex};
-use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
 use sf2hs_shared::mapping::validate_sources;
 use sf2hs_shared::ports::{
     ChangeQueue, IndexEntry, IndexWrite, MappingStore, PortResult, RecordIndex,
-};
-use sf2hs_shared::salesforce::client::{
-    ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
 };
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
 use sf2hs_tests::stack::MAPPINGS;
@@ -75,20 +70,8 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         inner: store.record_index(),
         newer: Mutex::new(None),
     });
-    let salesforce_client = SalesforceClient::new(SalesforceClientConfig::new(
-        &salesforce.base_url(),
-        ApiVersion::parse("60.0").expect("version"),
-        SalesforceAuth::ClientCredentials {
-            client_id: DEFAULT_CLIENT_ID.into(),
-            client_secret: Secret::new(DEFAULT_CLIENT_SECRET),
-        },
-    ))
-    .expect("Salesforce client");
-    let hubspot_client = HubSpotClient::new(
-        HubSpotConfig::with_base_url(hubspot.base_url()),
-        TokenSource::static_token(DEFAULT_TOKEN),
-    )
-    .expect("HubSpot client");
+    let (salesforce_client, hubspot_client) =
+        sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
     let worker = Worker::new(
         WorkerPorts {
             mappings: Arc::new(store.mapping_store()),

@@ -588,17 +588,7 @@ impl Worker {
                         // An earlier delivery may have written this older state after the
                         // newer one landed: read the record again and write what is newest.
                         reason.push_str("; delivered before, so the record is read again");
-                        reread.push(Change {
-                            kind: ChangeKind::Refetch {
-                                reason: RefetchReason::ConcurrentUpdate,
-                                partial: FieldSnapshot::new(),
-                            },
-                            modstamp: None,
-                            // Counted for its import already, as this one is settled now.
-                            source: ChangeSource::Worker,
-                            received_at: Utc::now(),
-                            ..item.message.change.clone()
-                        });
+                        reread.push(reread_after_race(&item.message.change));
                     }
                     item.outcome = Some(ItemOutcome::Skipped { reason });
                     continue;
@@ -840,7 +830,12 @@ impl Worker {
                 mapping
                     .associations
                     .iter()
-                    .filter(|a| matches!(&a.target, AssociationTarget::MappedObject { salesforce_object } if salesforce_object == target))
+                    .filter(|a| match &a.target {
+                        AssociationTarget::MappedObject { salesforce_object } => {
+                            salesforce_object == target
+                        }
+                        AssociationTarget::HubSpotObject { .. } => false,
+                    })
                     .count()
                     == 1
             });
@@ -1113,16 +1108,7 @@ impl Worker {
             // A newer state landed while this one was written, or another writer
             // came in between: HubSpot may now hold the older one. Read the record
             // again and write what Salesforce has, so the newest wins.
-            refetch.push(Change {
-                kind: ChangeKind::Refetch {
-                    reason: RefetchReason::ConcurrentUpdate,
-                    partial: FieldSnapshot::new(),
-                },
-                modstamp: None,
-                source: ChangeSource::Worker,
-                received_at: Utc::now(),
-                ..item.message.change.clone()
-            });
+            refetch.push(reread_after_race(&item.message.change));
             raced_items.push(position);
             item.outcome = Some(ItemOutcome::Synced {
                 detail: "written; another state landed meanwhile, so the record is read again",
@@ -1181,6 +1167,22 @@ impl Worker {
                 self.failure(message, format!("{doing}: {reason}"))
             }
         }
+    }
+}
+
+/// The worker's own re-read of `change`'s record after a race: written even when the index
+/// says "unchanged". Its source is the worker's: the original change is settled (and counted
+/// for its import) by the batch that asks for the re-read.
+fn reread_after_race(change: &Change) -> Change {
+    Change {
+        kind: ChangeKind::Refetch {
+            reason: RefetchReason::ConcurrentUpdate,
+            partial: FieldSnapshot::new(),
+        },
+        modstamp: None,
+        source: ChangeSource::Worker,
+        received_at: Utc::now(),
+        ..change.clone()
     }
 }
 
