@@ -30,9 +30,9 @@ fn setup(e: impl std::fmt::Display) -> CliError {
 /// Opens the stack's adapters. `stack` (flag or environment) wins over the file's names.
 pub async fn open(config: &Config, stack: Option<String>) -> Result<Backend, CliError> {
     let stack = config.or_file(stack, STACK_VAR);
+    let connection = AwsConnection::from_env().await;
     let outputs = match &stack {
         Some(name) => {
-            let connection = AwsConnection::from_env().await;
             let outputs = operator::stack_outputs(&connection, name)
                 .await
                 .map_err(|e| setup(format!("{e} (check AWS_REGION and AWS_PROFILE)")))?;
@@ -41,7 +41,9 @@ pub async fn open(config: &Config, stack: Option<String>) -> Result<Backend, Cli
         None => BTreeMap::new(),
     };
     let lookup = |name: &str| outputs.get(name).cloned().or_else(|| config.lookup(name));
-    let deployment = Deployment::connect(&lookup, None).await.map_err(|e| {
+    let deployment = Deployment::with_connection(connection, &lookup)
+        .await
+        .map_err(|e| {
         setup(format!(
             "{e}; the aws backend needs --stack (or `stack` in sf2hs.toml), or the names one by one"
         ))

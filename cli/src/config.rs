@@ -227,6 +227,12 @@ impl Config {
         flag.or_else(|| self.values.get(name).cloned())
     }
 
+    /// The same for a path: the flag as given (not through text), else the file's.
+    pub fn path_or_file(&self, flag: Option<&Path>, name: &str) -> Option<PathBuf> {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.values.get(name).map(PathBuf::from))
+    }
+
     /// The file read, for messages.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()

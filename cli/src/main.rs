@@ -269,9 +269,7 @@ async fn run(cli: Cli) -> ExitCode {
 
 /// A per-command secrets directory: the flag (or SF2HS_SECRETS_DIR), else the file's.
 fn secrets_dir(config: &config::Config, flag: Option<PathBuf>) -> Option<PathBuf> {
-    config
-        .or_file(flag.map(|p| p.display().to_string()), "SF2HS_SECRETS_DIR")
-        .map(PathBuf::from)
+    config.path_or_file(flag.as_deref(), "SF2HS_SECRETS_DIR")
 }
 
 async fn open_backend(
@@ -281,27 +279,25 @@ async fn open_backend(
     let kind = match global.backend {
         Some(kind) => kind,
         None => match config.or_file(None, "SF2HS_BACKEND").as_deref() {
-            None | Some("embedded") => backend::BackendKind::Embedded,
-            Some("aws") => backend::BackendKind::Aws,
-            Some(other) => {
-                return Err(output::CliError::Config(format!(
-                    "backend = {other:?} in {}: give \"embedded\" or \"aws\"",
-                    config
-                        .path()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| config::DEFAULT_FILE.into())
-                )));
-            }
+            None => backend::BackendKind::Embedded,
+            // The same names the flag takes.
+            Some(text) => <backend::BackendKind as clap::ValueEnum>::from_str(text, false)
+                .map_err(|_| {
+                    output::CliError::Config(format!(
+                        "backend = {text:?} in {}: give \"embedded\" or \"aws\"",
+                        config
+                            .path()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_else(|| config::DEFAULT_FILE.into())
+                    ))
+                })?,
         },
     };
     match kind {
         backend::BackendKind::Embedded => {
             let data_dir = config
-                .or_file(
-                    global.data_dir.as_ref().map(|p| p.display().to_string()),
-                    "SF2HS_DATA_DIR",
-                )
-                .unwrap_or_else(|| ".sf2hs".into());
+                .path_or_file(global.data_dir.as_deref(), "SF2HS_DATA_DIR")
+                .unwrap_or_else(|| PathBuf::from(".sf2hs"));
             let max_receives = match global.max_receives {
                 Some(n) => n,
                 None => match config.or_file(None, "SF2HS_MAX_RECEIVES") {
@@ -313,7 +309,7 @@ async fn open_backend(
                     })?,
                 },
             };
-            backend::Backend::open(std::path::Path::new(&data_dir), max_receives)
+            backend::Backend::open(&data_dir, max_receives)
         }
         #[cfg(feature = "aws")]
         backend::BackendKind::Aws => aws::open(config, global.stack.clone()).await,

@@ -65,6 +65,15 @@ impl Deployment {
             Some(endpoint) => AwsConnection::local(endpoint).await,
             None => AwsConnection::from_env().await,
         };
+        Self::with_connection(connection, lookup).await
+    }
+
+    /// The same on a connection the caller already has (the CLI, which read the stack's
+    /// outputs on it).
+    pub async fn with_connection(
+        connection: AwsConnection,
+        lookup: Lookup<'_>,
+    ) -> Result<Self, SettingsError> {
         let settings = AwsSettings::from_lookup(lookup).map_err(settings_error)?;
         let store = DynamoStore::new(&connection, settings.table.clone());
         let queue = SqsChangeQueue::connect(&connection, &settings.queue_names())

@@ -38,10 +38,7 @@ pub use drain::{DrainReport, drain_once};
 /// The Salesforce fields a mapping reads (with `SystemModstamp`), as the API names them: what a
 /// re-fetch or a backfill must ask for.
 pub fn refetch_fields(mapping: &Mapping) -> Vec<String> {
-    refetch::field_requests(mapping)
-        .into_iter()
-        .map(|r| r.api_field)
-        .collect()
+    refetch::api_fields(&refetch::field_requests(mapping))
 }
 
 /// A record read from Salesforce's API, reshaped for the mapping: compound components come back
@@ -435,7 +432,7 @@ impl Worker {
             return;
         }
         let requests = refetch::field_requests(mapping);
-        let fields: Vec<String> = requests.iter().map(|r| r.api_field.clone()).collect();
+        let fields = refetch::api_fields(&requests);
         let read = self
             .ports
             .salesforce
@@ -513,7 +510,7 @@ impl Worker {
             return;
         }
         let requests = refetch::field_requests(mapping);
-        let fields: Vec<String> = requests.iter().map(|r| r.api_field.clone()).collect();
+        let fields = refetch::api_fields(&requests);
         let read = self
             .ports
             .salesforce

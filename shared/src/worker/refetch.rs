@@ -16,6 +16,11 @@ pub struct FieldRequest {
     pub compound: Option<(String, String)>,
 }
 
+/// The API names of `requests`: the fields to ask Salesforce for.
+pub fn api_fields(requests: &[FieldRequest]) -> Vec<String> {
+    requests.iter().map(|r| r.api_field.clone()).collect()
+}
+
 /// Every field a mapping reads, plus `SystemModstamp` (the state's age), without repeats.
 pub fn field_requests(mapping: &Mapping) -> Vec<FieldRequest> {
     let mut requests: Vec<FieldRequest> = Vec::new();
