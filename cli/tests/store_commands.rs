@@ -73,6 +73,7 @@ fn change(record: &str) -> Change {
         modstamp: Some(Utc::now()),
         source: ChangeSource::Worker,
         received_at: Utc::now(),
+        prior_deliveries: 0,
     }
 }
 

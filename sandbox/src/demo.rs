@@ -18,13 +18,19 @@ pub fn project_object() -> ObjectDefinition {
 }
 
 pub fn invoice_object() -> ObjectDefinition {
+    invoice_object_with_statuses(&["Draft", "Sent", "Paid"])
+}
+
+/// The invoice object with other `Status__c` picklist values: a value the HubSpot property has
+/// no option for makes records HubSpot refuses.
+pub fn invoice_object_with_statuses(statuses: &[&str]) -> ObjectDefinition {
     ObjectDefinition::new(
         "Invoice__c",
         "a0I",
         vec![
             FieldDefinition::new("Name", "string"),
             FieldDefinition::new("Amount__c", "currency"),
-            FieldDefinition::picklist("Status__c", &["Draft", "Sent", "Paid"]),
+            FieldDefinition::picklist("Status__c", statuses),
             FieldDefinition::reference("Project__c", &["Project__c"]),
         ],
     )

@@ -224,6 +224,7 @@ impl Importer {
                 job_id: job.id.clone(),
             },
             received_at: Utc::now(),
+            prior_deliveries: 0,
         })
     }
 }

@@ -107,6 +107,7 @@ async fn main() {
             modstamp: Some(chrono::Utc::now()),
             source: ChangeSource::Worker,
             received_at: chrono::Utc::now(),
+            prior_deliveries: 0,
         })
         .collect();
     stack.queue.send_batch(&changes).await.expect("queued");

@@ -385,6 +385,7 @@ async fn an_unconvertible_value_is_dead_lettered_with_its_reason_and_the_rest_go
         modstamp: Some(chrono::Utc::now()),
         source: ChangeSource::Worker,
         received_at: chrono::Utc::now(),
+        prior_deliveries: 0,
     };
     let good = "a0P5f00000GoOdX";
     let bad = "a0P5f00000BaDdX";

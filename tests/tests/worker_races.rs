@@ -115,6 +115,7 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         modstamp: Some(first.system_modstamp),
         source: ChangeSource::Worker,
         received_at: chrono::Utc::now(),
+        prior_deliveries: 0,
     };
     // Another worker records the newest state (its HubSpot write is not shown) while this one
     // writes the first.

@@ -36,6 +36,7 @@ async fn an_sqs_batch_through_the_runtime_api() {
         modstamp: None,
         source: ChangeSource::Worker,
         received_at: chrono::Utc::now(),
+        prior_deliveries: 0,
     };
     stack.queue.send_batch(&[change]).await.expect("queued");
 

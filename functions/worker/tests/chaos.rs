@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::{FaultPlan, SandboxConfig};
-use sf2hs_sandbox::salesforce::FieldDefinition;
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events};
 use sf2hs_shared::domain::SalesforceId;
@@ -148,19 +147,6 @@ fn id18(id: &str) -> String {
     SalesforceId::parse(id).expect("id").as_str().to_owned()
 }
 
-fn invoice_with_void() -> sf2hs_sandbox::salesforce::ObjectDefinition {
-    let mut invoice = sf2hs_sandbox::demo::invoice_object();
-    for field in &mut invoice.fields {
-        if field.name == "Status__c" {
-            *field = FieldDefinition::picklist(
-                "Status__c",
-                &["Draft", "Sent", "Paid", UNCONVERTIBLE_STATUS],
-            );
-        }
-    }
-    invoice
-}
-
 const STATUSES: [&str; 3] = ["Draft", "Sent", "Paid"];
 
 async fn chaos(size: Size, label: &str) {
@@ -183,7 +169,12 @@ async fn chaos(size: Size, label: &str) {
             ..SandboxConfig::default()
         },
         sf2hs_sandbox::demo::project_object(),
-        invoice_with_void(),
+        sf2hs_sandbox::demo::invoice_object_with_statuses(&[
+            "Draft",
+            "Sent",
+            "Paid",
+            UNCONVERTIBLE_STATUS,
+        ]),
     )
     .await;
     // Three workers share HubSpot's 190 requests per 10 s, as the template's

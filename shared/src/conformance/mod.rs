@@ -135,6 +135,7 @@ pub fn sample_change(n: u32) -> Change {
         modstamp: Some(instant(i64::from(n))),
         source,
         received_at: instant(i64::from(n) + 2),
+        prior_deliveries: 0,
     }
 }
 

@@ -29,6 +29,15 @@ pub struct Change {
     pub modstamp: Option<DateTime<Utc>>,
     pub source: ChangeSource,
     pub received_at: DateTime<Utc>,
+    /// Deliveries of this change before the worker queued this copy of it (0 for a change
+    /// from intake). A copy starts the queue's receive count again, so the worker adds these
+    /// to it when it counts a record's tries.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prior_deliveries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What happened to the record, and how much of its state the change carries.
@@ -159,6 +168,7 @@ mod tests {
                 event_id: None,
             },
             received_at: "2026-09-09T19:11:00Z".parse().unwrap(),
+            prior_deliveries: 0,
         }
     }
 
@@ -169,6 +179,24 @@ mod tests {
         assert!(json.contains("1778192987716501507"), "{json}");
         let back: Change = serde_json::from_str(&json).unwrap();
         assert_eq!(back, change);
+    }
+
+    #[test]
+    fn a_requeued_copy_carries_its_deliveries_and_older_bodies_read_as_none() {
+        let json = serde_json::to_string(&sample()).unwrap();
+        assert!(!json.contains("prior_deliveries"), "{json}");
+        let copy = Change {
+            prior_deliveries: 3,
+            ..sample()
+        };
+        let back: Change = serde_json::from_str(&serde_json::to_string(&copy).unwrap()).unwrap();
+        assert_eq!(back.prior_deliveries, 3);
+        assert_eq!(
+            serde_json::from_str::<Change>(&json)
+                .unwrap()
+                .prior_deliveries,
+            0
+        );
     }
 
     #[test]

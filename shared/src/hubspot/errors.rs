@@ -111,11 +111,11 @@ impl HubSpotError {
         )
     }
 
-    /// A wait the caller may honour before trying again.
+    /// A wait the caller may honour before trying again: HubSpot's ten-second window after
+    /// rate limits. An outage has no known end, so the caller's own retry delay applies.
     pub fn suggested_wait(&self) -> Option<Duration> {
         match self {
             HubSpotError::RateLimited { .. } => Some(Duration::from_secs(10)),
-            HubSpotError::Unavailable { .. } => Some(Duration::from_secs(30)),
             _ => None,
         }
     }

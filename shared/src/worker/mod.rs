@@ -100,6 +100,16 @@ pub struct InboundMessage {
     pub receive_count: u32,
 }
 
+impl InboundMessage {
+    /// How many times this change has been delivered, this delivery included: the queue's
+    /// receive count plus the deliveries of the copies it was queued again from.
+    pub fn tries(&self) -> u32 {
+        self.change
+            .prior_deliveries
+            .saturating_add(self.receive_count)
+    }
+}
+
 /// What to do with one message after the batch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Disposition {
@@ -194,7 +204,7 @@ impl Item {
     fn delivered_before(&self) -> bool {
         std::iter::once(&self.message)
             .chain(&self.superseded)
-            .any(|m| m.receive_count > 1)
+            .any(|m| m.tries() > 1)
     }
 }
 
@@ -208,12 +218,25 @@ enum ItemOutcome {
     Failed {
         reason: String,
         delay: Duration,
-        final_: bool,
+        budget: Budget,
     },
     /// Written, but an association target is not in HubSpot yet: wait for it.
     WaitingForTarget {
         reason: String,
     },
+}
+
+/// Whether a failure spends the record's tries (`WorkerSettings::max_receives`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// Tries are spent or trying again cannot help: dead-letter it now.
+    Spent,
+    /// The record's own failure, with tries left: it is tried again from a fresh copy on the
+    /// queue, so that a crash or a timeout of some later batch cannot spend the queue's last
+    /// receive and leave SQS's redrive to dead-letter it without this reason.
+    Counted,
+    /// An outage, not the record's fault: retried without spending its tries.
+    Outage,
 }
 
 impl Worker {
@@ -280,7 +303,7 @@ impl Worker {
         let outcome = outcome.unwrap_or(ItemOutcome::Failed {
             reason: "the worker did not finish this record (a bug): it will be retried".into(),
             delay: self.settings.retry_delay,
-            final_: false,
+            budget: Budget::Outage,
         });
         let entry = |outcome: SyncOutcome, reason: Option<String>| SyncLogEntry {
             at: Utc::now(),
@@ -303,15 +326,38 @@ impl Worker {
             }
             ItemOutcome::Failed {
                 reason,
-                final_: true,
+                budget: Budget::Spent,
                 ..
             } => {
                 log.push(entry(SyncOutcome::DeadLettered, Some(reason.clone())));
                 (Disposition::DeadLetter { reason }, Some(false))
             }
-            ItemOutcome::Failed { reason, delay, .. } => {
+            ItemOutcome::Failed {
+                reason,
+                delay,
+                budget,
+            } => {
                 log.push(entry(SyncOutcome::Failed, Some(reason.clone())));
-                (Disposition::Retry { reason, delay }, None)
+                // An outage waits on the same message while the queue has receives left; on
+                // its last one (and after every counted failure) a copy carries the tries on,
+                // so the dead-letter queue only gets changes with the worker's reason, or
+                // changes whose batches crashed or timed out every time.
+                if budget == Budget::Outage && message.receive_count < self.settings.max_receives {
+                    (Disposition::Retry { reason, delay }, None)
+                } else {
+                    let change = Change {
+                        prior_deliveries: message.tries(),
+                        ..message.change.clone()
+                    };
+                    (
+                        Disposition::Requeue {
+                            change: Box::new(change),
+                            reason,
+                            delay: delay.min(MAX_QUEUE_DELAY),
+                        },
+                        None,
+                    )
+                }
             }
             ItemOutcome::WaitingForTarget { reason } => {
                 let waited = (Utc::now() - message.change.received_at)
@@ -374,9 +420,16 @@ impl Worker {
                 let reason = format!(
                     "no mapping for `{object}`: apply one (`sf2hs mappings apply FILE`), then replay the dead letters"
                 );
-                return fail_all(items, &reason, Duration::ZERO, true);
+                return fail_all(items, &reason, Duration::ZERO, Budget::Spent);
             }
-            Err(e) => return fail_all(items, &e.to_string(), self.settings.retry_delay, false),
+            Err(e) => {
+                return fail_all(
+                    items,
+                    &e.to_string(),
+                    self.settings.retry_delay,
+                    Budget::Outage,
+                );
+            }
         };
         match mapping.status {
             MappingStatus::Draft => {
@@ -392,7 +445,7 @@ impl Worker {
                 let reason = format!(
                     "{PAUSED_REASON_PREFIX} mapping `{object}` is paused; activating it replays this change"
                 );
-                return fail_all(items, &reason, Duration::ZERO, true);
+                return fail_all(items, &reason, Duration::ZERO, Budget::Spent);
             }
             MappingStatus::Active => {}
         }
@@ -562,7 +615,7 @@ impl Worker {
                     item.outcome = Some(ItemOutcome::Failed {
                         reason: e.to_string(),
                         delay: self.settings.retry_delay,
-                        final_: false,
+                        budget: Budget::Outage,
                     });
                 }
                 return;
@@ -1121,7 +1174,7 @@ impl Worker {
                 item.outcome = Some(ItemOutcome::Failed {
                     reason: format!("cannot enqueue the re-read after a concurrent write: {e}"),
                     delay: self.settings.retry_delay,
-                    final_: false,
+                    budget: Budget::Outage,
                 });
             }
         }
@@ -1131,7 +1184,11 @@ impl Worker {
         ItemOutcome::Failed {
             reason,
             delay,
-            final_: message.receive_count >= self.settings.max_receives,
+            budget: if message.tries() >= self.settings.max_receives {
+                Budget::Spent
+            } else {
+                Budget::Counted
+            },
         }
     }
 
@@ -1153,12 +1210,12 @@ impl Worker {
                 delay: after.unwrap_or(self.settings.retry_delay),
                 // Outages are not the record's fault: they never spend its retry budget down
                 // to the dead-letter queue on their own.
-                final_: false,
+                budget: Budget::Outage,
             },
             RemoteError::Stop { reason } => ItemOutcome::Failed {
                 reason: format!("{doing}: {reason}"),
                 delay: self.settings.retry_delay * 10,
-                final_: false,
+                budget: Budget::Outage,
             },
             RemoteError::Permanent { reason } => {
                 self.failure(message, format!("{doing}: {reason}"))
@@ -1217,12 +1274,12 @@ fn newest_per_record(messages: Vec<InboundMessage>) -> Vec<Item> {
         .collect()
 }
 
-fn fail_all(mut items: Vec<Item>, reason: &str, delay: Duration, final_: bool) -> Vec<Item> {
+fn fail_all(mut items: Vec<Item>, reason: &str, delay: Duration, budget: Budget) -> Vec<Item> {
     for item in &mut items {
         item.outcome = Some(ItemOutcome::Failed {
             reason: reason.to_owned(),
             delay,
-            final_,
+            budget,
         });
     }
     items

@@ -47,6 +47,7 @@ mod tests {
                 modstamp: modstamp.map(|m| m.parse().unwrap()),
                 source: ChangeSource::Worker,
                 received_at: received.parse().unwrap(),
+                prior_deliveries: 0,
             },
             receive_count: 1,
         }

@@ -286,6 +286,7 @@ fn change_event(
             modstamp: commit_time,
             source: source.clone(),
             received_at,
+            prior_deliveries: 0,
         }));
     }
     if items.is_empty() {
@@ -428,6 +429,7 @@ fn platform_event(
                 event_id,
             },
             received_at,
+            prior_deliveries: 0,
         })],
         echoes_skipped: 0,
     })

@@ -426,6 +426,7 @@ impl OutboundMessage {
                         action_id: action_id.clone(),
                     },
                     received_at,
+                    prior_deliveries: 0,
                 }
             })
             .collect()

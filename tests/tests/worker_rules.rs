@@ -1,21 +1,27 @@
-//! The worker's association and delete rules on the embedded store with the real clients
-//! against the sandboxes (what the chaos run found, one rule per test):
+//! The worker's association, delete and retry rules on the embedded store with the real
+//! clients against the sandboxes (what the chaos run found, one rule per test):
 //! - a lookup that moves or is cleared leaves no association to the old parent;
 //! - a change waiting for its association target does not spend the queue's receive count;
-//! - a record deleted under `on_delete = "keep"` keeps the state it had when it was deleted.
+//! - a record deleted under `on_delete = "keep"` keeps the state it had when it was deleted;
+//! - a record HubSpot refuses is dead-lettered with HubSpot's reason, even when a batch in
+//!   between crashed on the queue's last receive;
+//! - an outage never dead-letters a change, however many receives it takes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sf2hs_sandbox::hubspot::{RunningSandbox, SandboxConfig};
-use sf2hs_sandbox::salesforce::{RunningSalesforceSandbox, SalesforceHandle};
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, FaultPlan, RunningSandbox, SandboxConfig};
+use sf2hs_sandbox::salesforce::{ObjectDefinition, RunningSalesforceSandbox, SalesforceHandle};
 use sf2hs_shared::domain::{
     Change, ChangeKind, ChangeSource, FieldSnapshot, RecordKey, RefetchReason, SalesforceId,
 };
 use sf2hs_shared::embedded::{EmbeddedStore, SqliteChangeQueue};
+use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
 use sf2hs_shared::mapping::validate_sources;
-use sf2hs_shared::ports::{ChangeQueue, MappingStore, RecordIndex};
+use sf2hs_shared::ports::{
+    ChangeQueue, MappingStore, RecordIndex, SyncLog, SyncLogQuery, SyncOutcome,
+};
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
 use sf2hs_tests::stack::MAPPINGS;
 
@@ -29,9 +35,17 @@ struct Rig {
 
 impl Rig {
     async fn start(max_receives: u32) -> Rig {
-        let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-            .await
-            .expect("sandboxes");
+        Rig::start_with(max_receives, sf2hs_sandbox::demo::invoice_object()).await
+    }
+
+    async fn start_with(max_receives: u32, invoice: ObjectDefinition) -> Rig {
+        let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair_with(
+            SandboxConfig::default(),
+            sf2hs_sandbox::demo::project_object(),
+            invoice,
+        )
+        .await
+        .expect("sandboxes");
         let store = EmbeddedStore::open_in_memory().expect("store");
         let report = validate_sources(&[("stack.toml".to_owned(), MAPPINGS.to_owned())]);
         for located in &report.mappings {
@@ -42,8 +56,13 @@ impl Rig {
                 .expect("mapping");
         }
         let queue = Arc::new(store.change_queue(max_receives));
-        let (salesforce_client, hubspot_client) =
-            sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
+        let (salesforce_client, _) = sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
+        // Two quick attempts per request: an outage reaches the worker in milliseconds.
+        let mut config = HubSpotConfig::with_base_url(hubspot.base_url());
+        config.retry.max_attempts = 2;
+        config.retry.initial_backoff = Duration::from_millis(5);
+        let hubspot_client = HubSpotClient::new(config, TokenSource::static_token(DEFAULT_TOKEN))
+            .expect("HubSpot client");
         let worker = Worker::new(
             WorkerPorts {
                 mappings: Arc::new(store.mapping_store()),
@@ -91,6 +110,7 @@ impl Rig {
             modstamp: None,
             source: ChangeSource::Worker,
             received_at: chrono::Utc::now(),
+            prior_deliveries: 0,
         }
     }
 
@@ -98,8 +118,9 @@ impl Rig {
         self.queue.send_batch(changes).await.expect("queued");
     }
 
-    /// Drains until nothing is visible; at most `rounds` batches.
-    async fn drain(&self, rounds: usize) {
+    /// Drains until nothing is visible; at most `rounds` batches. Returns the messages received.
+    async fn drain(&self, rounds: usize) -> usize {
+        let mut received = 0;
         for _ in 0..rounds {
             let report = drain_once(
                 &self.worker,
@@ -110,9 +131,11 @@ impl Rig {
             .await
             .expect("drained");
             if report.received == 0 {
-                return;
+                break;
             }
+            received += report.received;
         }
+        received
     }
 
     fn hubspot_id(&self, object: &str, salesforce_id: &str) -> u64 {
@@ -283,4 +306,138 @@ async fn a_record_kept_after_its_delete_shows_its_last_state() {
         .expect("index")
         .expect("entry");
     assert!(entry.deleted, "the index knows it is deleted in Salesforce");
+}
+
+/// Delivers what is visible and drops it unsettled, as a batch whose function crashed or timed
+/// out: the queue counts the receive, nothing else happens.
+async fn crash_once(queue: &SqliteChangeQueue) -> usize {
+    let received = queue
+        .receive(10, Duration::from_millis(1))
+        .await
+        .expect("received");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    received.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_record_is_dead_lettered_with_hubspots_reason_after_a_crash_in_between() {
+    // Three tries; HubSpot's status property has no option for "Void".
+    let rig = Rig::start_with(
+        3,
+        sf2hs_sandbox::demo::invoice_object_with_statuses(&["Draft", "Sent", "Paid", "Void"]),
+    )
+    .await;
+    let sf = rig.sf();
+    let inv = sf
+        .create(
+            "Invoice__c",
+            json!({ "Name": "INV-V", "Amount__c": 1, "Status__c": "Void" }),
+        )
+        .expect("invoice");
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+
+    // Two tries refused, then the third receive crashes: the queue's own count is spent.
+    rig.drain(1).await;
+    rig.drain(1).await;
+    assert_eq!(
+        rig.queue.depth().await.expect("depth").dead,
+        0,
+        "tries left"
+    );
+    assert_eq!(crash_once(&rig.queue).await, 1, "the change was delivered");
+    rig.drain(1).await;
+
+    let dead = rig.queue.dead_letters(10).await.expect("dead letters");
+    assert_eq!(dead.len(), 1, "dead-lettered once: {dead:?}");
+    assert_eq!(
+        dead[0].change.record_id.as_str(),
+        SalesforceId::parse(&inv).expect("id").as_str()
+    );
+    assert!(
+        dead[0].reason.contains("HubSpot refused the record") && dead[0].reason.contains("Void"),
+        "the worker's reason, not the queue's: {}",
+        dead[0].reason
+    );
+    let depth = rig.queue.depth().await.expect("depth");
+    assert_eq!(
+        depth.visible + depth.delayed + depth.in_flight,
+        0,
+        "{depth:?}"
+    );
+
+    // Each refused try is in the sync log, with the same reason.
+    let entries = rig
+        .store
+        .sync_log()
+        .query(&SyncLogQuery {
+            record_id: SalesforceId::parse(&inv).ok(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("sync log");
+    let outcomes: Vec<SyncOutcome> = entries.iter().map(|e| e.outcome).collect();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == SyncOutcome::Failed)
+            .count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == SyncOutcome::DeadLettered)
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_never_dead_letters_a_change() {
+    // Two receives would dead-letter the change on the third if an outage spent them.
+    let rig = Rig::start(2).await;
+    let sf = rig.sf();
+    let project = sf
+        .create("Project__c", json!({ "Name": "Through", "Budget__c": 3 }))
+        .expect("project");
+    rig.hubspot
+        .handle()
+        .set_faults(FaultPlan {
+            rate_503: 1.0,
+            ..FaultPlan::default()
+        })
+        .expect("faults");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    let mut received = 0;
+    for _ in 0..200 {
+        received += rig.drain(1).await;
+        if received >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(received >= 5, "the change came back {received} times");
+    let depth = rig.queue.depth().await.expect("depth");
+    assert_eq!(
+        depth.dead, 0,
+        "an outage is not the record's fault: {depth:?}"
+    );
+    assert_eq!(
+        depth.visible + depth.delayed + depth.in_flight,
+        1,
+        "still queued: {depth:?}"
+    );
+
+    rig.hubspot.handle().clear_faults().expect("faults cleared");
+    rig.drain(5).await;
+    rig.hubspot_id("sf_project", &project);
+    let depth = rig.queue.depth().await.expect("depth");
+    assert_eq!(
+        depth.dead + depth.visible + depth.delayed + depth.in_flight,
+        0,
+        "{depth:?}"
+    );
 }
