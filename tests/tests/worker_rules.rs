@@ -441,3 +441,40 @@ async fn an_outage_never_dead_letters_a_change() {
         "{depth:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_found_deleted_then_undeleted_is_written_again() {
+    // The org's clock runs a week behind this machine's, as Salesforce's may run behind the
+    // worker's by a little: the time a change was received must never stand in for
+    // Salesforce's time in the index.
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    assert!(sf.now() < chrono::Utc::now() - chrono::TimeDelta::days(1));
+    let project = sf
+        .create("Project__c", json!({ "Name": "Back", "Budget__c": 1 }))
+        .expect("project");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    rig.hubspot_id("sf_project", &project);
+    let id = SalesforceId::parse(&project).expect("id");
+    let live = || {
+        rig.hubspot
+            .handle()
+            .record_by_unique("sf_project", "salesforce_id", id.as_str())
+            .expect("read")
+    };
+
+    // A re-read finds the record gone: archived (the demo's projects use on_delete = archive).
+    sf.delete("Project__c", &project).expect("deleted");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    assert!(live().is_none(), "archived in HubSpot");
+
+    sf.undelete("Project__c", &project).expect("undeleted");
+    sf.update("Project__c", &project, json!({ "Name": "Back again" }))
+        .expect("updated");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    let record = live().expect("back in HubSpot after the undelete");
+    assert_eq!(record.properties["project_name"], "Back again");
+}

@@ -168,6 +168,9 @@ struct Item {
     superseded: Vec<InboundMessage>,
     state: Option<State>,
     modstamp: DateTime<Utc>,
+    /// `modstamp` is Salesforce's (a `SystemModstamp` or a CDC commit time), not the time the
+    /// change was received: only Salesforce's clock may be compared with the index's.
+    modstamp_known: bool,
     mapped: Option<MappedRecord>,
     hubspot_id: Option<String>,
     /// A delete that archived the HubSpot record (rather than keeping it, or finding none).
@@ -451,9 +454,7 @@ impl Worker {
         }
 
         self.resolve_states(&mapping, &mut items).await;
-        if mapping.on_delete == DeleteRule::Keep {
-            self.last_states_of_kept(&mapping, &mut items).await;
-        }
+        self.read_recycle_bin(&mapping, &mut items).await;
         self.skip_stale_and_map(&mapping, &mut items).await;
         self.write_upserts(&mapping, &mut items).await;
         self.write_associations(&mapping, &mut items).await;
@@ -471,10 +472,12 @@ impl Worker {
                 (ChangeKind::Upsert { fields }, Some(modstamp)) => {
                     item.state = Some(State::Upsert(fields.clone()));
                     item.modstamp = modstamp;
+                    item.modstamp_known = true;
                 }
                 (ChangeKind::Delete, modstamp) => {
                     item.state = Some(State::Delete);
                     item.modstamp = modstamp.unwrap_or(change.received_at);
+                    item.modstamp_known = modstamp.is_some();
                 }
                 // Partial, missing or of unknown age, or an undelete (the record's state
                 // after it came back is what HubSpot must show).
@@ -519,6 +522,7 @@ impl Worker {
                                         &requests,
                                     )));
                                     item.modstamp = modstamp;
+                                    item.modstamp_known = true;
                                 }
                                 None => item.outcome = Some(
                                     self.failure(
@@ -532,11 +536,9 @@ impl Worker {
                         // Gone: deleted (or no longer visible to the integration user).
                         Some(None) => {
                             item.state = Some(State::Delete);
-                            item.modstamp = item
-                                .message
-                                .change
-                                .modstamp
-                                .unwrap_or(item.message.change.received_at);
+                            let change = &item.message.change;
+                            item.modstamp = change.modstamp.unwrap_or(change.received_at);
+                            item.modstamp_known = change.modstamp.is_some();
                         }
                         None => {
                             item.outcome = Some(self.failure(
@@ -550,13 +552,22 @@ impl Worker {
         }
     }
 
-    /// Under `on_delete = "keep"` a delete leaves the record in HubSpot, so HubSpot must show
-    /// the state the record had when it was deleted: an update superseded by the delete in this
-    /// batch, or read only after it, would otherwise never arrive. The recycle bin has it.
-    async fn last_states_of_kept(&self, mapping: &Mapping, items: &mut [Item]) {
+    /// Reads deleted records from the recycle bin, for two reasons. Under `on_delete = "keep"`
+    /// a delete leaves the record in HubSpot, so HubSpot must show the state the record had
+    /// when it was deleted: an update superseded by the delete in this batch, or read only
+    /// after it, would otherwise never arrive. And a record found gone by a re-read has no
+    /// Salesforce time for its delete: the time it was received is on another clock, and an
+    /// index holding it would take later changes (an undelete) for older ones.
+    async fn read_recycle_bin(&self, mapping: &Mapping, items: &mut [Item]) {
+        let keep = mapping.on_delete == DeleteRule::Keep;
+        let wanted = |i: &Item| {
+            i.outcome.is_none()
+                && matches!(i.state, Some(State::Delete))
+                && (keep || !i.modstamp_known)
+        };
         let deleted: Vec<SalesforceId> = items
             .iter()
-            .filter(|i| i.outcome.is_none() && matches!(i.state, Some(State::Delete)))
+            .filter(|i| wanted(i))
             .map(|i| i.message.change.record_id.clone())
             .collect();
         if deleted.is_empty() {
@@ -569,10 +580,7 @@ impl Worker {
             .salesforce
             .last_states(&mapping.salesforce_object, &deleted, &fields)
             .await;
-        for item in items
-            .iter_mut()
-            .filter(|i| i.outcome.is_none() && matches!(i.state, Some(State::Delete)))
-        {
+        for item in items.iter_mut().filter(|i| wanted(i)) {
             match &read {
                 Err(e) => {
                     item.outcome = Some(self.remote_failure(
@@ -590,7 +598,17 @@ impl Worker {
                         .get("SystemModstamp")
                         .and_then(Value::as_str)
                         .and_then(parse_salesforce_datetime);
-                    item.modstamp = deleted_at.map_or(item.modstamp, |at| at.max(item.modstamp));
+                    match deleted_at {
+                        Some(at) if item.modstamp_known => item.modstamp = at.max(item.modstamp),
+                        Some(at) => {
+                            item.modstamp = at;
+                            item.modstamp_known = true;
+                        }
+                        None => {}
+                    }
+                    if !keep {
+                        continue;
+                    }
                     item.state = Some(State::Upsert(refetch::nest_components(
                         snapshot.clone(),
                         &requests,
@@ -1262,6 +1280,7 @@ fn newest_per_record(messages: Vec<InboundMessage>) -> Vec<Item> {
                 superseded,
                 state: None,
                 modstamp,
+                modstamp_known: false,
                 mapped: None,
                 hubspot_id: None,
                 archived: false,
