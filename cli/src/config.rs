@@ -107,6 +107,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "association_retry_delay_seconds",
         "the wait before a missing association target is retried",
     ),
+    (
+        "visibility_seconds",
+        "how long a local worker keeps a batch hidden from the others",
+    ),
 ];
 
 /// Keys that look like a credential: refused, so that a secret never lands in a file that is

@@ -59,6 +59,8 @@ pub mod vars {
     /// Seconds before an association whose target is not in HubSpot yet is tried again
     /// (default 60).
     pub const ASSOCIATION_RETRY_DELAY_SECONDS: &str = "SF2HS_ASSOCIATION_RETRY_DELAY_SECONDS";
+    /// Seconds a local worker keeps a batch hidden from the others (default 120).
+    pub const VISIBILITY_SECONDS: &str = "SF2HS_VISIBILITY_SECONDS";
 }
 
 /// A setting missing or malformed, or a secret that cannot be read: what to set, and where.
@@ -197,6 +199,9 @@ pub fn worker_settings(lookup: Lookup<'_>) -> Result<WorkerSettings, SettingsErr
         "whole seconds",
     )? {
         settings.association_retry_delay = Duration::from_secs(seconds);
+    }
+    if let Some(seconds) = parsed::<u64>(lookup, vars::VISIBILITY_SECONDS, "whole seconds")? {
+        settings.local_visibility = Duration::from_secs(seconds.max(1));
     }
     Ok(settings)
 }

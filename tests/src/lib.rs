@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod chaos;
 pub mod event_source;
 pub mod function_url;
 pub mod lambda_api;

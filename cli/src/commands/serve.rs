@@ -39,8 +39,6 @@ pub struct ServeOptions {
     pub secrets_dir: Option<PathBuf>,
 }
 
-/// How long a worker keeps a batch hidden from the others.
-const VISIBILITY: Duration = Duration::from_secs(120);
 /// The wait after finding the queue empty.
 const IDLE: Duration = Duration::from_millis(100);
 
@@ -122,6 +120,7 @@ pub fn spawn_workers(
     verbose: bool,
 ) -> Workers {
     let queue = backend.queue.clone();
+    let visibility = settings.local_visibility;
     let worker = Arc::new(Worker::new(
         WorkerPorts {
             mappings: backend.mappings.clone(),
@@ -142,7 +141,7 @@ pub fn spawn_workers(
         let mut stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             while !*stop.borrow() {
-                match drain_once(&worker, queue.as_ref(), 100, VISIBILITY).await {
+                match drain_once(&worker, queue.as_ref(), 100, visibility).await {
                     Ok(report) if report.received > 0 => {
                         if verbose {
                             out!(

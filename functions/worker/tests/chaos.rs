@@ -1,37 +1,24 @@
-//! The chaos run on the deployed shape (moto): Salesforce records of two mapped objects, with
-//! associations, changed several times each and delivered as outbound messages and CDC events,
-//! with duplicates and in shuffled order, to ingest (behind a Function URL, and as EventBridge
-//! invokes it); three worker bootstraps (the real binary, through the Lambda Runtime API), each
-//! fed by its own event source mapping on the live queue; HubSpot answering 429s, 5xx, hangs
-//! past the client's timeout and writes that succeed but answer 500; a worker process killed in
-//! the middle of a batch three times, its messages coming back when their visibility ends.
-//!
-//! Updates also move invoices to other projects (the lookup behind the association), and a
-//! tenth of the projects and a twentieth of the invoices are deleted (projects archived,
-//! invoices kept in HubSpot with their last state).
-//!
-//! At the end HubSpot must equal Salesforce's newest state for every record, field by field and
-//! association by association, with no duplicate and nothing missing, and the dead-letter queue
-//! must hold only the invoices seeded as unconvertible (a picklist value HubSpot has no option
-//! for), each with HubSpot's reason.
+//! The chaos run on the deployed shape (moto): the scenario of `sf2hs_tests::chaos` against
+//! ingest (behind a Function URL for outbound messages, and invoked as EventBridge invokes it
+//! for CDC events) and three worker bootstraps (the real binary, through the Lambda Runtime
+//! API), each fed by its own event source mapping on the live queue; a worker process is killed
+//! in the middle of a batch three times, its messages coming back when their visibility ends.
 //!
 //! CI runs 1,000 records; `cargo nextest run -p sf2hs-worker --test chaos --run-ignored only`
 //! (with `SF2HS_MOTO_ENDPOINT`, as `scripts/test` sets it) runs the 10,000 of the issue.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
-use sf2hs_sandbox::hubspot::{FaultPlan, SandboxConfig};
-use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
-use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events};
-use sf2hs_shared::domain::SalesforceId;
-use sf2hs_shared::ports::{ChangeQueue, SyncLog};
+use serde_json::Value;
+use sf2hs_sandbox::hubspot::SandboxConfig;
+use sf2hs_shared::ports::{ChangeQueue, DeadLetter, SyncLog, SyncLogEntry, SyncLogQuery};
 use sf2hs_shared::settings::vars;
+use sf2hs_tests::chaos::{self, Dice, Size};
 use sf2hs_tests::event_source::EventSource;
 use sf2hs_tests::function_url::FunctionUrl;
 use sf2hs_tests::runtime_api::{Bootstrap, Outcome, RuntimeApi};
@@ -43,46 +30,6 @@ const WORKERS: usize = 3;
 const KILLS: usize = 3;
 /// How long a received batch stays hidden: past the HubSpot client's 30 s timeout on a hang.
 const VISIBILITY: Duration = Duration::from_secs(50);
-/// The picklist value Salesforce has and HubSpot's property has no option for.
-const UNCONVERTIBLE_STATUS: &str = "Void";
-
-struct Size {
-    projects: usize,
-    invoices: usize,
-    /// Rounds of updates to every record after the creates.
-    rounds: usize,
-    /// Invoices created with the unconvertible status.
-    unconvertible: usize,
-    /// The longest the queue may take to drain at the end.
-    limit: Duration,
-}
-
-/// A small deterministic generator (xorshift64*): the run is the same every time.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
-            items.swap(i, j);
-        }
-    }
-}
 
 /// One worker "function": its Runtime API, the bootstrap process polling it, and whether an
 /// invocation is in flight (so that a kill lands in the middle of a batch).
@@ -143,38 +90,68 @@ impl WorkerSlot {
     }
 }
 
-fn id18(id: &str) -> String {
-    SalesforceId::parse(id).expect("id").as_str().to_owned()
+/// The moto stack as the scenario reaches it.
+struct MotoDeployment<'a> {
+    stack: &'a Stack,
+    ingest: Arc<sf2hs_ingest::IngestFunction>,
+    outbound_url: String,
+    idle_polls: Arc<AtomicUsize>,
 }
 
-const STATUSES: [&str; 3] = ["Draft", "Sent", "Paid"];
+#[async_trait]
+impl chaos::Deployment for MotoDeployment<'_> {
+    fn outbound_url(&self) -> String {
+        self.outbound_url.clone()
+    }
 
-async fn chaos(size: Size, label: &str) {
-    let faults = FaultPlan {
-        rate_429: 0.03,
-        rate_500: 0.01,
-        rate_502: 0.01,
-        rate_503: 0.01,
-        rate_hang: 0.015,
-        hang_ms: 35_000,
-        rate_apply_then_fail: 0.02,
-        latency_ms: 5,
-        ..FaultPlan::default()
-    };
+    async fn deliver_event(&self, event: Value) -> Result<(), String> {
+        self.ingest
+            .handle(LambdaEvent::new(
+                event,
+                Stack::context(Duration::from_secs(30)),
+            ))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn pending(&self) -> Result<u64, String> {
+        let depth = self.stack.queue.depth().await.map_err(|e| e.to_string())?;
+        Ok(depth.visible + depth.in_flight + depth.delayed)
+    }
+
+    fn workers_idle(&self) -> bool {
+        self.idle_polls.load(Ordering::SeqCst) >= 3 * WORKERS
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, String> {
+        self.stack
+            .queue
+            .dead_letters(10_000)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn sync_log(&self, query: &SyncLogQuery) -> Result<Vec<SyncLogEntry>, String> {
+        self.stack
+            .store
+            .sync_log(self.stack.settings.sync_log_retention)
+            .query(query)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+async fn chaos_on(size: Size, label: &str) {
     let mut stack = Stack::start_with_objects(
         label,
         SandboxConfig {
             seed: 11,
-            faults,
+            faults: chaos::faults(),
             ..SandboxConfig::default()
         },
         sf2hs_sandbox::demo::project_object(),
-        sf2hs_sandbox::demo::invoice_object_with_statuses(&[
-            "Draft",
-            "Sent",
-            "Paid",
-            UNCONVERTIBLE_STATUS,
-        ]),
+        chaos::invoice_object(),
     )
     .await;
     // Three workers share HubSpot's 190 requests per 10 s, as the template's
@@ -186,8 +163,6 @@ async fn chaos(size: Size, label: &str) {
     ] {
         stack.env.push((name.to_owned(), value.to_owned()));
     }
-    let handle = stack.salesforce.handle();
-    let mut dice = Dice(0x5eed_cafe);
 
     // Ingest, in this process: behind a Function URL for outbound messages, and invoked
     // directly with CDC events as EventBridge would.
@@ -268,271 +243,35 @@ async fn chaos(size: Size, label: &str) {
         })
     };
 
-    // 1. Creates: projects, then invoices that point at them; a few with the unconvertible
-    //    status. Outbound messages deliver them, invoices first (their projects arrive later),
-    //    each batch in reverse order, a fifth of the acked messages delivered again.
-    let projects = handle
-        .create_many(
-            "Project__c",
-            (0..size.projects)
-                .map(|i| json!({ "Name": format!("Project {i}"), "Budget__c": 1_000 + i }))
-                .collect(),
-        )
-        .expect("projects");
-    let invoices = handle
-        .create_many(
-            "Invoice__c",
-            (0..size.invoices)
-                .map(|i| {
-                    let status = if i < size.unconvertible {
-                        UNCONVERTIBLE_STATUS
-                    } else {
-                        STATUSES[i % 3]
-                    };
-                    json!({ "Name": format!("INV-{i}"), "Amount__c": 10 + i, "Status__c": status,
-                            "Project__c": projects[i % projects.len()] })
-                })
-                .collect(),
-        )
-        .expect("invoices");
-    let unconvertible: BTreeSet<String> = invoices[..size.unconvertible]
-        .iter()
-        .map(|id| id18(id))
-        .collect();
-    let sender = |object: &str, fields: &[&str], seed: u64| {
-        let mut config = OutboundMessageConfig::new(&outbound_url, object, fields);
-        config.duplicate_rate = 0.2;
-        config.seed = seed;
-        OutboundSender::new(handle.clone(), config).expect("sender")
+    let deployment = MotoDeployment {
+        stack: &stack,
+        ingest,
+        outbound_url,
+        idle_polls,
     };
-    let mut invoice_sender = sender(
-        "Invoice__c",
-        &["Name", "Amount__c", "Status__c", "Project__c"],
-        1,
-    );
-    let mut project_sender = sender("Project__c", &["Name", "Budget__c"], 2);
-    let mut reversed = invoices.clone();
-    reversed.reverse();
-    for chunk in reversed.chunks(100) {
-        let report = invoice_sender.send(chunk).await.expect("delivered");
-        assert!(report.all_acked(), "ingest acks what it stored: {report:?}");
-    }
-    let mut reversed = projects.clone();
-    reversed.reverse();
-    for chunk in reversed.chunks(100) {
-        let report = project_sender.send(chunk).await.expect("delivered");
-        assert!(report.all_acked(), "{report:?}");
-    }
-    let mut cdc_after = handle.changes_after(0).last().map_or(0, |c| c.sequence);
-
-    // 2. Rounds of updates to every record, delivered by CDC (shuffled, a fifth twice) and,
-    //    for a third of the records, also by an outbound message.
-    for round in 0..size.rounds {
-        for (i, id) in projects.iter().enumerate() {
-            handle
-                .update(
-                    "Project__c",
-                    id,
-                    json!({ "Name": format!("Project {i} r{round}"), "Budget__c": 2_000 + i * (round + 2) }),
-                )
-                .expect("project updated");
-        }
-        for (i, id) in invoices.iter().enumerate() {
-            let mut fields = json!({ "Amount__c": 100 + i * (round + 2) });
-            if i >= size.unconvertible {
-                fields["Status__c"] = json!(STATUSES[(i + round + 1) % 3]);
-            }
-            if dice.chance(30) {
-                // A lookup change: the association moves to another project.
-                fields["Project__c"] = json!(projects[dice.below(projects.len())]);
-            }
-            handle
-                .update("Invoice__c", id, fields)
-                .expect("invoice updated");
-        }
-        cdc_after = relay_cdc(&handle, &ingest, cdc_after, &mut dice).await;
-        let some: Vec<String> = invoices
-            .iter()
-            .filter(|_| dice.chance(33))
-            .cloned()
-            .collect();
-        for chunk in some.chunks(100) {
-            assert!(
-                invoice_sender
-                    .send(chunk)
-                    .await
-                    .expect("delivered")
-                    .all_acked()
-            );
-        }
-    }
-
-    // 3. Deletes (CDC only: outbound messages have none): a tenth of the projects, archived in
-    //    HubSpot; a twentieth of the invoices, kept there.
-    for id in projects.iter().filter(|_| dice.chance(10)) {
-        handle.delete("Project__c", id).expect("deleted");
-    }
-    for id in invoices[size.unconvertible..]
-        .iter()
-        .filter(|_| dice.chance(5))
-    {
-        handle.delete("Invoice__c", id).expect("deleted");
-    }
-    relay_cdc(&handle, &ingest, cdc_after, &mut dice).await;
-
-    // 4. Drain: the queue empty (nothing visible, in flight or delayed) and every worker idle.
-    let kills = killer.await.expect("killer");
-    assert_eq!(kills, KILLS, "three workers were killed mid-batch");
-    let started = Instant::now();
-    loop {
-        let depth = stack.queue.depth().await.expect("depth");
-        let pending = depth.visible + depth.in_flight + depth.delayed;
-        if pending == 0 && idle_polls.load(Ordering::SeqCst) >= 3 * WORKERS {
-            break;
-        }
-        assert!(
-            started.elapsed() < size.limit,
-            "the queue did not drain within {:?}: {depth:?}",
-            size.limit
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    chaos::run(
+        label,
+        size,
+        &deployment,
+        &stack.salesforce,
+        &stack.hubspot,
+        async { killer.await.expect("killer") },
+        KILLS,
+    )
+    .await;
     running.store(false, Ordering::SeqCst);
     for mapping in mappings {
         let _ = mapping.await;
     }
-
-    // 5. HubSpot equals Salesforce's newest state, but for the unconvertible invoices, which
-    //    never reached it.
-    let problems = sf2hs_sandbox::demo::mismatches(&stack.salesforce, &stack.hubspot);
-    let (expected, unexpected): (Vec<&String>, Vec<&String>) = problems
-        .iter()
-        .partition(|p| unconvertible.iter().any(|id| p.contains(id.as_str())));
-    if !unexpected.is_empty() {
-        // What happened to the first few: Salesforce's changes and the worker's sync log.
-        let log = stack.store.sync_log(stack.settings.sync_log_retention);
-        for problem in unexpected.iter().take(3) {
-            let Some(id) = problem.split_whitespace().nth(1) else {
-                continue;
-            };
-            let changes: Vec<_> = handle
-                .changes_after(0)
-                .into_iter()
-                .filter(|c| c.record_id == id.trim_end_matches(':'))
-                .map(|c| (c.sequence, c.change_type, c.committed_at, c.values))
-                .collect();
-            let entries = log
-                .query(&sf2hs_shared::ports::SyncLogQuery {
-                    salesforce_object: problem.split_whitespace().next().map(str::to_owned),
-                    record_id: SalesforceId::parse(id.trim_end_matches(':')).ok(),
-                    limit: 50,
-                    ..Default::default()
-                })
-                .await
-                .unwrap_or_default();
-            eprintln!("{problem}\n  Salesforce: {changes:#?}\n  sync log: {entries:#?}");
-        }
-    }
-    assert!(
-        unexpected.is_empty(),
-        "{} records differ, first: {:#?}",
-        unexpected.len(),
-        &unexpected[..unexpected.len().min(10)]
-    );
-    assert_eq!(
-        expected.len(),
-        unconvertible.len(),
-        "each unconvertible invoice is missing from HubSpot: {expected:#?}"
-    );
-
-    // 6. The dead letters: the unconvertible invoices only, each with HubSpot's reason.
-    let dead = stack
-        .queue
-        .dead_letters(10_000)
-        .await
-        .expect("dead letters");
-    let dead_ids: BTreeSet<String> = dead
-        .iter()
-        .map(|d| d.change.record_id.as_str().to_owned())
-        .collect();
-    assert_eq!(
-        dead_ids, unconvertible,
-        "only the seeded records are dead letters"
-    );
-    for letter in &dead {
-        assert!(
-            letter.reason.contains(UNCONVERTIBLE_STATUS),
-            "the reason names the value: {}",
-            letter.reason
-        );
-    }
-
-    let stats = stack.hubspot.handle().stats();
-    eprintln!(
-        "chaos {label}: {} projects, {} invoices, {} rounds; {kills} kills; HubSpot {stats:?}; \
-         drained {:.1} s after the last delivery",
-        size.projects,
-        size.invoices,
-        size.rounds,
-        started.elapsed().as_secs_f64()
-    );
-}
-
-/// Relays every CDC event after `after` to ingest as EventBridge invokes it: shuffled, with a
-/// fifth delivered twice. Returns the last sequence relayed.
-async fn relay_cdc(
-    handle: &sf2hs_sandbox::salesforce::SalesforceHandle,
-    ingest: &sf2hs_ingest::IngestFunction,
-    after: u64,
-    dice: &mut Dice,
-) -> u64 {
-    let mut events = change_events(handle, &CdcRelayConfig::default(), after);
-    let last = handle
-        .changes_after(after)
-        .last()
-        .map_or(after, |c| c.sequence);
-    let duplicates: Vec<Value> = events.iter().filter(|_| dice.chance(20)).cloned().collect();
-    events.extend(duplicates);
-    dice.shuffle(&mut events);
-    for event in events {
-        ingest
-            .handle(LambdaEvent::new(
-                event,
-                Stack::context(Duration::from_secs(30)),
-            ))
-            .await
-            .expect("EventBridge event ingested");
-    }
-    last
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_on_moto() {
-    chaos(
-        Size {
-            projects: 300,
-            invoices: 700,
-            rounds: 2,
-            unconvertible: 5,
-            limit: Duration::from_secs(300),
-        },
-        "chaos",
-    )
-    .await;
+    chaos_on(Size::ci(), "chaos").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "10,000 records: minutes on moto; run with --run-ignored only"]
 async fn chaos_on_moto_10000_records() {
-    chaos(
-        Size {
-            projects: 3_000,
-            invoices: 7_000,
-            rounds: 3,
-            unconvertible: 20,
-            limit: Duration::from_secs(1_800),
-        },
-        "chaos10k",
-    )
-    .await;
+    chaos_on(Size::ten_thousand(), "chaos10k").await;
 }

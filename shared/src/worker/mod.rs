@@ -75,6 +75,9 @@ pub struct WorkerSettings {
     /// How long a change may wait for its association targets, from when ingest received it,
     /// before it is dead-lettered with the reason.
     pub association_max_wait: Duration,
+    /// How long the local pipeline's workers keep a batch hidden from each other: a batch cut
+    /// short by a crash comes back after it. On AWS the queue's `VisibilityTimeout` decides.
+    pub local_visibility: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -83,6 +86,7 @@ impl Default for WorkerSettings {
             max_receives: 5,
             retry_delay: Duration::from_secs(30),
             association_retry_delay: Duration::from_secs(60),
+            local_visibility: Duration::from_secs(120),
             association_max_wait: Duration::from_secs(24 * 3600),
         }
     }
