@@ -8,8 +8,18 @@ pub mod function_url;
 pub mod lambda_api;
 pub mod runtime_api;
 pub mod stack;
+pub mod tcp_proxy;
 
 pub use sf2hs_shared::conformance::{record_id, sample_change, sample_mapping};
+
+/// Cases for a property test: `PROPTEST_CASES` when set (the million-case runs that
+/// docs/benchmarks.md reports), else `default`.
+pub fn property_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// A directory under the system temp dir, unique to one test, removed when dropped.
 #[derive(Debug)]

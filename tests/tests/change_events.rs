@@ -357,7 +357,7 @@ fn refusals() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(sf2hs_tests::property_cases(2000)))]
     #[test]
     fn never_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_event(&body, &options(), now());

@@ -752,3 +752,29 @@ fn a_schema_that_cannot_be_read_is_a_problem() {
         )]
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(sf2hs_tests::property_cases(2000)))]
+
+    /// A mapping file cut, spliced with TOML's punctuation, or thrown away for arbitrary text
+    /// is reported as problems, never a panic.
+    #[test]
+    fn mapping_files_never_panic_the_validator(
+        cut in 0usize..4000,
+        insert in "[\\[\\]{}=\"'.,#a-z_0-9 \n]{0,16}",
+        arbitrary in proptest::option::of("\\PC{0,200}"),
+    ) {
+        let example = include_str!("../../examples/invoices.toml");
+        let text = match arbitrary {
+            Some(text) => text,
+            None => {
+                let mut cut = cut.min(example.len());
+                while !example.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                format!("{}{insert}{}", &example[..cut], &example[cut..])
+            }
+        };
+        let _ = validate_sources(&[("m.toml".to_owned(), text)]);
+    }
+}

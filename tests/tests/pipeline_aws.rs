@@ -11,9 +11,13 @@ use std::time::Duration;
 use common_pipeline::Pipeline;
 use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::StoredRecord;
+use sf2hs_sandbox::salesforce::senders::outbound::{
+    AttemptOutcome, OutboundMessageConfig, OutboundSender,
+};
 use sf2hs_shared::domain::SalesforceId;
 use sf2hs_shared::mapping::MappingStatus;
 use sf2hs_shared::ports::{ChangeQueue, ImportJobs, ImportStatus, MappingStore};
+use sf2hs_tests::tcp_proxy::TcpProxy;
 
 const DRAIN: Duration = Duration::from_secs(60);
 
@@ -558,4 +562,76 @@ async fn ingest_never_acks_while_the_queue_is_down_and_salesforce_retries_delive
         250,
         "nothing lost, nothing duplicated"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_ack_while_sqs_is_unreachable_then_salesforces_retry_delivers() {
+    // Ingest reaches moto through a proxy that goes down as a stopped SQS would: connections
+    // cut, new ones closed. The worker and the test read moto directly.
+    let moto: std::net::SocketAddr = sf2hs_tests::moto_endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto's address");
+    let proxy = TcpProxy::start(moto).await.expect("proxy");
+    let p = Pipeline::start_with_ingest_endpoint("sqsdown", Some(&proxy.url())).await;
+    let handle = p.stack.salesforce.handle();
+    let projects = handle
+        .create_many(
+            "Project__c",
+            (0..30)
+                .map(|i| json!({ "Name": format!("Outage {i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("projects");
+    // Salesforce retries an unacknowledged message with growing waits.
+    let mut config =
+        OutboundMessageConfig::new(&p.outbound_url(), "Project__c", &["Name", "Budget__c"]);
+    config.initial_backoff = Duration::from_millis(200);
+    config.max_backoff = Duration::from_secs(1);
+    config.max_attempts = 120;
+    let mut sender = OutboundSender::new(handle.clone(), config).expect("sender");
+
+    proxy.down();
+    let sending = {
+        let projects = projects.clone();
+        tokio::spawn(async move { sender.send(&projects).await })
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !sending.is_finished(),
+        "the message is not acknowledged while SQS is unreachable"
+    );
+    let depth = p.stack.queue.depth().await.expect("depth");
+    assert_eq!(
+        depth.visible + depth.in_flight + depth.delayed,
+        0,
+        "{depth:?}"
+    );
+
+    proxy.up();
+    let report = tokio::time::timeout(Duration::from_secs(90), sending)
+        .await
+        .expect("delivered after the outage")
+        .expect("sender task")
+        .expect("sender");
+    assert!(report.all_acked(), "{report:?}");
+    let attempts = &report.messages[0].attempts;
+    let refused = attempts
+        .iter()
+        .filter(|a| matches!(a, AttemptOutcome::NotAcked { status: 503, .. }))
+        .count();
+    assert!(
+        refused >= 1 && attempts.last() == Some(&AttemptOutcome::Acked),
+        "refused with 503 while down, acknowledged after: {attempts:?}"
+    );
+
+    p.drain(DRAIN).await;
+    for id in &projects {
+        assert!(
+            live_hubspot(&p, "sf_project", id).is_some(),
+            "{id} reached HubSpot after the outage"
+        );
+    }
+    let dead = p.stack.queue.dead_letters(10).await.expect("dead letters");
+    assert!(dead.is_empty(), "{dead:?}");
 }

@@ -35,6 +35,15 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub async fn start(label: &str) -> Pipeline {
+        Pipeline::start_with_ingest_endpoint(label, None).await
+    }
+
+    /// [`Pipeline::start`] with ingest reaching AWS at `ingest_endpoint` (a proxy the test can
+    /// take down) instead of moto's address.
+    pub async fn start_with_ingest_endpoint(
+        label: &str,
+        ingest_endpoint: Option<&str>,
+    ) -> Pipeline {
         let mut stack = Stack::start(label).await;
         // Short retry waits so that retried associations come back within the test.
         stack
@@ -47,7 +56,7 @@ impl Pipeline {
         let (ingest, worker, import) = {
             let lookup = stack.lookup();
             let endpoint = Some(stack.endpoint());
-            let ingest = sf2hs_ingest::from_env(&lookup, endpoint)
+            let ingest = sf2hs_ingest::from_env(&lookup, ingest_endpoint.or(endpoint))
                 .await
                 .expect("ingest starts");
             let worker = sf2hs_worker::from_env(&lookup, endpoint)
