@@ -92,18 +92,6 @@ impl ServeProcess {
     }
 }
 
-/// Waits until `url` answers at all (any status): the server is listening.
-async fn wait_listening(url: &str) {
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http.get(url).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} never answered");
-}
-
 struct EmbeddedDeployment {
     store: EmbeddedStore,
     ingest: Arc<ServeProcess>,
@@ -225,7 +213,7 @@ async fn chaos_embedded(size: Size, label: &str) {
         .map(|_| ServeProcess::start(&data_dir, env.clone()))
         .collect();
     for process in &processes {
-        wait_listening(&process.base_url()).await;
+        sf2hs_tests::wait_listening(&format!("127.0.0.1:{}", process.port)).await;
     }
     let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("the shared store");
 

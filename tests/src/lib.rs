@@ -21,6 +21,17 @@ pub fn property_cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// Waits until something listens on `address` (`127.0.0.1:PORT`): a server process started.
+pub async fn wait_listening(address: &str) {
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(address).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("nothing listens on {address} after 10 s");
+}
+
 /// A directory under the system temp dir, unique to one test, removed when dropped.
 #[derive(Debug)]
 pub struct TempDir {

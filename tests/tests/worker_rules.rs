@@ -478,3 +478,65 @@ async fn a_record_found_deleted_then_undeleted_is_written_again() {
     let record = live().expect("back in HubSpot after the undelete");
     assert_eq!(record.properties["project_name"], "Back again");
 }
+
+/// A full snapshot of an invoice, as an outbound message carries it.
+fn invoice_snapshot(rig: &Rig, id: &str, amount: Value) -> Change {
+    let fields: FieldSnapshot = [
+        ("Name".to_owned(), json!("INV-X")),
+        ("Amount__c".to_owned(), amount),
+        ("Status__c".to_owned(), json!("Draft")),
+        ("Project__c".to_owned(), Value::Null),
+    ]
+    .into_iter()
+    .collect();
+    Change {
+        kind: ChangeKind::Upsert { fields },
+        modstamp: Some(chrono::Utc::now()),
+        ..rig.reread("Invoice__c", id)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_dead_lettered_with_the_field_the_record_and_what_to_do() {
+    let rig = Rig::start(1).await;
+    let sf = rig.sf();
+    let inv = sf
+        .create("Invoice__c", invoice(None, 1.0))
+        .expect("invoice");
+    // A value the mapping cannot convert, and a change of an object no mapping covers.
+    let unconvertible = invoice_snapshot(&rig, &inv, json!("twelve"));
+    let unmapped = Change {
+        object: "Contract".into(),
+        ..rig.reread("Invoice__c", &inv)
+    };
+    rig.send(&[unconvertible, unmapped]).await;
+    rig.drain(5).await;
+
+    let dead = rig.queue.dead_letters(10).await.expect("dead letters");
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let reason_of = |object: &str| {
+        dead.iter()
+            .find(|d| d.change.object == object)
+            .map(|d| d.reason.clone())
+            .unwrap_or_else(|| panic!("no dead letter for {object}: {dead:?}"))
+    };
+    let conversion = reason_of("Invoice__c");
+    assert!(
+        conversion.contains("Amount__c") && conversion.contains("twelve"),
+        "names the field and the value: {conversion}"
+    );
+    let unmapped = reason_of("Contract");
+    assert!(
+        unmapped.contains("no mapping for `Contract`") && unmapped.contains("sf2hs mappings apply"),
+        "says what to do: {unmapped}"
+    );
+    let id = SalesforceId::parse(&inv).expect("id");
+    assert!(
+        rig.hubspot
+            .handle()
+            .record_by_unique("sf_invoice", "salesforce_id", id.as_str())
+            .expect("read")
+            .is_none(),
+        "nothing half-written"
+    );
+}
