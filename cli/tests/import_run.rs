@@ -26,6 +26,21 @@ fn command(data_dir: &std::path::Path, env: &[(&str, String)]) -> tokio::process
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_import_resumes_from_its_checkpoint() {
+    interrupted_import(5_000, 300).await;
+}
+
+/// The issue's million-record backfill, interrupted once: its wall time against HubSpot's
+/// ceiling (190 calls of 100 records per 10 s: 526 s for a million).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "1,000,000 records, about ten minutes: run with --run-ignored only"]
+async fn a_million_record_import_interrupted_once() {
+    interrupted_import(1_000_000, 50).await;
+}
+
+/// Seeds `records` projects, starts the import, interrupts it (SIGINT) once a page is sent,
+/// resumes it, and checks every record is in HubSpot once. Salesforce answers `latency_ms`
+/// late, so that the interruption lands between two pages.
+async fn interrupted_import(records: usize, latency_ms: u64) {
     let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
         .await
         .expect("sandboxes");
@@ -33,7 +48,7 @@ async fn an_interrupted_import_resumes_from_its_checkpoint() {
     handle
         .create_many(
             "Project__c",
-            (0..5_000)
+            (0..records)
                 .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
                 .collect(),
         )
@@ -41,7 +56,7 @@ async fn an_interrupted_import_resumes_from_its_checkpoint() {
     // Slow Salesforce down so that the interruption lands between two pages.
     handle
         .set_faults(FaultPlan {
-            latency_ms: 300,
+            latency_ms,
             ..FaultPlan::default()
         })
         .expect("faults");
@@ -69,8 +84,12 @@ async fn an_interrupted_import_resumes_from_its_checkpoint() {
         .expect("start");
     assert_eq!(refused.status.code(), Some(1));
     let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(said.contains("5000 Project__c records to import"), "{said}");
+    assert!(
+        said.contains(&format!("{records} Project__c records to import")),
+        "{said}"
+    );
 
+    let started_at = Instant::now();
     let mut child = command(&data_dir, &env)
         .args(["--json", "import", "start", "Project__c", "--yes"])
         .stdout(Stdio::piped())
@@ -91,7 +110,7 @@ async fn an_interrupted_import_resumes_from_its_checkpoint() {
             break job;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < Duration::from_secs(600),
             "no page was sent"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -105,7 +124,7 @@ async fn an_interrupted_import_resumes_from_its_checkpoint() {
     assert_eq!(interrupted.code(), Some(130), "Ctrl-C ends it with 130");
     let paused = jobs.get(&job.id).await.expect("job").expect("exists");
     assert!(
-        paused.enqueued < 5_000 && paused.cursor.as_deref().is_some_and(|c| !c.is_empty()),
+        paused.enqueued < records as u64 && paused.cursor.as_deref().is_some_and(|c| !c.is_empty()),
         "interrupted in the middle: {paused:?}"
     );
 
@@ -122,11 +141,72 @@ async fn an_interrupted_import_resumes_from_its_checkpoint() {
     );
     let done: Value = serde_json::from_slice(&resumed.stdout).expect("JSON");
     assert_eq!(done["status"], "completed", "{done}");
-    assert_eq!(done["enqueued"], 5_000, "{done}");
+    assert_eq!(done["enqueued"].as_u64(), Some(records as u64), "{done}");
     assert_eq!(done["failed"], 0);
     assert_eq!(
         hubspot.handle().count("sf_project").expect("count"),
-        5_000,
+        records,
         "every record once"
     );
+    let seconds = started_at.elapsed().as_secs_f64();
+    let stats = hubspot.handle().stats().expect("stats");
+    eprintln!(
+        "import of {records}: {seconds:.1} s from start to the resumed import's end, \
+         {:.0} records/s ({:.0} % of 1,900/s); HubSpot {} requests, {} refused by its limit; \
+         interrupted after {} enqueued",
+        records as f64 / seconds,
+        100.0 * records as f64 / seconds / 1_900.0,
+        stats.total_requests,
+        stats.rate_limited_429,
+        paused.enqueued
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_takes_every_record_when_salesforces_clock_is_ahead_of_ours() {
+    // The org's clock starts a week behind this machine's; nine days on, it is two ahead, and
+    // every record is stamped in what is our future.
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let handle = salesforce.handle();
+    handle
+        .advance_clock(chrono::TimeDelta::days(9))
+        .expect("clock");
+    assert!(handle.now() > chrono::Utc::now());
+    handle
+        .create_many(
+            "Project__c",
+            (0..300)
+                .map(|i| json!({ "Name": format!("F{i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("seeded");
+
+    let dir = sf2hs_tests::TempDir::new("import-clock").expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let mappings = dir.path().join("mappings.toml");
+    std::fs::write(&mappings, MAPPINGS).expect("mapping file");
+    let mut env = local_credentials(&salesforce, &hubspot);
+    env.push(("SF2HS_ORG_ID", handle.org_id()));
+    let applied = command(&data_dir, &env)
+        .args(["mappings", "apply"])
+        .arg(&mappings)
+        .output()
+        .await
+        .expect("apply");
+    assert!(applied.status.success());
+    let imported = command(&data_dir, &env)
+        .args(["--json", "import", "start", "Project__c", "--yes"])
+        .output()
+        .await
+        .expect("import");
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let done: Value = serde_json::from_slice(&imported.stdout).expect("JSON");
+    assert_eq!(done["enqueued"], 300, "{done}");
+    assert_eq!(hubspot.handle().count("sf_project").expect("count"), 300);
 }

@@ -1,8 +1,8 @@
 //! Backfill: import the existing records of one mapped object through the same worker path.
 //!
 //! `start` counts the records for the operator to review and creates a pending job whose cutoff
-//! is now: live changes after it carry newer `SystemModstamp`s, so the record index lets them win
-//! over imported states. `run` pages through the records, sends each page as changes tagged with
+//! is the object's newest `SystemModstamp` (Salesforce's clock): live changes after it carry
+//! newer ones, so the record index lets them win over imported states. `run` pages through the records, sends each page as changes tagged with
 //! the job id, and checkpoints after every page (cursor and counts in one write), stopping when
 //! the caller's deadline nears so a continuation can resume exactly where it stopped.
 
@@ -86,7 +86,14 @@ impl Importer {
         if self.mappings.get(object).await?.is_none() {
             return Err(ImportError::NoMapping(object.to_owned()));
         }
-        let cutoff = Utc::now();
+        // Salesforce's clock, not ours: records stamped after the newest one now are changes
+        // the live intake brings, and a skew between the clocks must not drop any of the rest.
+        // An object without records has nothing to miss, so our clock will do.
+        let cutoff = self
+            .pages
+            .newest_modstamp(object)
+            .await?
+            .unwrap_or_else(Utc::now);
         let total = self.pages.count(object, cutoff).await?;
         Ok(self.jobs.create(object, Some(total), cutoff).await?)
     }

@@ -443,10 +443,14 @@ pub async fn check_redrive_after_max_receives(queue: Arc<dyn ChangeQueue>, max_r
 }
 
 /// A worker dead-letters a poison message with its reason; replay puts it back with a fresh
-/// receive count, and it can then be received and deleted.
+/// receive count and all its tries again, and it can then be received and deleted.
 pub async fn check_explicit_dead_letter_and_replay(queue: Arc<dyn ChangeQueue>) {
     const CHECK: &str = "queue::dead_letter_and_replay";
-    let poison = sample_change(12);
+    // A copy the worker requeued after failed tries.
+    let poison = Change {
+        prior_deliveries: 4,
+        ..sample_change(12)
+    };
     let fine = sample_change(13);
     ok(
         CHECK,
@@ -496,8 +500,12 @@ pub async fn check_explicit_dead_letter_and_replay(queue: Arc<dyn ChangeQueue>) 
     );
     let again = receive_exactly(CHECK, queue.as_ref(), 1, LONG_VISIBILITY).await;
     assert_eq!(
-        again[0].change, poison,
-        "[{CHECK}] the replayed change arrives"
+        again[0].change,
+        Change {
+            prior_deliveries: 0,
+            ..poison
+        },
+        "[{CHECK}] the replayed change arrives, its tries to come"
     );
     assert_eq!(
         again[0].receive_count, 1,

@@ -309,9 +309,15 @@ impl ChangeQueue for SqliteChangeQueue {
                 let context = "replaying dead letters";
                 let tx = immediate(connection, context)?;
                 let now = now_ms();
-                // Back at the tail of the queue, visible at once, with a fresh receive count.
+                // Back at the tail of the queue, visible at once, with a fresh receive count
+                // and all its tries again (a body that is not JSON is put back as it is).
                 let copy = "INSERT INTO queue_messages (message_id, body, visible_at_ms)
-                            SELECT message_id, body, ?1 FROM dead_letters";
+                            SELECT message_id,
+                                   CASE WHEN json_valid(body)
+                                        THEN json_remove(body, '$.prior_deliveries')
+                                        ELSE body END,
+                                   ?1
+                            FROM dead_letters";
                 let mut moved = 0_usize;
                 if message_ids.is_empty() {
                     moved += tx

@@ -144,6 +144,10 @@ pub struct RecordPage {
 /// adapter chooses).
 #[async_trait]
 pub trait RecordPages: Send + Sync {
+    /// The newest `SystemModstamp` among `object`'s records (`None`: it has none): a backfill's
+    /// cutoff on Salesforce's own clock, which need not agree with ours.
+    async fn newest_modstamp(&self, object: &str) -> Result<Option<DateTime<Utc>>, RemoteError>;
+
     /// Records of `object` whose `SystemModstamp` is at or before `until`.
     async fn count(&self, object: &str, until: DateTime<Utc>) -> Result<u64, RemoteError>;
 

@@ -656,9 +656,15 @@ impl ChangeQueue for SqsChangeQueue {
         }
         // Back on the queue as new messages (a fresh receive count), then off the dead-letter
         // queue: a crash in between duplicates, never loses.
+        // A replayed change gets all its tries again: it was fixed, or is asked for once more.
         let changes = chosen
             .iter()
-            .map(|p| decode(&p.message_id, &p.body, "the dead-letter queue"))
+            .map(|p| {
+                decode(&p.message_id, &p.body, "the dead-letter queue").map(|change| Change {
+                    prior_deliveries: 0,
+                    ..change
+                })
+            })
             .collect::<PortResult<Vec<_>>>();
         let changes = match changes {
             Ok(changes) => changes,
@@ -668,7 +674,14 @@ impl ChangeQueue for SqsChangeQueue {
                 return Err(error);
             }
         };
-        let bodies = chosen.iter().map(|p| p.body.clone()).collect();
+        let bodies = match changes.iter().map(encode).collect::<PortResult<Vec<_>>>() {
+            Ok(bodies) => bodies,
+            Err(error) => {
+                let receipts: Vec<&str> = chosen.iter().map(|p| p.receipt.as_str()).collect();
+                self.make_visible(&self.dead_letter_url, &receipts).await?;
+                return Err(error);
+            }
+        };
         self.send_all(&self.queue_url, &changes, bodies, 0).await?;
         let receipts: Vec<&str> = chosen.iter().map(|p| p.receipt.as_str()).collect();
         self.delete_receipts(&self.dead_letter_url, &receipts)

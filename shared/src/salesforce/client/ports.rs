@@ -119,6 +119,17 @@ fn encode_bulk(job_id: &str, locator: &str) -> String {
 
 #[async_trait]
 impl RecordPages for SalesforceClient {
+    async fn newest_modstamp(&self, object: &str) -> Result<Option<DateTime<Utc>>, RemoteError> {
+        let soql =
+            format!("SELECT SystemModstamp FROM {object} ORDER BY SystemModstamp DESC LIMIT 1");
+        let records = self.query_collect(&soql, false).await?;
+        Ok(records
+            .first()
+            .and_then(|r| r.fields.get("SystemModstamp"))
+            .and_then(serde_json::Value::as_str)
+            .and_then(super::rest::parse_rest_datetime))
+    }
+
     async fn count(&self, object: &str, until: DateTime<Utc>) -> Result<u64, RemoteError> {
         let filter = format!("SystemModstamp <= {}", soql_datetime(until));
         Ok(SalesforceClient::count(self, object, Some(&filter)).await?)
