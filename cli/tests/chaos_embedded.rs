@@ -21,7 +21,7 @@ use sf2hs_sandbox::salesforce::RunningSalesforceSandbox;
 use sf2hs_shared::embedded::EmbeddedStore;
 use sf2hs_shared::ports::{ChangeQueue, DeadLetter, SyncLog, SyncLogEntry, SyncLogQuery};
 use sf2hs_tests::chaos::{self, Dice, Size};
-use sf2hs_tests::stack::{ENDPOINT_TOKEN, MAPPINGS, MAX_RECEIVES, local_credentials};
+use sf2hs_tests::stack::{ENDPOINT_TOKEN, MAX_RECEIVES, local_credentials};
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
@@ -191,22 +191,7 @@ async fn chaos_embedded(size: Size, label: &str) {
     .await
     .expect("sandboxes");
 
-    let dir = sf2hs_tests::TempDir::new(label).expect("temp dir");
-    let mappings = dir.path().join("mappings.toml");
-    std::fs::write(&mappings, MAPPINGS).expect("mapping file");
-    let data_dir = dir.path().join("data");
-    let applied = std::process::Command::new(BINARY)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["mappings", "apply"])
-        .arg(&mappings)
-        .output()
-        .expect("apply runs");
-    assert!(
-        applied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&applied.stderr)
-    );
+    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, label);
 
     let env = environment(&salesforce, &hubspot);
     let processes: Vec<Arc<ServeProcess>> = (0..PROCESSES)

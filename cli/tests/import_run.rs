@@ -10,7 +10,6 @@ use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_sandbox::salesforce::FaultPlan;
 use sf2hs_shared::embedded::EmbeddedStore;
 use sf2hs_shared::ports::ImportJobs;
-use sf2hs_tests::stack::MAPPINGS;
 use sf2hs_tests::stack::local_credentials;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
@@ -61,19 +60,9 @@ async fn interrupted_import(records: usize, latency_ms: u64) {
         })
         .expect("faults");
 
-    let dir = sf2hs_tests::TempDir::new("import-run").expect("temp dir");
-    let data_dir = dir.path().join("data");
-    let mappings = dir.path().join("mappings.toml");
-    std::fs::write(&mappings, MAPPINGS).expect("mapping file");
+    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, "import-run");
     let mut env = local_credentials(&salesforce, &hubspot);
     env.push(("SF2HS_ORG_ID", handle.org_id()));
-    let applied = command(&data_dir, &env)
-        .args(["mappings", "apply"])
-        .arg(&mappings)
-        .output()
-        .await
-        .expect("apply");
-    assert!(applied.status.success());
 
     // Without --yes and with nothing on stdin, nothing starts.
     let refused = command(&data_dir, &env)
@@ -183,19 +172,9 @@ async fn an_import_takes_every_record_when_salesforces_clock_is_ahead_of_ours() 
         )
         .expect("seeded");
 
-    let dir = sf2hs_tests::TempDir::new("import-clock").expect("temp dir");
-    let data_dir = dir.path().join("data");
-    let mappings = dir.path().join("mappings.toml");
-    std::fs::write(&mappings, MAPPINGS).expect("mapping file");
+    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, "import-clock");
     let mut env = local_credentials(&salesforce, &hubspot);
     env.push(("SF2HS_ORG_ID", handle.org_id()));
-    let applied = command(&data_dir, &env)
-        .args(["mappings", "apply"])
-        .arg(&mappings)
-        .output()
-        .await
-        .expect("apply");
-    assert!(applied.status.success());
     let imported = command(&data_dir, &env)
         .args(["--json", "import", "start", "Project__c", "--yes"])
         .output()

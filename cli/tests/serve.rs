@@ -10,8 +10,8 @@ use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
 use sf2hs_shared::domain::SalesforceId;
+use sf2hs_tests::stack::ENDPOINT_TOKEN;
 use sf2hs_tests::stack::local_credentials;
-use sf2hs_tests::stack::{ENDPOINT_TOKEN, MAPPINGS};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
@@ -27,22 +27,7 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         .expect("sandboxes");
     let handle = salesforce.handle();
 
-    let dir = sf2hs_tests::TempDir::new("serve").expect("temp dir");
-    let mappings = dir.path().join("mappings.toml");
-    std::fs::write(&mappings, MAPPINGS).expect("mapping file");
-    let data_dir = dir.path().join("data");
-    let applied = std::process::Command::new(BINARY)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["mappings", "apply"])
-        .arg(&mappings)
-        .output()
-        .expect("apply runs");
-    assert!(
-        applied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&applied.stderr)
-    );
+    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, "serve");
 
     let mut child = tokio::process::Command::new(BINARY)
         .arg("--data-dir")

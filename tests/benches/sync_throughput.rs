@@ -22,12 +22,10 @@ use sf2hs_sandbox::salesforce::RunningSalesforceSandbox;
 use sf2hs_shared::domain::{
     Change, ChangeKind, ChangeSource, FieldSnapshot, RefetchReason, SalesforceId,
 };
-use sf2hs_shared::embedded::EmbeddedStore;
 use sf2hs_shared::engine::map_record;
-use sf2hs_shared::mapping::{Mapping, validate_sources};
+use sf2hs_shared::mapping::Mapping;
 use sf2hs_shared::ports::{ChangeQueue, MappingStore};
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
-use sf2hs_tests::stack::MAPPINGS;
 
 /// HubSpot's ceiling: 190 calls of 100 records per 10 s.
 const CEILING: f64 = 1_900.0;
@@ -240,22 +238,14 @@ async fn main() {
     let (ours, rest) = ids.split_at(records);
     let (warm, theirs) = rest.split_at(WARM_UP);
 
-    let store = EmbeddedStore::open_in_memory().expect("store");
-    let report = validate_sources(&[("demo.toml".to_owned(), MAPPINGS.to_owned())]);
-    for located in &report.mappings {
-        store
-            .mapping_store()
-            .put(&located.mapping, None)
-            .await
-            .expect("mapping");
-    }
-    let mapping = report
-        .mappings
-        .iter()
-        .find(|m| m.mapping.salesforce_object == "Project__c")
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    let mapping = store
+        .mapping_store()
+        .get("Project__c")
+        .await
+        .expect("mappings")
         .expect("project mapping")
-        .mapping
-        .clone();
+        .mapping;
     let queue: Arc<dyn ChangeQueue> = Arc::new(store.change_queue(5));
     let (salesforce_client, hubspot_client) =
         sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);

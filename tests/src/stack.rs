@@ -43,6 +43,43 @@ pub struct Stack {
 
 pub use sf2hs_sandbox::demo::{hubspot_schemas, invoice_object, project_object};
 
+/// An in-memory embedded store holding the demo's mappings, for tests that build a worker
+/// in-process.
+pub async fn embedded_store_with_mappings() -> sf2hs_shared::embedded::EmbeddedStore {
+    let store = sf2hs_shared::embedded::EmbeddedStore::open_in_memory().expect("store");
+    let report = validate_sources(&[("demo.toml".to_owned(), MAPPINGS.to_owned())]);
+    for located in &report.mappings {
+        store
+            .mapping_store()
+            .put(&located.mapping, None)
+            .await
+            .expect("mapping");
+    }
+    store
+}
+
+/// A data directory for the `sf2hs` binary at `binary`, with the demo's mappings applied by
+/// `sf2hs mappings apply`, in a new temp dir that lives as long as the returned `TempDir`.
+pub fn cli_data_dir(binary: &str, label: &str) -> (crate::TempDir, std::path::PathBuf) {
+    let dir = crate::TempDir::new(label).expect("temp dir");
+    let mappings = dir.path().join("mappings.toml");
+    std::fs::write(&mappings, MAPPINGS).expect("mapping file");
+    let data_dir = dir.path().join("data");
+    let applied = std::process::Command::new(binary)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["mappings", "apply"])
+        .arg(&mappings)
+        .output()
+        .expect("sf2hs mappings apply runs");
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    (dir, data_dir)
+}
+
 /// The Salesforce and HubSpot clients of the sandboxes' default app and token, for tests that
 /// build a worker in-process.
 pub fn sandbox_clients(

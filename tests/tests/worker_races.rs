@@ -12,13 +12,9 @@ use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_shared::domain::{
     Change, ChangeKind, ChangeSource, RecordKey, RefetchReason, SalesforceId,
 };
-use sf2hs_shared::embedded::{EmbeddedStore, SqliteRecordIndex};
-use sf2hs_shared::mapping::validate_sources;
-use sf2hs_shared::ports::{
-    ChangeQueue, IndexEntry, IndexWrite, MappingStore, PortResult, RecordIndex,
-};
+use sf2hs_shared::embedded::SqliteRecordIndex;
+use sf2hs_shared::ports::{ChangeQueue, IndexEntry, IndexWrite, PortResult, RecordIndex};
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
-use sf2hs_tests::stack::MAPPINGS;
 
 /// A record index where another worker writes `newer` just before this one's write.
 struct RacingIndex {
@@ -56,15 +52,7 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         .expect("sandboxes");
     let handle = salesforce.handle();
 
-    let store = EmbeddedStore::open_in_memory().expect("store");
-    let report = validate_sources(&[("stack.toml".to_owned(), MAPPINGS.to_owned())]);
-    for located in &report.mappings {
-        store
-            .mapping_store()
-            .put(&located.mapping, None)
-            .await
-            .expect("mapping");
-    }
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
     let queue = Arc::new(store.change_queue(5));
     let index = Arc::new(RacingIndex {
         inner: store.record_index(),

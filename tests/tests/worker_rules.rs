@@ -18,12 +18,8 @@ use sf2hs_shared::domain::{
 };
 use sf2hs_shared::embedded::{EmbeddedStore, SqliteChangeQueue};
 use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
-use sf2hs_shared::mapping::validate_sources;
-use sf2hs_shared::ports::{
-    ChangeQueue, MappingStore, RecordIndex, SyncLog, SyncLogQuery, SyncOutcome,
-};
+use sf2hs_shared::ports::{ChangeQueue, RecordIndex, SyncLog, SyncLogQuery, SyncOutcome};
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
-use sf2hs_tests::stack::MAPPINGS;
 
 struct Rig {
     salesforce: RunningSalesforceSandbox,
@@ -46,15 +42,7 @@ impl Rig {
         )
         .await
         .expect("sandboxes");
-        let store = EmbeddedStore::open_in_memory().expect("store");
-        let report = validate_sources(&[("stack.toml".to_owned(), MAPPINGS.to_owned())]);
-        for located in &report.mappings {
-            store
-                .mapping_store()
-                .put(&located.mapping, None)
-                .await
-                .expect("mapping");
-        }
+        let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
         let queue = Arc::new(store.change_queue(max_receives));
         let (salesforce_client, _) = sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
         // Two quick attempts per request: an outage reaches the worker in milliseconds.
