@@ -528,3 +528,54 @@ async fn bad_input_is_dead_lettered_with_the_field_the_record_and_what_to_do() {
         "nothing half-written"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_change_is_written_again_even_when_the_index_says_unchanged() {
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let project = sf
+        .create("Project__c", json!({ "Name": "Kept", "Budget__c": 4 }))
+        .expect("project");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    let id = SalesforceId::parse(&project).expect("id");
+
+    // What the late writes of a batch that crashed before recording them leave behind: HubSpot
+    // holds other values than the index says were written.
+    let overwritten = reqwest::Client::new()
+        .post(format!(
+            "{}/crm/v3/objects/sf_project/batch/upsert",
+            rig.hubspot.base_url()
+        ))
+        .bearer_auth(DEFAULT_TOKEN)
+        .json(
+            &json!({ "inputs": [{ "id": id.as_str(), "idProperty": "salesforce_id",
+                                     "properties": { "project_name": "Stale" } }] }),
+        )
+        .send()
+        .await
+        .expect("HubSpot answers");
+    assert!(overwritten.status().is_success());
+
+    // A first delivery of the unchanged record trusts the index; a redelivery does not.
+    let name = || {
+        rig.hubspot
+            .handle()
+            .record_by_unique("sf_project", "salesforce_id", id.as_str())
+            .expect("read")
+            .expect("in HubSpot")
+            .properties["project_name"]
+            .clone()
+    };
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    assert_eq!(name(), "Stale", "skipped as unchanged");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    assert_eq!(crash_once(&rig.queue).await, 1);
+    rig.drain(5).await;
+    assert_eq!(
+        name(),
+        "Kept",
+        "the redelivery wrote Salesforce's state again"
+    );
+}

@@ -85,6 +85,15 @@ impl WorkerSlot {
             },
             () = killed => Err("the worker process was killed".to_owned()),
         };
+        if answer
+            .as_ref()
+            .is_err_and(|e| e.starts_with("no answer within"))
+        {
+            // Lambda ends an execution environment whose invocation timed out: its process
+            // must not go on writing HubSpot after the batch came back to the queue.
+            eprintln!("chaos: an invocation timed out; its worker process is replaced");
+            self.kill_and_respawn().await;
+        }
         self.in_flight.store(false, Ordering::SeqCst);
         answer
     }

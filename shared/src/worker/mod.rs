@@ -674,7 +674,11 @@ impl Worker {
                     item.outcome = Some(self.failure(&item.message, errors.to_string()));
                 }
                 Ok(mapped) => {
+                    // A redelivery may follow a batch that crashed after writing HubSpot
+                    // (an older state, or a prune of a newer association) without recording
+                    // it: HubSpot need not hold what the index says, so it is written again.
                     let unchanged = !item.after_lost_race()
+                        && !item.delivered_before()
                         && current.is_some_and(|c| {
                             !c.deleted
                                 && c.hubspot_id.is_some()
