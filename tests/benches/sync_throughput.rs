@@ -25,7 +25,7 @@ use sf2hs_shared::domain::{
 use sf2hs_shared::engine::map_record;
 use sf2hs_shared::mapping::Mapping;
 use sf2hs_shared::ports::{ChangeQueue, MappingStore};
-use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
+use sf2hs_shared::worker::{Worker, WorkerSettings, drain_once};
 
 /// HubSpot's ceiling: 190 calls of 100 records per 10 s.
 const CEILING: f64 = 1_900.0;
@@ -250,15 +250,12 @@ async fn main() {
     let (salesforce_client, hubspot_client) =
         sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
     let worker = Arc::new(Worker::new(
-        WorkerPorts {
-            mappings: Arc::new(store.mapping_store()),
-            index: Arc::new(store.record_index()),
-            log: Arc::new(store.sync_log()),
-            jobs: Arc::new(store.import_jobs()),
-            queue: queue.clone(),
-            hubspot: Arc::new(hubspot_client),
-            salesforce: Arc::new(salesforce_client),
-        },
+        sf2hs_tests::stack::embedded_worker_ports(
+            &store,
+            queue.clone(),
+            hubspot_client,
+            salesforce_client,
+        ),
         WorkerSettings::default(),
     ));
 
@@ -303,40 +300,13 @@ async fn main() {
         phase("CDC partial updates (re-read)", partial).await,
     ));
 
-    let naive = |ids: &[String], round: usize| changes(ids, round);
-    phases.push((
-        "naive",
-        naive_phase(
-            "first sync",
-            &naive(theirs, 0),
-            &mapping,
-            &salesforce,
-            &hubspot,
-        )
-        .await,
-    ));
-    phases.push((
-        "naive",
-        naive_phase(
-            "unchanged re-sync",
-            &naive(theirs, 0),
-            &mapping,
-            &salesforce,
-            &hubspot,
-        )
-        .await,
-    ));
-    phases.push((
-        "naive",
-        naive_phase(
-            "updates",
-            &naive(theirs, 1),
-            &mapping,
-            &salesforce,
-            &hubspot,
-        )
-        .await,
-    ));
+    for (name, round) in [("first sync", 0), ("unchanged re-sync", 0), ("updates", 1)] {
+        let changes = changes(theirs, round);
+        phases.push((
+            "naive",
+            naive_phase(name, &changes, &mapping, &salesforce, &hubspot).await,
+        ));
+    }
 
     println!(
         "| who | phase | records | seconds | records/s | % of 1,900/s | 429s from the limit | HubSpot calls / 1,000 | Salesforce calls / 1,000 |"

@@ -58,6 +58,26 @@ pub async fn embedded_store_with_mappings() -> sf2hs_shared::embedded::EmbeddedS
     store
 }
 
+/// The worker's ports on an embedded store: `queue` takes its re-reads, the clients reach the
+/// sandboxes.
+pub fn embedded_worker_ports(
+    store: &sf2hs_shared::embedded::EmbeddedStore,
+    queue: std::sync::Arc<dyn sf2hs_shared::ports::ChangeQueue>,
+    hubspot: sf2hs_shared::hubspot::HubSpotClient,
+    salesforce: sf2hs_shared::salesforce::client::SalesforceClient,
+) -> sf2hs_shared::worker::WorkerPorts {
+    use std::sync::Arc;
+    sf2hs_shared::worker::WorkerPorts {
+        mappings: Arc::new(store.mapping_store()),
+        index: Arc::new(store.record_index()),
+        log: Arc::new(store.sync_log()),
+        jobs: Arc::new(store.import_jobs()),
+        queue,
+        hubspot: Arc::new(hubspot),
+        salesforce: Arc::new(salesforce),
+    }
+}
+
 /// A data directory for the `sf2hs` binary at `binary`, with the demo's mappings applied by
 /// `sf2hs mappings apply`, in a new temp dir that lives as long as the returned `TempDir`.
 pub fn cli_data_dir(binary: &str, label: &str) -> (crate::TempDir, std::path::PathBuf) {

@@ -62,13 +62,13 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
     let worker = Worker::new(
         WorkerPorts {
-            mappings: Arc::new(store.mapping_store()),
             index: index.clone(),
-            log: Arc::new(store.sync_log()),
-            jobs: Arc::new(store.import_jobs()),
-            queue: queue.clone(),
-            hubspot: Arc::new(hubspot_client),
-            salesforce: Arc::new(salesforce_client),
+            ..sf2hs_tests::stack::embedded_worker_ports(
+                &store,
+                queue.clone(),
+                hubspot_client,
+                salesforce_client,
+            )
         },
         WorkerSettings::default(),
     );

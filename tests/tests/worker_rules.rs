@@ -19,7 +19,7 @@ use sf2hs_shared::domain::{
 use sf2hs_shared::embedded::{EmbeddedStore, SqliteChangeQueue};
 use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
 use sf2hs_shared::ports::{ChangeQueue, RecordIndex, SyncLog, SyncLogQuery, SyncOutcome};
-use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
+use sf2hs_shared::worker::{Worker, WorkerSettings, drain_once};
 
 struct Rig {
     salesforce: RunningSalesforceSandbox,
@@ -52,15 +52,12 @@ impl Rig {
         let hubspot_client = HubSpotClient::new(config, TokenSource::static_token(DEFAULT_TOKEN))
             .expect("HubSpot client");
         let worker = Worker::new(
-            WorkerPorts {
-                mappings: Arc::new(store.mapping_store()),
-                index: Arc::new(store.record_index()),
-                log: Arc::new(store.sync_log()),
-                jobs: Arc::new(store.import_jobs()),
-                queue: queue.clone(),
-                hubspot: Arc::new(hubspot_client),
-                salesforce: Arc::new(salesforce_client),
-            },
+            sf2hs_tests::stack::embedded_worker_ports(
+                &store,
+                queue.clone(),
+                hubspot_client,
+                salesforce_client,
+            ),
             WorkerSettings {
                 max_receives,
                 retry_delay: Duration::ZERO,

@@ -655,35 +655,29 @@ impl ChangeQueue for SqsChangeQueue {
             return Ok(0);
         }
         // Back on the queue as new messages (a fresh receive count), then off the dead-letter
-        // queue: a crash in between duplicates, never loses.
-        // A replayed change gets all its tries again: it was fixed, or is asked for once more.
-        let changes = chosen
-            .iter()
-            .map(|p| {
-                decode(&p.message_id, &p.body, "the dead-letter queue").map(|change| Change {
-                    prior_deliveries: 0,
-                    ..change
-                })
-            })
-            .collect::<PortResult<Vec<_>>>();
-        let changes = match changes {
-            Ok(changes) => changes,
-            Err(error) => {
-                let receipts: Vec<&str> = chosen.iter().map(|p| p.receipt.as_str()).collect();
-                self.make_visible(&self.dead_letter_url, &receipts).await?;
-                return Err(error);
-            }
+        // queue: a crash in between duplicates, never loses. A replayed change gets all its
+        // tries again: it was fixed, or is asked for once more.
+        let receipts: Vec<&str> = chosen.iter().map(|p| p.receipt.as_str()).collect();
+        let fresh = |parked: &Parked| -> PortResult<(Change, String)> {
+            let change = Change {
+                prior_deliveries: 0,
+                ..decode(&parked.message_id, &parked.body, "the dead-letter queue")?
+            };
+            let body = encode(&change)?;
+            Ok((change, body))
         };
-        let bodies = match changes.iter().map(encode).collect::<PortResult<Vec<_>>>() {
-            Ok(bodies) => bodies,
+        let (changes, bodies): (Vec<Change>, Vec<String>) = match chosen
+            .iter()
+            .map(|p| fresh(p))
+            .collect::<PortResult<Vec<_>>>()
+        {
+            Ok(fresh) => fresh.into_iter().unzip(),
             Err(error) => {
-                let receipts: Vec<&str> = chosen.iter().map(|p| p.receipt.as_str()).collect();
                 self.make_visible(&self.dead_letter_url, &receipts).await?;
                 return Err(error);
             }
         };
         self.send_all(&self.queue_url, &changes, bodies, 0).await?;
-        let receipts: Vec<&str> = chosen.iter().map(|p| p.receipt.as_str()).collect();
         self.delete_receipts(&self.dead_letter_url, &receipts)
             .await?;
         Ok(chosen.len() as u64)
