@@ -4,6 +4,8 @@
       transforms the SAM template to plain CloudFormation with aws-sam-translator (cfn-lint alone
       does not check the properties of AWS::Serverless::Function), writes OUT_DIR/template.json,
       and runs cfn-lint on both (errors fail; warnings about SAM's own generated policies do not).
+  python scripts/infra_check.py transform OUT_DIR
+      only the transform: writes OUT_DIR/template.json (tests read its IAM policies).
   python scripts/infra_check.py deploy ENDPOINT OUT_DIR STACK_NAME
       lint, then creates the transformed stack on the moto server at ENDPOINT and prints its
       resources and outputs as JSON; exits non-zero unless the stack reaches CREATE_COMPLETE.
@@ -44,11 +46,16 @@ def transformed():
     return transform(template, {}, NoManagedPolicies())
 
 
-def lint(out_dir):
+def write_transform(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     out = os.path.join(out_dir, "template.json")
     with open(out, "w") as f:
         json.dump(transformed(), f, indent=2, sort_keys=True)
+    return out
+
+
+def lint(out_dir):
+    out = write_transform(out_dir)
     cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
     for path in (TEMPLATE, out):
         result = subprocess.run([cfn_lint, "--non-zero-exit-code", "error", path])
@@ -132,6 +139,8 @@ def deploy(endpoint, out_dir, stack_name):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "lint":
         lint(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "transform":
+        write_transform(sys.argv[2])
     elif len(sys.argv) == 5 and sys.argv[1] == "deploy":
         deploy(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

@@ -253,6 +253,15 @@ impl Stack {
         let env = [
             (AwsSettings::TABLE_VAR, table.clone()),
             (AwsSettings::QUEUE_VAR, queue_name.clone()),
+            // The dead-letter queues by their conventional names, named as the template does.
+            (
+                AwsSettings::DEAD_LETTER_QUEUE_VAR,
+                QueueNames::for_queue(&queue_name).dead_letter_queue,
+            ),
+            (
+                deployment::BACKFILL_DEAD_LETTER_QUEUE_VAR,
+                QueueNames::for_queue(&backfill_name).dead_letter_queue,
+            ),
             (deployment::BACKFILL_QUEUE_VAR, backfill_name),
             (deployment::IMPORT_QUEUE_VAR, import_name),
             (vars::ORG_ID, salesforce.handle().org_id()),

@@ -1,13 +1,20 @@
 //! The SAM template against the code: it lints clean (with its plain-CloudFormation transform),
 //! the transformed stack creates on moto's CloudFormation, and each function, given the
 //! environment the deployed stack set for it, finds every setting, secret, queue and table it
-//! needs there. The IAM policies grant what each function's code calls.
+//! needs there. Each function's AWS requests, recorded while it runs the pipeline, are granted
+//! by its role on the resources it names, and the role grants no action the function never uses.
+
+mod common_pipeline;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
-use serde_json::Value;
+use common_pipeline::Pipeline;
+
+use serde_json::{Value, json};
+use sf2hs_sandbox::hubspot::FaultPlan;
 use sf2hs_shared::aws::DynamoStore;
 use sf2hs_shared::aws::dynamodb::{
     GROUP_INDEX, GROUP_INDEX_PARTITION_KEY, GROUP_INDEX_SORT_KEY, PARTITION_KEY, SORT_KEY,
@@ -15,6 +22,7 @@ use sf2hs_shared::aws::dynamodb::{
 };
 use sf2hs_shared::mapping::validate_sources;
 use sf2hs_shared::ports::MappingStore;
+use sf2hs_shared::settings::vars;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -82,44 +90,6 @@ const MANAGED: &[(&str, &[&str])] = &[
         ],
     ),
 ];
-
-/// The actions a function's role grants, from the transformed template: its inline policies and
-/// the managed policies attached.
-fn granted(transformed: &Value, role: &str) -> BTreeSet<String> {
-    let mut actions = BTreeSet::new();
-    for arn in transformed["Resources"][role]["Properties"]["ManagedPolicyArns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        for (name, grants) in MANAGED {
-            if arn.ends_with(name) {
-                actions.extend(grants.iter().map(|a| (*a).to_owned()));
-            }
-        }
-    }
-    for policy in transformed["Resources"][role]["Properties"]["Policies"]
-        .as_array()
-        .expect("policies")
-    {
-        for statement in policy["PolicyDocument"]["Statement"]
-            .as_array()
-            .expect("statements")
-        {
-            match &statement["Action"] {
-                Value::String(a) => {
-                    actions.insert(a.clone());
-                }
-                Value::Array(list) => {
-                    actions.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)))
-                }
-                _ => {}
-            }
-        }
-    }
-    actions
-}
 
 fn lookup(env: &BTreeMap<String, String>) -> impl Fn(&str) -> Option<String> + '_ {
     move |name| env.get(name).cloned()
@@ -302,59 +272,276 @@ async fn the_template_deploys_and_matches_the_code() {
         .continuations(&lookup(&from_outputs))
         .await
         .expect("the outputs name the import queue");
+}
 
-    // The policies grant what the code calls (docs/dynamodb.md, the SQS adapter, secrets).
-    let roles = [
-        (
-            "IngestFunctionRole",
-            &[
-                "sqs:SendMessage",
-                "sqs:GetQueueUrl",
-                "secretsmanager:GetSecretValue",
-            ][..],
-        ),
-        (
-            "WorkerFunctionRole",
-            &[
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:BatchGetItem",
-                "dynamodb:BatchWriteItem",
-                "sqs:SendMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueUrl",
-                "sqs:ReceiveMessage",
-                "sqs:GetQueueAttributes",
-                "secretsmanager:GetSecretValue",
-            ][..],
-        ),
-        (
-            "ImportFunctionRole",
-            &[
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "sqs:SendMessage",
-                "sqs:GetQueueUrl",
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "secretsmanager:GetSecretValue",
-            ][..],
-        ),
-    ];
-    for (role, needed) in roles {
-        let granted = granted(&deployed.transformed, role);
-        for action in needed {
+fn transform() -> Value {
+    let out = sf2hs_tests::TempDir::new("infra-transform").expect("temp dir");
+    let output = Command::new(python())
+        .arg(root().join("scripts/infra_check.py"))
+        .arg("transform")
+        .arg(out.path())
+        .output()
+        .expect("run scripts/infra_check.py (scripts/test installs its venv)");
+    assert!(
+        output.status.success(),
+        "transform failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("template.json")).expect("transform written"),
+    )
+    .expect("transformed JSON")
+}
+
+/// The template resource a policy or a variable names: `{"Ref": X}` or `{"Fn::GetAtt": [X, _]}`.
+fn named_resource(value: &Value) -> Option<&str> {
+    value["Ref"]
+        .as_str()
+        .or_else(|| value["Fn::GetAtt"][0].as_str())
+}
+
+/// What a function's role allows: actions on named template resources (its own inline
+/// policies), and actions on any resource (the managed policies SAM attaches).
+struct Grants {
+    on: BTreeSet<(String, String)>,
+    anywhere: BTreeSet<String>,
+}
+
+impl Grants {
+    fn of(transformed: &Value, function: &str) -> Grants {
+        let role = format!("{function}Role");
+        let properties = &transformed["Resources"][role.as_str()]["Properties"];
+        let mut anywhere = BTreeSet::new();
+        for arn in properties["ManagedPolicyArns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            for (name, grants) in MANAGED {
+                if arn.ends_with(name) {
+                    anywhere.extend(grants.iter().map(|a| (*a).to_owned()));
+                }
+            }
+        }
+        let mut on = BTreeSet::new();
+        // The template's own `Policies` become `<Role>Policy<N>`; SAM's others (such as the
+        // failure destination Lambda itself sends to) are not the function's code.
+        for policy in properties["Policies"].as_array().expect("policies") {
+            if !policy["PolicyName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&format!("{role}Policy")))
+            {
+                continue;
+            }
+            for statement in policy["PolicyDocument"]["Statement"]
+                .as_array()
+                .expect("statements")
+            {
+                assert_eq!(statement["Effect"], "Allow");
+                let actions: Vec<String> = match &statement["Action"] {
+                    Value::String(a) => vec![a.clone()],
+                    Value::Array(list) => list
+                        .iter()
+                        .filter_map(|a| a.as_str().map(str::to_owned))
+                        .collect(),
+                    other => panic!("{role}: an action that is not a name: {other}"),
+                };
+                let resources: Vec<String> = match &statement["Resource"] {
+                    Value::Array(list) => list.iter().collect::<Vec<_>>(),
+                    single => vec![single],
+                }
+                .into_iter()
+                .map(|r| {
+                    named_resource(r)
+                        .unwrap_or_else(|| panic!("{role}: a resource not from the template: {r}"))
+                        .to_owned()
+                })
+                .collect();
+                for action in &actions {
+                    assert!(!action.contains('*'), "{role} grants a wildcard: {action}");
+                    for resource in &resources {
+                        on.insert((action.clone(), resource.clone()));
+                    }
+                }
+            }
+        }
+        Grants { on, anywhere }
+    }
+
+    fn allows(&self, action: &str, resource: &str) -> bool {
+        self.anywhere.contains(action)
+            || self.on.contains(&(action.to_owned(), resource.to_owned()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_aws_request_a_function_makes_is_granted_to_it_and_no_more() {
+    use sf2hs_shared::domain::{Change, ChangeKind, ChangeSource, SalesforceId};
+    use sf2hs_shared::ports::ChangeQueue;
+
+    let transformed = transform();
+    // Each function sees the variables the template sets for it, and the sandbox's HubSpot
+    // address and short retry waits, which a deployment leaves at their defaults.
+    let set_by_template = |function: &str, variable: &str| {
+        transformed["Resources"][function]["Properties"]["Environment"]["Variables"]
+            .get(variable)
+            .is_some()
+            || [
+                vars::HUBSPOT_BASE_URL,
+                vars::RETRY_DELAY_SECONDS,
+                vars::ASSOCIATION_RETRY_DELAY_SECONDS,
+            ]
+            .contains(&variable)
+    };
+    let mut p = Pipeline::start_seeing("iam", None, &set_by_template).await;
+    let drain = Duration::from_secs(60);
+    let handle = p.stack.salesforce.handle();
+    let project = handle
+        .create("Project__c", json!({ "Name": "Granted", "Budget__c": 1 }))
+        .expect("project");
+    let invoice = handle
+        .create(
+            "Invoice__c",
+            json!({ "Name": "INV-1", "Amount__c": 10, "Status__c": "Draft", "Project__c": project }),
+        )
+        .expect("invoice");
+
+    // Every path that calls AWS: an outbound message, an association retried until its project
+    // is there, CDC updates read back from Salesforce, a delete, a dead letter, and an import
+    // that hands on to a continuation and is written from the backfill queue.
+    let invoice_fields = ["Name", "Amount__c", "Status__c", "Project__c"];
+    let sent = p
+        .sender("Invoice__c", &invoice_fields)
+        .send(std::slice::from_ref(&invoice))
+        .await
+        .expect("delivered");
+    assert!(sent.all_acked(), "{sent:?}");
+    p.work_once().await;
+    p.sender("Project__c", &["Name", "Budget__c"])
+        .send(std::slice::from_ref(&project))
+        .await
+        .expect("delivered");
+    p.drain(drain).await;
+    p.cdc_sequence = handle.changes_after(0).last().map_or(0, |c| c.sequence);
+    handle
+        .update("Project__c", &project, json!({ "Budget__c": 2 }))
+        .expect("update");
+    handle.delete("Invoice__c", &invoice).expect("delete");
+    assert!(p.relay_cdc().await >= 2);
+    p.drain(drain).await;
+    let org = SalesforceId::parse(&handle.org_id()).expect("org");
+    let unconvertible = Change {
+        org_id: org,
+        object: "Project__c".into(),
+        record_id: SalesforceId::parse("a0P5f00000BaDdX").expect("id"),
+        kind: ChangeKind::Upsert {
+            fields: [
+                ("Name".to_owned(), json!("Bad")),
+                ("Budget__c".to_owned(), json!("twelve")),
+            ]
+            .into(),
+        },
+        modstamp: Some(chrono::Utc::now()),
+        source: ChangeSource::Worker,
+        received_at: chrono::Utc::now(),
+        prior_deliveries: 0,
+    };
+    p.stack
+        .queue
+        .send_batch(&[unconvertible])
+        .await
+        .expect("queued");
+    p.drain(drain).await;
+    assert_eq!(
+        p.stack
+            .queue
+            .dead_letters(10)
+            .await
+            .expect("dead letters")
+            .len(),
+        1
+    );
+    // HubSpot down: the change is put back for later (its visibility changed), then written.
+    p.stack
+        .hubspot
+        .handle()
+        .set_faults(FaultPlan {
+            rate_503: 1.0,
+            ..FaultPlan::default()
+        })
+        .expect("faults");
+    handle
+        .update("Project__c", &project, json!({ "Budget__c": 3 }))
+        .expect("update");
+    p.sender("Project__c", &["Name", "Budget__c"])
+        .send(std::slice::from_ref(&project))
+        .await
+        .expect("delivered");
+    p.work_once().await;
+    p.stack.hubspot.handle().clear_faults().expect("faults");
+    p.drain(drain).await;
+    let started = p
+        .import_command(
+            Pipeline::start_import("Project__c"),
+            Duration::from_secs(60),
+        )
+        .await;
+    let job_id = started["job"]["id"].as_str().expect("job id").to_owned();
+    let paused = p
+        .import_command(Pipeline::run_import(&job_id), Duration::ZERO)
+        .await;
+    assert_eq!(paused["state"], "continues", "{paused}");
+    assert!(p.continue_import(Duration::from_secs(120)).await);
+    p.drain(drain).await;
+
+    // The names the pipeline's functions were given, as the template's resources.
+    let resources = &transformed["Resources"];
+    let mut logical: BTreeMap<String, String> = BTreeMap::new();
+    for function in p.calls.keys() {
+        let variables = resources[*function]["Properties"]["Environment"]["Variables"]
+            .as_object()
+            .expect("variables");
+        for (variable, value) in variables {
+            let Some(resource) = named_resource(value).filter(|r| resources.get(*r).is_some())
+            else {
+                continue;
+            };
+            if let Some(name) = p.stack.lookup()(variable) {
+                logical.insert(name, resource.to_owned());
+            }
+        }
+    }
+
+    for (function, log) in &p.calls {
+        let grants = Grants::of(&transformed, function);
+        let calls = log.snapshot();
+        assert!(!calls.is_empty(), "{function} made no AWS request");
+        let mut used = BTreeSet::new();
+        for call in calls.keys() {
+            // A queue URL ends in the queue's name.
+            let name = call.resource.rsplit('/').next().unwrap_or_default();
+            let resource = logical.get(name).unwrap_or_else(|| {
+                panic!(
+                    "{function} called {} on {:?}, which no variable of the template names",
+                    call.operation, call.resource
+                )
+            });
             assert!(
-                granted.contains(*action),
-                "{role} lacks {action}: {granted:?}"
+                grants.allows(&call.action, resource),
+                "{function} calls {} ({}) on {resource}, but its role does not grant it",
+                call.operation,
+                call.action
+            );
+            used.insert(call.action.clone());
+        }
+        for (action, resource) in &grants.on {
+            assert!(
+                used.contains(action),
+                "{function}'s role grants {action} on {resource}, which its code never called \
+                 in this run: {:?}",
+                log.by_operation()
             );
         }
-        assert!(
-            granted.iter().all(|a| !a.contains('*')),
-            "{role} grants a wildcard action: {granted:?}"
-        );
     }
 }

@@ -18,7 +18,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sf2hs_shared::aws::{ContinuationMessage, Deployment};
+use sf2hs_shared::aws::{AwsConnection, ContinuationMessage, Deployment};
 use sf2hs_shared::import::{ImportContinuation, ImportProgress, Importer};
 use sf2hs_shared::ports::ImportJob;
 use sf2hs_shared::settings::{self, Lookup};
@@ -35,7 +35,15 @@ pub struct ImportFunction {
 /// Builds the function from the environment the SAM template sets (`endpoint`: moto's, in
 /// tests).
 pub async fn from_env(lookup: Lookup<'_>, endpoint: Option<&str>) -> Result<ImportFunction, Error> {
-    let deployment = Deployment::connect(lookup, endpoint).await?;
+    from_connection(lookup, AwsConnection::for_endpoint(endpoint).await).await
+}
+
+/// The same on a connection of the caller's (tests record its AWS requests).
+pub async fn from_connection(
+    lookup: Lookup<'_>,
+    connection: AwsConnection,
+) -> Result<ImportFunction, Error> {
+    let deployment = Deployment::with_connection(connection, lookup).await?;
     let salesforce = settings::salesforce_client(lookup, deployment.secrets.as_ref()).await?;
     let continuations = deployment.continuations(lookup).await?;
     Ok(ImportFunction {

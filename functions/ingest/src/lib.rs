@@ -12,6 +12,7 @@ use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
+use sf2hs_shared::aws::{AwsConnection, Deployment};
 use sf2hs_shared::ingest::{self, HttpAnswer, IngestSettings};
 use sf2hs_shared::ports::ChangeQueue;
 use sf2hs_shared::salesforce::intake::soap::FaultCode;
@@ -29,7 +30,15 @@ pub struct IngestFunction {
 /// Builds the function from the environment the SAM template sets (`endpoint`: moto's, in
 /// tests).
 pub async fn from_env(lookup: Lookup<'_>, endpoint: Option<&str>) -> Result<IngestFunction, Error> {
-    let deployment = sf2hs_shared::aws::Deployment::connect(lookup, endpoint).await?;
+    from_connection(lookup, AwsConnection::for_endpoint(endpoint).await).await
+}
+
+/// The same on a connection of the caller's (tests record its AWS requests).
+pub async fn from_connection(
+    lookup: Lookup<'_>,
+    connection: AwsConnection,
+) -> Result<IngestFunction, Error> {
+    let deployment = Deployment::with_connection(connection, lookup).await?;
     let settings = settings::ingest_settings(lookup, deployment.secrets.as_ref()).await?;
     Ok(IngestFunction {
         settings,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
-use sf2hs_shared::aws::{Deployment, SqsChangeQueue};
+use sf2hs_shared::aws::{AwsConnection, Deployment, SqsChangeQueue};
 use sf2hs_shared::domain::Change;
 use sf2hs_shared::ports::ChangeQueue;
 use sf2hs_shared::settings::{self, Lookup};
@@ -28,7 +28,15 @@ pub struct WorkerFunction {
 /// Builds the function from the environment the SAM template sets (`endpoint`: moto's, in
 /// tests).
 pub async fn from_env(lookup: Lookup<'_>, endpoint: Option<&str>) -> Result<WorkerFunction, Error> {
-    let deployment = Deployment::connect(lookup, endpoint).await?;
+    from_connection(lookup, AwsConnection::for_endpoint(endpoint).await).await
+}
+
+/// The same on a connection of the caller's (tests record its AWS requests).
+pub async fn from_connection(
+    lookup: Lookup<'_>,
+    connection: AwsConnection,
+) -> Result<WorkerFunction, Error> {
+    let deployment = Deployment::with_connection(connection, lookup).await?;
     let hubspot = settings::hubspot_client(lookup, deployment.secrets.as_ref()).await?;
     let salesforce = settings::salesforce_client(lookup, deployment.secrets.as_ref()).await?;
     let worker_settings = settings::worker_settings(lookup)?;

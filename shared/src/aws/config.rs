@@ -5,6 +5,8 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
+use super::calls::AwsCallLog;
+
 /// The names of the resources the adapters use. Nothing is hard-coded: a deployment passes them
 /// in the environment (the SAM template sets these variables), tests make their own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +90,8 @@ impl AwsSettings {
 #[derive(Debug, Clone)]
 pub struct AwsConnection {
     config: SdkConfig,
+    /// Where every request is recorded, when a test or benchmark asked for it.
+    calls: Option<AwsCallLog>,
 }
 
 /// Region and credentials given to a local endpoint (moto): it accepts any.
@@ -101,7 +105,10 @@ impl AwsConnection {
             .http_client(http_client())
             .load()
             .await;
-        AwsConnection { config }
+        AwsConnection {
+            config,
+            calls: None,
+        }
     }
 
     /// A local stand-in such as moto at `endpoint`, with dummy credentials and region so that
@@ -116,7 +123,19 @@ impl AwsConnection {
             .endpoint_url(endpoint)
             .load()
             .await;
-        AwsConnection { config }
+        AwsConnection {
+            config,
+            calls: None,
+        }
+    }
+
+    /// [`AwsConnection::local`] when `endpoint` is given (moto, in tests), else
+    /// [`AwsConnection::from_env`] (the execution role).
+    pub async fn for_endpoint(endpoint: Option<&str>) -> Self {
+        match endpoint {
+            Some(endpoint) => Self::local(endpoint).await,
+            None => Self::from_env().await,
+        }
     }
 
     /// The SDK configuration, for tools and tests that call AWS beyond the ports.
@@ -124,16 +143,34 @@ impl AwsConnection {
         &self.config
     }
 
+    /// The same connection, recording every request it makes in `log`.
+    pub fn recording(mut self, log: &AwsCallLog) -> Self {
+        self.calls = Some(log.clone());
+        self
+    }
+
     pub(crate) fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.config)
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&self.config);
+        if let Some(log) = &self.calls {
+            config = config.interceptor(log.interceptor());
+        }
+        aws_sdk_dynamodb::Client::from_conf(config.build())
     }
 
     pub(crate) fn sqs(&self) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::new(&self.config)
+        let mut config = aws_sdk_sqs::config::Builder::from(&self.config);
+        if let Some(log) = &self.calls {
+            config = config.interceptor(log.interceptor());
+        }
+        aws_sdk_sqs::Client::from_conf(config.build())
     }
 
     pub(crate) fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&self.config)
+        let mut config = aws_sdk_secretsmanager::config::Builder::from(&self.config);
+        if let Some(log) = &self.calls {
+            config = config.interceptor(log.interceptor());
+        }
+        aws_sdk_secretsmanager::Client::from_conf(config.build())
     }
 }
 

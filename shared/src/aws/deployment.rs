@@ -61,11 +61,7 @@ impl Deployment {
         lookup: Lookup<'_>,
         endpoint: Option<&str>,
     ) -> Result<Self, SettingsError> {
-        let connection = match endpoint {
-            Some(endpoint) => AwsConnection::local(endpoint).await,
-            None => AwsConnection::from_env().await,
-        };
-        Self::with_connection(connection, lookup).await
+        Self::with_connection(AwsConnection::for_endpoint(endpoint).await, lookup).await
     }
 
     /// The same on a connection the caller already has (the CLI, which read the stack's

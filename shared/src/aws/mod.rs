@@ -4,6 +4,7 @@
 //! AWS types stay inside this module: callers build an [`AwsConnection`] from the environment (or
 //! for a local endpoint such as moto) and get port trait objects back.
 
+pub mod calls;
 pub mod config;
 pub mod deployment;
 pub mod dynamodb;
@@ -15,6 +16,7 @@ pub mod sqs;
 
 use std::time::Duration;
 
+pub use calls::{AwsCall, AwsCallLog};
 pub use config::{AwsConnection, AwsSettings, SettingsError};
 pub use deployment::{ContinuationMessage, Deployment, SqsContinuations};
 pub use dynamodb::{DynamoStore, create_table};

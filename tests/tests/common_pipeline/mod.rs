@@ -3,6 +3,7 @@
 //! event source mappings on their queues, as Lambda would run them.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use sf2hs_import::ImportFunction;
 use sf2hs_ingest::IngestFunction;
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events};
+use sf2hs_shared::aws::{AwsCallLog, AwsConnection};
 use sf2hs_shared::ports::{ChangeQueue, SyncLog, SyncLogQuery, SyncOutcome};
 use sf2hs_shared::settings::vars;
 use sf2hs_tests::event_source::EventSource;
@@ -31,6 +33,9 @@ pub struct Pipeline {
     pub imports: EventSource,
     /// The CDC log position already relayed.
     pub cdc_sequence: u64,
+    /// Every AWS request each function made, by function name (`IngestFunction`…, as the
+    /// template names them).
+    pub calls: BTreeMap<&'static str, AwsCallLog>,
 }
 
 impl Pipeline {
@@ -44,6 +49,16 @@ impl Pipeline {
         label: &str,
         ingest_endpoint: Option<&str>,
     ) -> Pipeline {
+        Pipeline::start_seeing(label, ingest_endpoint, &|_, _| true).await
+    }
+
+    /// [`Pipeline::start`] with each function seeing only the variables `sees(function,
+    /// variable)` allows, e.g. those the template sets for it.
+    pub async fn start_seeing(
+        label: &str,
+        ingest_endpoint: Option<&str>,
+        sees: &dyn Fn(&str, &str) -> bool,
+    ) -> Pipeline {
         let mut stack = Stack::start(label).await;
         // Short retry waits so that retried associations come back within the test.
         stack
@@ -53,18 +68,37 @@ impl Pipeline {
             vars::ASSOCIATION_RETRY_DELAY_SECONDS.to_owned(),
             "1".to_owned(),
         ));
+        let mut calls: BTreeMap<&'static str, AwsCallLog> = BTreeMap::new();
         let (ingest, worker, import) = {
-            let lookup = stack.lookup();
-            let endpoint = Some(stack.endpoint());
-            let ingest = sf2hs_ingest::from_env(&lookup, ingest_endpoint.or(endpoint))
-                .await
-                .expect("ingest starts");
-            let worker = sf2hs_worker::from_env(&lookup, endpoint)
-                .await
-                .expect("worker starts");
-            let import = sf2hs_import::from_env(&lookup, endpoint)
-                .await
-                .expect("import starts");
+            let all = stack.lookup();
+            let lookup_of = |function: &'static str| {
+                let all = &all;
+                move |variable: &str| all(variable).filter(|_| sees(function, variable))
+            };
+            let endpoint = stack.endpoint();
+            let mut connection = |endpoint: &str, function: &'static str| {
+                let log = calls.entry(function).or_default().clone();
+                let endpoint = endpoint.to_owned();
+                async move { AwsConnection::local(&endpoint).await.recording(&log) }
+            };
+            let ingest = sf2hs_ingest::from_connection(
+                &lookup_of("IngestFunction"),
+                connection(ingest_endpoint.unwrap_or(endpoint), "IngestFunction").await,
+            )
+            .await
+            .expect("ingest starts");
+            let worker = sf2hs_worker::from_connection(
+                &lookup_of("WorkerFunction"),
+                connection(endpoint, "WorkerFunction").await,
+            )
+            .await
+            .expect("worker starts");
+            let import = sf2hs_import::from_connection(
+                &lookup_of("ImportFunction"),
+                connection(endpoint, "ImportFunction").await,
+            )
+            .await
+            .expect("import starts");
             (Arc::new(ingest), Arc::new(worker), Arc::new(import))
         };
         let function = ingest.clone();
@@ -96,6 +130,7 @@ impl Pipeline {
             backfill,
             imports,
             cdc_sequence: 0,
+            calls,
         }
     }
 

@@ -1,0 +1,179 @@
+//! A record of the AWS requests made through a connection: which operation, on which resource,
+//! how many times. Tests compare it with the IAM grants of the SAM template (what the code
+//! really calls, not a list kept by hand), and benchmarks count it per change for the cost model.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use serde_json::Value;
+
+/// One kind of request: the IAM action it needs and the resource it names (a table, a queue's
+/// URL or name, a secret's id).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AwsCall {
+    /// `service:Operation` as IAM spells it, e.g. `dynamodb:BatchGetItem`, `sqs:SendMessage`.
+    pub action: String,
+    /// The API operation sent, e.g. `SendMessageBatch` (authorised as `sqs:SendMessage`).
+    pub operation: String,
+    pub resource: String,
+}
+
+/// The requests recorded so far, each attempt counted (a retried request is billed again).
+#[derive(Debug, Clone, Default)]
+pub struct AwsCallLog {
+    calls: Arc<Mutex<BTreeMap<AwsCall, u64>>>,
+}
+
+impl AwsCallLog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every kind of request made, with its count.
+    pub fn snapshot(&self) -> BTreeMap<AwsCall, u64> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Requests made, by operation (`SQS SendMessageBatch`), whatever the resource.
+    pub fn by_operation(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for (call, n) in self.snapshot() {
+            let service = call.action.split(':').next().unwrap_or_default().to_owned();
+            *counts
+                .entry(format!("{service}:{}", call.operation))
+                .or_default() += n;
+        }
+        counts
+    }
+
+    /// All requests made.
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+
+    fn record(&self, call: AwsCall) {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(call)
+            .or_default() += 1;
+    }
+
+    pub(crate) fn interceptor(&self) -> CallRecorder {
+        CallRecorder { log: self.clone() }
+    }
+}
+
+/// The IAM action an operation needs. IAM names most actions after their operation; SQS's batch
+/// operations are the exception: "the permissions for the batch actions are the same as for the
+/// single actions" (SQS Developer Guide, *Amazon SQS API permissions*), so `SendMessageBatch` is
+/// `sqs:SendMessage`.
+pub fn iam_action(service: &str, operation: &str) -> String {
+    let prefix: String = service
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
+    let operation = match (prefix.as_str(), operation) {
+        ("sqs", op) => op.strip_suffix("Batch").unwrap_or(op),
+        (_, op) => op,
+    };
+    format!("{prefix}:{operation}")
+}
+
+/// The resources a request body names. DynamoDB, SQS (JSON protocol) and Secrets Manager all
+/// send a JSON body; batch operations on DynamoDB name their tables as `RequestItems` keys.
+fn resources(body: &[u8]) -> Vec<String> {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return vec![String::new()];
+    };
+    let mut named: Vec<String> = ["TableName", "QueueUrl", "QueueName", "SecretId"]
+        .iter()
+        .filter_map(|key| body.get(*key).and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    if let Some(items) = body.get("RequestItems").and_then(Value::as_object) {
+        named.extend(items.keys().cloned());
+    }
+    if named.is_empty() {
+        named.push(String::new());
+    }
+    named
+}
+
+/// The interceptor that feeds an [`AwsCallLog`]: it reads each request just before it is sent.
+#[derive(Debug, Clone)]
+pub(crate) struct CallRecorder {
+    log: AwsCallLog,
+}
+
+impl Intercept for CallRecorder {
+    fn name(&self) -> &'static str {
+        "sf2hs-call-recorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(metadata) = cfg.load::<Metadata>() else {
+            return Ok(());
+        };
+        let action = iam_action(metadata.service(), metadata.name());
+        let body = context.request().body().bytes().unwrap_or_default();
+        for resource in resources(body) {
+            self.log.record(AwsCall {
+                action: action.clone(),
+                operation: metadata.name().to_owned(),
+                resource,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqs_batch_operations_need_the_single_action() {
+        assert_eq!(iam_action("SQS", "SendMessageBatch"), "sqs:SendMessage");
+        assert_eq!(
+            iam_action("SQS", "ChangeMessageVisibilityBatch"),
+            "sqs:ChangeMessageVisibility"
+        );
+        assert_eq!(iam_action("SQS", "GetQueueUrl"), "sqs:GetQueueUrl");
+        assert_eq!(
+            iam_action("DynamoDB", "BatchGetItem"),
+            "dynamodb:BatchGetItem"
+        );
+        assert_eq!(
+            iam_action("Secrets Manager", "GetSecretValue"),
+            "secretsmanager:GetSecretValue"
+        );
+    }
+
+    #[test]
+    fn a_request_names_its_resources() {
+        assert_eq!(resources(br#"{"TableName":"t","Key":{}}"#), ["t"]);
+        assert_eq!(
+            resources(br#"{"RequestItems":{"a":[],"b":[]}}"#),
+            ["a", "b"]
+        );
+        assert_eq!(
+            resources(br#"{"QueueUrl":"http://q/1/x"}"#),
+            ["http://q/1/x"]
+        );
+        assert_eq!(resources(b"not json"), [""]);
+    }
+}
