@@ -111,6 +111,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "visibility_seconds",
         "how long a local worker keeps a batch hidden from the others",
     ),
+    (
+        "batch_window_ms",
+        "how long a local worker's batch gathers changes before it is written",
+    ),
 ];
 
 /// Keys that look like a credential: refused, so that a secret never lands in a file that is

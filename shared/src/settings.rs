@@ -61,6 +61,8 @@ pub mod vars {
     pub const ASSOCIATION_RETRY_DELAY_SECONDS: &str = "SF2HS_ASSOCIATION_RETRY_DELAY_SECONDS";
     /// Seconds a local worker keeps a batch hidden from the others (default 120).
     pub const VISIBILITY_SECONDS: &str = "SF2HS_VISIBILITY_SECONDS";
+    /// Local pipeline: how long a worker's batch gathers changes before it is written.
+    pub const BATCH_WINDOW_MS: &str = "SF2HS_BATCH_WINDOW_MS";
 }
 
 /// A setting missing or malformed, or a secret that cannot be read: what to set, and where.
@@ -202,6 +204,9 @@ pub fn worker_settings(lookup: Lookup<'_>) -> Result<WorkerSettings, SettingsErr
     }
     if let Some(seconds) = parsed::<u64>(lookup, vars::VISIBILITY_SECONDS, "whole seconds")? {
         settings.local_visibility = Duration::from_secs(seconds.max(1));
+    }
+    if let Some(ms) = parsed::<u64>(lookup, vars::BATCH_WINDOW_MS, "whole milliseconds")? {
+        settings.local_batch_window = Duration::from_millis(ms);
     }
     Ok(settings)
 }

@@ -15,28 +15,9 @@ use serde_json::{Value, json};
 use sf2hs_shared::domain::{Change, ChangeKind, ChangeSource, SalesforceId};
 use sf2hs_shared::ports::ChangeQueue;
 use sf2hs_tests::event_source::EventSource;
+use sf2hs_tests::process_usage as usage;
 use sf2hs_tests::runtime_api::{Bootstrap, Outcome, RuntimeApi};
 use sf2hs_tests::stack::Stack;
-
-/// utime + stime of a process, and its peak resident set, from /proc.
-fn usage(pid: u32) -> (Duration, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    // USER_HZ is 100 on Linux.
-    let cpu = Duration::from_millis(ticks * 10);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak_kib = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    (cpu, peak_kib)
-}
 
 fn binary(name: &str) -> PathBuf {
     let dir = std::env::var("SF2HS_BENCH_BIN_DIR")

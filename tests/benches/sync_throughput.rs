@@ -113,9 +113,15 @@ async fn drain(worker: &Arc<Worker>, queue: &Arc<dyn ChangeQueue>) {
             tokio::spawn(async move {
                 let mut idle = 0;
                 while idle < 3 {
-                    let report = drain_once(&worker, queue.as_ref(), 100, Duration::from_secs(120))
-                        .await
-                        .expect("drain");
+                    let report = drain_once(
+                        &worker,
+                        queue.as_ref(),
+                        100,
+                        Duration::from_secs(120),
+                        WorkerSettings::default().local_batch_window,
+                    )
+                    .await
+                    .expect("drain");
                     if report.received == 0 {
                         idle += 1;
                         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -112,6 +112,8 @@ impl Rig {
                 self.queue.as_ref(),
                 100,
                 Duration::from_secs(30),
+                // What is queued now, at once: the rules count deliveries.
+                Duration::ZERO,
             )
             .await
             .expect("drained");
@@ -575,4 +577,56 @@ async fn a_redelivered_change_is_written_again_even_when_the_index_says_unchange
         "Kept",
         "the redelivery wrote Salesforce's state again"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_gathers_the_changes_that_arrive_within_its_window() {
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let projects: Vec<String> = (0..4)
+        .map(|i| {
+            sf.create(
+                "Project__c",
+                json!({ "Name": format!("Trickle {i}"), "Budget__c": i }),
+            )
+            .expect("project")
+        })
+        .collect();
+    let upserts = || rig.hubspot.handle().stats().expect("stats").total_requests;
+
+    // Without a window the batch is what is queued at the moment: one change.
+    rig.send(&[rig.reread("Project__c", &projects[0])]).await;
+    let alone = drain_once(
+        &rig.worker,
+        rig.queue.as_ref(),
+        100,
+        Duration::from_secs(30),
+        Duration::ZERO,
+    )
+    .await
+    .expect("drained");
+    assert_eq!(alone.received, 1);
+    assert_eq!(upserts(), 1);
+
+    // With one, the changes that trickle in meanwhile ride in the same HubSpot call.
+    rig.send(&[rig.reread("Project__c", &projects[1])]).await;
+    let later = async {
+        for project in &projects[2..] {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            rig.send(&[rig.reread("Project__c", project)]).await;
+        }
+    };
+    let (gathered, ()) = tokio::join!(
+        drain_once(
+            &rig.worker,
+            rig.queue.as_ref(),
+            100,
+            Duration::from_secs(30),
+            Duration::from_millis(1_000),
+        ),
+        later
+    );
+    assert_eq!(gathered.expect("drained").received, 3);
+    assert_eq!(upserts(), 2, "one HubSpot call for the three");
+    assert_eq!(rig.hubspot.handle().count("sf_project").expect("count"), 4);
 }

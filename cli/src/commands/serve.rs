@@ -121,6 +121,7 @@ pub fn spawn_workers(
 ) -> Workers {
     let queue = backend.queue.clone();
     let visibility = settings.local_visibility;
+    let window = settings.local_batch_window;
     let worker = Arc::new(Worker::new(
         WorkerPorts {
             mappings: backend.mappings.clone(),
@@ -141,7 +142,7 @@ pub fn spawn_workers(
         let mut stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             while !*stop.borrow() {
-                match drain_once(&worker, queue.as_ref(), 100, visibility).await {
+                match drain_once(&worker, queue.as_ref(), 100, visibility, window).await {
                     Ok(report) if report.received > 0 => {
                         if verbose {
                             out!(

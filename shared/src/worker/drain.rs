@@ -15,15 +15,35 @@ pub struct DrainReport {
     pub dead_lettered: usize,
 }
 
+/// How often a batch still filling looks at the queue again.
+const GATHER_POLL: Duration = Duration::from_millis(20);
+
 /// Receives up to `max` messages (hidden for `visibility` while the worker has them), processes
 /// them as one batch, and deletes, releases or dead-letters each.
+///
+/// Once a first message is in, the batch gathers more for up to `window` unless it is full, as
+/// an SQS event source mapping's batching window does: under a steady trickle a HubSpot call
+/// then carries many records instead of one, and the rate limit is not spent on tiny batches
+/// that then wait for it.
 pub async fn drain_once(
     worker: &Worker,
     queue: &dyn ChangeQueue,
     max: usize,
     visibility: Duration,
+    window: Duration,
 ) -> PortResult<DrainReport> {
-    let deliveries = queue.receive(max, visibility).await?;
+    let mut deliveries = queue.receive(max, visibility).await?;
+    if !deliveries.is_empty() && !window.is_zero() {
+        let until = tokio::time::Instant::now() + window;
+        while deliveries.len() < max {
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                break;
+            }
+            tokio::time::sleep(GATHER_POLL.min(until - now)).await;
+            deliveries.extend(queue.receive(max - deliveries.len(), visibility).await?);
+        }
+    }
     let mut report = DrainReport {
         received: deliveries.len(),
         ..DrainReport::default()

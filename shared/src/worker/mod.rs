@@ -78,6 +78,9 @@ pub struct WorkerSettings {
     /// How long the local pipeline's workers keep a batch hidden from each other: a batch cut
     /// short by a crash comes back after it. On AWS the queue's `VisibilityTimeout` decides.
     pub local_visibility: Duration,
+    /// How long a local worker's batch gathers changes before it is written, unless it fills
+    /// first (the deployed counterpart is the event source's `MaximumBatchingWindowInSeconds`).
+    pub local_batch_window: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -87,6 +90,7 @@ impl Default for WorkerSettings {
             retry_delay: Duration::from_secs(30),
             association_retry_delay: Duration::from_secs(60),
             local_visibility: Duration::from_secs(120),
+            local_batch_window: Duration::from_millis(250),
             association_max_wait: Duration::from_secs(24 * 3600),
         }
     }
