@@ -140,4 +140,25 @@ async fn main() {
         latencies.len()
     );
     println!("HubSpot sandbox: {stats:?}");
+    // What the cost model counts: each function's AWS requests (every attempt), per 1,000
+    // changes, as the SDK sent them.
+    for (function, log) in &pipeline.calls {
+        let per_thousand = |n: u64| n as f64 * 1000.0 / changes as f64;
+        let operations: Vec<String> = log
+            .by_operation()
+            .into_iter()
+            .map(|(operation, n)| {
+                format!(
+                    "{operation} {:.1} ({:.0} items)",
+                    per_thousand(n.requests),
+                    per_thousand(n.items)
+                )
+            })
+            .collect();
+        println!(
+            "{function}: {:.1} AWS requests per 1,000 changes ({})",
+            per_thousand(log.total()),
+            operations.join(", ")
+        );
+    }
 }

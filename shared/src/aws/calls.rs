@@ -22,10 +22,18 @@ pub struct AwsCall {
     pub resource: String,
 }
 
+/// How often a kind of request was sent, and the items those requests carried (the entries of
+/// a batch, 1 for any other request): SQS bills requests, DynamoDB bills items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallCount {
+    pub requests: u64,
+    pub items: u64,
+}
+
 /// The requests recorded so far, each attempt counted (a retried request is billed again).
 #[derive(Debug, Clone, Default)]
 pub struct AwsCallLog {
-    calls: Arc<Mutex<BTreeMap<AwsCall, u64>>>,
+    calls: Arc<Mutex<BTreeMap<AwsCall, CallCount>>>,
 }
 
 impl AwsCallLog {
@@ -34,7 +42,7 @@ impl AwsCallLog {
     }
 
     /// Every kind of request made, with its count.
-    pub fn snapshot(&self) -> BTreeMap<AwsCall, u64> {
+    pub fn snapshot(&self) -> BTreeMap<AwsCall, CallCount> {
         self.calls
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -42,29 +50,29 @@ impl AwsCallLog {
     }
 
     /// Requests made, by operation (`SQS SendMessageBatch`), whatever the resource.
-    pub fn by_operation(&self) -> BTreeMap<String, u64> {
-        let mut counts = BTreeMap::new();
+    pub fn by_operation(&self) -> BTreeMap<String, CallCount> {
+        let mut counts: BTreeMap<String, CallCount> = BTreeMap::new();
         for (call, n) in self.snapshot() {
             let service = call.action.split(':').next().unwrap_or_default().to_owned();
-            *counts
+            let count = counts
                 .entry(format!("{service}:{}", call.operation))
-                .or_default() += n;
+                .or_default();
+            count.requests += n.requests;
+            count.items += n.items;
         }
         counts
     }
 
     /// All requests made.
     pub fn total(&self) -> u64 {
-        self.snapshot().values().sum()
+        self.snapshot().values().map(|c| c.requests).sum()
     }
 
-    fn record(&self, call: AwsCall) {
-        *self
-            .calls
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(call)
-            .or_default() += 1;
+    fn record(&self, call: AwsCall, items: u64) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = calls.entry(call).or_default();
+        count.requests += 1;
+        count.items += items;
     }
 
     pub(crate) fn interceptor(&self) -> CallRecorder {
@@ -89,21 +97,31 @@ pub fn iam_action(service: &str, operation: &str) -> String {
     format!("{prefix}:{operation}")
 }
 
-/// The resources a request body names. DynamoDB, SQS (JSON protocol) and Secrets Manager all
-/// send a JSON body; batch operations on DynamoDB name their tables as `RequestItems` keys.
-fn resources(body: &[u8]) -> Vec<String> {
+/// The resources a request body names, each with the items the request carries for it.
+/// DynamoDB, SQS (JSON protocol) and Secrets Manager all send a JSON body; batch operations on
+/// DynamoDB name their tables as `RequestItems` keys, SQS's carry `Entries`.
+fn resources(body: &[u8]) -> Vec<(String, u64)> {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return vec![String::new()];
+        return vec![(String::new(), 1)];
     };
+    let entries = body
+        .get("Entries")
+        .and_then(Value::as_array)
+        .map_or(1, |e| e.len() as u64);
     let mut named: Vec<String> = ["TableName", "QueueUrl", "QueueName", "SecretId"]
         .iter()
-        .filter_map(|key| body.get(*key).and_then(Value::as_str).map(str::to_owned))
+        .filter_map(|key| body.get(*key).and_then(Value::as_str))
+        .map(|name| (name.to_owned(), entries))
         .collect();
-    if let Some(items) = body.get("RequestItems").and_then(Value::as_object) {
-        named.extend(items.keys().cloned());
+    if let Some(tables) = body.get("RequestItems").and_then(Value::as_object) {
+        // BatchWriteItem: a list of requests per table; BatchGetItem: `{"Keys": [...]}`.
+        named.extend(tables.iter().map(|(table, items)| {
+            let list = items.as_array().or_else(|| items["Keys"].as_array());
+            (table.clone(), list.map_or(1, |l| l.len() as u64))
+        }));
     }
     if named.is_empty() {
-        named.push(String::new());
+        named.push((String::new(), 1));
     }
     named
 }
@@ -130,12 +148,15 @@ impl Intercept for CallRecorder {
         };
         let action = iam_action(metadata.service(), metadata.name());
         let body = context.request().body().bytes().unwrap_or_default();
-        for resource in resources(body) {
-            self.log.record(AwsCall {
-                action: action.clone(),
-                operation: metadata.name().to_owned(),
-                resource,
-            });
+        for (resource, items) in resources(body) {
+            self.log.record(
+                AwsCall {
+                    action: action.clone(),
+                    operation: metadata.name().to_owned(),
+                    resource,
+                },
+                items,
+            );
         }
         Ok(())
     }
