@@ -23,8 +23,9 @@ use sf2hs_shared::domain::{
     Change, ChangeKind, ChangeSource, FieldSnapshot, RefetchReason, SalesforceId,
 };
 use sf2hs_shared::engine::map_record;
+use sf2hs_shared::import::{ImportProgress, Importer};
 use sf2hs_shared::mapping::Mapping;
-use sf2hs_shared::ports::{ChangeQueue, MappingStore};
+use sf2hs_shared::ports::{ChangeQueue, ImportJobs, MappingStore};
 use sf2hs_shared::worker::{Worker, WorkerSettings, drain_once};
 
 /// HubSpot's ceiling: 190 calls of 100 records per 10 s.
@@ -165,6 +166,72 @@ async fn sf2hs_phase(
     }
 }
 
+async fn backfill_phase(
+    store: &sf2hs_shared::embedded::EmbeddedStore,
+    queue: &Arc<dyn ChangeQueue>,
+    worker: &Arc<Worker>,
+    org: &SalesforceId,
+    salesforce: &RunningSalesforceSandbox,
+    hubspot: &RunningSandbox,
+) -> Phase {
+    let (pages, _) = sf2hs_tests::stack::sandbox_clients(salesforce, hubspot);
+    let importer = Importer {
+        mappings: Arc::new(store.mapping_store()),
+        jobs: Arc::new(store.import_jobs()),
+        queue: queue.clone(),
+        pages: Arc::new(pages),
+        org_id: org.clone(),
+    };
+    let before = counters(salesforce, hubspot);
+    let routes_before = salesforce.handle().stats().expect("stats").calls_by_route;
+    let started = Instant::now();
+    let job = importer.start("Invoice__c").await.expect("import starts");
+    let drained = async {
+        // Drain while the import sends, as serve's workers do beside `sf2hs import`.
+        loop {
+            drain(worker, queue).await;
+            let current = store.import_jobs().get(&job.id).await.expect("job");
+            if current.is_some_and(|j| j.status.is_finished()) {
+                drain(worker, queue).await;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let sent = async {
+        importer
+            .run(&job.id, Instant::now() + Duration::from_secs(3_600))
+            .await
+            .expect("import runs")
+    };
+    let (_, progress) = tokio::join!(drained, sent);
+    let seconds = started.elapsed().as_secs_f64();
+    let after = counters(salesforce, hubspot);
+    let job = match progress {
+        ImportProgress::AllSent(job) | ImportProgress::Paused(job) => job,
+    };
+    let routes_after = salesforce.handle().stats().expect("stats").calls_by_route;
+    let routes: Vec<String> = routes_after
+        .iter()
+        .map(|(route, n)| (route, n - routes_before.get(route).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(route, n)| format!("{route}: {n}"))
+        .collect();
+    println!(
+        "backfill of {} invoices: Salesforce requests by route: {}",
+        job.enqueued,
+        routes.join(", ")
+    );
+    Phase {
+        name: "backfill (import)",
+        records: usize::try_from(job.enqueued).unwrap_or(0),
+        seconds,
+        hubspot_calls: after.hubspot - before.hubspot,
+        limiter_429s: after.hubspot_429 - before.hubspot_429,
+        salesforce_calls: after.salesforce - before.salesforce,
+    }
+}
+
 /// One HubSpot call per record, as an integration without batching makes them.
 async fn naive_phase(
     name: &'static str,
@@ -241,6 +308,17 @@ async fn main() {
                 .collect(),
         )
         .expect("records");
+    // Invoices for the backfill phase: records no phase before it has written.
+    handle
+        .create_many(
+            "Invoice__c",
+            (0..records)
+                .map(
+                    |i| json!({ "Name": format!("INV-{i}"), "Amount__c": i, "Status__c": "Draft" }),
+                )
+                .collect(),
+        )
+        .expect("invoices");
     let (ours, rest) = ids.split_at(records);
     let (warm, theirs) = rest.split_at(WARM_UP);
 
@@ -304,6 +382,14 @@ async fn main() {
     phases.push((
         "sf2hs",
         phase("CDC partial updates (re-read)", partial).await,
+    ));
+
+    // A backfill: the import reads every invoice through Bulk API 2.0 onto the queue, the
+    // worker writes them; timed from the job's start to the queue drained.
+    phase("warm-up", changes(warm, 3)).await;
+    phases.push((
+        "sf2hs",
+        backfill_phase(&store, &queue, &worker, &org, &salesforce, &hubspot).await,
     ));
 
     for (name, round) in [("first sync", 0), ("unchanged re-sync", 0), ("updates", 1)] {

@@ -108,7 +108,7 @@ fn resources(body: &[u8]) -> Vec<(String, u64)> {
         .get("Entries")
         .and_then(Value::as_array)
         .map_or(1, |e| e.len() as u64);
-    let mut named: Vec<String> = ["TableName", "QueueUrl", "QueueName", "SecretId"]
+    let mut named: Vec<(String, u64)> = ["TableName", "QueueUrl", "QueueName", "SecretId"]
         .iter()
         .filter_map(|key| body.get(*key).and_then(Value::as_str))
         .map(|name| (name.to_owned(), entries))
