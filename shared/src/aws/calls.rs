@@ -186,15 +186,16 @@ mod tests {
 
     #[test]
     fn a_request_names_its_resources() {
-        assert_eq!(resources(br#"{"TableName":"t","Key":{}}"#), ["t"]);
+        let one = |name: &str, items: u64| vec![(name.to_owned(), items)];
+        assert_eq!(resources(br#"{"TableName":"t","Key":{}}"#), one("t", 1));
         assert_eq!(
-            resources(br#"{"RequestItems":{"a":[],"b":[]}}"#),
-            ["a", "b"]
+            resources(br#"{"RequestItems":{"a":[{},{}],"b":{"Keys":[{},{},{}]}}}"#),
+            vec![("a".to_owned(), 2), ("b".to_owned(), 3)]
         );
         assert_eq!(
-            resources(br#"{"QueueUrl":"http://q/1/x"}"#),
-            ["http://q/1/x"]
+            resources(br#"{"QueueUrl":"http://q/1/x","Entries":[{},{},{}]}"#),
+            one("http://q/1/x", 3)
         );
-        assert_eq!(resources(b"not json"), [""]);
+        assert_eq!(resources(b"not json"), one("", 1));
     }
 }

@@ -1123,6 +1123,7 @@ impl Worker {
     async fn record_in_index(&self, items: &mut [Item]) {
         let mut refetch = Vec::new();
         let mut raced_items = Vec::new();
+        let mut writes = Vec::new();
         for (position, item) in items.iter_mut().enumerate() {
             if item.outcome.is_some() {
                 continue;
@@ -1169,7 +1170,12 @@ impl Worker {
                 },
                 _ => ItemOutcome::Synced { detail },
             };
-            let raced = match self.ports.index.put_if_newer(&key, &entry).await {
+            writes.push((position, key, entry, settled));
+        }
+        let results = put_all(self.ports.index.as_ref(), &writes).await;
+        for ((position, _, _, settled), result) in writes.into_iter().zip(results) {
+            let item = &mut items[position];
+            let raced = match result {
                 Ok(IndexWrite::Refreshed) => false,
                 // Another writer stored its state between our read and this write; its
                 // HubSpot write may have landed after ours, older state over newer.
@@ -1326,5 +1332,116 @@ fn count_import(counts: &mut HashMap<String, ImportCounts>, change: &Change, don
         Some(true) => entry.synced += 1,
         Some(false) => entry.failed += 1,
         None => {}
+    }
+}
+
+/// How many index writes a batch keeps in flight. Each is one conditional request; on DynamoDB
+/// a hundred of them one after another were most of a batch's waiting (and billed) time.
+const INDEX_WRITES_IN_FLIGHT: usize = 16;
+
+/// The index writes of a batch, several at a time, their answers in the order given. Writes of
+/// one record twice in a batch go one at a time, in order, so the later state is compared
+/// against the earlier as it would be sequentially.
+async fn put_all(
+    index: &dyn RecordIndex,
+    writes: &[(usize, RecordKey, IndexEntry, ItemOutcome)],
+) -> Vec<crate::ports::PortResult<IndexWrite>> {
+    use futures_util::stream::{self, StreamExt};
+    let distinct: HashSet<&RecordKey> = writes.iter().map(|(_, key, _, _)| key).collect();
+    let in_flight = if distinct.len() == writes.len() {
+        INDEX_WRITES_IN_FLIGHT
+    } else {
+        1
+    };
+    // The boxed futures first (they start only when polled): a stream that maps borrowed items
+    // to futures is not provably `Send`, and the worker's batch future must be.
+    let pending: Vec<_> = writes
+        .iter()
+        .map(|(_, key, entry, _)| index.put_if_newer(key, entry))
+        .collect();
+    stream::iter(pending).buffered(in_flight).collect().await
+}
+
+#[cfg(test)]
+mod index_write_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+
+    /// An index that answers each write after a pause and counts how many are in flight.
+    #[derive(Default)]
+    struct CountingIndex {
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl RecordIndex for CountingIndex {
+        async fn get(&self, _: &RecordKey) -> crate::ports::PortResult<Option<IndexEntry>> {
+            Ok(None)
+        }
+        async fn get_many(
+            &self,
+            _: &[RecordKey],
+        ) -> crate::ports::PortResult<HashMap<RecordKey, IndexEntry>> {
+            Ok(HashMap::new())
+        }
+        async fn put_if_newer(
+            &self,
+            _: &RecordKey,
+            _: &IndexEntry,
+        ) -> crate::ports::PortResult<IndexWrite> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(IndexWrite::Written { previous: None })
+        }
+        async fn count(&self, _: &str) -> crate::ports::PortResult<u64> {
+            Ok(0)
+        }
+    }
+
+    fn write(n: usize, id: &str) -> (usize, RecordKey, IndexEntry, ItemOutcome) {
+        (
+            n,
+            RecordKey {
+                object: "Project__c".into(),
+                record_id: SalesforceId::parse(id).expect("id"),
+            },
+            IndexEntry {
+                hubspot_id: None,
+                modstamp: Utc::now(),
+                content_hash: String::new(),
+                deleted: false,
+            },
+            ItemOutcome::Synced { detail: "upserted" },
+        )
+    }
+
+    #[tokio::test]
+    async fn distinct_records_are_written_together_and_one_record_twice_in_order() {
+        let index = CountingIndex::default();
+        let distinct: Vec<_> = (0..40)
+            .map(|n| write(n, &format!("a0P5f00000Gz{n:03}")))
+            .collect();
+        let answers = put_all(&index, &distinct).await;
+        assert_eq!(answers.len(), 40);
+        assert_eq!(
+            index.most.load(Ordering::SeqCst),
+            INDEX_WRITES_IN_FLIGHT,
+            "several writes in flight"
+        );
+
+        let index = CountingIndex::default();
+        let twice = vec![
+            write(0, "a0P5f00000Gz001"),
+            write(1, "a0P5f00000Gz002"),
+            write(2, "a0P5f00000Gz001"),
+        ];
+        assert_eq!(put_all(&index, &twice).await.len(), 3);
+        assert_eq!(index.most.load(Ordering::SeqCst), 1, "one at a time");
     }
 }
