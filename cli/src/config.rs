@@ -112,6 +112,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "how long a local worker keeps a batch hidden from the others",
     ),
     (
+        "index_writes_in_flight",
+        "how many record-index writes a worker batch keeps in flight",
+    ),
+    (
         "batch_window_ms",
         "how long a local worker's batch gathers changes before it is written",
     ),

@@ -63,6 +63,8 @@ pub mod vars {
     pub const VISIBILITY_SECONDS: &str = "SF2HS_VISIBILITY_SECONDS";
     /// Local pipeline: how long a worker's batch gathers changes before it is written.
     pub const BATCH_WINDOW_MS: &str = "SF2HS_BATCH_WINDOW_MS";
+    /// How many record-index writes a worker batch keeps in flight.
+    pub const INDEX_WRITES_IN_FLIGHT: &str = "SF2HS_INDEX_WRITES_IN_FLIGHT";
 }
 
 /// A setting missing or malformed, or a secret that cannot be read: what to set, and where.
@@ -207,6 +209,13 @@ pub fn worker_settings(lookup: Lookup<'_>) -> Result<WorkerSettings, SettingsErr
     }
     if let Some(ms) = parsed::<u64>(lookup, vars::BATCH_WINDOW_MS, "whole milliseconds")? {
         settings.local_batch_window = Duration::from_millis(ms);
+    }
+    if let Some(n) = parsed::<usize>(
+        lookup,
+        vars::INDEX_WRITES_IN_FLIGHT,
+        "a whole number such as 16",
+    )? {
+        settings.index_writes_in_flight = n.max(1);
     }
     Ok(settings)
 }

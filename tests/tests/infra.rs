@@ -394,7 +394,11 @@ async fn every_aws_request_a_function_makes_is_granted_to_it_and_no_more() {
             ]
             .contains(&variable)
     };
-    let mut p = Pipeline::start_seeing("iam", None, &set_by_template).await;
+    let options = common_pipeline::Options {
+        sees: Some(&set_by_template),
+        ..common_pipeline::Options::default()
+    };
+    let mut p = Pipeline::start_with("iam", options).await;
     let drain = Duration::from_secs(60);
     let handle = p.stack.salesforce.handle();
     let project = handle

@@ -81,6 +81,9 @@ pub struct WorkerSettings {
     /// How long a local worker's batch gathers changes before it is written, unless it fills
     /// first (the deployed counterpart is the event source's `MaximumBatchingWindowInSeconds`).
     pub local_batch_window: Duration,
+    /// How many of a batch's record-index writes are in flight at once (each is one
+    /// conditional write); lower it for a DynamoDB table with little provisioned capacity.
+    pub index_writes_in_flight: usize,
 }
 
 impl Default for WorkerSettings {
@@ -91,6 +94,7 @@ impl Default for WorkerSettings {
             association_retry_delay: Duration::from_secs(60),
             local_visibility: Duration::from_secs(120),
             local_batch_window: Duration::from_millis(250),
+            index_writes_in_flight: INDEX_WRITES_IN_FLIGHT,
             association_max_wait: Duration::from_secs(24 * 3600),
         }
     }
@@ -1172,7 +1176,12 @@ impl Worker {
             };
             writes.push((position, key, entry, settled));
         }
-        let results = put_all(self.ports.index.as_ref(), &writes).await;
+        let results = put_all(
+            self.ports.index.as_ref(),
+            &writes,
+            self.settings.index_writes_in_flight,
+        )
+        .await;
         for ((position, _, _, settled), result) in writes.into_iter().zip(results) {
             let item = &mut items[position];
             let raced = match result {
@@ -1335,9 +1344,10 @@ fn count_import(counts: &mut HashMap<String, ImportCounts>, change: &Change, don
     }
 }
 
-/// How many index writes a batch keeps in flight. Each is one conditional request; on DynamoDB
-/// a hundred of them one after another were most of a batch's waiting (and billed) time.
-const INDEX_WRITES_IN_FLIGHT: usize = 16;
+/// How many index writes a batch keeps in flight by default. Each is one conditional request;
+/// on DynamoDB a hundred of them one after another were most of a batch's waiting (and billed)
+/// time.
+pub const INDEX_WRITES_IN_FLIGHT: usize = 16;
 
 /// The index writes of a batch, several at a time, their answers in the order given. Writes of
 /// one record twice in a batch go one at a time, in order, so the later state is compared
@@ -1345,11 +1355,12 @@ const INDEX_WRITES_IN_FLIGHT: usize = 16;
 async fn put_all(
     index: &dyn RecordIndex,
     writes: &[(usize, RecordKey, IndexEntry, ItemOutcome)],
+    most: usize,
 ) -> Vec<crate::ports::PortResult<IndexWrite>> {
     use futures_util::stream::{self, StreamExt};
     let distinct: HashSet<&RecordKey> = writes.iter().map(|(_, key, _, _)| key).collect();
     let in_flight = if distinct.len() == writes.len() {
-        INDEX_WRITES_IN_FLIGHT
+        most.max(1)
     } else {
         1
     };
@@ -1427,7 +1438,7 @@ mod index_write_tests {
         let distinct: Vec<_> = (0..40)
             .map(|n| write(n, &format!("a0P5f00000Gz{n:03}")))
             .collect();
-        let answers = put_all(&index, &distinct).await;
+        let answers = put_all(&index, &distinct, INDEX_WRITES_IN_FLIGHT).await;
         assert_eq!(answers.len(), 40);
         assert_eq!(
             index.most.load(Ordering::SeqCst),
@@ -1441,7 +1452,10 @@ mod index_write_tests {
             write(1, "a0P5f00000Gz002"),
             write(2, "a0P5f00000Gz001"),
         ];
-        assert_eq!(put_all(&index, &twice).await.len(), 3);
+        assert_eq!(
+            put_all(&index, &twice, INDEX_WRITES_IN_FLIGHT).await.len(),
+            3
+        );
         assert_eq!(index.most.load(Ordering::SeqCst), 1, "one at a time");
     }
 }

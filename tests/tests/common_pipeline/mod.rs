@@ -22,6 +22,22 @@ use sf2hs_tests::function_url::FunctionUrl;
 use sf2hs_tests::stack::{ENDPOINT_TOKEN, Stack};
 use sf2hs_worker::WorkerFunction;
 
+/// Whether a function (`IngestFunction`…) sees an environment variable.
+pub type Sees<'a> = dyn Fn(&str, &str) -> bool + 'a;
+
+/// How [`Pipeline::start_with`] differs from the plain pipeline.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Where ingest reaches AWS (a proxy), instead of moto's address.
+    pub ingest_endpoint: Option<String>,
+    /// Where the worker reaches AWS.
+    pub worker_endpoint: Option<String>,
+    /// Variables added to the stack's environment.
+    pub env: Vec<(String, String)>,
+    /// Which variables each function sees: `sees(function, variable)`; all when `None`.
+    pub sees: Option<&'a Sees<'a>>,
+}
+
 pub struct Pipeline {
     pub stack: Stack,
     pub ingest: Arc<IngestFunction>,
@@ -36,11 +52,13 @@ pub struct Pipeline {
     /// Every AWS request each function made, by function name (`IngestFunction`…, as the
     /// template names them).
     pub calls: BTreeMap<&'static str, AwsCallLog>,
+    /// How long each worker invocation took, as Lambda would bill it.
+    pub worker_invocations: Arc<std::sync::Mutex<Vec<Duration>>>,
 }
 
 impl Pipeline {
     pub async fn start(label: &str) -> Pipeline {
-        Pipeline::start_with_ingest_endpoint(label, None).await
+        Pipeline::start_with(label, Options::default()).await
     }
 
     /// [`Pipeline::start`] with ingest reaching AWS at `ingest_endpoint` (a proxy the test can
@@ -49,16 +67,21 @@ impl Pipeline {
         label: &str,
         ingest_endpoint: Option<&str>,
     ) -> Pipeline {
-        Pipeline::start_seeing(label, ingest_endpoint, &|_, _| true).await
+        let options = Options {
+            ingest_endpoint: ingest_endpoint.map(str::to_owned),
+            ..Options::default()
+        };
+        Pipeline::start_with(label, options).await
     }
 
-    /// [`Pipeline::start`] with each function seeing only the variables `sees(function,
-    /// variable)` allows, e.g. those the template sets for it.
-    pub async fn start_seeing(
-        label: &str,
-        ingest_endpoint: Option<&str>,
-        sees: &dyn Fn(&str, &str) -> bool,
-    ) -> Pipeline {
+    pub async fn start_with(label: &str, options: Options<'_>) -> Pipeline {
+        let Options {
+            ingest_endpoint,
+            worker_endpoint,
+            env,
+            sees,
+        } = options;
+        let sees = sees.unwrap_or(&|_, _| true);
         let mut stack = Stack::start(label).await;
         // Short retry waits so that retried associations come back within the test.
         stack
@@ -68,6 +91,7 @@ impl Pipeline {
             vars::ASSOCIATION_RETRY_DELAY_SECONDS.to_owned(),
             "1".to_owned(),
         ));
+        stack.env.extend(env);
         let mut calls: BTreeMap<&'static str, AwsCallLog> = BTreeMap::new();
         let (ingest, worker, import) = {
             let all = stack.lookup();
@@ -83,13 +107,21 @@ impl Pipeline {
             };
             let ingest = sf2hs_ingest::from_connection(
                 &lookup_of("IngestFunction"),
-                connection(ingest_endpoint.unwrap_or(endpoint), "IngestFunction").await,
+                connection(
+                    ingest_endpoint.as_deref().unwrap_or(endpoint),
+                    "IngestFunction",
+                )
+                .await,
             )
             .await
             .expect("ingest starts");
             let worker = sf2hs_worker::from_connection(
                 &lookup_of("WorkerFunction"),
-                connection(endpoint, "WorkerFunction").await,
+                connection(
+                    worker_endpoint.as_deref().unwrap_or(endpoint),
+                    "WorkerFunction",
+                )
+                .await,
             )
             .await
             .expect("worker starts");
@@ -131,6 +163,7 @@ impl Pipeline {
             imports,
             cdc_sequence: 0,
             calls,
+            worker_invocations: Arc::default(),
         }
     }
 
@@ -169,30 +202,38 @@ impl Pipeline {
         events.len()
     }
 
-    async fn invoke_worker(worker: Arc<WorkerFunction>, payload: Value) -> Result<Value, String> {
+    async fn invoke_worker(
+        worker: Arc<WorkerFunction>,
+        durations: Arc<std::sync::Mutex<Vec<Duration>>>,
+        payload: Value,
+    ) -> Result<Value, String> {
         let event: SqsEvent = serde_json::from_value(payload).map_err(|e| e.to_string())?;
+        let started = Instant::now();
         let answer = worker
             .handle(LambdaEvent::new(
                 event,
                 Stack::context(Duration::from_secs(60)),
             ))
             .await
-            .map_err(|e| e.to_string())?;
-        serde_json::to_value(answer).map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        if let Ok(mut durations) = durations.lock() {
+            durations.push(started.elapsed());
+        }
+        serde_json::to_value(answer?).map_err(|e| e.to_string())
     }
 
     /// One round of the worker's event source mappings (live, then backfill); returns the
     /// messages received.
     pub async fn work_once(&self) -> usize {
-        let worker = self.worker.clone();
+        let (worker, durations) = (self.worker.clone(), self.worker_invocations.clone());
         let live = self
             .live
-            .poll(|payload| Self::invoke_worker(worker, payload))
+            .poll(|payload| Self::invoke_worker(worker, durations, payload))
             .await;
-        let worker = self.worker.clone();
+        let (worker, durations) = (self.worker.clone(), self.worker_invocations.clone());
         let backfill = self
             .backfill
-            .poll(|payload| Self::invoke_worker(worker, payload))
+            .poll(|payload| Self::invoke_worker(worker, durations, payload))
             .await;
         live.received + backfill.received
     }
