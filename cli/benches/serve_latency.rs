@@ -22,23 +22,9 @@ use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_shared::domain::SalesforceId;
 use sf2hs_tests::stack::{ENDPOINT_TOKEN, local_credentials};
+use sf2hs_tests::{env_number, percentile};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() as f64)).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

@@ -22,21 +22,7 @@ use serde_json::json;
 use sf2hs_shared::domain::SalesforceId;
 use sf2hs_tests::function_url;
 use sf2hs_tests::stack::Stack;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() as f64)).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
+use sf2hs_tests::{env_number, percentile};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

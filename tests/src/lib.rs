@@ -207,3 +207,20 @@ pub fn process_usage(pid: u32) -> (Duration, u64) {
         .unwrap_or(0);
     (cpu, peak_kib)
 }
+
+/// A number from the environment (a benchmark's size), or `default`.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The `p`th percentile of sorted values (nearest rank), 0 when there are none.
+pub fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64)).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}

@@ -118,15 +118,19 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
     ));
     queue.send_batch(&[change]).await.expect("queued");
 
-    let first_pass = drain_once(
-        &worker,
-        queue.as_ref(),
-        100,
-        Duration::from_secs(30),
-        Duration::ZERO,
-    )
-    .await
-    .expect("drained");
+    // One batch of what is queued now.
+    let drain = || async {
+        drain_once(
+            &worker,
+            queue.as_ref(),
+            100,
+            Duration::from_secs(30),
+            Duration::ZERO,
+        )
+        .await
+        .expect("drained")
+    };
+    let first_pass = drain().await;
     assert_eq!(first_pass.done, 1);
     let lookup = |hubspot: &sf2hs_sandbox::hubspot::RunningSandbox| {
         hubspot
@@ -164,15 +168,7 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         .release(&pending[0].receipt, Duration::ZERO)
         .await
         .expect("released");
-    let second_pass = drain_once(
-        &worker,
-        queue.as_ref(),
-        100,
-        Duration::from_secs(30),
-        Duration::ZERO,
-    )
-    .await
-    .expect("drained");
+    let second_pass = drain().await;
     assert_eq!(second_pass.done, 1);
     assert_eq!(
         lookup(&hubspot),
