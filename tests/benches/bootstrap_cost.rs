@@ -3,7 +3,7 @@
 //! binary under the local Runtime API with moto and the sandboxes (their CPU is not counted: they
 //! run in other processes or in this one, not in the bootstrap's).
 //!
-//! `cargo build --release --locked -p sf2hs-worker -p sf2hs-ingest` first, then
+//! `cargo build --release --locked -p sf2hs-worker -p sf2hs-ingest -p sf2hs-import` first, then
 //! `cargo bench --profile dev -p sf2hs-tests --bench bootstrap_cost`.
 //! `SF2HS_BENCH_BIN_DIR` (default `target/release`) says where the binaries are;
 //! `SF2HS_BENCH_RECORDS` (default 2000) how many changes the worker takes.
@@ -26,7 +26,7 @@ fn binary(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: cargo build --release --locked -p sf2hs-worker -p sf2hs-ingest",
+        "{} is missing: cargo build --release --locked -p sf2hs-worker -p sf2hs-ingest -p sf2hs-import",
         path.display()
     );
     path
@@ -34,10 +34,7 @@ fn binary(name: &str) -> PathBuf {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let records: usize = std::env::var("SF2HS_BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
+    let records: usize = sf2hs_tests::env_number("SF2HS_BENCH_RECORDS", 2_000);
     let stack = Stack::start("bootstrap-cost").await;
 
     // Ingest: init and RSS at rest.
@@ -139,4 +136,50 @@ async fn main() {
         busy.as_secs_f64() * 1000.0 * 100.0 / records.max(1) as f64
     );
     drop(worker);
+
+    // Import: init, then a backfill of the same projects (one Bulk API 2.0 job above 2,000
+    // records, REST pages below) onto the backfill queue, started and run as the CLI invokes it.
+    let api = RuntimeApi::start("sf2hs-import")
+        .await
+        .expect("runtime API");
+    let spawned = Instant::now();
+    let import = Bootstrap::spawn(&binary("sf2hs-import"), &api, "sf2hs-import", &stack.env)
+        .expect("import bootstrap");
+    while api.first_poll().is_none() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let import_init = api.first_poll().map(|t| t - spawned).unwrap_or_default();
+    let pid = import.id().expect("pid");
+    let (init_cpu, _) = usage(pid);
+    let invoke = |payload: Value| {
+        let api = &api;
+        async move {
+            match api
+                .invoke(payload, Duration::from_secs(900))
+                .await
+                .expect("invoked")
+            {
+                Outcome::Response(answer) => answer,
+                Outcome::Error(e) => panic!("the import failed: {e}"),
+            }
+        }
+    };
+    let started = Instant::now();
+    let job = invoke(json!({ "action": "start", "object": "Project__c" })).await;
+    let job_id = job["job"]["id"].as_str().expect("job id").to_owned();
+    let run = invoke(json!({ "action": "run", "job_id": job_id })).await;
+    let wall = started.elapsed();
+    let (cpu, import_rss) = usage(pid);
+    println!(
+        "import: init {:.0} ms, peak RSS {} KiB; {} records sent ({}) in {:.1} s wall, CPU after \
+         init {} ms ({:.3} ms per record)",
+        import_init.as_secs_f64() * 1000.0,
+        import_rss,
+        run["job"]["enqueued"],
+        run["state"],
+        wall.as_secs_f64(),
+        cpu.saturating_sub(init_cpu).as_millis(),
+        cpu.saturating_sub(init_cpu).as_secs_f64() * 1000.0 / records.max(1) as f64
+    );
+    drop(import);
 }
