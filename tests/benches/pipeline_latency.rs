@@ -28,27 +28,8 @@ use sf2hs_tests::{env_number, percentile};
 async fn main() {
     let changes = env_number("SF2HS_BENCH_CHANGES", 1_000) as usize;
     let rate = env_number("SF2HS_BENCH_RATE", 100).max(1);
-    // An in-region round trip added to each of the worker's AWS requests (moto answers on
-    // loopback), and the worker's index writes in flight, to see what the waits cost.
-    let aws_latency = Duration::from_millis(env_number("SF2HS_BENCH_AWS_LATENCY_MS", 0));
-    let proxy = match aws_latency.is_zero() {
-        true => None,
-        false => {
-            let moto: std::net::SocketAddr = sf2hs_tests::moto_endpoint()
-                .trim_start_matches("http://")
-                .parse()
-                .expect("moto address");
-            Some(
-                sf2hs_tests::tcp_proxy::TcpProxy::with_latency(moto, aws_latency)
-                    .await
-                    .expect("proxy"),
-            )
-        }
-    };
-    let mut options = common_pipeline::Options {
-        worker_endpoint: proxy.as_ref().map(|p| p.url()),
-        ..common_pipeline::Options::default()
-    };
+    // The worker's index writes in flight, to see what they change.
+    let mut options = common_pipeline::Options::default();
     if let Ok(n) = std::env::var("SF2HS_INDEX_WRITES_IN_FLIGHT") {
         options
             .env
@@ -159,12 +140,10 @@ async fn main() {
         .unwrap_or_default();
     let busy: Duration = durations.iter().sum();
     println!(
-        "worker invocations: {}, {:.0} ms each on average ({:.2} ms per change), {} ms added \
-         per AWS request",
+        "worker invocations: {}, {:.0} ms each on average ({:.2} ms per change)",
         durations.len(),
         busy.as_secs_f64() * 1000.0 / durations.len().max(1) as f64,
-        busy.as_secs_f64() * 1000.0 / changes as f64,
-        aws_latency.as_millis()
+        busy.as_secs_f64() * 1000.0 / changes as f64
     );
     // What the cost model counts: each function's AWS requests (every attempt), per 1,000
     // changes, as the SDK sent them.

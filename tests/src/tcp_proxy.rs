@@ -4,9 +4,7 @@
 //! the real endpoint, with its own retries and timeouts.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -19,13 +17,6 @@ pub struct TcpProxy {
 impl TcpProxy {
     /// Listens on a free loopback port and forwards every connection to `target`.
     pub async fn start(target: SocketAddr) -> std::io::Result<TcpProxy> {
-        Self::with_latency(target, Duration::ZERO).await
-    }
-
-    /// The same, holding each request back by `latency` on its way to `target`: an in-region
-    /// round trip, which loopback does not have. Each piece read is held back, so a request
-    /// whose head and body arrive apart pays it twice.
-    pub async fn with_latency(target: SocketAddr, latency: Duration) -> std::io::Result<TcpProxy> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (up, watch_up) = watch::channel(true);
@@ -35,7 +26,7 @@ impl TcpProxy {
                     drop(client);
                     continue;
                 }
-                tokio::spawn(forward(client, target, watch_up.clone(), latency));
+                tokio::spawn(forward(client, target, watch_up.clone()));
             }
         });
         Ok(TcpProxy { address, up, task })
@@ -62,41 +53,12 @@ impl Drop for TcpProxy {
     }
 }
 
-async fn forward(
-    mut client: TcpStream,
-    target: SocketAddr,
-    mut up: watch::Receiver<bool>,
-    latency: Duration,
-) {
+async fn forward(mut client: TcpStream, target: SocketAddr, mut up: watch::Receiver<bool>) {
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };
-    if latency.is_zero() {
-        tokio::select! {
-            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-            _ = up.wait_for(|up| !*up) => {}
-        }
-        return;
-    }
-    let (mut from_client, mut to_server) = client.into_split();
-    let (mut from_server, mut to_client) = server.into_split();
-    let requests = async {
-        let mut buffer = vec![0_u8; 64 * 1024];
-        loop {
-            let n = match from_client.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            tokio::time::sleep(latency).await;
-            if to_server.write_all(&buffer[..n]).await.is_err() {
-                break;
-            }
-        }
-    };
-    let answers = tokio::io::copy(&mut from_server, &mut to_client);
     tokio::select! {
-        _ = requests => {}
-        _ = answers => {}
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
         _ = up.wait_for(|up| !*up) => {}
     }
 }
