@@ -1344,10 +1344,11 @@ fn count_import(counts: &mut HashMap<String, ImportCounts>, change: &Change, don
     }
 }
 
-/// How many index writes a batch keeps in flight by default. Each is one conditional request;
-/// on DynamoDB a hundred of them one after another were most of a batch's waiting (and billed)
-/// time.
-pub const INDEX_WRITES_IN_FLIGHT: usize = 16;
+/// How many index writes a batch keeps in flight by default: one. Each is one conditional
+/// request, and on DynamoDB a hundred of them one after another are most of a batch's wait;
+/// 16 in flight cut that, but both chaos runs failed once with it (older states left in HubSpot)
+/// and the cause is not found yet, so more than one is opt-in (`SF2HS_INDEX_WRITES_IN_FLIGHT`).
+pub const INDEX_WRITES_IN_FLIGHT: usize = 1;
 
 /// The index writes of a batch, several at a time, their answers in the order given. Writes of
 /// one record twice in a batch go one at a time, in order, so the later state is compared
@@ -1438,11 +1439,11 @@ mod index_write_tests {
         let distinct: Vec<_> = (0..40)
             .map(|n| write(n, &format!("a0P5f00000Gz{n:03}")))
             .collect();
-        let answers = put_all(&index, &distinct, INDEX_WRITES_IN_FLIGHT).await;
+        let answers = put_all(&index, &distinct, 16).await;
         assert_eq!(answers.len(), 40);
         assert_eq!(
             index.most.load(Ordering::SeqCst),
-            INDEX_WRITES_IN_FLIGHT,
+            16,
             "several writes in flight"
         );
 
@@ -1452,10 +1453,7 @@ mod index_write_tests {
             write(1, "a0P5f00000Gz002"),
             write(2, "a0P5f00000Gz001"),
         ];
-        assert_eq!(
-            put_all(&index, &twice, INDEX_WRITES_IN_FLIGHT).await.len(),
-            3
-        );
+        assert_eq!(put_all(&index, &twice, 16).await.len(), 3);
         assert_eq!(index.most.load(Ordering::SeqCst), 1, "one at a time");
     }
 }
