@@ -93,7 +93,9 @@ impl Default for WorkerSettings {
             retry_delay: Duration::from_secs(30),
             association_retry_delay: Duration::from_secs(60),
             local_visibility: Duration::from_secs(120),
-            local_batch_window: Duration::from_millis(250),
+            // Opt-in: the embedded chaos run failed twice with 250 ms (an older state left in
+            // HubSpot) and the cause is not found yet; see docs/configuration.md.
+            local_batch_window: Duration::ZERO,
             index_writes_in_flight: INDEX_WRITES_IN_FLIGHT,
             association_max_wait: Duration::from_secs(24 * 3600),
         }
