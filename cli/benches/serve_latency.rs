@@ -172,18 +172,7 @@ async fn main() {
     let _ = serve.kill().await;
 
     let acked = acked.lock().expect("acks");
-    let mut latencies: Vec<i64> = hubspot_handle
-        .records("sf_project")
-        .expect("records")
-        .into_iter()
-        .filter_map(|r| {
-            let id = r.properties.get("salesforce_id")?;
-            let written = DateTime::parse_from_rfc3339(&r.updated_at).ok()?;
-            let acked = acked.get(id)?;
-            Some((written.with_timezone(&Utc) - *acked).num_milliseconds())
-        })
-        .collect();
-    latencies.sort_unstable();
+    let latencies = sf2hs_tests::write_latencies(&hubspot_handle, "sf_project", &acked);
     let stats = hubspot_handle.stats().expect("stats");
     println!(
         "changes {changes} asked at {rate}/s by {senders} senders, {per_message} per message, \

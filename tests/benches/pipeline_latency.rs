@@ -106,18 +106,7 @@ async fn main() {
     let _ = worker.await;
     let total = started.elapsed();
 
-    let mut latencies: Vec<i64> = hubspot
-        .records("sf_project")
-        .expect("records")
-        .into_iter()
-        .filter_map(|r| {
-            let id = r.properties.get("salesforce_id")?;
-            let written = DateTime::parse_from_rfc3339(&r.updated_at).ok()?;
-            let acked = acked.get(id)?;
-            Some((written.with_timezone(&Utc) - *acked).num_milliseconds())
-        })
-        .collect();
-    latencies.sort_unstable();
+    let latencies = sf2hs_tests::write_latencies(&hubspot, "sf_project", &acked);
     let stats = hubspot.stats().expect("stats");
     println!(
         "changes {changes} at {rate}/s (sent in {:.1} s, all written after {:.1} s)",

@@ -224,3 +224,25 @@ pub fn percentile(sorted: &[i64], p: f64) -> i64 {
     let rank = ((p / 100.0) * (sorted.len() as f64)).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
+
+/// Ingest → HubSpot latency per record, in ms, sorted: from the instant each record's change was
+/// acknowledged (`acked`, by 18-character id) to its `updatedAt` in the HubSpot sandbox.
+pub fn write_latencies(
+    hubspot: &sf2hs_sandbox::hubspot::SandboxHandle,
+    object: &str,
+    acked: &std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
+) -> Vec<i64> {
+    let mut latencies: Vec<i64> = hubspot
+        .records(object)
+        .expect("records")
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.properties.get("salesforce_id")?;
+            let written = chrono::DateTime::parse_from_rfc3339(&r.updated_at).ok()?;
+            let acked = acked.get(id)?;
+            Some((written.with_timezone(&chrono::Utc) - *acked).num_milliseconds())
+        })
+        .collect();
+    latencies.sort_unstable();
+    latencies
+}
