@@ -32,22 +32,26 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// A function's bootstrap under a Runtime API of its own, once it first polls for work; and its
+/// init time (process start to that poll).
+async fn start(stack: &Stack, name: &str) -> (RuntimeApi, Bootstrap, Duration) {
+    let api = RuntimeApi::start(name).await.expect("runtime API");
+    let spawned = Instant::now();
+    let bootstrap = Bootstrap::spawn(&binary(name), &api, name, &stack.env).expect("bootstrap");
+    while api.first_poll().is_none() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let init = api.first_poll().map(|t| t - spawned).unwrap_or_default();
+    (api, bootstrap, init)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let records: usize = sf2hs_tests::env_number("SF2HS_BENCH_RECORDS", 2_000);
     let stack = Stack::start("bootstrap-cost").await;
 
     // Ingest: init and RSS at rest.
-    let api = RuntimeApi::start("sf2hs-ingest")
-        .await
-        .expect("runtime API");
-    let spawned = Instant::now();
-    let ingest = Bootstrap::spawn(&binary("sf2hs-ingest"), &api, "sf2hs-ingest", &stack.env)
-        .expect("ingest bootstrap");
-    while api.first_poll().is_none() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let ingest_init = api.first_poll().map(|t| t - spawned).unwrap_or_default();
+    let (_ingest_api, ingest, ingest_init) = start(&stack, "sf2hs-ingest").await;
     let (_, ingest_rss) = usage(ingest.id().expect("pid"));
     println!(
         "ingest: init {:.0} ms (process start to first poll, with Secrets Manager and SQS on moto), peak RSS {} KiB",
@@ -90,16 +94,7 @@ async fn main() {
         .collect();
     stack.queue.send_batch(&changes).await.expect("queued");
 
-    let api = RuntimeApi::start("sf2hs-worker")
-        .await
-        .expect("runtime API");
-    let spawned = Instant::now();
-    let worker = Bootstrap::spawn(&binary("sf2hs-worker"), &api, "sf2hs-worker", &stack.env)
-        .expect("worker bootstrap");
-    while api.first_poll().is_none() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let worker_init = api.first_poll().map(|t| t - spawned).unwrap_or_default();
+    let (api, worker, worker_init) = start(&stack, "sf2hs-worker").await;
     let pid = worker.id().expect("pid");
     let (init_cpu, _) = usage(pid);
     let source = EventSource::new(&stack.connection, stack.queue.queue_url()).await;
@@ -139,16 +134,7 @@ async fn main() {
 
     // Import: init, then a backfill of the same projects (one Bulk API 2.0 job above 2,000
     // records, REST pages below) onto the backfill queue, started and run as the CLI invokes it.
-    let api = RuntimeApi::start("sf2hs-import")
-        .await
-        .expect("runtime API");
-    let spawned = Instant::now();
-    let import = Bootstrap::spawn(&binary("sf2hs-import"), &api, "sf2hs-import", &stack.env)
-        .expect("import bootstrap");
-    while api.first_poll().is_none() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let import_init = api.first_poll().map(|t| t - spawned).unwrap_or_default();
+    let (api, import, import_init) = start(&stack, "sf2hs-import").await;
     let pid = import.id().expect("pid");
     let (init_cpu, _) = usage(pid);
     let invoke = |payload: Value| {
