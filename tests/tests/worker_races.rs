@@ -1,6 +1,7 @@
 //! The worker on the embedded store and queue with the real clients against the sandboxes:
 //! when a newer state lands in the record index while the worker writes an older one (another
-//! worker, concurrently), the worker asks for a re-fetch, and HubSpot ends on the newest state.
+//! worker, concurrently), the worker asks for a re-fetch, and HubSpot ends on the newest state;
+//! also when the worker found its state unchanged and wrote only the index.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -176,4 +177,116 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         "HubSpot ends on Salesforce's newest state"
     );
     assert_eq!(queue.depth().await.expect("depth").visible, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_again() {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let handle = salesforce.handle();
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    let queue = Arc::new(store.change_queue(5));
+    let index = Arc::new(RacingIndex {
+        inner: store.record_index(),
+        newer: Mutex::new(None),
+    });
+    let (salesforce_client, hubspot_client) =
+        sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
+    let worker = Worker::new(
+        WorkerPorts {
+            index: index.clone(),
+            ..sf2hs_tests::stack::embedded_worker_ports(
+                &store,
+                queue.clone(),
+                hubspot_client,
+                salesforce_client,
+            )
+        },
+        WorkerSettings::default(),
+    );
+    let id = handle
+        .create("Project__c", json!({ "Name": "Same", "Budget__c": 1 }))
+        .expect("created");
+    let record_id = SalesforceId::parse(&id).expect("id");
+    let reread = Change {
+        org_id: SalesforceId::parse(&handle.org_id()).expect("org"),
+        object: "Project__c".into(),
+        record_id: record_id.clone(),
+        kind: ChangeKind::Refetch {
+            reason: RefetchReason::PartialUpdate,
+            partial: BTreeMap::new(),
+        },
+        modstamp: None,
+        source: ChangeSource::Worker,
+        received_at: chrono::Utc::now(),
+        prior_deliveries: 0,
+    };
+    let drain_all = || async {
+        for _ in 0..5 {
+            let report = drain_once(
+                &worker,
+                queue.as_ref(),
+                100,
+                Duration::from_secs(30),
+                Duration::ZERO,
+            )
+            .await
+            .expect("drained");
+            if report.received == 0 {
+                break;
+            }
+        }
+    };
+    queue
+        .send_batch(std::slice::from_ref(&reread))
+        .await
+        .expect("queued");
+    drain_all().await;
+
+    // An edit undone in Salesforce: the newest state has the first one's content, so this
+    // worker writes only its stamp to the index. Just before that write, another worker
+    // records a state in between, which it has written to HubSpot.
+    std::thread::sleep(Duration::from_millis(5));
+    handle
+        .update("Project__c", &id, json!({ "Name": "Same" }))
+        .expect("updated");
+    let newest = handle
+        .record("Project__c", &id)
+        .expect("read")
+        .expect("exists")
+        .system_modstamp;
+    let between = reqwest::Client::new()
+        .post(format!(
+            "{}/crm/v3/objects/sf_project/batch/upsert",
+            hubspot.base_url()
+        ))
+        .bearer_auth(sf2hs_sandbox::hubspot::DEFAULT_TOKEN)
+        .json(
+            &json!({ "inputs": [{ "id": record_id.as_str(), "idProperty": "salesforce_id",
+                                     "properties": { "project_name": "Between" } }] }),
+        )
+        .send()
+        .await
+        .expect("HubSpot answers");
+    assert!(between.status().is_success());
+    let mut entry = index
+        .get(&reread.record_key())
+        .await
+        .expect("index")
+        .expect("entry");
+    entry.modstamp = newest - chrono::TimeDelta::milliseconds(1);
+    entry.content_hash = "written by another worker".into();
+    *index.newer.lock().expect("lock") = Some((reread.record_key(), entry));
+    queue.send_batch(&[reread]).await.expect("queued");
+    drain_all().await;
+
+    let name = hubspot
+        .handle()
+        .record_by_unique("sf_project", "salesforce_id", record_id.as_str())
+        .expect("read")
+        .expect("written")
+        .properties["project_name"]
+        .clone();
+    assert_eq!(name, "Same", "HubSpot ends on Salesforce's newest state");
 }

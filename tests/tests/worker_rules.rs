@@ -5,7 +5,9 @@
 //! - a record deleted under `on_delete = "keep"` keeps the state it had when it was deleted;
 //! - a record HubSpot refuses is dead-lettered with HubSpot's reason, even when a batch in
 //!   between crashed on the queue's last receive;
-//! - an outage never dead-letters a change, however many receives it takes.
+//! - an outage never dead-letters a change, however many receives it takes;
+//! - a re-read is not settled by an older state that came in the same batch;
+//! - a delete archives the record a late write created again after an earlier archive.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -576,6 +578,179 @@ async fn a_redelivered_change_is_written_again_even_when_the_index_says_unchange
         name(),
         "Kept",
         "the redelivery wrote Salesforce's state again"
+    );
+}
+
+/// The record's state as Salesforce has it now, as an outbound message carries it: every field
+/// with its `SystemModstamp`.
+fn snapshot_now(rig: &Rig, object: &str, id: &str) -> Change {
+    let record = rig.sf().record(object, id).expect("read").expect("exists");
+    Change {
+        kind: ChangeKind::Upsert {
+            fields: record.values.clone(),
+        },
+        modstamp: Some(record.system_modstamp),
+        ..rig.reread(object, id)
+    }
+}
+
+fn amount_in_hubspot(rig: &Rig, invoice: &str) -> String {
+    let id = SalesforceId::parse(invoice).expect("id");
+    rig.hubspot
+        .handle()
+        .record_by_unique("sf_invoice", "salesforce_id", id.as_str())
+        .expect("read")
+        .expect("in HubSpot")
+        .properties["amount"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_read_is_not_settled_by_an_older_state_that_came_with_it() {
+    // What the chaos run found (an invoice left on an older state): a change was written but
+    // its project was not in HubSpot yet, so it waited (unrecorded in the index) as a re-read.
+    // The re-read came back in one batch with a late duplicate of an older outbound message.
+    // The duplicate won the batch on its stamp (a re-read has none), its older state was
+    // written, and the re-read was settled with it, unread.
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let project = sf
+        .create("Project__c", json!({ "Name": "Target", "Budget__c": 1 }))
+        .expect("project");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    let inv = sf
+        .create("Invoice__c", invoice(Some(&project), 1.0))
+        .expect("invoice");
+    let older = snapshot_now(&rig, "Invoice__c", &inv);
+    std::thread::sleep(Duration::from_millis(5));
+    sf.update("Invoice__c", &inv, json!({ "Amount__c": 2.0 }))
+        .expect("updated");
+
+    let waiting = Change {
+        kind: ChangeKind::Refetch {
+            reason: RefetchReason::AssociationPending,
+            partial: FieldSnapshot::new(),
+        },
+        ..rig.reread("Invoice__c", &inv)
+    };
+    rig.send(&[waiting, older]).await;
+    rig.drain(5).await;
+
+    assert_eq!(
+        amount_in_hubspot(&rig, &inv),
+        "2",
+        "HubSpot shows Salesforce's newest state"
+    );
+    assert_eq!(
+        rig.projects_of(&inv),
+        vec![rig.hubspot_id("sf_project", &project)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_read_after_a_lost_race_is_not_settled_by_an_older_state() {
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let project = sf
+        .create("Project__c", json!({ "Name": "First", "Budget__c": 1 }))
+        .expect("project");
+    let older = snapshot_now(&rig, "Project__c", &project);
+    rig.send(std::slice::from_ref(&older)).await;
+    rig.drain(5).await;
+    std::thread::sleep(Duration::from_millis(5));
+    sf.update("Project__c", &project, json!({ "Name": "Newest" }))
+        .expect("updated");
+
+    // Another worker wrote the newest state and recorded it; this one's late write of the
+    // first state landed over it in HubSpot, and its stale index write asked for a re-read.
+    let index = rig.store.record_index();
+    let key = older.record_key();
+    let mut entry = index.get(&key).await.expect("index").expect("entry");
+    entry.modstamp = sf
+        .record("Project__c", &project)
+        .expect("read")
+        .expect("exists")
+        .system_modstamp;
+    entry.content_hash = "the other worker's".into();
+    index.put_if_newer(&key, &entry).await.expect("recorded");
+    let after_race = Change {
+        kind: ChangeKind::Refetch {
+            reason: RefetchReason::ConcurrentUpdate,
+            partial: FieldSnapshot::new(),
+        },
+        ..rig.reread("Project__c", &project)
+    };
+    // A duplicate of the first state's message comes in the same batch.
+    rig.send(&[after_race, older]).await;
+    rig.drain(5).await;
+
+    let id = SalesforceId::parse(&project).expect("id");
+    let record = rig
+        .hubspot
+        .handle()
+        .record_by_unique("sf_project", "salesforce_id", id.as_str())
+        .expect("read")
+        .expect("in HubSpot");
+    assert_eq!(record.properties["project_name"], "Newest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_archives_the_record_a_late_write_created_again() {
+    // What the chaos run found (deleted projects still live): a worker writing an older state
+    // raced the delete; its upsert landed after the archive and, archived records having left
+    // HubSpot's unique index, created a new record. Its stale index write asked for a re-read,
+    // which found the record deleted and archived the index's HubSpot id: the old record.
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let project = sf
+        .create("Project__c", json!({ "Name": "Gone", "Budget__c": 1 }))
+        .expect("project");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    let first = rig.hubspot_id("sf_project", &project);
+    sf.delete("Project__c", &project).expect("deleted");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    let id = SalesforceId::parse(&project).expect("id");
+    let live = || {
+        rig.hubspot
+            .handle()
+            .record_by_unique("sf_project", "salesforce_id", id.as_str())
+            .expect("read")
+    };
+    assert!(live().is_none(), "archived");
+
+    let late = reqwest::Client::new()
+        .post(format!(
+            "{}/crm/v3/objects/sf_project/batch/upsert",
+            rig.hubspot.base_url()
+        ))
+        .bearer_auth(DEFAULT_TOKEN)
+        .json(
+            &json!({ "inputs": [{ "id": id.as_str(), "idProperty": "salesforce_id",
+                                     "properties": { "project_name": "Gone" } }] }),
+        )
+        .send()
+        .await
+        .expect("HubSpot answers");
+    assert!(late.status().is_success());
+    let again = rig.hubspot_id("sf_project", &project);
+    assert_ne!(again, first, "a new record");
+
+    rig.send(&[Change {
+        kind: ChangeKind::Refetch {
+            reason: RefetchReason::ConcurrentUpdate,
+            partial: FieldSnapshot::new(),
+        },
+        ..rig.reread("Project__c", &project)
+    }])
+    .await;
+    rig.drain(5).await;
+    assert!(
+        live().is_none(),
+        "the record made again is archived too: {:?}",
+        live()
     );
 }
 

@@ -216,6 +216,20 @@ impl Item {
             })
     }
 
+    /// A change of the record asks for it to be read now (a re-read of unknown age: after a
+    /// lost race, for a pending association, from a sender without a stamp). What Salesforce
+    /// has now is at least as new as any state a message carries, so the carried state of the
+    /// newest message must not stand in for it: the re-read would be settled with it unread,
+    /// and HubSpot could keep an older state, or miss an association, with nothing left to
+    /// fix it.
+    fn read_requested(&self) -> bool {
+        std::iter::once(&self.message)
+            .chain(&self.superseded)
+            .any(|m| {
+                m.change.modstamp.is_none() && matches!(m.change.kind, ChangeKind::Refetch { .. })
+            })
+    }
+
     /// Whether an earlier delivery of this record's changes may have reached HubSpot (a
     /// redelivery after a crash, a timeout or a failed answer to an applied write).
     fn delivered_before(&self) -> bool {
@@ -483,7 +497,7 @@ impl Worker {
         for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
             let change = &item.message.change;
             match (&change.kind, change.modstamp) {
-                (ChangeKind::Upsert { fields }, Some(modstamp)) => {
+                (ChangeKind::Upsert { fields }, Some(modstamp)) if !item.read_requested() => {
                     item.state = Some(State::Upsert(fields.clone()));
                     item.modstamp = modstamp;
                     item.modstamp_known = true;
@@ -552,7 +566,11 @@ impl Worker {
                             item.state = Some(State::Delete);
                             let change = &item.message.change;
                             item.modstamp = change.modstamp.unwrap_or(change.received_at);
-                            item.modstamp_known = change.modstamp.is_some();
+                            // An upsert read only because a re-read came with it carries the
+                            // stamp of a state before the delete: the recycle bin has the
+                            // delete's.
+                            item.modstamp_known = change.modstamp.is_some()
+                                && !matches!(change.kind, ChangeKind::Upsert { .. });
                         }
                         None => {
                             item.outcome = Some(self.failure(
@@ -706,7 +724,14 @@ impl Worker {
                             content_hash: mapped.content_hash.as_str().to_owned(),
                             deleted: item.kept_after_delete,
                         };
-                        let _ = self.ports.index.put_if_newer(&key, &entry).await;
+                        // Another writer may have stored (and written to HubSpot) a state in
+                        // between, which this newer one, not written, would hide: read again.
+                        if let Ok(IndexWrite::Written { previous }) =
+                            self.ports.index.put_if_newer(&key, &entry).await
+                            && previous != item.seen_modstamp
+                        {
+                            reread.push(reread_after_race(&item.message.change));
+                        }
                     } else {
                         item.mapped = Some(mapped);
                     }
@@ -1061,46 +1086,52 @@ impl Worker {
         if mapping.on_delete == DeleteRule::Keep {
             return;
         }
-        // Records sf2hs never wrote may still exist in HubSpot (made by hand or another tool):
-        // look them up by the id property.
-        let unknown: Vec<String> = deletes
+        // Every record is looked up by its id property, not only those the index has no HubSpot
+        // id for. A record sf2hs never wrote may exist (made by hand or by another tool). And
+        // the index's id may be of a record archived already: a late write of an older state
+        // (another worker's, racing this delete) then created a new one, since archived records
+        // leave the unique index. Both are archived.
+        let values: Vec<String> = deletes
             .iter()
-            .filter(|n| items[**n].hubspot_id.is_none())
             .map(|n| items[*n].message.change.record_id.as_str().to_owned())
             .collect();
-        if !unknown.is_empty() {
-            match self
-                .ports
-                .hubspot
-                .find_by_unique(&mapping.hubspot_object, &mapping.id_property, &unknown)
-                .await
-            {
-                Ok(found) => {
-                    for n in &deletes {
-                        let item = &mut items[*n];
-                        if item.hubspot_id.is_none() {
-                            item.hubspot_id =
-                                found.get(item.message.change.record_id.as_str()).cloned();
-                        }
+        let mut also_archived = Vec::new();
+        match self
+            .ports
+            .hubspot
+            .find_by_unique(&mapping.hubspot_object, &mapping.id_property, &values)
+            .await
+        {
+            Ok(found) => {
+                for n in &deletes {
+                    let item = &mut items[*n];
+                    let Some(live) = found.get(item.message.change.record_id.as_str()) else {
+                        continue;
+                    };
+                    if let Some(indexed) = item.hubspot_id.replace(live.clone())
+                        && &indexed != live
+                    {
+                        also_archived.push(indexed);
                     }
                 }
-                Err(e) => {
-                    for n in &deletes {
-                        let item = &mut items[*n];
-                        item.outcome = Some(self.remote_failure(
-                            &item.message,
-                            &e,
-                            "finding the record to archive",
-                        ));
-                    }
-                    return;
+            }
+            Err(e) => {
+                for n in &deletes {
+                    let item = &mut items[*n];
+                    item.outcome = Some(self.remote_failure(
+                        &item.message,
+                        &e,
+                        "finding the record to archive",
+                    ));
                 }
+                return;
             }
         }
         let ids: Vec<String> = deletes
             .iter()
             .filter(|n| items[**n].outcome.is_none())
             .filter_map(|n| items[*n].hubspot_id.clone())
+            .chain(also_archived)
             .collect();
         if ids.is_empty() {
             return;

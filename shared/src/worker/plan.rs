@@ -6,7 +6,8 @@ use super::InboundMessage;
 use crate::domain::ChangeKind;
 
 /// The order of two changes of one record: newer modstamp first; a change without one (its age
-/// is unknown) ranks below any with one, because the record will be read anyway; at equal
+/// is unknown) ranks below any with one, and the record is read rather than written with the
+/// winner's carried state (`Item::read_requested`); at equal
 /// stamps a delete beats an upsert (Salesforce stamps the delete of a just-written record with
 /// the same second), and the later-received one wins.
 fn rank(message: &InboundMessage) -> (Option<DateTime<Utc>>, u8, DateTime<Utc>) {
