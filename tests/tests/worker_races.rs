@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_shared::domain::{
@@ -46,33 +47,91 @@ impl RecordIndex for RacingIndex {
     }
 }
 
+/// A worker on the embedded store whose index lets a racer write first, against the sandboxes.
+struct Race {
+    salesforce: sf2hs_sandbox::salesforce::RunningSalesforceSandbox,
+    hubspot: sf2hs_sandbox::hubspot::RunningSandbox,
+    queue: Arc<sf2hs_shared::embedded::SqliteChangeQueue>,
+    index: Arc<RacingIndex>,
+    worker: Worker,
+}
+
+impl Race {
+    async fn start() -> Race {
+        let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+            .await
+            .expect("sandboxes");
+        let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+        let queue = Arc::new(store.change_queue(5));
+        let index = Arc::new(RacingIndex {
+            inner: store.record_index(),
+            newer: Mutex::new(None),
+        });
+        let (salesforce_client, hubspot_client) =
+            sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
+        let worker = Worker::new(
+            WorkerPorts {
+                index: index.clone(),
+                ..sf2hs_tests::stack::embedded_worker_ports(
+                    &store,
+                    queue.clone(),
+                    hubspot_client,
+                    salesforce_client,
+                )
+            },
+            WorkerSettings::default(),
+        );
+        Race {
+            salesforce,
+            hubspot,
+            queue,
+            index,
+            worker,
+        }
+    }
+
+    /// One batch of what is queued now.
+    async fn drain(&self) -> sf2hs_shared::worker::DrainReport {
+        drain_once(
+            &self.worker,
+            self.queue.as_ref(),
+            100,
+            Duration::from_secs(30),
+            Duration::ZERO,
+        )
+        .await
+        .expect("drained")
+    }
+
+    fn project_name(&self, record_id: &SalesforceId) -> String {
+        self.hubspot
+            .handle()
+            .record_by_unique("sf_project", "salesforce_id", record_id.as_str())
+            .expect("read")
+            .expect("written")
+            .properties["project_name"]
+            .clone()
+    }
+
+    /// A change of `id` as `kind` with `modstamp`.
+    fn change(&self, id: &str, kind: ChangeKind, modstamp: Option<DateTime<Utc>>) -> Change {
+        Change {
+            org_id: SalesforceId::parse(&self.salesforce.handle().org_id()).expect("org"),
+            object: "Project__c".into(),
+            record_id: SalesforceId::parse(id).expect("id"),
+            kind,
+            modstamp,
+            source: ChangeSource::Worker,
+            received_at: Utc::now(),
+            prior_deliveries: 0,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
-    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-        .await
-        .expect("sandboxes");
-    let handle = salesforce.handle();
-
-    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
-    let queue = Arc::new(store.change_queue(5));
-    let index = Arc::new(RacingIndex {
-        inner: store.record_index(),
-        newer: Mutex::new(None),
-    });
-    let (salesforce_client, hubspot_client) =
-        sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
-    let worker = Worker::new(
-        WorkerPorts {
-            index: index.clone(),
-            ..sf2hs_tests::stack::embedded_worker_ports(
-                &store,
-                queue.clone(),
-                hubspot_client,
-                salesforce_client,
-            )
-        },
-        WorkerSettings::default(),
-    );
+    let race = Race::start().await;
+    let handle = race.salesforce.handle();
 
     // An outbound message carried the first state; Salesforce has moved on since.
     let id = handle
@@ -90,25 +149,19 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         .expect("read")
         .expect("exists");
     let record_id = SalesforceId::parse(&id).expect("id");
-    let org = SalesforceId::parse(&handle.org_id()).expect("org");
-    let change = Change {
-        org_id: org,
-        object: "Project__c".into(),
-        record_id: record_id.clone(),
-        kind: ChangeKind::Upsert {
+    let change = race.change(
+        &id,
+        ChangeKind::Upsert {
             fields: BTreeMap::from([
                 ("Name".to_owned(), json!("First")),
                 ("Budget__c".to_owned(), json!("1")),
             ]),
         },
-        modstamp: Some(first.system_modstamp),
-        source: ChangeSource::Worker,
-        received_at: chrono::Utc::now(),
-        prior_deliveries: 0,
-    };
+        Some(first.system_modstamp),
+    );
     // Another worker records the newest state (its HubSpot write is not shown) while this one
     // writes the first.
-    *index.newer.lock().expect("lock") = Some((
+    *race.index.newer.lock().expect("lock") = Some((
         change.record_key(),
         IndexEntry {
             hubspot_id: None,
@@ -117,39 +170,19 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
             deleted: false,
         },
     ));
-    queue.send_batch(&[change]).await.expect("queued");
+    race.queue.send_batch(&[change]).await.expect("queued");
 
-    // One batch of what is queued now.
-    let drain = || async {
-        drain_once(
-            &worker,
-            queue.as_ref(),
-            100,
-            Duration::from_secs(30),
-            Duration::ZERO,
-        )
-        .await
-        .expect("drained")
-    };
-    let first_pass = drain().await;
+    let first_pass = race.drain().await;
     assert_eq!(first_pass.done, 1);
-    let lookup = |hubspot: &sf2hs_sandbox::hubspot::RunningSandbox| {
-        hubspot
-            .handle()
-            .record_by_unique("sf_project", "salesforce_id", record_id.as_str())
-            .expect("read")
-            .expect("written")
-            .properties["project_name"]
-            .clone()
-    };
     assert_eq!(
-        lookup(&hubspot),
+        race.project_name(&record_id),
         "First",
         "the older state was written first"
     );
 
     // The worker asked for the record to be read again.
-    let pending = queue
+    let pending = race
+        .queue
         .receive(10, Duration::from_secs(30))
         .await
         .expect("receive");
@@ -165,80 +198,44 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         "{:?}",
         pending[0].change.kind
     );
-    queue
+    race.queue
         .release(&pending[0].receipt, Duration::ZERO)
         .await
         .expect("released");
-    let second_pass = drain().await;
+    let second_pass = race.drain().await;
     assert_eq!(second_pass.done, 1);
     assert_eq!(
-        lookup(&hubspot),
+        race.project_name(&record_id),
         "Newest",
         "HubSpot ends on Salesforce's newest state"
     );
-    assert_eq!(queue.depth().await.expect("depth").visible, 0);
+    assert_eq!(race.queue.depth().await.expect("depth").visible, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_again() {
-    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-        .await
-        .expect("sandboxes");
-    let handle = salesforce.handle();
-    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
-    let queue = Arc::new(store.change_queue(5));
-    let index = Arc::new(RacingIndex {
-        inner: store.record_index(),
-        newer: Mutex::new(None),
-    });
-    let (salesforce_client, hubspot_client) =
-        sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
-    let worker = Worker::new(
-        WorkerPorts {
-            index: index.clone(),
-            ..sf2hs_tests::stack::embedded_worker_ports(
-                &store,
-                queue.clone(),
-                hubspot_client,
-                salesforce_client,
-            )
-        },
-        WorkerSettings::default(),
-    );
+    let race = Race::start().await;
+    let handle = race.salesforce.handle();
     let id = handle
         .create("Project__c", json!({ "Name": "Same", "Budget__c": 1 }))
         .expect("created");
     let record_id = SalesforceId::parse(&id).expect("id");
-    let reread = Change {
-        org_id: SalesforceId::parse(&handle.org_id()).expect("org"),
-        object: "Project__c".into(),
-        record_id: record_id.clone(),
-        kind: ChangeKind::Refetch {
+    let reread = race.change(
+        &id,
+        ChangeKind::Refetch {
             reason: RefetchReason::PartialUpdate,
             partial: BTreeMap::new(),
         },
-        modstamp: None,
-        source: ChangeSource::Worker,
-        received_at: chrono::Utc::now(),
-        prior_deliveries: 0,
-    };
+        None,
+    );
     let drain_all = || async {
         for _ in 0..5 {
-            let report = drain_once(
-                &worker,
-                queue.as_ref(),
-                100,
-                Duration::from_secs(30),
-                Duration::ZERO,
-            )
-            .await
-            .expect("drained");
-            if report.received == 0 {
+            if race.drain().await.received == 0 {
                 break;
             }
         }
     };
-    queue
+    race.queue
         .send_batch(std::slice::from_ref(&reread))
         .await
         .expect("queued");
@@ -259,7 +256,7 @@ async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_
     let between = reqwest::Client::new()
         .post(format!(
             "{}/crm/v3/objects/sf_project/batch/upsert",
-            hubspot.base_url()
+            race.hubspot.base_url()
         ))
         .bearer_auth(sf2hs_sandbox::hubspot::DEFAULT_TOKEN)
         .json(
@@ -270,23 +267,21 @@ async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_
         .await
         .expect("HubSpot answers");
     assert!(between.status().is_success());
-    let mut entry = index
+    let mut entry = race
+        .index
         .get(&reread.record_key())
         .await
         .expect("index")
         .expect("entry");
     entry.modstamp = newest - chrono::TimeDelta::milliseconds(1);
     entry.content_hash = "written by another worker".into();
-    *index.newer.lock().expect("lock") = Some((reread.record_key(), entry));
-    queue.send_batch(&[reread]).await.expect("queued");
+    *race.index.newer.lock().expect("lock") = Some((reread.record_key(), entry));
+    race.queue.send_batch(&[reread]).await.expect("queued");
     drain_all().await;
 
-    let name = hubspot
-        .handle()
-        .record_by_unique("sf_project", "salesforce_id", record_id.as_str())
-        .expect("read")
-        .expect("written")
-        .properties["project_name"]
-        .clone();
-    assert_eq!(name, "Same", "HubSpot ends on Salesforce's newest state");
+    assert_eq!(
+        race.project_name(&record_id),
+        "Same",
+        "HubSpot ends on Salesforce's newest state"
+    );
 }

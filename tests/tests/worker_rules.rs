@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, FaultPlan, RunningSandbox, SandboxConfig};
+use sf2hs_sandbox::hubspot::{
+    DEFAULT_TOKEN, FaultPlan, RunningSandbox, SandboxConfig, StoredRecord,
+};
 use sf2hs_sandbox::salesforce::{ObjectDefinition, RunningSalesforceSandbox, SalesforceHandle};
 use sf2hs_shared::domain::{
     Change, ChangeKind, ChangeSource, FieldSnapshot, RecordKey, RefetchReason, SalesforceId,
@@ -86,12 +88,17 @@ impl Rig {
 
     /// A change that makes the worker read the record from Salesforce.
     fn reread(&self, object: &str, id: &str) -> Change {
+        self.reread_for(object, id, RefetchReason::PartialUpdate)
+    }
+
+    /// The same, for `reason` (the worker's own re-reads among them).
+    fn reread_for(&self, object: &str, id: &str, reason: RefetchReason) -> Change {
         Change {
             org_id: self.org(),
             object: object.into(),
             record_id: SalesforceId::parse(id).expect("id"),
             kind: ChangeKind::Refetch {
-                reason: RefetchReason::PartialUpdate,
+                reason,
                 partial: FieldSnapshot::new(),
             },
             modstamp: None,
@@ -127,14 +134,49 @@ impl Rig {
         received
     }
 
-    fn hubspot_id(&self, object: &str, salesforce_id: &str) -> u64 {
+    /// The live HubSpot record of a Salesforce record, if any.
+    fn live(&self, object: &str, salesforce_id: &str) -> Option<StoredRecord> {
         let id = SalesforceId::parse(salesforce_id).expect("id");
         self.hubspot
             .handle()
             .record_by_unique(object, "salesforce_id", id.as_str())
             .expect("read")
+    }
+
+    fn hubspot_id(&self, object: &str, salesforce_id: &str) -> u64 {
+        self.live(object, salesforce_id)
             .unwrap_or_else(|| panic!("{salesforce_id} is in HubSpot"))
             .id
+    }
+
+    /// A project created in Salesforce and synced to HubSpot.
+    async fn synced_project(&self, name: &str, budget: u32) -> String {
+        let project = self
+            .sf()
+            .create("Project__c", json!({ "Name": name, "Budget__c": budget }))
+            .expect("project");
+        self.send(&[self.reread("Project__c", &project)]).await;
+        self.drain(5).await;
+        project
+    }
+
+    /// Upserts a project's name in HubSpot by its Salesforce id, as a write sf2hs does not
+    /// record (a late one of a batch that crashed or raced) would.
+    async fn write_project_name(&self, id: &SalesforceId, name: &str) {
+        let answer = reqwest::Client::new()
+            .post(format!(
+                "{}/crm/v3/objects/sf_project/batch/upsert",
+                self.hubspot.base_url()
+            ))
+            .bearer_auth(DEFAULT_TOKEN)
+            .json(
+                &json!({ "inputs": [{ "id": id.as_str(), "idProperty": "salesforce_id",
+                                         "properties": { "project_name": name } }] }),
+            )
+            .send()
+            .await
+            .expect("HubSpot answers");
+        assert!(answer.status().is_success());
     }
 
     fn projects_of(&self, invoice: &str) -> Vec<u64> {
@@ -439,11 +481,7 @@ async fn a_record_found_deleted_then_undeleted_is_written_again() {
     let rig = Rig::start(5).await;
     let sf = rig.sf();
     assert!(sf.now() < chrono::Utc::now() - chrono::TimeDelta::days(1));
-    let project = sf
-        .create("Project__c", json!({ "Name": "Back", "Budget__c": 1 }))
-        .expect("project");
-    rig.send(&[rig.reread("Project__c", &project)]).await;
-    rig.drain(5).await;
+    let project = rig.synced_project("Back", 1).await;
     rig.hubspot_id("sf_project", &project);
     let id = SalesforceId::parse(&project).expect("id");
     let live = || {
@@ -533,30 +571,12 @@ async fn bad_input_is_dead_lettered_with_the_field_the_record_and_what_to_do() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_change_is_written_again_even_when_the_index_says_unchanged() {
     let rig = Rig::start(5).await;
-    let sf = rig.sf();
-    let project = sf
-        .create("Project__c", json!({ "Name": "Kept", "Budget__c": 4 }))
-        .expect("project");
-    rig.send(&[rig.reread("Project__c", &project)]).await;
-    rig.drain(5).await;
+    let project = rig.synced_project("Kept", 4).await;
     let id = SalesforceId::parse(&project).expect("id");
 
     // What the late writes of a batch that crashed before recording them leave behind: HubSpot
     // holds other values than the index says were written.
-    let overwritten = reqwest::Client::new()
-        .post(format!(
-            "{}/crm/v3/objects/sf_project/batch/upsert",
-            rig.hubspot.base_url()
-        ))
-        .bearer_auth(DEFAULT_TOKEN)
-        .json(
-            &json!({ "inputs": [{ "id": id.as_str(), "idProperty": "salesforce_id",
-                                     "properties": { "project_name": "Stale" } }] }),
-        )
-        .send()
-        .await
-        .expect("HubSpot answers");
-    assert!(overwritten.status().is_success());
+    rig.write_project_name(&id, "Stale").await;
 
     // A first delivery of the unchanged record trusts the index; a redelivery does not.
     let name = || {
@@ -595,11 +615,7 @@ fn snapshot_now(rig: &Rig, object: &str, id: &str) -> Change {
 }
 
 fn amount_in_hubspot(rig: &Rig, invoice: &str) -> String {
-    let id = SalesforceId::parse(invoice).expect("id");
-    rig.hubspot
-        .handle()
-        .record_by_unique("sf_invoice", "salesforce_id", id.as_str())
-        .expect("read")
+    rig.live("sf_invoice", invoice)
         .expect("in HubSpot")
         .properties["amount"]
         .clone()
@@ -614,11 +630,7 @@ async fn a_re_read_is_not_settled_by_an_older_state_that_came_with_it() {
     // written, and the re-read was settled with it, unread.
     let rig = Rig::start(5).await;
     let sf = rig.sf();
-    let project = sf
-        .create("Project__c", json!({ "Name": "Target", "Budget__c": 1 }))
-        .expect("project");
-    rig.send(&[rig.reread("Project__c", &project)]).await;
-    rig.drain(5).await;
+    let project = rig.synced_project("Target", 1).await;
     let inv = sf
         .create("Invoice__c", invoice(Some(&project), 1.0))
         .expect("invoice");
@@ -627,13 +639,7 @@ async fn a_re_read_is_not_settled_by_an_older_state_that_came_with_it() {
     sf.update("Invoice__c", &inv, json!({ "Amount__c": 2.0 }))
         .expect("updated");
 
-    let waiting = Change {
-        kind: ChangeKind::Refetch {
-            reason: RefetchReason::AssociationPending,
-            partial: FieldSnapshot::new(),
-        },
-        ..rig.reread("Invoice__c", &inv)
-    };
+    let waiting = rig.reread_for("Invoice__c", &inv, RefetchReason::AssociationPending);
     rig.send(&[waiting, older]).await;
     rig.drain(5).await;
 
@@ -674,24 +680,12 @@ async fn a_re_read_after_a_lost_race_is_not_settled_by_an_older_state() {
         .system_modstamp;
     entry.content_hash = "the other worker's".into();
     index.put_if_newer(&key, &entry).await.expect("recorded");
-    let after_race = Change {
-        kind: ChangeKind::Refetch {
-            reason: RefetchReason::ConcurrentUpdate,
-            partial: FieldSnapshot::new(),
-        },
-        ..rig.reread("Project__c", &project)
-    };
+    let after_race = rig.reread_for("Project__c", &project, RefetchReason::ConcurrentUpdate);
     // A duplicate of the first state's message comes in the same batch.
     rig.send(&[after_race, older]).await;
     rig.drain(5).await;
 
-    let id = SalesforceId::parse(&project).expect("id");
-    let record = rig
-        .hubspot
-        .handle()
-        .record_by_unique("sf_project", "salesforce_id", id.as_str())
-        .expect("read")
-        .expect("in HubSpot");
+    let record = rig.live("sf_project", &project).expect("in HubSpot");
     assert_eq!(record.properties["project_name"], "Newest");
 }
 
@@ -703,49 +697,21 @@ async fn a_delete_archives_the_record_a_late_write_created_again() {
     // which found the record deleted and archived the index's HubSpot id: the old record.
     let rig = Rig::start(5).await;
     let sf = rig.sf();
-    let project = sf
-        .create("Project__c", json!({ "Name": "Gone", "Budget__c": 1 }))
-        .expect("project");
-    rig.send(&[rig.reread("Project__c", &project)]).await;
-    rig.drain(5).await;
+    let project = rig.synced_project("Gone", 1).await;
     let first = rig.hubspot_id("sf_project", &project);
     sf.delete("Project__c", &project).expect("deleted");
     rig.send(&[rig.reread("Project__c", &project)]).await;
     rig.drain(5).await;
     let id = SalesforceId::parse(&project).expect("id");
-    let live = || {
-        rig.hubspot
-            .handle()
-            .record_by_unique("sf_project", "salesforce_id", id.as_str())
-            .expect("read")
-    };
+    let live = || rig.live("sf_project", &project);
     assert!(live().is_none(), "archived");
 
-    let late = reqwest::Client::new()
-        .post(format!(
-            "{}/crm/v3/objects/sf_project/batch/upsert",
-            rig.hubspot.base_url()
-        ))
-        .bearer_auth(DEFAULT_TOKEN)
-        .json(
-            &json!({ "inputs": [{ "id": id.as_str(), "idProperty": "salesforce_id",
-                                     "properties": { "project_name": "Gone" } }] }),
-        )
-        .send()
-        .await
-        .expect("HubSpot answers");
-    assert!(late.status().is_success());
+    rig.write_project_name(&id, "Gone").await;
     let again = rig.hubspot_id("sf_project", &project);
     assert_ne!(again, first, "a new record");
 
-    rig.send(&[Change {
-        kind: ChangeKind::Refetch {
-            reason: RefetchReason::ConcurrentUpdate,
-            partial: FieldSnapshot::new(),
-        },
-        ..rig.reread("Project__c", &project)
-    }])
-    .await;
+    rig.send(&[rig.reread_for("Project__c", &project, RefetchReason::ConcurrentUpdate)])
+        .await;
     rig.drain(5).await;
     assert!(
         live().is_none(),

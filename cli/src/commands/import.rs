@@ -326,6 +326,11 @@ async fn follow(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    // One Ctrl-C listener for the whole run: a listener made per wait would miss a Ctrl-C that
+    // lands while the job is read between two waits (the handler, once installed, swallows it)
+    // and the import would run on to its end.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     let outcome = loop {
         let job = backend
             .jobs
@@ -349,7 +354,7 @@ async fn follow(
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut interrupted => {
                 bar.abandon();
                 match workers {
                     Some(workers) => {

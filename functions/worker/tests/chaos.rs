@@ -172,6 +172,13 @@ async fn chaos_on(size: Size, label: &str) {
     ] {
         stack.env.push((name.to_owned(), value.to_owned()));
     }
+    // The bootstraps see only the stack's variables; this one passes through, so that a run
+    // can try another number of index writes in flight than the default.
+    if let Ok(value) = std::env::var(vars::INDEX_WRITES_IN_FLIGHT) {
+        stack
+            .env
+            .push((vars::INDEX_WRITES_IN_FLIGHT.to_owned(), value));
+    }
 
     // Ingest, in this process: behind a Function URL for outbound messages, and invoked
     // directly with CDC events as EventBridge would.

