@@ -58,6 +58,16 @@ pub async fn embedded_store_with_mappings() -> sf2hs_shared::embedded::EmbeddedS
     store
 }
 
+/// One batch of what `queue` holds now (no batching window), as the worker rules' tests drain.
+pub async fn drain_what_is_queued(
+    worker: &sf2hs_shared::worker::Worker,
+    queue: &dyn sf2hs_shared::ports::ChangeQueue,
+) -> sf2hs_shared::worker::DrainReport {
+    sf2hs_shared::worker::drain_once(worker, queue, 100, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .expect("drained")
+}
+
 /// The worker's ports on an embedded store: `queue` takes its re-reads, the clients reach the
 /// sandboxes.
 pub fn embedded_worker_ports(

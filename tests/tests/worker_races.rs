@@ -16,7 +16,7 @@ use sf2hs_shared::domain::{
 };
 use sf2hs_shared::embedded::SqliteRecordIndex;
 use sf2hs_shared::ports::{ChangeQueue, IndexEntry, IndexWrite, PortResult, RecordIndex};
-use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
+use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings};
 
 /// A record index where another worker writes `newer` just before this one's write.
 struct RacingIndex {
@@ -92,15 +92,16 @@ impl Race {
 
     /// One batch of what is queued now.
     async fn drain(&self) -> sf2hs_shared::worker::DrainReport {
-        drain_once(
-            &self.worker,
-            self.queue.as_ref(),
-            100,
-            Duration::from_secs(30),
-            Duration::ZERO,
-        )
-        .await
-        .expect("drained")
+        sf2hs_tests::stack::drain_what_is_queued(&self.worker, self.queue.as_ref()).await
+    }
+
+    /// Batches until nothing is visible, at most five.
+    async fn drain_all(&self) {
+        for _ in 0..5 {
+            if self.drain().await.received == 0 {
+                break;
+            }
+        }
     }
 
     fn project_name(&self, record_id: &SalesforceId) -> String {
@@ -228,18 +229,11 @@ async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_
         },
         None,
     );
-    let drain_all = || async {
-        for _ in 0..5 {
-            if race.drain().await.received == 0 {
-                break;
-            }
-        }
-    };
     race.queue
         .send_batch(std::slice::from_ref(&reread))
         .await
         .expect("queued");
-    drain_all().await;
+    race.drain_all().await;
 
     // An edit undone in Salesforce: the newest state has the first one's content, so this
     // worker writes only its stamp to the index. Just before that write, another worker
@@ -277,7 +271,7 @@ async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_
     entry.content_hash = "written by another worker".into();
     *race.index.newer.lock().expect("lock") = Some((reread.record_key(), entry));
     race.queue.send_batch(&[reread]).await.expect("queued");
-    drain_all().await;
+    race.drain_all().await;
 
     assert_eq!(
         race.project_name(&record_id),

@@ -116,16 +116,9 @@ impl Rig {
     async fn drain(&self, rounds: usize) -> usize {
         let mut received = 0;
         for _ in 0..rounds {
-            let report = drain_once(
-                &self.worker,
-                self.queue.as_ref(),
-                100,
-                Duration::from_secs(30),
-                // What is queued now, at once: the rules count deliveries.
-                Duration::ZERO,
-            )
-            .await
-            .expect("drained");
+            // What is queued now, at once: the rules count deliveries.
+            let report =
+                sf2hs_tests::stack::drain_what_is_queued(&self.worker, self.queue.as_ref()).await;
             if report.received == 0 {
                 break;
             }
