@@ -279,3 +279,110 @@ async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_
         "HubSpot ends on Salesforce's newest state"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
+    let race = Race::start().await;
+    let handle = race.salesforce.handle();
+    let id = handle
+        .create("Project__c", json!({ "Name": "First", "Budget__c": 1 }))
+        .expect("created");
+    let first = handle
+        .record("Project__c", &id)
+        .expect("read")
+        .expect("exists");
+    std::thread::sleep(Duration::from_millis(5));
+    handle
+        .update("Project__c", &id, json!({ "Name": "Newest" }))
+        .expect("updated");
+    let newest = handle
+        .record("Project__c", &id)
+        .expect("read")
+        .expect("exists");
+    let record_id = SalesforceId::parse(&id).expect("id");
+    let change = race.change(
+        &id,
+        ChangeKind::Upsert {
+            fields: BTreeMap::from([
+                ("Name".to_owned(), json!("First")),
+                ("Budget__c".to_owned(), json!("1")),
+            ]),
+        },
+        Some(first.system_modstamp),
+    );
+    // Two copies of the first state (an outbound message and its CDC event, say) on two
+    // workers: the other one wrote HubSpot and recorded the state first. A third worker read
+    // that entry, then wrote the newest state to HubSpot, before this one's HubSpot write.
+    let upsert = |name: &str| {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/crm/v3/objects/sf_project/batch/upsert",
+                race.hubspot.base_url()
+            ))
+            .bearer_auth(sf2hs_sandbox::hubspot::DEFAULT_TOKEN)
+            .json(
+                &json!({ "inputs": [{ "id": record_id.as_str(), "idProperty": "salesforce_id",
+                                      "properties": { "project_name": name } }] }),
+            )
+            .send()
+    };
+    assert!(
+        upsert("Newest")
+            .await
+            .expect("HubSpot answers")
+            .status()
+            .is_success()
+    );
+    let hubspot_id = race
+        .hubspot
+        .handle()
+        .record_by_unique("sf_project", "salesforce_id", record_id.as_str())
+        .expect("read")
+        .expect("written")
+        .id
+        .to_string();
+    let entry = |modstamp, hash: &str| IndexEntry {
+        hubspot_id: Some(hubspot_id.clone()),
+        modstamp,
+        content_hash: hash.into(),
+        deleted: false,
+    };
+    *race.index.newer.lock().expect("lock") = Some((
+        change.record_key(),
+        entry(first.system_modstamp, "written by the other copy"),
+    ));
+    race.queue
+        .send_batch(&[change.clone()])
+        .await
+        .expect("queued");
+    let first_pass = race.drain().await;
+    assert_eq!(first_pass.done, 1);
+    assert_eq!(
+        race.project_name(&record_id),
+        "First",
+        "this worker's late write of the first state landed over the newest"
+    );
+    // The third worker records the newest state: the entry it read is still there, so it has
+    // no reason to read again.
+    let third = race
+        .index
+        .inner
+        .put_if_newer(
+            &change.record_key(),
+            &entry(newest.system_modstamp, "written by the third worker"),
+        )
+        .await
+        .expect("index");
+    assert!(
+        matches!(third, IndexWrite::Written { previous } if previous == Some(first.system_modstamp)),
+        "{third:?}"
+    );
+
+    race.drain_all().await;
+    assert_eq!(
+        race.project_name(&record_id),
+        "Newest",
+        "HubSpot ends on Salesforce's newest state"
+    );
+    assert_eq!(race.queue.depth().await.expect("depth").visible, 0);
+}

@@ -1218,7 +1218,11 @@ impl Worker {
         for ((position, _, _, settled), result) in writes.into_iter().zip(results) {
             let item = &mut items[position];
             let raced = match result {
-                Ok(IndexWrite::Refreshed) => false,
+                // Another writer recorded this same state between our read and this write. A
+                // third writer that read the index after it took our state for written,
+                // though our HubSpot write was still to come: it may have landed over that
+                // writer's newer one (fields, or a prune of its new association).
+                Ok(IndexWrite::Refreshed) => item.seen_modstamp != Some(item.modstamp),
                 // Another writer stored its state between our read and this write; its
                 // HubSpot write may have landed after ours, older state over newer.
                 Ok(IndexWrite::Written { previous }) => previous != item.seen_modstamp,
