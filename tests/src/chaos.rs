@@ -26,7 +26,8 @@ use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, Outbou
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events};
 use sf2hs_sandbox::salesforce::{RunningSalesforceSandbox, SalesforceHandle};
 use sf2hs_shared::domain::SalesforceId;
-use sf2hs_shared::ports::{DeadLetter, SyncLogEntry, SyncLogQuery};
+use sf2hs_shared::ports::{DeadLetter, SyncLogEntry, SyncLogQuery, SyncOutcome};
+use sf2hs_shared::worker::{RACED_OTHER_STATE, RACED_SAME_STATE};
 
 /// The picklist value Salesforce has and HubSpot's property has no option for.
 pub const UNCONVERTIBLE_STATUS: &str = "Void";
@@ -324,14 +325,31 @@ pub async fn run(
         );
     }
 
+    // How often the races the worker guards against happened: each is a re-read it asked for.
+    let synced = deployment
+        .sync_log(&SyncLogQuery {
+            outcomes: vec![SyncOutcome::Synced],
+            ..Default::default()
+        })
+        .await
+        .expect("sync log");
+    let rereads = |detail: &str| {
+        synced
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(detail))
+            .count()
+    };
     let stats = hubspot.handle().stats();
     eprintln!(
         "chaos {label}: {} projects, {} invoices, {} rounds; {killed} kills; HubSpot {stats:?}; \
-         drained {:.1} s after the last delivery",
+         drained {:.1} s after the last delivery; re-reads after a race: {} (another state \
+         recorded meanwhile), {} (the same state recorded by another writer first)",
         size.projects,
         size.invoices,
         size.rounds,
-        drained.as_secs_f64()
+        drained.as_secs_f64(),
+        rereads(RACED_OTHER_STATE),
+        rereads(RACED_SAME_STATE)
     );
 }
 

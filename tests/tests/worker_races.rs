@@ -352,7 +352,7 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
         entry(first.system_modstamp, "written by the other copy"),
     ));
     race.queue
-        .send_batch(&[change.clone()])
+        .send_batch(std::slice::from_ref(&change))
         .await
         .expect("queued");
     let first_pass = race.drain().await;

@@ -1222,29 +1222,32 @@ impl Worker {
                 // third writer that read the index after it took our state for written,
                 // though our HubSpot write was still to come: it may have landed over that
                 // writer's newer one (fields, or a prune of its new association).
-                Ok(IndexWrite::Refreshed) => item.seen_modstamp != Some(item.modstamp),
+                Ok(IndexWrite::Refreshed) if item.seen_modstamp != Some(item.modstamp) => {
+                    Some(RACED_SAME_STATE)
+                }
+                Ok(IndexWrite::Refreshed) => None,
                 // Another writer stored its state between our read and this write; its
                 // HubSpot write may have landed after ours, older state over newer.
-                Ok(IndexWrite::Written { previous }) => previous != item.seen_modstamp,
-                Ok(IndexWrite::Stale { .. }) => true,
+                Ok(IndexWrite::Written { previous }) if previous != item.seen_modstamp => {
+                    Some(RACED_OTHER_STATE)
+                }
+                Ok(IndexWrite::Written { .. }) => None,
+                Ok(IndexWrite::Stale { .. }) => Some(RACED_OTHER_STATE),
                 Err(e) => {
                     item.outcome =
                         Some(self.retry(&item.message, e.to_string(), self.settings.retry_delay));
                     continue;
                 }
             };
-            if !raced {
+            let Some(detail) = raced else {
                 item.outcome = Some(settled);
                 continue;
-            }
-            // A newer state landed while this one was written, or another writer
-            // came in between: HubSpot may now hold the older one. Read the record
+            };
+            // HubSpot may now hold an older state than the newest recorded: read the record
             // again and write what Salesforce has, so the newest wins.
             refetch.push(reread_after_race(&item.message.change));
             raced_items.push(position);
-            item.outcome = Some(ItemOutcome::Synced {
-                detail: "written; another state landed meanwhile, so the record is read again",
-            });
+            item.outcome = Some(ItemOutcome::Synced { detail });
         }
         if !refetch.is_empty()
             && let Err(e) = self.ports.queue.send_batch(&refetch).await
@@ -1305,6 +1308,13 @@ impl Worker {
         }
     }
 }
+
+/// Sync-log details of a write followed by a re-read: another state was recorded meanwhile,
+/// or the same state by another writer (a duplicate on another worker).
+pub const RACED_OTHER_STATE: &str =
+    "written; another state landed meanwhile, so the record is read again";
+pub const RACED_SAME_STATE: &str =
+    "written; another copy of this state was recorded meanwhile, so the record is read again";
 
 /// The worker's own re-read of `change`'s record after a race: written even when the index
 /// says "unchanged". Its source is the worker's: the original change is settled (and counted
