@@ -107,6 +107,7 @@ fn index_entry(n: u32) -> IndexEntry {
         modstamp: conformance::instant(i64::from(n)),
         content_hash: format!("hash-{n}"),
         deleted: false,
+        write_id: 0,
     }
 }
 
@@ -128,7 +129,10 @@ async fn get_many_reads_more_than_one_batch_of_100() {
     for (key, entry) in &stored {
         assert_eq!(
             index.put_if_newer(key, entry).await.expect("put"),
-            IndexWrite::Written { previous: None }
+            IndexWrite::Written {
+                previous: None,
+                previous_write: None
+            }
         );
     }
     let mut asked: Vec<RecordKey> = stored.iter().map(|(k, _)| k.clone()).collect();
@@ -138,7 +142,21 @@ async fn get_many_reads_more_than_one_batch_of_100() {
         record_id: record_id(n),
     }));
     asked.push(stored[0].0.clone());
-    let found = index.get_many(&asked).await.expect("get_many");
+    let found: HashMap<_, _> = index
+        .get_many(&asked)
+        .await
+        .expect("get_many")
+        .into_iter()
+        .map(|(key, entry)| {
+            (
+                key,
+                IndexEntry {
+                    write_id: 0,
+                    ..entry
+                },
+            )
+        })
+        .collect();
     assert_eq!(found, stored.into_iter().collect::<HashMap<_, _>>());
     assert_eq!(index.count("Invoice__c").await.expect("count"), 230);
 }

@@ -132,6 +132,7 @@ async fn everything_survives_a_reopen() {
         modstamp: conformance::instant(5),
         content_hash: "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c".to_owned(),
         deleted: false,
+        write_id: 0,
     };
     let log_entry = SyncLogEntry {
         at: conformance::now_ms(),
@@ -201,7 +202,15 @@ async fn everything_survives_a_reopen() {
         (sample_mapping("Invoice__c"), 1)
     );
     assert_eq!(
-        store.record_index().get(&key).await.expect("get index"),
+        store
+            .record_index()
+            .get(&key)
+            .await
+            .expect("get index")
+            .map(|stored| IndexEntry {
+                write_id: 0,
+                ..stored
+            }),
         Some(entry)
     );
     let job = store

@@ -18,11 +18,15 @@ use sf2hs_shared::embedded::SqliteRecordIndex;
 use sf2hs_shared::ports::{ChangeQueue, IndexEntry, IndexWrite, PortResult, RecordIndex};
 use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings};
 
-/// A record index where another worker writes `newer` just before this one's write.
+/// A record index where another worker writes `newer` just before this one's write, after
+/// its own HubSpot write (`late_write`, when set) lands.
 struct RacingIndex {
     inner: SqliteRecordIndex,
     newer: Mutex<Option<(RecordKey, IndexEntry)>>,
+    late_write: Mutex<Option<LateWrite>>,
 }
+
+type LateWrite = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 #[async_trait]
 impl RecordIndex for RacingIndex {
@@ -35,6 +39,10 @@ impl RecordIndex for RacingIndex {
     }
 
     async fn put_if_newer(&self, key: &RecordKey, entry: &IndexEntry) -> PortResult<IndexWrite> {
+        let late_write = self.late_write.lock().expect("lock").take();
+        if let Some(late_write) = late_write {
+            late_write.await;
+        }
         let racer = self.newer.lock().expect("lock").take();
         if let Some((racing_key, racing_entry)) = racer {
             self.inner.put_if_newer(&racing_key, &racing_entry).await?;
@@ -66,6 +74,7 @@ impl Race {
         let index = Arc::new(RacingIndex {
             inner: store.record_index(),
             newer: Mutex::new(None),
+            late_write: Mutex::new(None),
         });
         let (salesforce_client, hubspot_client) =
             sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
@@ -112,6 +121,24 @@ impl Race {
             .expect("written")
             .properties["project_name"]
             .clone()
+    }
+
+    /// Another writer's HubSpot write of `name` for the project `record_id`.
+    fn write_project_name(&self, record_id: &SalesforceId, name: &str) -> LateWrite {
+        let request = reqwest::Client::new()
+            .post(format!(
+                "{}/crm/v3/objects/sf_project/batch/upsert",
+                self.hubspot.base_url()
+            ))
+            .bearer_auth(sf2hs_sandbox::hubspot::DEFAULT_TOKEN)
+            .json(
+                &json!({ "inputs": [{ "id": record_id.as_str(), "idProperty": "salesforce_id",
+                                      "properties": { "project_name": name } }] }),
+            );
+        Box::pin(async move {
+            let answer = request.send().await.expect("HubSpot answers");
+            assert!(answer.status().is_success(), "{}", answer.status());
+        })
     }
 
     /// A change of `id` as `kind` with `modstamp`.
@@ -169,6 +196,7 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
             modstamp: newest.system_modstamp,
             content_hash: "written by another worker".into(),
             deleted: false,
+            write_id: 0,
         },
     ));
     race.queue.send_batch(&[change]).await.expect("queued");
@@ -346,6 +374,7 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
         modstamp,
         content_hash: hash.into(),
         deleted: false,
+        write_id: 0,
     };
     *race.index.newer.lock().expect("lock") = Some((
         change.record_key(),
@@ -374,8 +403,75 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
         .await
         .expect("index");
     assert!(
-        matches!(third, IndexWrite::Written { previous } if previous == Some(first.system_modstamp)),
+        matches!(third, IndexWrite::Written { previous, .. } if previous == Some(first.system_modstamp)),
         "{third:?}"
+    );
+
+    race.drain_all().await;
+    assert_eq!(
+        race.project_name(&record_id),
+        "Newest",
+        "HubSpot ends on Salesforce's newest state"
+    );
+    assert_eq!(race.queue.depth().await.expect("depth").visible, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewrite_of_the_state_the_index_holds_is_told_from_the_entry_it_replaced() {
+    let race = Race::start().await;
+    let handle = race.salesforce.handle();
+    let id = handle
+        .create("Project__c", json!({ "Name": "Second", "Budget__c": 1 }))
+        .expect("created");
+    let record_id = SalesforceId::parse(&id).expect("id");
+    let read_now = || {
+        race.change(
+            &id,
+            ChangeKind::Refetch {
+                reason: RefetchReason::PartialUpdate,
+                partial: BTreeMap::new(),
+            },
+            None,
+        )
+    };
+    race.queue.send_batch(&[read_now()]).await.expect("queued");
+    race.drain_all().await;
+    let key = read_now().record_key();
+    let recorded = race.index.get(&key).await.expect("index").expect("entry");
+
+    std::thread::sleep(Duration::from_millis(5));
+    handle
+        .update("Project__c", &id, json!({ "Name": "Newest" }))
+        .expect("updated");
+    let newest = handle
+        .record("Project__c", &id)
+        .expect("read")
+        .expect("exists");
+    // This worker writes the newest state. Another one, re-writing the state the index holds
+    // (a re-read, or a redelivery after a crash), read the same entry; its HubSpot write lands
+    // after this one's, and it records its state again (same stamp) just before this one.
+    *race.index.late_write.lock().expect("lock") =
+        Some(race.write_project_name(&record_id, "Second"));
+    *race.index.newer.lock().expect("lock") = Some((key.clone(), recorded.clone()));
+    race.queue
+        .send_batch(&[race.change(
+            &id,
+            ChangeKind::Upsert {
+                fields: BTreeMap::from([
+                    ("Name".to_owned(), json!("Newest")),
+                    ("Budget__c".to_owned(), json!("1")),
+                ]),
+            },
+            Some(newest.system_modstamp),
+        )])
+        .await
+        .expect("queued");
+    let first_pass = race.drain().await;
+    assert_eq!(first_pass.done, 1);
+    assert_eq!(
+        race.project_name(&record_id),
+        "Second",
+        "the other writer's late write landed over the newest state"
     );
 
     race.drain_all().await;

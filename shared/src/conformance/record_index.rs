@@ -33,12 +33,40 @@ fn entry(seconds: i64, hash: &str, hubspot_id: Option<&str>, deleted: bool) -> I
         modstamp: instant(seconds),
         content_hash: hash.to_owned(),
         deleted,
+        write_id: 0,
+    }
+}
+
+/// An entry as its writer gave it: without the `write_id` the store drew.
+fn as_given(entry: IndexEntry) -> IndexEntry {
+    IndexEntry {
+        write_id: 0,
+        ..entry
+    }
+}
+
+/// The stored entry of `key`, or a failed check.
+async fn stored(check: &str, index: &dyn RecordIndex, key: &RecordKey) -> IndexEntry {
+    match ok(check, "get", index.get(key).await) {
+        Some(entry) => entry,
+        None => panic!("[{check}] {key} is stored"),
+    }
+}
+
+/// A write's answer with the stored entry of a `Stale` as its writer gave it.
+fn answer(write: IndexWrite) -> IndexWrite {
+    match write {
+        IndexWrite::Stale { current } => IndexWrite::Stale {
+            current: as_given(current),
+        },
+        other => other,
     }
 }
 
 /// First write is `Written`; the same modstamp again is `Refreshed` and updates in place; an
 /// older one is `Stale` with the stored entry and changes nothing; a newer one is `Written`
-/// with the modstamp it replaced.
+/// with the modstamp it replaced. Every write, a refresh included, draws a new `write_id`,
+/// and answers the one it replaced.
 pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
     const CHECK: &str = "record_index::written_refreshed_stale";
     let key = key("Invoice__c", 1);
@@ -55,12 +83,16 @@ pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
             "put_if_newer",
             index.put_if_newer(&key, &first).await
         ),
-        IndexWrite::Written { previous: None },
+        IndexWrite::Written {
+            previous: None,
+            previous_write: None
+        },
         "[{CHECK}] first write"
     );
+    let first_stored = stored(CHECK, index.as_ref(), &key).await;
     assert_eq!(
-        ok(CHECK, "get", index.get(&key).await),
-        Some(first.clone()),
+        as_given(first_stored.clone()),
+        first,
         "[{CHECK}] the entry reads back exactly"
     );
 
@@ -71,31 +103,38 @@ pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
             "put_if_newer",
             index.put_if_newer(&key, &same_with_id).await
         ),
-        IndexWrite::Refreshed,
-        "[{CHECK}] same modstamp"
+        IndexWrite::Refreshed {
+            previous_write: first_stored.write_id
+        },
+        "[{CHECK}] same modstamp, with the write it replaced"
     );
+    let refreshed = stored(CHECK, index.as_ref(), &key).await;
     assert_eq!(
-        ok(CHECK, "get", index.get(&key).await),
-        Some(same_with_id.clone()),
+        as_given(refreshed.clone()),
+        same_with_id,
         "[{CHECK}] a refresh updates in place (the HubSpot id is now known)"
+    );
+    assert_ne!(
+        refreshed.write_id, first_stored.write_id,
+        "[{CHECK}] a refresh is told from the write before it"
     );
 
     let older = entry(5, "hash-old", Some("999"), false);
     assert_eq!(
-        ok(
+        answer(ok(
             CHECK,
             "put_if_newer",
             index.put_if_newer(&key, &older).await
-        ),
+        )),
         IndexWrite::Stale {
             current: same_with_id.clone()
         },
         "[{CHECK}] an older state is refused with the current entry"
     );
     assert_eq!(
-        ok(CHECK, "get", index.get(&key).await),
-        Some(same_with_id),
-        "[{CHECK}] a stale write changes nothing"
+        stored(CHECK, index.as_ref(), &key).await,
+        refreshed,
+        "[{CHECK}] a stale write changes nothing, its write id included"
     );
 
     let newer = entry(20, "hash-b", Some("18522801467"), false);
@@ -106,14 +145,20 @@ pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
             index.put_if_newer(&key, &newer).await
         ),
         IndexWrite::Written {
-            previous: Some(instant(10))
+            previous: Some(instant(10)),
+            previous_write: Some(refreshed.write_id)
         },
-        "[{CHECK}] a newer state, with the modstamp it replaced"
+        "[{CHECK}] a newer state, with the modstamp and the write it replaced"
     );
+    let newest = stored(CHECK, index.as_ref(), &key).await;
     assert_eq!(
-        ok(CHECK, "get", index.get(&key).await),
-        Some(newer),
+        as_given(newest.clone()),
+        newer,
         "[{CHECK}] the newer state is stored"
+    );
+    assert_ne!(
+        newest.write_id, refreshed.write_id,
+        "[{CHECK}] a new write id"
     );
 }
 
@@ -127,6 +172,7 @@ pub async fn check_delete_tombstone_is_kept(index: Arc<dyn RecordIndex>) {
         "put_if_newer",
         index.put_if_newer(&key, &upsert).await,
     );
+    let upsert_write = stored(CHECK, index.as_ref(), &key).await.write_id;
     let tombstone = entry(30, "", Some("501"), true);
     assert_eq!(
         ok(
@@ -135,25 +181,27 @@ pub async fn check_delete_tombstone_is_kept(index: Arc<dyn RecordIndex>) {
             index.put_if_newer(&key, &tombstone).await
         ),
         IndexWrite::Written {
-            previous: Some(instant(10))
+            previous: Some(instant(10)),
+            previous_write: Some(upsert_write)
         },
         "[{CHECK}] the delete is newer"
     );
     let late_upsert = entry(20, "hash-late", Some("501"), false);
     assert_eq!(
-        ok(
+        answer(ok(
             CHECK,
             "put_if_newer",
             index.put_if_newer(&key, &late_upsert).await
-        ),
+        )),
         IndexWrite::Stale {
             current: tombstone.clone()
         },
         "[{CHECK}] an upsert older than the delete is stale"
     );
+    let tombstone_stored = stored(CHECK, index.as_ref(), &key).await;
     assert_eq!(
-        ok(CHECK, "get", index.get(&key).await),
-        Some(tombstone),
+        as_given(tombstone_stored.clone()),
+        tombstone,
         "[{CHECK}] the tombstone stays"
     );
     assert_eq!(
@@ -169,7 +217,8 @@ pub async fn check_delete_tombstone_is_kept(index: Arc<dyn RecordIndex>) {
             index.put_if_newer(&key, &undelete).await
         ),
         IndexWrite::Written {
-            previous: Some(instant(30))
+            previous: Some(instant(30)),
+            previous_write: Some(tombstone_stored.write_id)
         },
         "[{CHECK}] a newer undelete replaces the tombstone"
     );
@@ -200,7 +249,11 @@ pub async fn check_get_many(index: Arc<dyn RecordIndex>) {
     asked.push(other_object);
     asked.push(unknown);
 
-    let found = ok(CHECK, "get_many", index.get_many(&asked).await);
+    let found: std::collections::HashMap<RecordKey, IndexEntry> =
+        ok(CHECK, "get_many", index.get_many(&asked).await)
+            .into_iter()
+            .map(|(key, entry)| (key, as_given(entry)))
+            .collect();
     assert_eq!(
         found,
         stored.into_iter().collect(),
@@ -288,8 +341,8 @@ pub async fn check_concurrent_writers_end_with_the_newest(index: Arc<dyn RecordI
     }
     let newest = WRITERS * PER_WRITER - 1;
     assert_eq!(
-        ok(CHECK, "get", index.get(&key).await),
-        Some(entry(newest, &format!("hash-{newest}"), Some("42"), false)),
+        as_given(stored(CHECK, index.as_ref(), &key).await),
+        entry(newest, &format!("hash-{newest}"), Some("42"), false),
         "[{CHECK}] the newest state wins"
     );
 }

@@ -111,6 +111,8 @@ const MIGRATIONS: &[&str] = &[
         dead_lettered_at_ms INTEGER NOT NULL
     );
     ",
+    // 2: the record index tells each write from the next (`IndexEntry::write_id`).
+    "ALTER TABLE record_index ADD COLUMN write_id INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// One SQLite database holding every embedded port. Cheap to clone: clones share the connection.

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{EmbeddedStore, SqlContext, from_nanos, immediate, to_nanos, to_u64};
 use crate::domain::RecordKey;
-use crate::ports::{IndexEntry, IndexWrite, PortResult, RecordIndex};
+use crate::ports::{IndexEntry, IndexWrite, PortResult, RecordIndex, new_write_id};
 
 /// [`RecordIndex`] on the embedded SQLite database.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ fn what(key: &RecordKey) -> String {
 fn read(connection: &Connection, key: &RecordKey) -> PortResult<Option<IndexEntry>> {
     connection
         .query_row(
-            "SELECT hubspot_id, modstamp, content_hash, deleted FROM record_index
+            "SELECT hubspot_id, modstamp, content_hash, deleted, write_id FROM record_index
              WHERE object = ?1 AND record_id = ?2",
             params![key.object, key.record_id.as_str()],
             |row| {
@@ -37,6 +37,7 @@ fn read(connection: &Connection, key: &RecordKey) -> PortResult<Option<IndexEntr
                     modstamp: from_nanos(row.get(1)?),
                     content_hash: row.get(2)?,
                     deleted: row.get(3)?,
+                    write_id: row.get::<_, i64>(4)?.cast_unsigned(),
                 })
             },
         )
@@ -88,25 +89,30 @@ impl RecordIndex for SqliteRecordIndex {
                     Some(current) if current.modstamp > entry.modstamp => {
                         return Ok(IndexWrite::Stale { current });
                     }
-                    Some(current) if current.modstamp == entry.modstamp => IndexWrite::Refreshed,
+                    Some(current) if current.modstamp == entry.modstamp => IndexWrite::Refreshed {
+                        previous_write: current.write_id,
+                    },
                     current => IndexWrite::Written {
-                        previous: current.map(|c| c.modstamp),
+                        previous: current.as_ref().map(|c| c.modstamp),
+                        previous_write: current.map(|c| c.write_id),
                     },
                 };
                 tx.execute(
                     "INSERT INTO record_index
-                         (object, record_id, hubspot_id, modstamp, content_hash, deleted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         (object, record_id, hubspot_id, modstamp, content_hash, deleted, write_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (object, record_id) DO UPDATE SET
                          hubspot_id = excluded.hubspot_id, modstamp = excluded.modstamp,
-                         content_hash = excluded.content_hash, deleted = excluded.deleted",
+                         content_hash = excluded.content_hash, deleted = excluded.deleted,
+                         write_id = excluded.write_id",
                     params![
                         key.object,
                         key.record_id.as_str(),
                         entry.hubspot_id,
                         modstamp,
                         entry.content_hash,
-                        entry.deleted
+                        entry.deleted,
+                        new_write_id().cast_signed()
                     ],
                 )
                 .context(&what(&key))?;

@@ -15,7 +15,7 @@ pub use change_queue::{ChangeQueue, DeadLetter, Delivery, QueueDepth};
 pub use error::{PortError, PortResult};
 pub use import_jobs::{ImportCounts, ImportJob, ImportJobs, ImportStatus};
 pub use mapping_store::{MappingStore, StoredMapping};
-pub use record_index::{IndexEntry, IndexWrite, RecordIndex};
+pub use record_index::{IndexEntry, IndexWrite, RecordIndex, new_write_id};
 pub use remote::{
     AssociationPair, HubSpotRecords, RecordPage, RecordPages, RemoteError, SalesforceRecords,
     UpsertRecord, WriteOutcome,

@@ -16,21 +16,33 @@ pub struct IndexEntry {
     pub content_hash: String,
     /// The newest state applied was a delete: an older upsert must not bring the record back.
     pub deleted: bool,
+    /// Drawn afresh by the store at every write, a refresh of the same modstamp included (what a
+    /// caller passes is ignored; 0 for an entry stored before it existed). A writer whose write
+    /// replaced another `write_id` than it read knows another writer came in between, even one
+    /// that left the modstamp as it was.
+    #[serde(default)]
+    pub write_id: u64,
+}
+
+/// A fresh [`IndexEntry::write_id`]: 63 random bits, so it also fits a signed 64-bit column.
+pub fn new_write_id() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0 >> 1
 }
 
 /// The result of a conditional write to the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexWrite {
     /// The entry was newer than what was stored (or nothing was) and is now stored.
-    /// `previous` is the modstamp it replaced: when it is not the one the writer read before
-    /// writing HubSpot, another writer came in between, and its HubSpot write may have landed
-    /// after this one.
+    /// `previous` is the modstamp it replaced and `previous_write` that entry's `write_id`:
+    /// when it is not the one the writer read before writing HubSpot, another writer came in
+    /// between, and its HubSpot write may have landed after this one.
     Written {
         previous: Option<chrono::DateTime<chrono::Utc>>,
+        previous_write: Option<u64>,
     },
     /// The stored entry has the same modstamp: it was updated in place (a replay of the same
-    /// state, possibly with the HubSpot id now known).
-    Refreshed,
+    /// state, possibly with the HubSpot id now known). `previous_write` as for `Written`.
+    Refreshed { previous_write: u64 },
     /// The stored entry is newer; nothing was written.
     Stale { current: IndexEntry },
 }

@@ -191,6 +191,8 @@ struct Item {
     archived: bool,
     /// The index's modstamp for the record when this batch read it (`None`: no entry).
     seen_modstamp: Option<DateTime<Utc>>,
+    /// That entry's `write_id`: a write that replaces another one shows a writer in between.
+    seen_write: Option<u64>,
     /// HubSpot created the record in this batch: it has no associations to prune.
     created: bool,
     /// Deleted in Salesforce under `on_delete = "keep"`: written with its last state, and
@@ -676,6 +678,7 @@ impl Worker {
             let key = item.message.change.record_key();
             let current = stored.get(&key);
             item.seen_modstamp = current.map(|c| c.modstamp);
+            item.seen_write = current.map(|c| c.write_id);
             if let Some(current) = current {
                 item.hubspot_id = current.hubspot_id.clone();
                 if current.modstamp > item.modstamp {
@@ -716,6 +719,9 @@ impl Worker {
                         item.outcome = Some(ItemOutcome::Skipped {
                             reason: "unchanged since the last write".into(),
                         });
+                        if item.seen_modstamp == Some(item.modstamp) {
+                            continue;
+                        }
                         // The index still learns the newer modstamp, so older states that
                         // arrive later are recognised as older.
                         let entry = IndexEntry {
@@ -723,13 +729,21 @@ impl Worker {
                             modstamp: item.modstamp,
                             content_hash: mapped.content_hash.as_str().to_owned(),
                             deleted: item.kept_after_delete,
+                            write_id: 0,
                         };
                         // Another writer may have stored (and written to HubSpot) a state in
                         // between, which this newer one, not written, would hide: read again.
-                        if let Ok(IndexWrite::Written { previous }) =
-                            self.ports.index.put_if_newer(&key, &entry).await
-                            && previous != item.seen_modstamp
-                        {
+                        let raced = match self.ports.index.put_if_newer(&key, &entry).await {
+                            Ok(IndexWrite::Written { previous_write, .. }) => {
+                                previous_write != item.seen_write
+                            }
+                            Ok(IndexWrite::Refreshed { previous_write }) => {
+                                Some(previous_write) != item.seen_write
+                            }
+                            // A newer state is stored: its writer settles the record.
+                            Ok(IndexWrite::Stale { .. }) | Err(_) => false,
+                        };
+                        if raced {
                             reread.push(reread_after_race(&item.message.change));
                         }
                     } else {
@@ -1173,6 +1187,7 @@ impl Worker {
                         modstamp: item.modstamp,
                         content_hash: String::new(),
                         deleted: true,
+                        write_id: 0,
                     },
                     "deleted",
                 ),
@@ -1182,6 +1197,7 @@ impl Worker {
                         modstamp: item.modstamp,
                         content_hash: mapped.content_hash.as_str().to_owned(),
                         deleted: item.kept_after_delete,
+                        write_id: 0,
                     },
                     if item.kept_after_delete {
                         "deleted in Salesforce; kept in HubSpot with its last state"
@@ -1217,18 +1233,22 @@ impl Worker {
         .await;
         for ((position, _, _, settled), result) in writes.into_iter().zip(results) {
             let item = &mut items[position];
+            // Every write draws a new `write_id`: one other than the entry read before writing
+            // HubSpot was replaced, so another writer came in between, and its HubSpot write
+            // may have landed after ours (older state over newer, or a prune of its newer
+            // association).
             let raced = match result {
-                // Another writer recorded this same state between our read and this write. A
-                // third writer that read the index after it took our state for written,
-                // though our HubSpot write was still to come: it may have landed over that
-                // writer's newer one (fields, or a prune of its new association).
-                Ok(IndexWrite::Refreshed) if item.seen_modstamp != Some(item.modstamp) => {
+                // It recorded this same state, so the stamp did not move; a third writer that
+                // read its entry took our state for written while our write was still to come.
+                Ok(IndexWrite::Refreshed { previous_write })
+                    if Some(previous_write) != item.seen_write =>
+                {
                     Some(RACED_SAME_STATE)
                 }
-                Ok(IndexWrite::Refreshed) => None,
-                // Another writer stored its state between our read and this write; its
-                // HubSpot write may have landed after ours, older state over newer.
-                Ok(IndexWrite::Written { previous }) if previous != item.seen_modstamp => {
+                Ok(IndexWrite::Refreshed { .. }) => None,
+                Ok(IndexWrite::Written { previous_write, .. })
+                    if previous_write != item.seen_write =>
+                {
                     Some(RACED_OTHER_STATE)
                 }
                 Ok(IndexWrite::Written { .. }) => None,
@@ -1359,6 +1379,7 @@ fn newest_per_record(messages: Vec<InboundMessage>) -> Vec<Item> {
                 hubspot_id: None,
                 archived: false,
                 seen_modstamp: None,
+                seen_write: None,
                 created: false,
                 kept_after_delete: false,
                 outcome: None,
@@ -1454,7 +1475,10 @@ mod index_write_tests {
             self.most.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(5)).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            Ok(IndexWrite::Written { previous: None })
+            Ok(IndexWrite::Written {
+                previous: None,
+                previous_write: None,
+            })
         }
         async fn count(&self, _: &str) -> crate::ports::PortResult<u64> {
             Ok(0)
@@ -1473,6 +1497,7 @@ mod index_write_tests {
                 modstamp: Utc::now(),
                 content_hash: String::new(),
                 deleted: false,
+                write_id: 0,
             },
             ItemOutcome::Synced { detail: "upserted" },
         )

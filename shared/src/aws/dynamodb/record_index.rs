@@ -20,7 +20,7 @@ use super::{
 use crate::aws::error::port_error;
 use crate::aws::{BATCH_ATTEMPTS, backoff};
 use crate::domain::{RecordKey, SalesforceId};
-use crate::ports::{IndexEntry, IndexWrite, PortError, PortResult, RecordIndex};
+use crate::ports::{IndexEntry, IndexWrite, PortError, PortResult, RecordIndex, new_write_id};
 
 const SORT: &str = "RECORD";
 const ENTITY: &str = "record";
@@ -30,6 +30,7 @@ const HUBSPOT_ID: &str = "hubspot_id";
 const MODSTAMP: &str = "modstamp_ns";
 const CONTENT_HASH: &str = "content_hash";
 const DELETED: &str = "deleted";
+const WRITE_ID: &str = "write_id";
 
 /// How often `put_if_newer` re-tries when the backend does not say what beat it and the re-read
 /// shows nothing newer (the newer entry went away in between).
@@ -73,6 +74,8 @@ fn encode(key: &RecordKey, entry: &IndexEntry) -> PortResult<Item> {
     item.insert(MODSTAMP.to_owned(), n(nanos(entry.modstamp, "modstamp")?));
     item.insert(CONTENT_HASH.to_owned(), s(&entry.content_hash));
     item.insert(DELETED.to_owned(), AttributeValue::Bool(entry.deleted));
+    // Each write draws its own, so the next writer can tell it from the entry it read.
+    item.insert(WRITE_ID.to_owned(), n(new_write_id()));
     if let Some(hubspot_id) = &entry.hubspot_id {
         item.insert(HUBSPOT_ID.to_owned(), s(hubspot_id));
     }
@@ -86,6 +89,7 @@ fn decode_entry(item: &Item, what: &str) -> PortResult<IndexEntry> {
         modstamp: reader.time(MODSTAMP)?,
         content_hash: reader.string(CONTENT_HASH)?,
         deleted: reader.boolean(DELETED)?,
+        write_id: reader.opt_number(WRITE_ID)?.unwrap_or(0),
     })
 }
 
@@ -220,9 +224,12 @@ impl RecordIndex for DynamoRecordIndex {
                         .map(|old| decode_entry(old, &what(key)))
                         .transpose()?;
                     return Ok(match previous {
-                        Some(old) if old.modstamp == entry.modstamp => IndexWrite::Refreshed,
+                        Some(old) if old.modstamp == entry.modstamp => IndexWrite::Refreshed {
+                            previous_write: old.write_id,
+                        },
                         old => IndexWrite::Written {
-                            previous: old.map(|o| o.modstamp),
+                            previous: old.as_ref().map(|o| o.modstamp),
+                            previous_write: old.map(|o| o.write_id),
                         },
                     });
                 }
