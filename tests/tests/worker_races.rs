@@ -123,6 +123,60 @@ impl Race {
             .clone()
     }
 
+    /// A project created as `first` and renamed `newest` since: its id and the two states'
+    /// stamps.
+    fn project_that_moved_on(
+        &self,
+        first: &str,
+        newest: &str,
+    ) -> (String, DateTime<Utc>, DateTime<Utc>) {
+        let handle = self.salesforce.handle();
+        let id = handle
+            .create("Project__c", json!({ "Name": first, "Budget__c": 1 }))
+            .expect("created");
+        let stamp = |id: &str| {
+            handle
+                .record("Project__c", id)
+                .expect("read")
+                .expect("exists")
+                .system_modstamp
+        };
+        let first_stamp = stamp(&id);
+        // Stamps have millisecond precision: the update gets its own.
+        std::thread::sleep(Duration::from_millis(5));
+        handle
+            .update("Project__c", &id, json!({ "Name": newest }))
+            .expect("updated");
+        let newest_stamp = stamp(&id);
+        (id, first_stamp, newest_stamp)
+    }
+
+    /// An outbound message's change of the project `id`: `name`, budget 1, at `modstamp`.
+    fn project_named(&self, id: &str, name: &str, modstamp: DateTime<Utc>) -> Change {
+        self.change(
+            id,
+            ChangeKind::Upsert {
+                fields: BTreeMap::from([
+                    ("Name".to_owned(), json!(name)),
+                    ("Budget__c".to_owned(), json!("1")),
+                ]),
+            },
+            Some(modstamp),
+        )
+    }
+
+    /// A change that asks for the project `id` to be read from Salesforce now.
+    fn read_now(&self, id: &str) -> Change {
+        self.change(
+            id,
+            ChangeKind::Refetch {
+                reason: RefetchReason::PartialUpdate,
+                partial: BTreeMap::new(),
+            },
+            None,
+        )
+    }
+
     /// Another writer's HubSpot write of `name` for the project `record_id`.
     fn write_project_name(&self, record_id: &SalesforceId, name: &str) -> LateWrite {
         let request = reqwest::Client::new()
@@ -159,41 +213,18 @@ impl Race {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
     let race = Race::start().await;
-    let handle = race.salesforce.handle();
 
     // An outbound message carried the first state; Salesforce has moved on since.
-    let id = handle
-        .create("Project__c", json!({ "Name": "First", "Budget__c": 1 }))
-        .expect("created");
-    let first = handle
-        .record("Project__c", &id)
-        .expect("read")
-        .expect("exists");
-    handle
-        .update("Project__c", &id, json!({ "Name": "Newest" }))
-        .expect("updated");
-    let newest = handle
-        .record("Project__c", &id)
-        .expect("read")
-        .expect("exists");
+    let (id, first, newest) = race.project_that_moved_on("First", "Newest");
     let record_id = SalesforceId::parse(&id).expect("id");
-    let change = race.change(
-        &id,
-        ChangeKind::Upsert {
-            fields: BTreeMap::from([
-                ("Name".to_owned(), json!("First")),
-                ("Budget__c".to_owned(), json!("1")),
-            ]),
-        },
-        Some(first.system_modstamp),
-    );
+    let change = race.project_named(&id, "First", first);
     // Another worker records the newest state (its HubSpot write is not shown) while this one
     // writes the first.
     *race.index.newer.lock().expect("lock") = Some((
         change.record_key(),
         IndexEntry {
             hubspot_id: None,
-            modstamp: newest.system_modstamp,
+            modstamp: newest,
             content_hash: "written by another worker".into(),
             deleted: false,
             write_id: 0,
@@ -249,14 +280,7 @@ async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_
         .create("Project__c", json!({ "Name": "Same", "Budget__c": 1 }))
         .expect("created");
     let record_id = SalesforceId::parse(&id).expect("id");
-    let reread = race.change(
-        &id,
-        ChangeKind::Refetch {
-            reason: RefetchReason::PartialUpdate,
-            partial: BTreeMap::new(),
-        },
-        None,
-    );
+    let reread = race.read_now(&id);
     race.queue
         .send_batch(std::slice::from_ref(&reread))
         .await
@@ -275,20 +299,7 @@ async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_
         .expect("read")
         .expect("exists")
         .system_modstamp;
-    let between = reqwest::Client::new()
-        .post(format!(
-            "{}/crm/v3/objects/sf_project/batch/upsert",
-            race.hubspot.base_url()
-        ))
-        .bearer_auth(sf2hs_sandbox::hubspot::DEFAULT_TOKEN)
-        .json(
-            &json!({ "inputs": [{ "id": record_id.as_str(), "idProperty": "salesforce_id",
-                                     "properties": { "project_name": "Between" } }] }),
-        )
-        .send()
-        .await
-        .expect("HubSpot answers");
-    assert!(between.status().is_success());
+    race.write_project_name(&record_id, "Between").await;
     let mut entry = race
         .index
         .get(&reread.record_key())
@@ -311,56 +322,13 @@ async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
     let race = Race::start().await;
-    let handle = race.salesforce.handle();
-    let id = handle
-        .create("Project__c", json!({ "Name": "First", "Budget__c": 1 }))
-        .expect("created");
-    let first = handle
-        .record("Project__c", &id)
-        .expect("read")
-        .expect("exists");
-    std::thread::sleep(Duration::from_millis(5));
-    handle
-        .update("Project__c", &id, json!({ "Name": "Newest" }))
-        .expect("updated");
-    let newest = handle
-        .record("Project__c", &id)
-        .expect("read")
-        .expect("exists");
+    let (id, first, newest) = race.project_that_moved_on("First", "Newest");
     let record_id = SalesforceId::parse(&id).expect("id");
-    let change = race.change(
-        &id,
-        ChangeKind::Upsert {
-            fields: BTreeMap::from([
-                ("Name".to_owned(), json!("First")),
-                ("Budget__c".to_owned(), json!("1")),
-            ]),
-        },
-        Some(first.system_modstamp),
-    );
+    let change = race.project_named(&id, "First", first);
     // Two copies of the first state (an outbound message and its CDC event, say) on two
     // workers: the other one wrote HubSpot and recorded the state first. A third worker read
     // that entry, then wrote the newest state to HubSpot, before this one's HubSpot write.
-    let upsert = |name: &str| {
-        reqwest::Client::new()
-            .post(format!(
-                "{}/crm/v3/objects/sf_project/batch/upsert",
-                race.hubspot.base_url()
-            ))
-            .bearer_auth(sf2hs_sandbox::hubspot::DEFAULT_TOKEN)
-            .json(
-                &json!({ "inputs": [{ "id": record_id.as_str(), "idProperty": "salesforce_id",
-                                      "properties": { "project_name": name } }] }),
-            )
-            .send()
-    };
-    assert!(
-        upsert("Newest")
-            .await
-            .expect("HubSpot answers")
-            .status()
-            .is_success()
-    );
+    race.write_project_name(&record_id, "Newest").await;
     let hubspot_id = race
         .hubspot
         .handle()
@@ -378,7 +346,7 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
     };
     *race.index.newer.lock().expect("lock") = Some((
         change.record_key(),
-        entry(first.system_modstamp, "written by the other copy"),
+        entry(first, "written by the other copy"),
     ));
     race.queue
         .send_batch(std::slice::from_ref(&change))
@@ -398,12 +366,12 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
         .inner
         .put_if_newer(
             &change.record_key(),
-            &entry(newest.system_modstamp, "written by the third worker"),
+            &entry(newest, "written by the third worker"),
         )
         .await
         .expect("index");
     assert!(
-        matches!(third, IndexWrite::Written { previous, .. } if previous == Some(first.system_modstamp)),
+        matches!(third, IndexWrite::Written { previous, .. } if previous == Some(first)),
         "{third:?}"
     );
 
@@ -424,19 +392,10 @@ async fn a_rewrite_of_the_state_the_index_holds_is_told_from_the_entry_it_replac
         .create("Project__c", json!({ "Name": "Second", "Budget__c": 1 }))
         .expect("created");
     let record_id = SalesforceId::parse(&id).expect("id");
-    let read_now = || {
-        race.change(
-            &id,
-            ChangeKind::Refetch {
-                reason: RefetchReason::PartialUpdate,
-                partial: BTreeMap::new(),
-            },
-            None,
-        )
-    };
-    race.queue.send_batch(&[read_now()]).await.expect("queued");
+    let reread = race.read_now(&id);
+    let key = reread.record_key();
+    race.queue.send_batch(&[reread]).await.expect("queued");
     race.drain_all().await;
-    let key = read_now().record_key();
     let recorded = race.index.get(&key).await.expect("index").expect("entry");
 
     std::thread::sleep(Duration::from_millis(5));
@@ -454,16 +413,7 @@ async fn a_rewrite_of_the_state_the_index_holds_is_told_from_the_entry_it_replac
         Some(race.write_project_name(&record_id, "Second"));
     *race.index.newer.lock().expect("lock") = Some((key.clone(), recorded.clone()));
     race.queue
-        .send_batch(&[race.change(
-            &id,
-            ChangeKind::Upsert {
-                fields: BTreeMap::from([
-                    ("Name".to_owned(), json!("Newest")),
-                    ("Budget__c".to_owned(), json!("1")),
-                ]),
-            },
-            Some(newest.system_modstamp),
-        )])
+        .send_batch(&[race.project_named(&id, "Newest", newest.system_modstamp)])
         .await
         .expect("queued");
     let first_pass = race.drain().await;

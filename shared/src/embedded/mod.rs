@@ -374,6 +374,37 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[tokio::test]
+    async fn a_first_version_file_gets_write_ids_and_keeps_its_index() {
+        use crate::domain::{RecordKey, SalesforceId};
+        use crate::ports::{IndexWrite, RecordIndex};
+        let dir = std::env::temp_dir().join(format!("sf2hs-embedded-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.db");
+        {
+            let connection = Connection::open(&path).unwrap();
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+            connection.pragma_update(None, "user_version", 1).unwrap();
+            connection
+                .execute(
+                    "INSERT INTO record_index VALUES ('Invoice__c', 'a0Iak000000003zEAA', '7', 5, 'h', 0)",
+                    [],
+                )
+                .unwrap();
+        }
+        let index = EmbeddedStore::open(&path).unwrap().record_index();
+        let key = RecordKey {
+            object: "Invoice__c".into(),
+            record_id: SalesforceId::parse("a0Iak000000003zEAA").unwrap(),
+        };
+        let old = index.get(&key).await.unwrap().unwrap();
+        assert_eq!((old.hubspot_id.as_deref(), old.write_id), (Some("7"), 0));
+        let refreshed = index.put_if_newer(&key, &old).await.unwrap();
+        assert_eq!(refreshed, IndexWrite::Refreshed { previous_write: 0 });
+        assert_ne!(index.get(&key).await.unwrap().unwrap().write_id, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn embedded_refuses_a_newer_schema() {
         let dir = std::env::temp_dir().join(format!("sf2hs-embedded-{}", uuid::Uuid::new_v4()));
