@@ -130,25 +130,50 @@ impl Race {
         first: &str,
         newest: &str,
     ) -> (String, DateTime<Utc>, DateTime<Utc>) {
-        let handle = self.salesforce.handle();
-        let id = handle
+        let id = self
+            .salesforce
+            .handle()
             .create("Project__c", json!({ "Name": first, "Budget__c": 1 }))
             .expect("created");
-        let stamp = |id: &str| {
-            handle
-                .record("Project__c", id)
-                .expect("read")
-                .expect("exists")
-                .system_modstamp
-        };
-        let first_stamp = stamp(&id);
+        let first_stamp = self.stamp(&id);
+        let newest_stamp = self.rename(&id, newest);
+        (id, first_stamp, newest_stamp)
+    }
+
+    /// A project created as `name` and synced to HubSpot (read from Salesforce by the worker).
+    async fn synced_project(&self, name: &str) -> (String, SalesforceId) {
+        let id = self
+            .salesforce
+            .handle()
+            .create("Project__c", json!({ "Name": name, "Budget__c": 1 }))
+            .expect("created");
+        self.queue
+            .send_batch(&[self.read_now(&id)])
+            .await
+            .expect("queued");
+        self.drain_all().await;
+        let record_id = SalesforceId::parse(&id).expect("id");
+        (id, record_id)
+    }
+
+    /// Renames the project `id` in Salesforce; the new state's stamp.
+    fn rename(&self, id: &str, name: &str) -> DateTime<Utc> {
         // Stamps have millisecond precision: the update gets its own.
         std::thread::sleep(Duration::from_millis(5));
-        handle
-            .update("Project__c", &id, json!({ "Name": newest }))
+        self.salesforce
+            .handle()
+            .update("Project__c", id, json!({ "Name": name }))
             .expect("updated");
-        let newest_stamp = stamp(&id);
-        (id, first_stamp, newest_stamp)
+        self.stamp(id)
+    }
+
+    fn stamp(&self, id: &str) -> DateTime<Utc> {
+        self.salesforce
+            .handle()
+            .record("Project__c", id)
+            .expect("read")
+            .expect("exists")
+            .system_modstamp
     }
 
     /// An outbound message's change of the project `id`: `name`, budget 1, at `modstamp`.
@@ -275,30 +300,13 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_state_recorded_over_another_writers_makes_the_worker_read_again() {
     let race = Race::start().await;
-    let handle = race.salesforce.handle();
-    let id = handle
-        .create("Project__c", json!({ "Name": "Same", "Budget__c": 1 }))
-        .expect("created");
-    let record_id = SalesforceId::parse(&id).expect("id");
+    let (id, record_id) = race.synced_project("Same").await;
     let reread = race.read_now(&id);
-    race.queue
-        .send_batch(std::slice::from_ref(&reread))
-        .await
-        .expect("queued");
-    race.drain_all().await;
 
     // An edit undone in Salesforce: the newest state has the first one's content, so this
     // worker writes only its stamp to the index. Just before that write, another worker
     // records a state in between, which it has written to HubSpot.
-    std::thread::sleep(Duration::from_millis(5));
-    handle
-        .update("Project__c", &id, json!({ "Name": "Same" }))
-        .expect("updated");
-    let newest = handle
-        .record("Project__c", &id)
-        .expect("read")
-        .expect("exists")
-        .system_modstamp;
+    let newest = race.rename(&id, "Same");
     race.write_project_name(&record_id, "Between").await;
     let mut entry = race
         .index
@@ -387,25 +395,10 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewrite_of_the_state_the_index_holds_is_told_from_the_entry_it_replaced() {
     let race = Race::start().await;
-    let handle = race.salesforce.handle();
-    let id = handle
-        .create("Project__c", json!({ "Name": "Second", "Budget__c": 1 }))
-        .expect("created");
-    let record_id = SalesforceId::parse(&id).expect("id");
-    let reread = race.read_now(&id);
-    let key = reread.record_key();
-    race.queue.send_batch(&[reread]).await.expect("queued");
-    race.drain_all().await;
+    let (id, record_id) = race.synced_project("Second").await;
+    let key = race.read_now(&id).record_key();
     let recorded = race.index.get(&key).await.expect("index").expect("entry");
-
-    std::thread::sleep(Duration::from_millis(5));
-    handle
-        .update("Project__c", &id, json!({ "Name": "Newest" }))
-        .expect("updated");
-    let newest = handle
-        .record("Project__c", &id)
-        .expect("read")
-        .expect("exists");
+    let newest = race.rename(&id, "Newest");
     // This worker writes the newest state. Another one, re-writing the state the index holds
     // (a re-read, or a redelivery after a crash), read the same entry; its HubSpot write lands
     // after this one's, and it records its state again (same stamp) just before this one.
@@ -413,7 +406,7 @@ async fn a_rewrite_of_the_state_the_index_holds_is_told_from_the_entry_it_replac
         Some(race.write_project_name(&record_id, "Second"));
     *race.index.newer.lock().expect("lock") = Some((key.clone(), recorded.clone()));
     race.queue
-        .send_batch(&[race.project_named(&id, "Newest", newest.system_modstamp)])
+        .send_batch(&[race.project_named(&id, "Newest", newest)])
         .await
         .expect("queued");
     let first_pass = race.drain().await;
