@@ -202,6 +202,29 @@ impl Race {
         )
     }
 
+    /// Queues `change` and works one batch, which settles it: HubSpot then shows `name`.
+    async fn one_batch_shows(
+        &self,
+        change: Change,
+        record_id: &SalesforceId,
+        name: &str,
+        why: &str,
+    ) {
+        self.queue.send_batch(&[change]).await.expect("queued");
+        assert_eq!(self.drain().await.done, 1);
+        assert_eq!(self.project_name(record_id), name, "{why}");
+    }
+
+    /// HubSpot shows Salesforce's newest state, `name`, and nothing is left on the queue.
+    async fn ends_on(&self, record_id: &SalesforceId, name: &str) {
+        assert_eq!(
+            self.project_name(record_id),
+            name,
+            "HubSpot ends on Salesforce's newest state"
+        );
+        assert_eq!(self.queue.depth().await.expect("depth").visible, 0);
+    }
+
     /// Another writer's HubSpot write of `name` for the project `record_id`.
     fn write_project_name(&self, record_id: &SalesforceId, name: &str) -> LateWrite {
         let request = reqwest::Client::new()
@@ -255,15 +278,13 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
             write_id: 0,
         },
     ));
-    race.queue.send_batch(&[change]).await.expect("queued");
-
-    let first_pass = race.drain().await;
-    assert_eq!(first_pass.done, 1);
-    assert_eq!(
-        race.project_name(&record_id),
+    race.one_batch_shows(
+        change,
+        &record_id,
         "First",
-        "the older state was written first"
-    );
+        "the older state was written first",
+    )
+    .await;
 
     // The worker asked for the record to be read again.
     let pending = race
@@ -289,12 +310,7 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
         .expect("released");
     let second_pass = race.drain().await;
     assert_eq!(second_pass.done, 1);
-    assert_eq!(
-        race.project_name(&record_id),
-        "Newest",
-        "HubSpot ends on Salesforce's newest state"
-    );
-    assert_eq!(race.queue.depth().await.expect("depth").visible, 0);
+    race.ends_on(&record_id, "Newest").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,30 +368,22 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
         deleted: false,
         write_id: 0,
     };
-    *race.index.newer.lock().expect("lock") = Some((
-        change.record_key(),
-        entry(first, "written by the other copy"),
-    ));
-    race.queue
-        .send_batch(std::slice::from_ref(&change))
-        .await
-        .expect("queued");
-    let first_pass = race.drain().await;
-    assert_eq!(first_pass.done, 1);
-    assert_eq!(
-        race.project_name(&record_id),
+    let key = change.record_key();
+    *race.index.newer.lock().expect("lock") =
+        Some((key.clone(), entry(first, "written by the other copy")));
+    race.one_batch_shows(
+        change,
+        &record_id,
         "First",
-        "this worker's late write of the first state landed over the newest"
-    );
+        "this worker's late write of the first state landed over the newest",
+    )
+    .await;
     // The third worker records the newest state: the entry it read is still there, so it has
     // no reason to read again.
     let third = race
         .index
         .inner
-        .put_if_newer(
-            &change.record_key(),
-            &entry(newest, "written by the third worker"),
-        )
+        .put_if_newer(&key, &entry(newest, "written by the third worker"))
         .await
         .expect("index");
     assert!(
@@ -384,12 +392,7 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
     );
 
     race.drain_all().await;
-    assert_eq!(
-        race.project_name(&record_id),
-        "Newest",
-        "HubSpot ends on Salesforce's newest state"
-    );
-    assert_eq!(race.queue.depth().await.expect("depth").visible, 0);
+    race.ends_on(&record_id, "Newest").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,23 +408,14 @@ async fn a_rewrite_of_the_state_the_index_holds_is_told_from_the_entry_it_replac
     *race.index.late_write.lock().expect("lock") =
         Some(race.write_project_name(&record_id, "Second"));
     *race.index.newer.lock().expect("lock") = Some((key.clone(), recorded.clone()));
-    race.queue
-        .send_batch(&[race.project_named(&id, "Newest", newest)])
-        .await
-        .expect("queued");
-    let first_pass = race.drain().await;
-    assert_eq!(first_pass.done, 1);
-    assert_eq!(
-        race.project_name(&record_id),
+    race.one_batch_shows(
+        race.project_named(&id, "Newest", newest),
+        &record_id,
         "Second",
-        "the other writer's late write landed over the newest state"
-    );
+        "the other writer's late write landed over the newest state",
+    )
+    .await;
 
     race.drain_all().await;
-    assert_eq!(
-        race.project_name(&record_id),
-        "Newest",
-        "HubSpot ends on Salesforce's newest state"
-    );
-    assert_eq!(race.queue.depth().await.expect("depth").visible, 0);
+    race.ends_on(&record_id, "Newest").await;
 }
