@@ -733,17 +733,9 @@ impl Worker {
                         };
                         // Another writer may have stored (and written to HubSpot) a state in
                         // between, which this newer one, not written, would hide: read again.
-                        let raced = match self.ports.index.put_if_newer(&key, &entry).await {
-                            Ok(IndexWrite::Written { previous_write, .. }) => {
-                                previous_write != item.seen_write
-                            }
-                            Ok(IndexWrite::Refreshed { previous_write }) => {
-                                Some(previous_write) != item.seen_write
-                            }
-                            // A newer state is stored: its writer settles the record.
-                            Ok(IndexWrite::Stale { .. }) | Err(_) => false,
-                        };
-                        if raced {
+                        // (A newer state stored instead: its writer settles the record.)
+                        let written = self.ports.index.put_if_newer(&key, &entry).await;
+                        if written.is_ok_and(|write| came_between(&write, item.seen_write)) {
                             reread.push(reread_after_race(&item.message.change));
                         }
                     } else {
@@ -1233,26 +1225,20 @@ impl Worker {
         .await;
         for ((position, _, _, settled), result) in writes.into_iter().zip(results) {
             let item = &mut items[position];
-            // Every write draws a new `write_id`: one other than the entry read before writing
-            // HubSpot was replaced, so another writer came in between, and its HubSpot write
-            // may have landed after ours (older state over newer, or a prune of its newer
+            // Another writer came in between (or stored a newer state): its HubSpot write may
+            // have landed after ours (older state over newer, or a prune of its newer
             // association).
             let raced = match result {
+                Ok(IndexWrite::Stale { .. }) => Some(RACED_OTHER_STATE),
                 // It recorded this same state, so the stamp did not move; a third writer that
                 // read its entry took our state for written while our write was still to come.
-                Ok(IndexWrite::Refreshed { previous_write })
-                    if Some(previous_write) != item.seen_write =>
+                Ok(write @ IndexWrite::Refreshed { .. })
+                    if came_between(&write, item.seen_write) =>
                 {
                     Some(RACED_SAME_STATE)
                 }
-                Ok(IndexWrite::Refreshed { .. }) => None,
-                Ok(IndexWrite::Written { previous_write, .. })
-                    if previous_write != item.seen_write =>
-                {
-                    Some(RACED_OTHER_STATE)
-                }
-                Ok(IndexWrite::Written { .. }) => None,
-                Ok(IndexWrite::Stale { .. }) => Some(RACED_OTHER_STATE),
+                Ok(write) if came_between(&write, item.seen_write) => Some(RACED_OTHER_STATE),
+                Ok(_) => None,
                 Err(e) => {
                     item.outcome =
                         Some(self.retry(&item.message, e.to_string(), self.settings.retry_delay));
@@ -1326,6 +1312,18 @@ impl Worker {
                 self.failure(message, format!("{doing}: {reason}"))
             }
         }
+    }
+}
+
+/// Whether `write` replaced another write than the entry read before writing HubSpot (`seen`,
+/// its `write_id`; `None`: no entry): every write draws a new `write_id`, so a different one
+/// shows another writer in between, even one that left the modstamp as it was. A `Stale` write
+/// replaced nothing.
+fn came_between(write: &IndexWrite, seen: Option<u64>) -> bool {
+    match write {
+        IndexWrite::Written { previous_write, .. } => *previous_write != seen,
+        IndexWrite::Refreshed { previous_write } => Some(*previous_write) != seen,
+        IndexWrite::Stale { .. } => false,
     }
 }
 
