@@ -11,7 +11,7 @@ It also takes the whole-queue scans out of moto's SQS hot paths (`fast_sqs_clock
 `fast_sqs_lookups`): moto computed every queue attribute, message counts included, once per
 message sent and once per message received, and found a receipt handle by asking every message.
 With tens of thousands of messages queued that held moto at ~15 requests/s. The answers are the
-same; `tests/tests/conformance_aws.rs` runs the SQS adapter's conformance suite against it.
+same; `tests/tests/it/conformance_aws.rs` runs the SQS adapter's conformance suite against it.
 
 Usage: python scripts/moto_server.py [-H HOST] [-p PORT]
 """

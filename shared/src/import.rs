@@ -14,13 +14,12 @@ use chrono::Utc;
 use serde_json::Value;
 
 use crate::domain::{Change, ChangeKind, ChangeSource, SalesforceId};
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, read_fields, snapshot_for_mapping};
 use crate::ports::{
     ChangeQueue, ImportCounts, ImportJob, ImportJobs, ImportStatus, MappingStore, PortError,
     PortResult, RecordPages, RemoteError,
 };
 use crate::salesforce::intake::outbound::parse_salesforce_datetime;
-use crate::worker::{refetch_fields, snapshot_for_mapping};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -123,7 +122,7 @@ impl Importer {
             .ok_or_else(|| ImportError::NoMapping(job.salesforce_object.clone()))?
             .mapping;
         self.jobs.start(job_id).await?;
-        let fields = refetch_fields(&mapping);
+        let fields = read_fields(&mapping);
         let mut cursor = job.cursor.clone();
         // A finished cursor is stored as "" so a resumed run knows the last page went out.
         if cursor.as_deref() == Some("") {

@@ -7,7 +7,7 @@
 //! `scripts/test` installs). `SF2HS_BENCH_CHANGES` (default 1000) and `SF2HS_BENCH_RATE`
 //! (changes per second, default 100) size the run. One worker invocation at a time.
 
-#[path = "../tests/common_pipeline/mod.rs"]
+#[path = "../tests/it/common_pipeline/mod.rs"]
 mod common_pipeline;
 
 use std::collections::HashMap;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, RunningSandbox, SandboxConfig};
 use sf2hs_sandbox::salesforce::RunningSalesforceSandbox;
 use sf2hs_shared::domain::{
-    Change, ChangeKind, ChangeSource, FieldSnapshot, RefetchReason, SalesforceId,
+    Change, ChangeKind, ChangeSource, FieldSnapshot, RereadReason, SalesforceId,
 };
 use sf2hs_shared::engine::map_record;
 use sf2hs_shared::import::{ImportProgress, Importer};
@@ -370,8 +370,8 @@ async fn main() {
     let partial: Vec<Change> = ours
         .iter()
         .map(|id| Change {
-            kind: ChangeKind::Refetch {
-                reason: RefetchReason::PartialUpdate,
+            kind: ChangeKind::Reread {
+                reason: RereadReason::PartialUpdate,
                 partial: FieldSnapshot::from([("Budget__c".to_owned(), Value::Null)]),
             },
             modstamp: None,

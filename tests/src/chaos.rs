@@ -1,5 +1,5 @@
-//! The chaos scenario, run on the deployed shape (moto, `functions/worker/tests/chaos.rs`) and
-//! on the local pipeline's embedded store (`cli/tests/chaos_embedded.rs`).
+//! The chaos scenario, run on the deployed shape (moto, `functions/worker/tests/it/chaos.rs`) and
+//! on the local pipeline's embedded store (`cli/tests/it/chaos_embedded.rs`).
 //!
 //! Salesforce records of two mapped objects, with associations, changed several times each and
 //! delivered as outbound messages and CDC events, with duplicates and in shuffled order, to the

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 use sf2hs_shared::domain::{FieldSnapshot, SalesforceId};
 use sf2hs_shared::engine::map_record;
-use sf2hs_shared::mapping::{AssociationTarget, Mapping, load_files};
-use sf2hs_shared::worker::{refetch_fields, snapshot_for_mapping};
+use sf2hs_shared::mapping::{
+    AssociationTarget, Mapping, load_files, read_fields, snapshot_for_mapping,
+};
 
 use crate::output::{self, CliError};
 
@@ -88,7 +89,7 @@ async fn fetch_records(
             ))
         })?;
     let mut fields = vec!["Id".to_owned()];
-    fields.extend(refetch_fields(mapping).into_iter().filter(|f| f != "Id"));
+    fields.extend(read_fields(mapping).into_iter().filter(|f| f != "Id"));
     let soql = format!(
         "SELECT {} FROM {} ORDER BY SystemModstamp DESC LIMIT {sample}",
         fields.join(", "),

@@ -3,9 +3,9 @@
 //! `SqsEvent` into its batch and its dispositions into SQS actions:
 //!
 //! - done: not reported, so the event source mapping deletes the message;
-//! - retry: reported in `batchItemFailures`, after its visibility is set to the retry delay;
-//! - dead letter: sent to the queue's dead-letter queue with the reason, then deleted;
-//!   if that fails it is reported for retry instead (never lost).
+//! - anything to deliver again (`Disposition::apply` answers `Redeliver`: a retry, or a copy
+//!   or dead letter that could not be sent) is reported in `batchItemFailures`, its
+//!   visibility set to the wait where SQS took that; never lost.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use sf2hs_shared::aws::{AwsConnection, Deployment, SqsChangeQueue};
 use sf2hs_shared::domain::Change;
 use sf2hs_shared::ports::ChangeQueue;
 use sf2hs_shared::settings::{self, Lookup};
-use sf2hs_shared::worker::{Disposition, InboundMessage, Worker, WorkerPorts};
+use sf2hs_shared::worker::{Applied, InboundMessage, Worker, WorkerPorts};
 
 /// The function's state, built once per execution environment.
 pub struct WorkerFunction {
@@ -138,36 +138,13 @@ impl WorkerFunction {
             let Some((queue, receipt)) = held.get(message_id.as_str()) else {
                 continue;
             };
-            match disposition {
-                Disposition::Done => {}
-                Disposition::Retry { reason, delay } => {
-                    tracing::warn!(message = %message_id, %reason, "will retry");
-                    // The delay is best effort: without it the message returns after the
-                    // queue's visibility timeout.
-                    if let Err(e) = queue.release(receipt, delay).await {
-                        tracing::warn!(message = %message_id, error = %e, "cannot set the retry delay");
-                    }
-                    failures.push(message_id);
-                }
-                Disposition::Requeue {
-                    change,
-                    reason,
-                    delay,
-                } => {
-                    tracing::info!(message = %message_id, %reason, ?delay, "waits on the queue");
-                    // The copy first: if it cannot be sent, the original is delivered again.
-                    if let Err(e) = queue.send_delayed(&[*change], delay).await {
-                        tracing::warn!(message = %message_id, error = %e, "cannot requeue; it will be retried");
-                        failures.push(message_id);
-                    }
-                }
-                Disposition::DeadLetter { reason } => {
-                    tracing::warn!(message = %message_id, %reason, "dead-lettered");
-                    if let Err(e) = queue.dead_letter(receipt, &reason).await {
-                        tracing::error!(message = %message_id, error = %e, "cannot dead-letter; it will be retried");
-                        failures.push(message_id);
-                    }
-                }
+            // Done needs nothing: the event source mapping deletes every message not reported.
+            if disposition
+                .apply(queue.as_ref(), &message_id, receipt)
+                .await
+                == Applied::Redeliver
+            {
+                failures.push(message_id);
             }
         }
         let mut response = SqsBatchResponse::default();

@@ -26,7 +26,7 @@ pub struct Deployment {
     pub connection: AwsConnection,
     pub settings: AwsSettings,
     pub store: DynamoStore,
-    /// Live changes (ingest's output, the worker's re-fetches).
+    /// Live changes (ingest's output, the worker's re-reads).
     pub queue: Arc<SqsChangeQueue>,
     /// Imported records, when the stack has a backfill queue.
     pub backfill: Option<Arc<SqsChangeQueue>>,

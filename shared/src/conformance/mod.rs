@@ -19,7 +19,7 @@ pub mod sync_log;
 
 use chrono::{DateTime, TimeZone, Timelike, Utc};
 
-use crate::domain::{Change, ChangeKind, ChangeSource, FieldSnapshot, RefetchReason, SalesforceId};
+use crate::domain::{Change, ChangeKind, ChangeSource, FieldSnapshot, RereadReason, SalesforceId};
 use crate::mapping::{
     AssociationMapping, AssociationTarget, Conversion, DEFAULT_ID_PROPERTY, DeleteRule,
     FieldMapping, HubSpotObjectRef, Mapping, MappingStatus,
@@ -102,8 +102,8 @@ pub fn sample_change(n: u32) -> Change {
             },
         ),
         1 => (
-            ChangeKind::Refetch {
-                reason: RefetchReason::PartialUpdate,
+            ChangeKind::Reread {
+                reason: RereadReason::PartialUpdate,
                 partial: FieldSnapshot::from([("Status__c".to_owned(), serde_json::json!("Sent"))]),
             },
             ChangeSource::Cdc {

@@ -25,7 +25,7 @@ pub struct Change {
     pub record_id: SalesforceId,
     pub kind: ChangeKind,
     /// `SystemModstamp` of the state carried, or the CDC commit timestamp; `None` when the sender
-    /// did not say (an outbound message without that field), in which case the worker re-fetches.
+    /// did not say (an outbound message without that field), in which case the worker re-reads.
     pub modstamp: Option<DateTime<Utc>>,
     pub source: ChangeSource,
     pub received_at: DateTime<Utc>,
@@ -51,8 +51,11 @@ pub enum ChangeKind {
     /// Created or updated, but the state must be read from Salesforce before writing: the
     /// snapshot is partial (a CDC UPDATE carries only changed fields), missing (a gap event) or
     /// not to be trusted (diff fields). `partial` holds what did arrive.
-    Refetch {
-        reason: RefetchReason,
+    // The queue's messages say `refetch`, as before the rename: changes queued by an older
+    // version are read the same way.
+    #[serde(rename = "refetch")]
+    Reread {
+        reason: RereadReason,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         partial: FieldSnapshot,
     },
@@ -63,7 +66,7 @@ pub enum ChangeKind {
 /// Why a change needs the record's state read from Salesforce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RefetchReason {
+pub enum RereadReason {
     /// A CDC UPDATE: only changed fields were sent.
     PartialUpdate,
     /// A CDC gap event: header only, no field values.
@@ -109,7 +112,7 @@ pub enum ChangeSource {
     Import {
         job_id: String,
     },
-    /// A re-fetch the worker asked for itself (a concurrent update, an association retry).
+    /// A re-read the worker asked for itself (a concurrent update, an association retry).
     Worker,
 }
 
@@ -126,7 +129,7 @@ impl Change {
     pub fn carries_full_state(&self) -> bool {
         match &self.kind {
             ChangeKind::Upsert { .. } => self.modstamp.is_some(),
-            ChangeKind::Refetch { .. } => false,
+            ChangeKind::Reread { .. } => false,
             ChangeKind::Delete | ChangeKind::Undelete => true,
         }
     }
@@ -214,8 +217,8 @@ mod tests {
         assert!(change.carries_full_state());
         change.modstamp = None;
         assert!(!change.carries_full_state());
-        change.kind = ChangeKind::Refetch {
-            reason: RefetchReason::Gap,
+        change.kind = ChangeKind::Reread {
+            reason: RereadReason::Gap,
             partial: FieldSnapshot::new(),
         };
         assert!(!change.carries_full_state());

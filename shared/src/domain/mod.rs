@@ -3,5 +3,5 @@
 mod change;
 mod record_id;
 
-pub use change::{Change, ChangeKind, ChangeSource, FieldSnapshot, RecordKey, RefetchReason};
+pub use change::{Change, ChangeKind, ChangeSource, FieldSnapshot, RecordKey, RereadReason};
 pub use record_id::{RecordIdError, SalesforceId};

@@ -5,6 +5,7 @@
 //! - `validate`: every problem at once, each with file, line and a fix hint;
 //! - `live`: the same mappings checked against the live Salesforce and HubSpot schemas;
 //! - `objects`: the Salesforce objects that may be mapped;
+//! - `reads`: the Salesforce fields a mapping reads, and a read record reshaped for it;
 //! - `report`: problems, located mappings and the validation report;
 //! - `schema`: live schemas from Salesforce describe and HubSpot, behind `SchemaSource`.
 
@@ -12,6 +13,7 @@ mod file;
 mod live;
 mod model;
 pub mod objects;
+pub mod reads;
 mod report;
 pub mod schema;
 mod suggest;
@@ -22,5 +24,6 @@ pub use model::{
     AssociationMapping, AssociationTarget, Conversion, DEFAULT_ID_PROPERTY, DeleteRule,
     FieldMapping, HubSpotObjectRef, Mapping, MappingStatus,
 };
+pub use reads::{read_fields, snapshot_for_mapping};
 pub use report::{LocatedMapping, MappingLines, Problem, Severity, ValidationReport};
 pub use validate::{load_files, validate_sources};

@@ -1,9 +1,11 @@
 //! The local pipeline's worker loop step: receive from a `ChangeQueue`, process, and apply each
-//! message's disposition to the same queue (the Lambda lets SQS do this part).
+//! message's disposition to the same queue (`Disposition::apply`, as the Lambda does; there
+//! SQS's event source mapping deletes what is done).
 
 use std::time::Duration;
 
-use super::{Disposition, InboundMessage, Worker};
+use super::Worker;
+use super::message::{Applied, Disposition, InboundMessage};
 use crate::ports::{ChangeQueue, PortResult};
 
 /// What one drain step did.
@@ -69,24 +71,13 @@ pub async fn drain_once(
         let Some(receipt) = receipts.get(&message_id) else {
             continue;
         };
-        match disposition {
-            Disposition::Done => done.push(receipt.clone()),
-            Disposition::Retry { delay, .. } => {
-                report.retried += 1;
-                queue.release(receipt, delay).await?;
-            }
-            Disposition::DeadLetter { reason } => {
-                report.dead_lettered += 1;
-                queue.dead_letter(receipt, &reason).await?;
-            }
-            Disposition::Requeue { change, delay, .. } => {
-                report.retried += 1;
-                // The copy first: a crash in between delivers the change twice, never zero.
-                match queue.send_delayed(&[*change], delay).await {
-                    Ok(()) => done.push(receipt.clone()),
-                    Err(_) => queue.release(receipt, delay).await?,
-                }
-            }
+        match &disposition {
+            Disposition::Retry { .. } | Disposition::Requeue { .. } => report.retried += 1,
+            Disposition::DeadLetter { .. } => report.dead_lettered += 1,
+            Disposition::Done => {}
+        }
+        if disposition.apply(queue, &message_id, receipt).await == Applied::Delete {
+            done.push(receipt.clone());
         }
     }
     report.done = done.len();

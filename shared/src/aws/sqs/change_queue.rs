@@ -98,7 +98,7 @@ fn encode(change: &Change) -> PortResult<String> {
     if body.len() > MAX_MESSAGE_BYTES {
         return Err(PortError::Invalid(format!(
             "the change of {} is {} bytes, more than an SQS message holds ({MAX_MESSAGE_BYTES}); \
-             map fewer or shorter fields, or send it as a re-fetch",
+             map fewer or shorter fields, or send it as a re-read",
             change.record_key(),
             body.len()
         )));

@@ -1,4 +1,4 @@
-//! The Salesforce REST and Bulk API 2.0 client sf2hs uses for describe, backfill and re-fetch
+//! The Salesforce REST and Bulk API 2.0 client sf2hs uses for describe, backfill and re-read
 //! (salesforce.md §3-§4). One [`SalesforceClient`] per org: it mints and caches an OAuth token
 //! (re-minted once on `INVALID_SESSION_ID`), reads `Sforce-Limit-Info` on every answer and stops
 //! before passing its share of the daily allowance, retries transient failures, and turns

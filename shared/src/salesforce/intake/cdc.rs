@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    Change, ChangeKind, ChangeSource, FieldSnapshot, RecordIdError, RefetchReason, SalesforceId,
+    Change, ChangeKind, ChangeSource, FieldSnapshot, RecordIdError, RereadReason, SalesforceId,
 };
 
 /// How CDC and platform events are read.
@@ -243,8 +243,8 @@ fn change_event(
         "UPDATE" => update_kind(header, fields),
         "DELETE" => ChangeKind::Delete,
         "UNDELETE" => ChangeKind::Undelete,
-        "GAP_CREATE" | "GAP_UPDATE" | "GAP_DELETE" | "GAP_UNDELETE" => ChangeKind::Refetch {
-            reason: RefetchReason::Gap,
+        "GAP_CREATE" | "GAP_UPDATE" | "GAP_DELETE" | "GAP_UNDELETE" => ChangeKind::Reread {
+            reason: RereadReason::Gap,
             partial: FieldSnapshot::new(),
         },
         other => return Err(EventError::UnknownChangeType(other.to_owned())),
@@ -306,14 +306,14 @@ fn update_kind(header: &Value, mut fields: FieldSnapshot) -> ChangeKind {
     }
     let diff = string_list(header, "diffFields");
     let reason = if diff.is_empty() {
-        RefetchReason::PartialUpdate
+        RereadReason::PartialUpdate
     } else {
         for field in diff {
             fields.remove(field);
         }
-        RefetchReason::DiffFields
+        RereadReason::DiffFields
     };
-    ChangeKind::Refetch {
+    ChangeKind::Reread {
         reason,
         partial: fields,
     }
@@ -404,8 +404,8 @@ fn platform_event(
     let kind = match change_type.as_str() {
         "DELETE" | "DELETED" => ChangeKind::Delete,
         "UNDELETE" | "UNDELETED" => ChangeKind::Undelete,
-        _ => ChangeKind::Refetch {
-            reason: RefetchReason::EventOnly,
+        _ => ChangeKind::Reread {
+            reason: RereadReason::EventOnly,
             partial: FieldSnapshot::new(),
         },
     };

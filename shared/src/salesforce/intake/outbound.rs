@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::xml::{StartTag, Token, TokenError, Tokens};
 use crate::domain::{
-    Change, ChangeKind, ChangeSource, FieldSnapshot, RecordIdError, RefetchReason, SalesforceId,
+    Change, ChangeKind, ChangeSource, FieldSnapshot, RecordIdError, RereadReason, SalesforceId,
 };
 
 pub const SOAP_ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -410,8 +410,8 @@ impl OutboundMessage {
                 let kind = if modstamp.is_some() {
                     ChangeKind::Upsert { fields: n.fields }
                 } else {
-                    ChangeKind::Refetch {
-                        reason: RefetchReason::UnknownAge,
+                    ChangeKind::Reread {
+                        reason: RereadReason::UnknownAge,
                         partial: n.fields,
                     }
                 };

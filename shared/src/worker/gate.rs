@@ -1,0 +1,112 @@
+//! The first stage: a batch's records of one object go on only under an active mapping.
+
+use std::time::Duration;
+
+use super::Worker;
+use super::item::{Budget, Item, ItemOutcome, fail_all};
+use crate::mapping::{Mapping, MappingStatus};
+
+/// The reason prefix of changes parked because their mapping is paused; activation replays them.
+pub const PAUSED_REASON_PREFIX: &str = "paused:";
+
+impl Worker {
+    /// The active mapping of `object`, or the items settled: failed without a mapping (or when
+    /// the store cannot be read), skipped under a draft, parked under a paused one.
+    pub(super) async fn active_mapping(
+        &self,
+        object: &str,
+        mut items: Vec<Item>,
+    ) -> Result<(Mapping, Vec<Item>), Vec<Item>> {
+        let mapping = match self.ports.mappings.get(object).await {
+            Ok(Some(stored)) => stored.mapping,
+            Ok(None) => {
+                let reason = format!(
+                    "no mapping for `{object}`: apply one (`sf2hs mappings apply FILE`), then replay the dead letters"
+                );
+                return Err(fail_all(items, &reason, Duration::ZERO, Budget::Spent));
+            }
+            Err(e) => {
+                return Err(fail_all(
+                    items,
+                    &e.to_string(),
+                    self.settings.retry_delay,
+                    Budget::Outage,
+                ));
+            }
+        };
+        match mapping.status {
+            MappingStatus::Draft => {
+                for item in &mut items {
+                    item.outcome = Some(ItemOutcome::Skipped {
+                        reason: format!("mapping `{object}` is a draft: changes are not taken"),
+                    });
+                }
+                Err(items)
+            }
+            MappingStatus::Paused => {
+                // Parked, not dropped: `sf2hs mappings activate` replays them.
+                let reason = format!(
+                    "{PAUSED_REASON_PREFIX} mapping `{object}` is paused; activating it replays this change"
+                );
+                Err(fail_all(items, &reason, Duration::ZERO, Budget::Spent))
+            }
+            MappingStatus::Active => Ok((mapping, items)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{MappingStore, SyncOutcome};
+    use crate::worker::Disposition;
+    use crate::worker::fakes::{Rig, only, stamp};
+
+    #[tokio::test]
+    async fn a_draft_mapping_skips_its_changes_without_calls() {
+        let rig = Rig::new().await;
+        let store = rig.store.mapping_store();
+        store
+            .set_status("Invoice__c", MappingStatus::Draft)
+            .await
+            .expect("status");
+        let result = rig
+            .process(vec![rig.invoice(1, "INV-1", None, stamp(0))])
+            .await;
+        assert_eq!(only(&result), &Disposition::Done);
+        assert_eq!(rig.log().await[0].outcome, SyncOutcome::Skipped);
+        assert!(rig.hubspot.state().calls.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_paused_mapping_parks_its_changes_for_activation() {
+        let rig = Rig::new().await;
+        let store = rig.store.mapping_store();
+        store
+            .set_status("Invoice__c", MappingStatus::Paused)
+            .await
+            .expect("status");
+        let result = rig
+            .process(vec![rig.invoice(1, "INV-1", None, stamp(0))])
+            .await;
+        let Disposition::DeadLetter { reason } = only(&result) else {
+            panic!("parked: {result:?}");
+        };
+        assert!(reason.starts_with(PAUSED_REASON_PREFIX), "{reason}");
+        assert!(rig.hubspot.state().calls.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_object_without_a_mapping_is_dead_lettered_with_the_fix() {
+        let rig = Rig::new().await;
+        let store = rig.store.mapping_store();
+        store.delete("Invoice__c").await.expect("delete");
+        let result = rig
+            .process(vec![rig.invoice(1, "INV-1", None, stamp(0))])
+            .await;
+        let Disposition::DeadLetter { reason } = only(&result) else {
+            panic!("dead-lettered: {result:?}");
+        };
+        assert!(reason.contains("sf2hs mappings apply"), "{reason}");
+    }
+}

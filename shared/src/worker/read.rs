@@ -1,0 +1,231 @@
+//! Reading records from Salesforce: the state of every record whose change did not carry it
+//! (a re-read), and deleted records' last states from the recycle bin.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::Worker;
+use super::item::{Item, State};
+use crate::domain::{ChangeKind, SalesforceId};
+use crate::mapping::reads::{api_fields, field_requests, nest_components};
+use crate::mapping::{DeleteRule, Mapping};
+use crate::salesforce::intake::outbound::parse_salesforce_datetime;
+
+impl Worker {
+    /// Gives every item a state: the one it carries, or the one Salesforce has now.
+    pub(super) async fn resolve_states(&self, mapping: &Mapping, items: &mut [Item]) {
+        let mut to_read: Vec<SalesforceId> = Vec::new();
+        for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
+            let change = &item.message.change;
+            match (&change.kind, change.modstamp) {
+                (ChangeKind::Upsert { fields }, Some(modstamp)) if !item.read_requested() => {
+                    item.state = Some(State::Upsert(fields.clone()));
+                    item.modstamp = modstamp;
+                    item.modstamp_known = true;
+                }
+                (ChangeKind::Delete, modstamp) => {
+                    item.state = Some(State::Delete);
+                    item.modstamp = modstamp.unwrap_or(change.received_at);
+                    item.modstamp_known = modstamp.is_some();
+                }
+                // Partial, missing or of unknown age, or an undelete (the record's state
+                // after it came back is what HubSpot must show).
+                _ => to_read.push(change.record_id.clone()),
+            }
+        }
+        if to_read.is_empty() {
+            return;
+        }
+        let requests = field_requests(mapping);
+        let fields = api_fields(&requests);
+        let read = self
+            .ports
+            .salesforce
+            .retrieve(&mapping.salesforce_object, &to_read, &fields)
+            .await;
+        let wanted: HashSet<&SalesforceId> = to_read.iter().collect();
+        for item in items
+            .iter_mut()
+            .filter(|i| i.outcome.is_none() && i.state.is_none())
+        {
+            let id = item.message.change.record_id.clone();
+            if !wanted.contains(&id) {
+                continue;
+            }
+            match &read {
+                Err(e) => {
+                    item.outcome =
+                        Some(self.remote_failure(&item.message, e, "reading it from Salesforce"))
+                }
+                Ok(records) => {
+                    match records.get(&id) {
+                        Some(Some(snapshot)) => {
+                            let modstamp = snapshot
+                                .get("SystemModstamp")
+                                .and_then(Value::as_str)
+                                .and_then(parse_salesforce_datetime);
+                            match modstamp {
+                                Some(modstamp) => {
+                                    item.state = Some(State::Upsert(nest_components(
+                                        snapshot.clone(),
+                                        &requests,
+                                    )));
+                                    item.modstamp = modstamp;
+                                    item.modstamp_known = true;
+                                }
+                                None => item.outcome = Some(
+                                    self.failure(
+                                        &item.message,
+                                        "Salesforce returned the record without a SystemModstamp"
+                                            .into(),
+                                    ),
+                                ),
+                            }
+                        }
+                        // Gone: deleted (or no longer visible to the integration user).
+                        Some(None) => {
+                            item.state = Some(State::Delete);
+                            let change = &item.message.change;
+                            item.modstamp = change.modstamp.unwrap_or(change.received_at);
+                            // An upsert read only because a re-read came with it carries the
+                            // stamp of a state before the delete: the recycle bin has the
+                            // delete's.
+                            item.modstamp_known = change.modstamp.is_some()
+                                && !matches!(change.kind, ChangeKind::Upsert { .. });
+                        }
+                        None => {
+                            item.outcome = Some(self.failure(
+                                &item.message,
+                                "Salesforce did not answer for this record".into(),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads deleted records from the recycle bin, for two reasons. Under `on_delete = "keep"`
+    /// a delete leaves the record in HubSpot, so HubSpot must show the state the record had
+    /// when it was deleted: an update superseded by the delete in this batch, or read only
+    /// after it, would otherwise never arrive. And a record found gone by a re-read has no
+    /// Salesforce time for its delete: the time it was received is on another clock, and an
+    /// index holding it would take later changes (an undelete) for older ones.
+    pub(super) async fn read_recycle_bin(&self, mapping: &Mapping, items: &mut [Item]) {
+        let keep = mapping.on_delete == DeleteRule::Keep;
+        let wanted = |i: &Item| {
+            i.outcome.is_none()
+                && matches!(i.state, Some(State::Delete))
+                && (keep || !i.modstamp_known)
+        };
+        let deleted: Vec<SalesforceId> = items
+            .iter()
+            .filter(|i| wanted(i))
+            .map(|i| i.message.change.record_id.clone())
+            .collect();
+        if deleted.is_empty() {
+            return;
+        }
+        let requests = field_requests(mapping);
+        let fields = api_fields(&requests);
+        let read = self
+            .ports
+            .salesforce
+            .last_states(&mapping.salesforce_object, &deleted, &fields)
+            .await;
+        for item in items.iter_mut().filter(|i| wanted(i)) {
+            match &read {
+                Err(e) => {
+                    item.outcome = Some(self.remote_failure(
+                        &item.message,
+                        e,
+                        "reading its last state from the recycle bin",
+                    ));
+                }
+                Ok(states) => {
+                    // Purged from the recycle bin: HubSpot keeps what it has.
+                    let Some(snapshot) = states.get(&item.message.change.record_id) else {
+                        continue;
+                    };
+                    let deleted_at = snapshot
+                        .get("SystemModstamp")
+                        .and_then(Value::as_str)
+                        .and_then(parse_salesforce_datetime);
+                    match deleted_at {
+                        Some(at) if item.modstamp_known => item.modstamp = at.max(item.modstamp),
+                        Some(at) => {
+                            item.modstamp = at;
+                            item.modstamp_known = true;
+                        }
+                        None => {}
+                    }
+                    if !keep {
+                        continue;
+                    }
+                    item.state = Some(State::Upsert(nest_components(snapshot.clone(), &requests)));
+                    item.kept_after_delete = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{ChangeKind, FieldSnapshot, RereadReason};
+    use crate::worker::Disposition;
+    use crate::worker::fakes::{Rig, fields, id, only, stamp};
+
+    #[tokio::test]
+    async fn a_partial_update_is_written_with_the_state_salesforce_has() {
+        let rig = Rig::new().await;
+        let record = id("a01", 1);
+        rig.salesforce
+            .state()
+            .live
+            .insert(record.clone(), fields("Read", None, stamp(7)));
+        let kind = ChangeKind::Reread {
+            reason: RereadReason::PartialUpdate,
+            partial: FieldSnapshot::from([("Name".to_owned(), serde_json::json!("Partial"))]),
+        };
+        let change = rig.change("Invoice__c", &record, kind, Some(stamp(7)));
+        let result = rig.process(vec![rig.message(change)]).await;
+        assert_eq!(only(&result), &Disposition::Done);
+        assert_eq!(
+            rig.hubspot
+                .property("invoice", record.as_str(), "name")
+                .as_deref(),
+            Some("Read")
+        );
+        let entry = rig.entry("Invoice__c", &record).await.expect("indexed");
+        assert_eq!(
+            entry.modstamp,
+            stamp(7),
+            "Salesforce's stamp, not the receive time"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_found_gone_takes_its_delete_time_from_the_recycle_bin() {
+        let rig = Rig::new().await;
+        let record = id("a01", 2);
+        rig.hubspot.put("invoice", record.as_str());
+        rig.salesforce
+            .state()
+            .recycle_bin
+            .insert(record.clone(), fields("Gone", None, stamp(30)));
+        let kind = ChangeKind::Reread {
+            reason: RereadReason::UnknownAge,
+            partial: FieldSnapshot::new(),
+        };
+        let change = rig.change("Invoice__c", &record, kind, None);
+        let result = rig.process(vec![rig.message(change)]).await;
+        assert_eq!(only(&result), &Disposition::Done);
+        let entry = rig.entry("Invoice__c", &record).await.expect("indexed");
+        assert!(entry.deleted);
+        assert_eq!(entry.modstamp, stamp(30));
+        assert_eq!(rig.hubspot.state().archived.len(), 1);
+        assert_eq!(rig.salesforce.state().calls, ["retrieve", "last_states"]);
+    }
+}
