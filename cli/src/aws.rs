@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::output::CliError;
 
 /// The stack variable: its outputs name every resource.
-pub const STACK_VAR: &str = "SF2HS_STACK";
+pub const STACK_VAR: &str = sf2hs_shared::settings::registry::STACK.variable;
 
 /// How the deployed import function is driven: `start` by invoking it, runs and resumes by a
 /// continuation message on its queue (which SQS redelivers if a run fails).
@@ -23,8 +23,8 @@ pub struct AwsImports {
     pub continuations: SqsContinuations,
 }
 
-fn setup(e: impl std::fmt::Display) -> CliError {
-    CliError::Setup(e.to_string())
+fn setup(e: impl std::error::Error + Send + Sync + 'static) -> CliError {
+    CliError::failed(e)
 }
 
 /// Opens the stack's adapters. `stack` (flag or environment) wins over the file's names.
@@ -35,7 +35,9 @@ pub async fn open(config: &Config, stack: Option<String>) -> Result<Backend, Cli
         Some(name) => {
             let outputs = operator::stack_outputs(&connection, name)
                 .await
-                .map_err(|e| setup(format!("{e} (check AWS_REGION and AWS_PROFILE)")))?;
+                .map_err(|e| {
+                    CliError::caused(format!("{e} (check AWS_REGION and AWS_PROFILE)"), e)
+                })?;
             operator::deployment_variables(&outputs)
         }
         None => BTreeMap::new(),
@@ -44,12 +46,15 @@ pub async fn open(config: &Config, stack: Option<String>) -> Result<Backend, Cli
     let deployment = Deployment::with_connection(connection, &lookup)
         .await
         .map_err(|e| {
-        setup(format!(
-            "{e}; the aws backend needs --stack (or `stack` in sf2hs.toml), or the names one by one"
-        ))
+        CliError::caused(
+            format!(
+                "{e}; the aws backend needs --stack (or `stack` in sf2hs.toml), or the names one by one"
+            ),
+            e,
+        )
     })?;
     let function = lookup(operator::IMPORT_FUNCTION_VAR).ok_or_else(|| {
-        setup(format!(
+        CliError::Setup(format!(
             "{} is not set: name the import function (the stack output ImportFunctionName), or use --stack",
             operator::IMPORT_FUNCTION_VAR
         ))

@@ -7,119 +7,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use sf2hs_shared::settings::registry;
+
 use crate::output::CliError;
 
 /// The file read when neither `--config` nor `SF2HS_CONFIG` names one (if it exists).
 pub const DEFAULT_FILE: &str = "sf2hs.toml";
-
-/// Every key the file may hold: the CLI's own settings and the pipeline's variables.
-pub const KEYS: &[(&str, &str)] = &[
-    ("backend", "embedded (default) or aws"),
-    (
-        "data_dir",
-        "the embedded store's directory (default .sf2hs)",
-    ),
-    (
-        "secrets_dir",
-        "a directory of secret files, one per secret name",
-    ),
-    (
-        "listen",
-        "the address `serve` listens on (default 127.0.0.1:8080)",
-    ),
-    (
-        "max_receives",
-        "deliveries of a change before it is dead-lettered (default 5)",
-    ),
-    (
-        "stack",
-        "aws backend: the deployed CloudFormation stack whose outputs name the resources",
-    ),
-    (
-        "table",
-        "aws backend: the DynamoDB table (instead of `stack`)",
-    ),
-    ("queue", "aws backend: the live change queue"),
-    (
-        "dead_letter_queue",
-        "aws backend: its dead-letter queue (default <queue>-dead-letters)",
-    ),
-    ("backfill_queue", "aws backend: the backfill queue"),
-    (
-        "backfill_dead_letter_queue",
-        "aws backend: its dead-letter queue",
-    ),
-    (
-        "import_queue",
-        "aws backend: the import function's continuation queue",
-    ),
-    ("import_function", "aws backend: the import function's name"),
-    (
-        "sync_log_retention_days",
-        "how long sync-log entries are kept (default 30)",
-    ),
-    ("org_id", "the Salesforce org id (15 or 18 characters)"),
-    (
-        "endpoint_token_secret",
-        "the secret holding the outbound-message endpoint's token",
-    ),
-    (
-        "max_body_bytes",
-        "the largest outbound-message body accepted",
-    ),
-    (
-        "echo_clients",
-        "CDC change origins to ignore, comma-separated",
-    ),
-    (
-        "hubspot_secret",
-        "the secret holding the HubSpot credentials",
-    ),
-    (
-        "hubspot_base_url",
-        "HubSpot's API address (default https://api.hubapi.com)",
-    ),
-    (
-        "hubspot_api_version",
-        "HubSpot's API version: 2026-03 or legacy",
-    ),
-    (
-        "hubspot_rate_limit",
-        "HubSpot requests per 10 s this install may use",
-    ),
-    (
-        "salesforce_secret",
-        "the secret holding the Salesforce credentials",
-    ),
-    (
-        "salesforce_api_version",
-        "the Salesforce REST API version, such as 60.0",
-    ),
-    (
-        "salesforce_max_api_share",
-        "the share of the org's daily API calls sf2hs may use",
-    ),
-    (
-        "retry_delay_seconds",
-        "the wait before a failed change is retried",
-    ),
-    (
-        "association_retry_delay_seconds",
-        "the wait before a missing association target is retried",
-    ),
-    (
-        "visibility_seconds",
-        "how long a local worker keeps a batch hidden from the others",
-    ),
-    (
-        "index_writes_in_flight",
-        "how many record-index writes a worker batch keeps in flight",
-    ),
-    (
-        "batch_window_ms",
-        "how long a local worker's batch gathers changes before it is written",
-    ),
-];
 
 /// Keys that look like a credential: refused, so that a secret never lands in a file that is
 /// easy to commit.
@@ -130,10 +23,6 @@ const CREDENTIAL_WORDS: &[&str] = &["token", "password", "client_secret", "priva
 pub struct Config {
     values: BTreeMap<String, String>,
     path: Option<PathBuf>,
-}
-
-fn variable(key: &str) -> String {
-    format!("SF2HS_{}", key.to_ascii_uppercase())
 }
 
 impl Config {
@@ -161,8 +50,10 @@ impl Config {
 
     fn parse(text: &str, path: &Path) -> Result<Config, CliError> {
         let file = path.display();
-        let table: toml::Table = toml::from_str(text)
-            .map_err(|e| CliError::Config(format!("{file}: not valid TOML: {e}")))?;
+        let table: toml::Table = toml::from_str(text).map_err(|source| CliError::ConfigSyntax {
+            file: file.to_string(),
+            source,
+        })?;
         let mut values = BTreeMap::new();
         let mut problems = Vec::new();
         for (key, value) in table {
@@ -174,14 +65,14 @@ impl Config {
                 ));
                 continue;
             }
-            if !KEYS.iter().any(|(known, _)| *known == key) {
-                let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+            let Some(setting) = registry::by_key(&key) else {
+                let known: Vec<&str> = registry::SETTINGS.iter().map(|s| s.key).collect();
                 problems.push(format!(
                     "`{key}` is not a setting; the settings are: {}",
                     known.join(", ")
                 ));
                 continue;
-            }
+            };
             let text = match value {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
@@ -211,7 +102,7 @@ impl Config {
                     continue;
                 }
             };
-            values.insert(variable(&key), text);
+            values.insert(setting.variable.to_owned(), text);
         }
         if !problems.is_empty() {
             return Err(CliError::Config(format!(
@@ -305,8 +196,8 @@ mod tests {
     #[test]
     fn every_key_is_documented_with_its_variable() {
         let doc = include_str!("../../docs/configuration.md");
-        for (key, _) in KEYS {
-            let row = format!("| `{key}` | `{}` |", variable(key));
+        for setting in registry::SETTINGS {
+            let row = format!("| `{}` | `{}` |", setting.key, setting.variable);
             assert!(
                 doc.contains(&row),
                 "docs/configuration.md lacks the row {row}"

@@ -22,6 +22,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use sf2hs_shared::settings::registry;
+use sf2hs_shared::worker::WorkerSettings;
 
 /// Keeps HubSpot custom objects in step with Salesforce records.
 ///
@@ -56,24 +58,24 @@ struct GlobalArgs {
     json: bool,
 
     /// The configuration file [default: sf2hs.toml, when it exists].
-    #[arg(long, global = true, env = "SF2HS_CONFIG")]
+    #[arg(long, global = true, env = registry::CONFIG_VARIABLE)]
     config: Option<PathBuf>,
 
     /// Which store and queues the commands use [default: embedded].
-    #[arg(long, global = true, env = "SF2HS_BACKEND", value_enum)]
+    #[arg(long, global = true, env = registry::BACKEND.variable, value_enum)]
     backend: Option<backend::BackendKind>,
 
     /// aws backend: the deployed CloudFormation stack whose outputs name the table, queues and
     /// import function.
-    #[arg(long, global = true, env = "SF2HS_STACK")]
+    #[arg(long, global = true, env = registry::STACK.variable)]
     stack: Option<String>,
 
     /// Where the embedded store keeps its data, created when missing [default: .sf2hs].
-    #[arg(long, global = true, env = "SF2HS_DATA_DIR")]
+    #[arg(long, global = true, env = registry::DATA_DIR.variable)]
     data_dir: Option<PathBuf>,
 
     /// Deliveries of one change before it goes to the dead-letter queue [default: 5].
-    #[arg(long, global = true, env = "SF2HS_MAX_RECEIVES")]
+    #[arg(long, global = true, env = registry::MAX_RECEIVES.variable)]
     max_receives: Option<u32>,
 }
 
@@ -117,13 +119,13 @@ enum Command {
     /// <secrets-dir>/<name>. Ctrl-C stops it without losing anything in flight.
     Serve {
         /// Address to listen on [default: 127.0.0.1:8080].
-        #[arg(long, env = "SF2HS_LISTEN")]
+        #[arg(long, env = registry::LISTEN.variable)]
         listen: Option<std::net::SocketAddr>,
         /// Worker tasks draining the queue.
         #[arg(long, default_value_t = 2)]
         workers: usize,
         /// A directory of secret files, one per secret name.
-        #[arg(long, env = "SF2HS_SECRETS_DIR")]
+        #[arg(long, env = registry::SECRETS_DIR.variable)]
         secrets_dir: Option<PathBuf>,
     },
 }
@@ -162,7 +164,7 @@ enum MappingsCommand {
         #[arg(long)]
         records: Option<PathBuf>,
         /// A directory of secret files, one per secret name.
-        #[arg(long, env = "SF2HS_SECRETS_DIR")]
+        #[arg(long, env = registry::SECRETS_DIR.variable)]
         secrets_dir: Option<PathBuf>,
     },
     /// The stored mappings, as a table.
@@ -226,7 +228,7 @@ enum SchemaCommand {
         #[arg(long)]
         yes: bool,
         /// A directory of secret files, one per secret name.
-        #[arg(long, env = "SF2HS_SECRETS_DIR")]
+        #[arg(long, env = registry::SECRETS_DIR.variable)]
         secrets_dir: Option<PathBuf>,
     },
 }
@@ -237,7 +239,7 @@ struct ImportRunArgs {
     #[arg(long, default_value_t = 2)]
     workers: usize,
     /// A directory of secret files, one per secret name.
-    #[arg(long, env = "SF2HS_SECRETS_DIR")]
+    #[arg(long, env = registry::SECRETS_DIR.variable)]
     secrets_dir: Option<PathBuf>,
 }
 
@@ -269,7 +271,7 @@ async fn run(cli: Cli) -> ExitCode {
 
 /// A per-command secrets directory: the flag (or SF2HS_SECRETS_DIR), else the file's.
 fn secrets_dir(config: &config::Config, flag: Option<PathBuf>) -> Option<PathBuf> {
-    config.path_or_file(flag.as_deref(), "SF2HS_SECRETS_DIR")
+    config.path_or_file(flag.as_deref(), registry::SECRETS_DIR.variable)
 }
 
 async fn open_backend(
@@ -278,7 +280,7 @@ async fn open_backend(
 ) -> Result<backend::Backend, output::CliError> {
     let kind = match global.backend {
         Some(kind) => kind,
-        None => match config.or_file(None, "SF2HS_BACKEND").as_deref() {
+        None => match config.or_file(None, registry::BACKEND.variable).as_deref() {
             None => backend::BackendKind::Embedded,
             // The same names the flag takes.
             Some(text) => <backend::BackendKind as clap::ValueEnum>::from_str(text, false)
@@ -296,12 +298,12 @@ async fn open_backend(
     match kind {
         backend::BackendKind::Embedded => {
             let data_dir = config
-                .path_or_file(global.data_dir.as_deref(), "SF2HS_DATA_DIR")
-                .unwrap_or_else(|| PathBuf::from(".sf2hs"));
+                .path_or_file(global.data_dir.as_deref(), registry::DATA_DIR.variable)
+                .unwrap_or_else(|| PathBuf::from(registry::DEFAULT_DATA_DIR));
             let max_receives = match global.max_receives {
                 Some(n) => n,
-                None => match config.or_file(None, "SF2HS_MAX_RECEIVES") {
-                    None => 5,
+                None => match config.or_file(None, registry::MAX_RECEIVES.variable) {
+                    None => WorkerSettings::default().max_receives,
                     Some(text) => text.trim().parse().map_err(|e| {
                         output::CliError::Config(format!(
                             "max_receives = {text:?}: {e}; give a whole number such as 5"
@@ -420,8 +422,8 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
                 Some(listen) => listen,
                 None => {
                     let text = config
-                        .or_file(None, "SF2HS_LISTEN")
-                        .unwrap_or_else(|| "127.0.0.1:8080".into());
+                        .or_file(None, registry::LISTEN.variable)
+                        .unwrap_or_else(|| registry::DEFAULT_LISTEN.into());
                     text.parse().map_err(|e| {
                         output::CliError::Config(format!(
                             "listen = {text:?}: {e}; give an address such as 127.0.0.1:8080"

@@ -5,6 +5,8 @@
 //! Every reader takes a lookup function instead of touching the process environment, so tests
 //! give each case its own variables.
 
+pub mod registry;
+
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -12,7 +14,7 @@ use serde::Deserialize;
 use crate::domain::SalesforceId;
 use crate::hubspot::{self, HubSpotClient, HubSpotConfig, OAuthCredentials, TokenSource};
 use crate::ingest::IngestSettings;
-use crate::ports::{SecretsProvider, json_secret};
+use crate::ports::{Cause, SecretsProvider, json_secret};
 use crate::salesforce::client::{
     self as sf, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
 };
@@ -28,43 +30,29 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// The variables, by name: every reader, test and document names them through these.
+/// The variables, by name: every reader, test and document names them through these (the
+/// registry spells them).
 pub mod vars {
-    /// The Salesforce organisation (15 or 18 characters) whose changes are taken.
-    pub const ORG_ID: &str = "SF2HS_ORG_ID";
-    /// The secret holding the token in the outbound-message endpoint's path.
-    pub const ENDPOINT_TOKEN_SECRET: &str = "SF2HS_ENDPOINT_TOKEN_SECRET";
-    /// Largest outbound-message body taken, in bytes.
-    pub const MAX_BODY_BYTES: &str = "SF2HS_MAX_BODY_BYTES";
-    /// Comma-separated integration client ids whose writes are echoes (CDC `changeOrigin`).
-    pub const ECHO_CLIENTS: &str = "SF2HS_ECHO_CLIENTS";
-    /// The secret holding HubSpot credentials (JSON, see [`super::HubSpotSecret`]).
-    pub const HUBSPOT_SECRET: &str = "SF2HS_HUBSPOT_SECRET";
-    /// HubSpot's API host (default `https://api.hubapi.com`).
-    pub const HUBSPOT_BASE_URL: &str = "SF2HS_HUBSPOT_BASE_URL";
-    /// `2026-03` (a date-based version) or `legacy` (v3/v4 paths).
-    pub const HUBSPOT_API_VERSION: &str = "SF2HS_HUBSPOT_API_VERSION";
-    /// Requests per 10 seconds until HubSpot's headers say otherwise (default 190).
-    pub const HUBSPOT_RATE_LIMIT: &str = "SF2HS_HUBSPOT_RATE_LIMIT";
-    /// The secret holding Salesforce credentials (JSON, see [`super::SalesforceSecret`]).
-    pub const SALESFORCE_SECRET: &str = "SF2HS_SALESFORCE_SECRET";
-    /// REST API version such as `60.0`.
-    pub const SALESFORCE_API_VERSION: &str = "SF2HS_SALESFORCE_API_VERSION";
-    /// Share of the org's daily API allowance sf2hs may use (default 0.8).
-    pub const SALESFORCE_MAX_API_SHARE: &str = "SF2HS_SALESFORCE_MAX_API_SHARE";
-    /// Deliveries of a message before it is dead-lettered (the queue's `maxReceiveCount`).
-    pub const MAX_RECEIVES: &str = "SF2HS_MAX_RECEIVES";
-    /// Seconds before a failed change is tried again (default 30).
-    pub const RETRY_DELAY_SECONDS: &str = "SF2HS_RETRY_DELAY_SECONDS";
-    /// Seconds before an association whose target is not in HubSpot yet is tried again
-    /// (default 60).
-    pub const ASSOCIATION_RETRY_DELAY_SECONDS: &str = "SF2HS_ASSOCIATION_RETRY_DELAY_SECONDS";
-    /// Seconds a local worker keeps a batch hidden from the others (default 120).
-    pub const VISIBILITY_SECONDS: &str = "SF2HS_VISIBILITY_SECONDS";
-    /// Local pipeline: how long a worker's batch gathers changes before it is written.
-    pub const BATCH_WINDOW_MS: &str = "SF2HS_BATCH_WINDOW_MS";
-    /// How many record-index writes a worker batch keeps in flight.
-    pub const INDEX_WRITES_IN_FLIGHT: &str = "SF2HS_INDEX_WRITES_IN_FLIGHT";
+    use super::registry;
+
+    pub const ORG_ID: &str = registry::ORG_ID.variable;
+    pub const ENDPOINT_TOKEN_SECRET: &str = registry::ENDPOINT_TOKEN_SECRET.variable;
+    pub const MAX_BODY_BYTES: &str = registry::MAX_BODY_BYTES.variable;
+    pub const ECHO_CLIENTS: &str = registry::ECHO_CLIENTS.variable;
+    pub const HUBSPOT_SECRET: &str = registry::HUBSPOT_SECRET.variable;
+    pub const HUBSPOT_BASE_URL: &str = registry::HUBSPOT_BASE_URL.variable;
+    pub const HUBSPOT_API_VERSION: &str = registry::HUBSPOT_API_VERSION.variable;
+    pub const HUBSPOT_RATE_LIMIT: &str = registry::HUBSPOT_RATE_LIMIT.variable;
+    pub const SALESFORCE_SECRET: &str = registry::SALESFORCE_SECRET.variable;
+    pub const SALESFORCE_API_VERSION: &str = registry::SALESFORCE_API_VERSION.variable;
+    pub const SALESFORCE_MAX_API_SHARE: &str = registry::SALESFORCE_MAX_API_SHARE.variable;
+    pub const MAX_RECEIVES: &str = registry::MAX_RECEIVES.variable;
+    pub const RETRY_DELAY_SECONDS: &str = registry::RETRY_DELAY_SECONDS.variable;
+    pub const ASSOCIATION_RETRY_DELAY_SECONDS: &str =
+        registry::ASSOCIATION_RETRY_DELAY_SECONDS.variable;
+    pub const VISIBILITY_SECONDS: &str = registry::VISIBILITY_SECONDS.variable;
+    pub const BATCH_WINDOW_MS: &str = registry::BATCH_WINDOW_MS.variable;
+    pub const INDEX_WRITES_IN_FLIGHT: &str = registry::INDEX_WRITES_IN_FLIGHT.variable;
 }
 
 /// A setting missing or malformed, or a secret that cannot be read: what to set, and where.
@@ -80,8 +68,22 @@ pub enum SettingsError {
     },
     #[error("secret {name}: {reason}")]
     Secret { name: String, reason: String },
-    #[error("{0}")]
-    Client(String),
+    /// A client or connection that cannot be built from the settings given; `cause` says why.
+    #[error("{what}: {cause}")]
+    Client {
+        what: String,
+        #[source]
+        cause: Cause,
+    },
+}
+
+impl SettingsError {
+    fn client(what: &str, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SettingsError::Client {
+            what: what.to_owned(),
+            cause: Cause::new(cause),
+        }
+    }
 }
 
 /// A variable's value, trimmed; `None` when unset or blank.
@@ -320,7 +322,7 @@ pub async fn hubspot_client(
                 ),
             })?;
     HubSpotClient::new(config, secret.token_source())
-        .map_err(|e| SettingsError::Client(e.to_string()))
+        .map_err(|e| SettingsError::client("cannot build the HubSpot client", e))
 }
 
 /// Salesforce credentials as stored in their secret: a connected app with the client
@@ -374,7 +376,8 @@ pub async fn salesforce_client(
             value: v,
             reason: e.to_string(),
         })?,
-        None => sf::ApiVersion::parse("60.0").map_err(|e| SettingsError::Client(e.to_string()))?,
+        None => sf::ApiVersion::parse(registry::DEFAULT_SALESFORCE_API_VERSION)
+            .map_err(|e| SettingsError::client("the default Salesforce API version", e))?,
     };
     let (login_url, auth) = match secret {
         SalesforceSecret::ClientCredentials {
@@ -412,7 +415,8 @@ pub async fn salesforce_client(
     )? {
         config.max_api_share = share;
     }
-    SalesforceClient::new(config).map_err(|e| SettingsError::Client(e.to_string()))
+    SalesforceClient::new(config)
+        .map_err(|e| SettingsError::client("cannot build the Salesforce client", e))
 }
 
 #[cfg(test)]

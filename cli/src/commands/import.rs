@@ -140,7 +140,7 @@ async fn runner(
     use sf2hs_shared::embedded::LocalSecrets;
     use sf2hs_shared::settings;
 
-    let setup = |e: sf2hs_shared::settings::SettingsError| CliError::Setup(e.to_string());
+    let setup = CliError::Settings;
     let secrets = LocalSecrets::new(options.secrets_dir.clone());
     let (salesforce, hubspot) = super::remote_clients(&secrets, lookup).await?;
     let (salesforce, hubspot) = (Arc::new(salesforce), Arc::new(hubspot));
@@ -158,8 +158,8 @@ async fn runner(
     })
 }
 
-fn import_failed(e: impl std::fmt::Display) -> CliError {
-    CliError::Setup(e.to_string())
+fn import_failed(e: impl std::error::Error + Send + Sync + 'static) -> CliError {
+    CliError::failed(e)
 }
 
 /// Asks whether to start `job`; a "no" cancels it, so that the imports table says what

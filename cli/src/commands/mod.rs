@@ -23,7 +23,7 @@ pub async fn remote_clients(
 > {
     use sf2hs_shared::settings;
 
-    let setup = |e: settings::SettingsError| crate::output::CliError::Setup(e.to_string());
+    let setup = crate::output::CliError::Settings;
     let salesforce = settings::salesforce_client(lookup, secrets)
         .await
         .map_err(setup)?;

@@ -99,7 +99,7 @@ async fn fetch_records(
     let page = pager
         .next_page()
         .await
-        .map_err(|e| CliError::Setup(format!("reading sample records: {e}")))?
+        .map_err(|e| CliError::caused(format!("reading sample records: {e}"), e))?
         .unwrap_or_default();
     Ok(page
         .into_iter()

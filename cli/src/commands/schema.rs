@@ -15,8 +15,8 @@ use sf2hs_shared::mapping::{HubSpotObjectRef, Mapping};
 use crate::backend::Backend;
 use crate::output::{self, CliError};
 
-fn setup(e: impl std::fmt::Display) -> CliError {
-    CliError::Setup(e.to_string())
+fn setup(e: impl std::error::Error + Send + Sync + 'static) -> CliError {
+    CliError::failed(e)
 }
 
 /// One property per mapped field, typed from the describe; compound components are text.
@@ -87,7 +87,7 @@ pub async fn ensure(
     let describe = salesforce
         .describe(object)
         .await
-        .map_err(|e| setup(format!("reading the describe of {object}: {e}")))?;
+        .map_err(|e| CliError::caused(format!("reading the describe of {object}: {e}"), e))?;
     let existing = hubspot
         .object_schema(&mapping.hubspot_object)
         .await
@@ -96,7 +96,7 @@ pub async fn ensure(
         (_, Some(schema)) => schema.name.clone(),
         (HubSpotObjectRef::Name(name), None) => name.clone(),
         (other, None) => {
-            return Err(setup(format!(
+            return Err(CliError::Setup(format!(
                 "HubSpot has no object {other}; to create one, give the mapping a HubSpot object name (hubspot_object = \"{}\")",
                 object.trim_end_matches("__c").to_lowercase()
             )));

@@ -47,8 +47,8 @@ struct Server {
     queue: Arc<dyn ChangeQueue>,
 }
 
-fn setup(e: impl std::fmt::Display) -> CliError {
-    CliError::Setup(e.to_string())
+fn setup(e: impl std::error::Error + Send + Sync + 'static) -> CliError {
+    CliError::failed(e)
 }
 
 /// What the local pipeline runs with: the ingest settings and the two clients.
@@ -183,9 +183,10 @@ pub async fn start(
     verbose: bool,
 ) -> Result<Running, CliError> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        setup(format!(
-            "cannot listen on {listen}: {e}; choose another with --listen"
-        ))
+        CliError::caused(
+            format!("cannot listen on {listen}: {e}; choose another with --listen"),
+            e,
+        )
     })?;
     let address = listener.local_addr().map_err(setup)?;
     let server = Arc::new(Server {

@@ -6,6 +6,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use super::calls::AwsCallLog;
+use crate::settings::{SettingsError, registry};
 
 /// The names of the resources the adapters use. Nothing is hard-coded: a deployment passes them
 /// in the environment (the SAM template sets these variables), tests make their own.
@@ -21,24 +22,11 @@ pub struct AwsSettings {
     pub sync_log_retention: Duration,
 }
 
-/// A setting missing or malformed in the environment.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SettingsError {
-    #[error("environment variable {0} is not set; set it to the name the deployment created")]
-    Missing(&'static str),
-    #[error("environment variable {name} = {value:?} is not valid: {reason}")]
-    Malformed {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-}
-
 impl AwsSettings {
-    pub const TABLE_VAR: &'static str = "SF2HS_TABLE";
-    pub const QUEUE_VAR: &'static str = "SF2HS_QUEUE";
-    pub const DEAD_LETTER_QUEUE_VAR: &'static str = "SF2HS_DEAD_LETTER_QUEUE";
-    pub const RETENTION_DAYS_VAR: &'static str = "SF2HS_SYNC_LOG_RETENTION_DAYS";
+    pub const TABLE_VAR: &'static str = registry::TABLE.variable;
+    pub const QUEUE_VAR: &'static str = registry::QUEUE.variable;
+    pub const DEAD_LETTER_QUEUE_VAR: &'static str = registry::DEAD_LETTER_QUEUE.variable;
+    pub const RETENTION_DAYS_VAR: &'static str = registry::SYNC_LOG_RETENTION_DAYS.variable;
 
     /// Settings with the default sync-log retention (30 days) and the conventional DLQ name.
     pub fn new(table: impl Into<String>, queue: impl Into<String>) -> Self {
@@ -59,7 +47,12 @@ impl AwsSettings {
     /// The same, from any variable lookup (tests give their own).
     pub fn from_lookup(lookup: crate::settings::Lookup<'_>) -> Result<Self, SettingsError> {
         let read = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str| read(name).ok_or(SettingsError::Missing(name));
+        let required = |name: &'static str| {
+            read(name).ok_or(SettingsError::Missing(
+                name,
+                "set it to the name the deployment created (the SAM template does)",
+            ))
+        };
         let mut settings = AwsSettings::new(required(Self::TABLE_VAR)?, required(Self::QUEUE_VAR)?);
         settings.dead_letter_queue = read(Self::DEAD_LETTER_QUEUE_VAR);
         if let Some(days) = read(Self::RETENTION_DAYS_VAR) {

@@ -10,15 +10,15 @@ use super::config::{AwsConnection, AwsSettings};
 use super::error::port_error;
 use super::{DynamoStore, QueueNames, SecretsManagerSecrets, SqsChangeQueue};
 use crate::import::ImportContinuation;
-use crate::ports::{PortError, PortResult};
-use crate::settings::{Lookup, SettingsError, optional};
+use crate::ports::{Cause, PortError, PortResult};
+use crate::settings::{Lookup, SettingsError, optional, registry};
 
 /// The backfill queue (imports): a line of its own so that imports never delay live changes.
-pub const BACKFILL_QUEUE_VAR: &str = "SF2HS_BACKFILL_QUEUE";
+pub const BACKFILL_QUEUE_VAR: &str = registry::BACKFILL_QUEUE.variable;
 /// The backfill queue's dead-letter queue (default `<backfill>-dead-letters`).
-pub const BACKFILL_DEAD_LETTER_QUEUE_VAR: &str = "SF2HS_BACKFILL_DEAD_LETTER_QUEUE";
+pub const BACKFILL_DEAD_LETTER_QUEUE_VAR: &str = registry::BACKFILL_DEAD_LETTER_QUEUE.variable;
 /// The queue on which the import function hands an unfinished job to its next invocation.
-pub const IMPORT_QUEUE_VAR: &str = "SF2HS_IMPORT_QUEUE";
+pub const IMPORT_QUEUE_VAR: &str = registry::IMPORT_QUEUE.variable;
 
 /// A deployment's adapters.
 #[derive(Clone)]
@@ -33,26 +33,11 @@ pub struct Deployment {
     pub secrets: Arc<SecretsManagerSecrets>,
 }
 
-fn settings_error(e: super::SettingsError) -> SettingsError {
-    match e {
-        super::SettingsError::Missing(name) => SettingsError::Missing(
-            name,
-            "set it to the name the deployment created (the SAM template does)",
-        ),
-        super::SettingsError::Malformed {
-            name,
-            value,
-            reason,
-        } => SettingsError::Malformed {
-            name,
-            value,
-            reason,
-        },
-    }
-}
-
 fn unreachable(what: &str, e: PortError) -> SettingsError {
-    SettingsError::Client(format!("cannot open {what}: {e}"))
+    SettingsError::Client {
+        what: format!("cannot open {what}"),
+        cause: Cause::new(e),
+    }
 }
 
 impl Deployment {
@@ -70,7 +55,7 @@ impl Deployment {
         connection: AwsConnection,
         lookup: Lookup<'_>,
     ) -> Result<Self, SettingsError> {
-        let settings = AwsSettings::from_lookup(lookup).map_err(settings_error)?;
+        let settings = AwsSettings::from_lookup(lookup)?;
         let store = DynamoStore::new(&connection, settings.table.clone());
         let queue = SqsChangeQueue::connect(&connection, &settings.queue_names())
             .await
@@ -163,7 +148,7 @@ impl ImportContinuation for SqsContinuations {
         let body = serde_json::to_string(&ContinuationMessage {
             job_id: job_id.to_owned(),
         })
-        .map_err(|e| PortError::Invalid(format!("cannot encode a continuation: {e}")))?;
+        .map_err(|e| PortError::invalid_because(format!("cannot encode a continuation: {e}"), e))?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)

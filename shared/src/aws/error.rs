@@ -44,7 +44,7 @@ where
                     reason: format!("{doing}: {code}: {message}"),
                 }
             } else {
-                PortError::Invalid(format!(
+                PortError::invalid(format!(
                     "{backend} refused {doing}: {code}: {message} (check the resource names and \
                      the permissions of the role)"
                 ))

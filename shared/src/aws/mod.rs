@@ -17,7 +17,7 @@ pub mod sqs;
 use std::time::Duration;
 
 pub use calls::{AwsCall, AwsCallLog, CallCount};
-pub use config::{AwsConnection, AwsSettings, SettingsError};
+pub use config::{AwsConnection, AwsSettings};
 pub use deployment::{ContinuationMessage, Deployment, SqsContinuations};
 pub use dynamodb::{DynamoStore, create_table};
 pub use secrets::SecretsManagerSecrets;

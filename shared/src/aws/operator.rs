@@ -13,7 +13,7 @@ use super::error::port_error;
 use crate::ports::{ImportJob, PortError, PortResult};
 
 /// The import function's name, for the operator's machine (the functions do not need it).
-pub const IMPORT_FUNCTION_VAR: &str = "SF2HS_IMPORT_FUNCTION";
+pub const IMPORT_FUNCTION_VAR: &str = crate::settings::registry::IMPORT_FUNCTION.variable;
 
 /// Which stack output (`infra/template.yaml`'s `Outputs`) gives which variable.
 pub const STACK_OUTPUT_VARIABLES: &[(&str, &str)] = &[
@@ -60,7 +60,7 @@ pub async fn stack_outputs(
             )
         })?;
     let stack = answer.stacks().first().ok_or_else(|| {
-        PortError::Invalid(format!(
+        PortError::invalid(format!(
             "CloudFormation has no stack `{stack_name}` in this region; \
              `sam list stack-outputs` or the console shows the deployed name"
         ))
@@ -129,14 +129,14 @@ impl ImportFunctionClient {
             let detail = serde_json::from_slice::<FunctionError>(body)
                 .map(|e| format!("{}: {}", e.error_type, e.error_message))
                 .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned());
-            return Err(PortError::Invalid(format!(
+            return Err(PortError::invalid(format!(
                 "the import function `{}` failed ({kind}): {detail}; \
                  its log group has the details",
                 self.function_name
             )));
         }
         let start: StartAnswer = serde_json::from_slice(body).map_err(|e| {
-            PortError::Invalid(format!(
+            PortError::invalid(format!(
                 "the import function `{}` answered something other than a job ({e}): {}; \
                  is it the sf2hs import function of the same version?",
                 self.function_name,

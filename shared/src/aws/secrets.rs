@@ -122,7 +122,7 @@ impl SecretsProvider for SecretsManagerSecrets {
                 }
             })?;
         let value = output.secret_string().ok_or_else(|| {
-            PortError::Invalid(format!(
+            PortError::invalid(format!(
                 "secret {name} holds binary data; store it as a string"
             ))
         })?;

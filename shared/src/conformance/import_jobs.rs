@@ -105,7 +105,7 @@ pub async fn check_start(jobs: Arc<dyn ImportJobs>) {
         jobs.finish(&job.id, ImportStatus::Completed, None).await,
     );
     match jobs.start(&job.id).await {
-        Err(PortError::Invalid(_)) => {}
+        Err(PortError::Invalid { .. }) => {}
         other => panic!("[{CHECK}] starting a finished job must be refused, got {other:?}"),
     }
 }
@@ -302,7 +302,7 @@ pub async fn check_finish(jobs: Arc<dyn ImportJobs>) {
         jobs.create("Asset", None, instant(0)).await,
     );
     match jobs.finish(&running.id, ImportStatus::Running, None).await {
-        Err(PortError::Invalid(_)) => {}
+        Err(PortError::Invalid { .. }) => {}
         other => panic!("[{CHECK}] finishing as running must be refused, got {other:?}"),
     }
 }

@@ -85,7 +85,7 @@ impl SqliteChangeQueue {
             .iter()
             .map(|change| {
                 serde_json::to_string(change).map_err(|e| {
-                    PortError::Invalid(format!(
+                    PortError::invalid(format!(
                         "the change of {} cannot be serialised: {e}",
                         change.record_key()
                     ))

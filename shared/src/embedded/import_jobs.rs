@@ -179,7 +179,7 @@ impl ImportJobs for SqliteImportJobs {
                     ImportStatus::Running => return Ok(job),
                     ImportStatus::Pending => {}
                     finished => {
-                        return Err(PortError::Invalid(format!(
+                        return Err(PortError::invalid(format!(
                             "{} is {} and cannot be started again; create a new import",
                             what(&id),
                             finished.name()
@@ -245,7 +245,7 @@ impl ImportJobs for SqliteImportJobs {
 
     async fn finish(&self, id: &str, status: ImportStatus, error: Option<&str>) -> PortResult<()> {
         if !status.is_finished() {
-            return Err(PortError::Invalid(format!(
+            return Err(PortError::invalid(format!(
                 "{} cannot finish as {}: a job finishes completed, failed or cancelled",
                 what(id),
                 status.name()

@@ -46,7 +46,7 @@ fn decode(
 
 fn encode(mapping: &Mapping) -> PortResult<String> {
     serde_json::to_string(mapping).map_err(|e| {
-        PortError::Invalid(format!(
+        PortError::invalid(format!(
             "{} cannot be serialised: {e}",
             what(&mapping.salesforce_object)
         ))

@@ -250,7 +250,7 @@ fn migrate(connection: &mut Connection, location: &str) -> PortResult<()> {
     let known = MIGRATIONS.len();
     let applied = usize::try_from(current).unwrap_or(usize::MAX);
     if applied > known {
-        return Err(PortError::Invalid(format!(
+        return Err(PortError::invalid(format!(
             "{location} has schema version {current}, newer than this sf2hs knows ({known}); \
              upgrade sf2hs or use another file"
         )));
@@ -304,7 +304,7 @@ fn sql_error(context: &str, error: rusqlite::Error) -> PortError {
                 what: context.to_owned(),
                 reason: error.to_string(),
             },
-            _ => PortError::Invalid(format!("SQLite refused {context}: {error}")),
+            _ => PortError::invalid_because(format!("SQLite refused {context}: {error}"), error),
         },
     }
 }
@@ -324,7 +324,7 @@ impl<T> SqlContext<T> for rusqlite::Result<T> {
 /// back equals what was written (years 1677 to 2262).
 fn to_nanos(at: DateTime<Utc>, what: &str) -> PortResult<i64> {
     at.timestamp_nanos_opt().ok_or_else(|| {
-        PortError::Invalid(format!(
+        PortError::invalid(format!(
             "{what} {at} is outside the storable range (years 1677 to 2262)"
         ))
     })
@@ -335,7 +335,7 @@ fn from_nanos(nanos: i64) -> DateTime<Utc> {
 }
 
 fn to_i64(value: u64, what: &str) -> PortResult<i64> {
-    i64::try_from(value).map_err(|_| PortError::Invalid(format!("{what} {value} is too large")))
+    i64::try_from(value).map_err(|_| PortError::invalid(format!("{what} {value} is too large")))
 }
 
 fn to_u64(value: i64, what: &str) -> PortResult<u64> {

@@ -12,7 +12,7 @@ mod secrets;
 mod sync_log;
 
 pub use change_queue::{ChangeQueue, DeadLetter, Delivery, QueueDepth};
-pub use error::{PortError, PortResult};
+pub use error::{Cause, PortError, PortResult};
 pub use import_jobs::{ImportCounts, ImportJob, ImportJobs, ImportStatus};
 pub use mapping_store::{MappingStore, StoredMapping};
 pub use record_index::{IndexEntry, IndexWrite, RecordIndex, new_write_id};

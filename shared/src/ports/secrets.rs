@@ -20,7 +20,7 @@ pub async fn json_secret<T: DeserializeOwned>(
 ) -> PortResult<T> {
     let value = provider.secret(name).await?;
     serde_json::from_str(&value).map_err(|e| {
-        PortError::Invalid(format!(
+        PortError::invalid(format!(
             "secret {name} is not the JSON expected ({:?} error at line {}, column {}); store \
              it again with the expected keys",
             e.classify(),

@@ -280,7 +280,7 @@ async fn a_change_larger_than_a_message_is_refused_naming_the_record() {
         .await
         .expect_err("a change over 256 KiB cannot be sent");
     assert!(
-        matches!(&error, PortError::Invalid(message) if message.contains(too_big.record_id.as_str())),
+        matches!(&error, PortError::Invalid { reason: message, .. } if message.contains(too_big.record_id.as_str())),
         "{error}"
     );
     assert_eq!(

@@ -286,7 +286,7 @@ impl ImportJobs for DynamoImportJobs {
                 match old {
                     None => Err(PortError::NotFound { what: what(id) }),
                     Some(job) if job.status == ImportStatus::Running => Ok(job),
-                    Some(job) => Err(PortError::Invalid(format!(
+                    Some(job) => Err(PortError::invalid(format!(
                         "{} is {} and cannot be started again; create a new import",
                         what(id),
                         job.status.name()
@@ -306,7 +306,7 @@ impl ImportJobs for DynamoImportJobs {
 
     async fn finish(&self, id: &str, status: ImportStatus, error: Option<&str>) -> PortResult<()> {
         if !status.is_finished() {
-            return Err(PortError::Invalid(format!(
+            return Err(PortError::invalid(format!(
                 "{} cannot finish as {}: a job finishes completed, failed or cancelled",
                 what(id),
                 status.name()

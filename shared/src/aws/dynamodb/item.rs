@@ -20,7 +20,7 @@ pub(crate) fn n(value: impl std::fmt::Display) -> AttributeValue {
 /// Nanoseconds since the epoch: the exact instant, so that values round-trip.
 pub(crate) fn nanos(at: DateTime<Utc>, what: &str) -> PortResult<i64> {
     at.timestamp_nanos_opt().ok_or_else(|| {
-        PortError::Invalid(format!(
+        PortError::invalid(format!(
             "{what} {at} cannot be stored: only instants between 1677 and 2262 can"
         ))
     })
@@ -31,7 +31,7 @@ pub(crate) fn nanos(at: DateTime<Utc>, what: &str) -> PortResult<i64> {
 pub(crate) fn time_key(at: DateTime<Utc>, what: &str) -> PortResult<String> {
     let value = nanos(at, what)?;
     if value < 0 {
-        return Err(PortError::Invalid(format!(
+        return Err(PortError::invalid(format!(
             "{what} {at} is before 1970 and cannot be keyed"
         )));
     }

@@ -82,7 +82,7 @@ impl DynamoMappingStore {
     async fn write(&self, mapping: &Mapping, expected: Option<u64>) -> PortResult<u64> {
         let object = &mapping.salesforce_object;
         let body = serde_json::to_string(mapping).map_err(|e| {
-            PortError::Invalid(format!("{} cannot be serialised: {e}", what(object)))
+            PortError::invalid_because(format!("{} cannot be serialised: {e}", what(object)), e)
         })?;
         let next = expected.map_or(1, |v| v + 1);
         let mut item = key(object);

@@ -107,7 +107,10 @@ impl DynamoStore {
 
 fn built<T>(result: Result<T, BuildError>, what: &str) -> PortResult<T> {
     result.map_err(|e| {
-        PortError::Invalid(format!("cannot build the DynamoDB request for {what}: {e}"))
+        PortError::invalid_because(
+            format!("cannot build the DynamoDB request for {what}: {e}"),
+            e,
+        )
     })
 }
 

@@ -79,7 +79,9 @@ struct Parked {
 }
 
 fn built<T>(result: Result<T, BuildError>, what: &str) -> PortResult<T> {
-    result.map_err(|e| PortError::Invalid(format!("cannot build the SQS request for {what}: {e}")))
+    result.map_err(|e| {
+        PortError::invalid_because(format!("cannot build the SQS request for {what}: {e}"), e)
+    })
 }
 
 /// Whole seconds, rounded up (a delay never ends early), at most `max`.
@@ -90,13 +92,13 @@ fn whole_seconds(duration: Duration, max: u64) -> i32 {
 
 fn encode(change: &Change) -> PortResult<String> {
     let body = serde_json::to_string(change).map_err(|e| {
-        PortError::Invalid(format!(
+        PortError::invalid(format!(
             "the change of {} cannot be serialised: {e}",
             change.record_key()
         ))
     })?;
     if body.len() > MAX_MESSAGE_BYTES {
-        return Err(PortError::Invalid(format!(
+        return Err(PortError::invalid(format!(
             "the change of {} is {} bytes, more than an SQS message holds ({MAX_MESSAGE_BYTES}); \
              map fewer or shorter fields, or send it as a re-read",
             change.record_key(),
@@ -284,7 +286,7 @@ impl SqsChangeQueue {
                         let record = changes
                             .get(index)
                             .map_or_else(|| "a change".to_owned(), |c| c.record_key().to_string());
-                        return Err(PortError::Invalid(format!(
+                        return Err(PortError::invalid(format!(
                             "SQS refused the change of {record}: {}: {}",
                             failure.code(),
                             failure.message().unwrap_or("no message")

@@ -51,7 +51,7 @@ pub(crate) async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> PortR
         .map_err(|e| port_error(BACKEND, &format!("finding queue {name}"), e))?
         .queue_url()
         .map(str::to_owned)
-        .ok_or_else(|| PortError::Invalid(format!("queue {name} has no URL")))
+        .ok_or_else(|| PortError::invalid(format!("queue {name} has no URL")))
 }
 
 /// Creates the dead-letter queue, then the queue with a redrive policy sending a message there
