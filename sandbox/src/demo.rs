@@ -89,12 +89,26 @@ pub async fn start_pair_with(
     project: ObjectDefinition,
     invoice: ObjectDefinition,
 ) -> Result<(crate::salesforce::RunningSalesforceSandbox, RunningSandbox), String> {
-    let salesforce =
-        crate::salesforce::SalesforceSandbox::start(crate::salesforce::SalesforceConfig {
-            clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
-            bulk_polls_in_progress: 1,
-            ..crate::salesforce::SalesforceConfig::default()
-        })
+    start_pair_in(demo_org(), hubspot, project, invoice).await
+}
+
+/// The demo org's settings: its clock starts a week back, Bulk jobs complete after one poll.
+pub fn demo_org() -> crate::salesforce::SalesforceConfig {
+    crate::salesforce::SalesforceConfig {
+        clock_start: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
+        bulk_polls_in_progress: 1,
+        ..crate::salesforce::SalesforceConfig::default()
+    }
+}
+
+/// [`start_pair_with`] on an org configured by the caller (its stamps, say).
+pub async fn start_pair_in(
+    org: crate::salesforce::SalesforceConfig,
+    hubspot: crate::hubspot::SandboxConfig,
+    project: ObjectDefinition,
+    invoice: ObjectDefinition,
+) -> Result<(crate::salesforce::RunningSalesforceSandbox, RunningSandbox), String> {
+    let salesforce = crate::salesforce::SalesforceSandbox::start(org)
         .await
         .map_err(|e| format!("cannot start the Salesforce sandbox: {e}"))?;
     let handle = salesforce.handle();

@@ -126,7 +126,10 @@ impl WorkerFunction {
                 }
             }
         }
-        let result = self.worker.process(batch).await;
+        // The invocation's deadline, kept: what is not written by then is retried, not lost to
+        // a timeout that spends every message's receive.
+        let deadline = tokio::time::Instant::now() + remaining;
+        let result = self.worker.process_until(batch, Some(deadline)).await;
         tracing::info!(
             messages = records.len(),
             written = result.written,

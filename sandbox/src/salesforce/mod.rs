@@ -23,6 +23,7 @@ pub mod soql;
 pub mod state;
 pub mod store;
 pub mod test_keys;
+pub mod tooling;
 pub mod values;
 
 use std::net::SocketAddr;
@@ -120,6 +121,12 @@ pub fn router(shared: Arc<SfShared>) -> Router {
         .route(
             &format!("{data}/composite/sobjects/{{object}}"),
             post(rest::retrieve),
+        )
+        .route(&format!("{data}/tooling/query"), get(tooling::query))
+        .route(&format!("{data}/tooling/query/"), get(tooling::query))
+        .route(
+            &format!("{data}/tooling/sobjects/WorkflowOutboundMessage/{{id}}"),
+            get(tooling::get_outbound_message),
         )
         .route(&format!("{data}/jobs/query"), post(bulk::create))
         .route(
@@ -248,6 +255,27 @@ impl SalesforceHandle {
 
     pub fn undelete(&self, object: &str, id: &str) -> Result<(), SfError> {
         lock(&self.shared.org)?.undelete(object, id)
+    }
+
+    /// Defines (or redefines) an outbound-message action, as an admin does in Setup: the Tooling
+    /// API then serves it, and its notifications carry its id as `ActionId`.
+    pub fn define_outbound_message(
+        &self,
+        definition: tooling::OutboundMessageDefinition,
+    ) -> Result<(), SfError> {
+        let mut org = lock(&self.shared.org)?;
+        org.table_or_err(&definition.object)?;
+        let key = ids::normalize(&definition.id).ok_or_else(|| {
+            SfError::bad_request("MALFORMED_ID", format!("malformed id {}", definition.id))
+        })?;
+        org.outbound_messages.insert(key, definition);
+        Ok(())
+    }
+
+    /// Stops (or starts again) sharing a record with the integration user: its API reads then
+    /// leave it out as if it did not exist (platform-behaviours.md S5).
+    pub fn set_hidden(&self, object: &str, id: &str, hidden: bool) -> Result<(), SfError> {
+        lock(&self.shared.org)?.set_hidden(object, id, hidden)
     }
 
     /// A change by an automated process: `SystemModstamp` moves, `LastModifiedDate` does not.

@@ -287,7 +287,7 @@ pub async fn retrieve(
         let entry = table
             .records
             .get(&id)
-            .filter(|r| !r.is_deleted())
+            .filter(|r| !r.is_deleted() && r.visible())
             .map(|r| record_json(table, r, &fields, &version, org.user_id()))
             .unwrap_or(Value::Null);
         out.push(entry);
@@ -347,6 +347,7 @@ pub async fn deleted(
     let records: Vec<Value> = table
         .records
         .values()
+        .filter(|r| r.visible())
         .filter_map(|r| r.deleted_date.map(|d| (r, d)))
         .filter(|(_, d)| *d >= start && *d <= end)
         .map(|(r, d)| json!({ "id": r.id, "deletedDate": rest_datetime(d) }))

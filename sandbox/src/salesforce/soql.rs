@@ -234,7 +234,7 @@ impl Query {
         let mut rows: Vec<&StoredRecord> = table
             .records
             .values()
-            .filter(|r| include_deleted || !r.is_deleted())
+            .filter(|r| r.visible() && (include_deleted || !r.is_deleted()))
             .filter(|r| self.conditions.iter().all(|c| c.matches(r, user_id)))
             .collect();
         if !self.order_by.is_empty() {

@@ -44,8 +44,11 @@ pub struct SalesforceConfig {
     pub daily_api_limit: u64,
     /// Where the org clock starts; `None` = now.
     pub clock_start: Option<DateTime<Utc>>,
-    /// How far each change moves the org clock (and so `SystemModstamp`).
+    /// How far the org clock (and so `SystemModstamp`) moves when a stamp is full.
     pub clock_step: TimeDelta,
+    /// How many changes share one stamp (whole seconds, as Salesforce's: platform-behaviours.md
+    /// S1). 1 gives every change a stamp of its own, which Salesforce does not promise.
+    pub changes_per_stamp: u32,
     /// REST query page size when the client asks for none (Salesforce: 2,000).
     pub default_query_batch_size: usize,
     /// Bulk job polls answered `InProgress` before the job reports `JobComplete`.
@@ -54,6 +57,10 @@ pub struct SalesforceConfig {
     pub bulk_default_max_records: usize,
     pub faults: FaultPlan,
 }
+
+/// Changes that share one stamp by default: a burst of changes within one second, as an org
+/// with automation or a data load makes them.
+pub const DEFAULT_CHANGES_PER_STAMP: u32 = 10;
 
 impl Default for SalesforceConfig {
     fn default() -> Self {
@@ -81,6 +88,7 @@ impl Default for SalesforceConfig {
             daily_api_limit: 100_000,
             clock_start: None,
             clock_step: TimeDelta::seconds(1),
+            changes_per_stamp: DEFAULT_CHANGES_PER_STAMP,
             default_query_batch_size: 2_000,
             bulk_polls_in_progress: 2,
             bulk_default_max_records: 50_000,
@@ -114,6 +122,7 @@ impl SfShared {
         let clock = OrgClock::new(
             config.clock_start.unwrap_or_else(Utc::now),
             config.clock_step,
+            config.changes_per_stamp,
         );
         Self {
             base_url,

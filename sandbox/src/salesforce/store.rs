@@ -23,6 +23,10 @@ pub struct StoredRecord {
     pub last_modified_date: DateTime<Utc>,
     pub system_modstamp: DateTime<Utc>,
     pub deleted_date: Option<DateTime<Utc>>,
+    /// Not shared with the integration user (platform-behaviours.md S5): every API read by it
+    /// (retrieve, query, queryAll, Bulk, `/deleted`) leaves the record out, exactly as for a
+    /// record that does not exist. Changes to it still happen, and still notify.
+    pub hidden: bool,
 }
 
 impl StoredRecord {
@@ -41,6 +45,11 @@ impl StoredRecord {
 
     pub fn is_deleted(&self) -> bool {
         self.deleted_date.is_some()
+    }
+
+    /// What the integration user can read of it: nothing when it is not shared with them.
+    pub fn visible(&self) -> bool {
+        !self.hidden
     }
 }
 
@@ -93,6 +102,8 @@ pub struct OrgData {
     pub clock: OrgClock,
     objects: BTreeMap<String, ObjectTable>,
     pub changes: Vec<RecordChange>,
+    /// Outbound-message actions by 18-character id (`tooling`).
+    pub outbound_messages: BTreeMap<String, super::tooling::OutboundMessageDefinition>,
 }
 
 fn unknown_object(object: &str) -> SfError {
@@ -107,6 +118,7 @@ impl OrgData {
             clock,
             objects: BTreeMap::new(),
             changes: Vec::new(),
+            outbound_messages: BTreeMap::new(),
         }
     }
 
@@ -230,6 +242,7 @@ impl OrgData {
             last_modified_date: at,
             system_modstamp: at,
             deleted_date: None,
+            hidden: false,
         };
         let full = full_values(table, &record, &user);
         let object_name = table.definition.name.clone();
@@ -315,6 +328,16 @@ impl OrgData {
         let table = self.table_mut(object)?;
         let record = Self::live_record_mut(table, id)?;
         record.system_modstamp = at;
+        Ok(())
+    }
+
+    /// Shares the record with the integration user again, or stops sharing it (a sharing
+    /// rule or owner change): no stamp moves and nothing notifies.
+    pub fn set_hidden(&mut self, object: &str, id: &str, hidden: bool) -> Result<(), SfError> {
+        let table = self.table_mut(object)?;
+        let key = ids::normalize(id).unwrap_or_else(|| id.to_owned());
+        let record = table.records.get_mut(&key).ok_or_else(SfError::not_found)?;
+        record.hidden = hidden;
         Ok(())
     }
 

@@ -462,6 +462,163 @@ mod salesforce {
     }
 
     #[tokio::test]
+    async fn changes_within_one_second_share_a_whole_second_stamp() {
+        // platform-behaviours.md S1: stamps are whole seconds, and several changes of one
+        // record within a second carry the same one.
+        let org = Org::start().await;
+        let handle = org.handle();
+        let ids = org.seed_invoices(1);
+        handle.advance_clock(TimeDelta::seconds(1)).expect("clock");
+        let mut stamps = Vec::new();
+        for n in 0..3 {
+            handle
+                .update("Invoice__c", &ids[0], json!({"Name": format!("Edit {n}")}))
+                .expect("updated");
+            let answer = org
+                .query(&format!(
+                    "SELECT Name, SystemModstamp FROM Invoice__c WHERE Id = '{}'",
+                    ids[0]
+                ))
+                .await;
+            let record = &answer.body["records"][0];
+            assert_eq!(record["Name"], format!("Edit {n}"));
+            stamps.push(record["SystemModstamp"].as_str().expect("stamp").to_owned());
+        }
+        assert!(
+            stamps[0].ends_with(".000+0000"),
+            "whole seconds: {}",
+            stamps[0]
+        );
+        assert_eq!(stamps[0], stamps[1], "three states, one stamp");
+        assert_eq!(stamps[1], stamps[2]);
+    }
+
+    #[tokio::test]
+    async fn a_record_not_shared_with_the_integration_user_reads_as_absent() {
+        // platform-behaviours.md S5: retrieve answers null for it as for a deleted record, and
+        // neither query nor queryAll nor /deleted shows it: only the recycle bin proves a delete.
+        let org = Org::start().await;
+        let handle = org.handle();
+        let ids = org.seed_invoices(2);
+        let start = handle.now();
+        handle.delete("Invoice__c", &ids[1]).expect("deleted");
+        handle
+            .set_hidden("Invoice__c", &ids[0], true)
+            .expect("hidden");
+        let retrieved = org
+            .post(
+                "/composite/sobjects/Invoice__c",
+                &json!({"ids": [ids[0], ids[1]], "fields": ["Id"]}),
+            )
+            .await;
+        assert_eq!(
+            retrieved.body,
+            json!([null, null]),
+            "hidden and deleted alike"
+        );
+        let all = org.query_all("SELECT Id, IsDeleted FROM Invoice__c").await;
+        let seen: Vec<(&str, bool)> = all.body["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .filter_map(|r| Some((r["Id"].as_str()?, r["IsDeleted"].as_bool()?)))
+            .collect();
+        assert_eq!(
+            seen,
+            [(ids[1].as_str(), true)],
+            "queryAll shows the delete only"
+        );
+        handle
+            .delete("Invoice__c", &ids[0])
+            .expect("deleted while hidden");
+        handle.advance_clock(TimeDelta::minutes(5)).expect("clock");
+        let deleted = org
+            .send(
+                org.http
+                    .get(org.data("/sobjects/Invoice__c/deleted/"))
+                    .query(&[
+                        ("start", soql_time(start)),
+                        ("end", soql_time(handle.now())),
+                    ])
+                    .bearer_auth(&org.token),
+            )
+            .await;
+        let listed: Vec<&str> = deleted.body["deletedRecords"]
+            .as_array()
+            .expect("deleted")
+            .iter()
+            .filter_map(|r| r["id"].as_str())
+            .collect();
+        assert_eq!(listed, [ids[1].as_str()]);
+        handle
+            .set_hidden("Invoice__c", &ids[0], false)
+            .expect("shared");
+        let count = org
+            .query_all("SELECT COUNT() FROM Invoice__c WHERE IsDeleted = true")
+            .await;
+        assert_eq!(count.body["totalSize"], 2, "shared again, its delete shows");
+    }
+
+    #[tokio::test]
+    async fn outbound_message_definitions_come_from_the_tooling_api_one_metadata_at_a_time() {
+        // Tooling API, WorkflowOutboundMessage: FullName and Metadata only in a query of at
+        // most one row; GET by id has them all.
+        let org = Org::start().await;
+        for (n, fields) in [(1, vec!["Name"]), (2, vec!["Name", "Amount__c"])] {
+            org.handle()
+                .define_outbound_message(
+                    sf2hs_sandbox::salesforce::tooling::OutboundMessageDefinition {
+                        id: format!("04k5f000000AbC{n}AAK"),
+                        name: format!("Invoice_Sync_{n}"),
+                        object: "Invoice__c".into(),
+                        fields: fields.into_iter().map(String::from).collect(),
+                        endpoint_url: "https://sf2hs.example/outbound/token".into(),
+                    },
+                )
+                .expect("defined");
+        }
+        let tooling = |q: &str| {
+            org.http
+                .get(org.data("/tooling/query"))
+                .query(&[("q", q)])
+                .bearer_auth(&org.token)
+        };
+        let listed = org
+            .send(tooling("SELECT Id, Name FROM WorkflowOutboundMessage"))
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+        assert_eq!(listed.body["size"], 2);
+        let refused = org
+            .send(tooling("SELECT Id, Metadata FROM WorkflowOutboundMessage"))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert_eq!(refused.error_code(), "MALFORMED_QUERY");
+        let one = org
+            .send(tooling(
+                "SELECT Id, FullName, Metadata FROM WorkflowOutboundMessage WHERE Name = 'Invoice_Sync_2'",
+            ))
+            .await;
+        assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+        assert_eq!(
+            one.body["records"][0]["FullName"],
+            "Invoice__c.Invoice_Sync_2"
+        );
+        assert_eq!(
+            one.body["records"][0]["Metadata"]["fields"],
+            json!(["Name", "Amount__c"])
+        );
+        let by_id = org
+            .get("/tooling/sobjects/WorkflowOutboundMessage/04k5f000000AbC1AAK")
+            .await;
+        assert_eq!(by_id.status, StatusCode::OK, "{}", by_id.text);
+        assert_eq!(by_id.body["Metadata"]["fields"], json!(["Name"]));
+        let missing = org
+            .get("/tooling/sobjects/WorkflowOutboundMessage/04k5f000000AbC9AAK")
+            .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
     async fn deleted_ignores_the_seconds_of_its_bounds() {
         let start_of_day = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
             .expect("time")

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{ok, sample_change};
-use crate::domain::Change;
+use crate::domain::{Change, ChangeKind, RereadReason};
 use crate::ports::{ChangeQueue, Delivery, QueueDepth};
 
 /// The redrive limit used by checks that do not test redrive.
@@ -58,6 +58,48 @@ where
     check_replay_of_chosen_ids(factory(DEFAULT_MAX_RECEIVES).await).await;
     check_depth(factory(DEFAULT_MAX_RECEIVES).await).await;
     check_concurrent_receivers(factory(DEFAULT_MAX_RECEIVES).await).await;
+    check_a_change_too_big_for_a_message_goes_as_a_re_read(factory(DEFAULT_MAX_RECEIVES).await)
+        .await;
+}
+
+/// A change whose state is over a message's 256 KiB (long text areas: S8, A1) is queued as a
+/// marker that makes the worker read the record: same record, stamp and source, no values. The
+/// other changes sent with it go as they are; nothing is refused.
+pub async fn check_a_change_too_big_for_a_message_goes_as_a_re_read(queue: Arc<dyn ChangeQueue>) {
+    let mut too_big = sample_change(4);
+    if let ChangeKind::Upsert { fields } = &mut too_big.kind {
+        fields.insert(
+            "Notes__c".to_owned(),
+            serde_json::json!("n".repeat(crate::ports::MAX_MESSAGE_BYTES)),
+        );
+    }
+    let small = sample_change(8);
+    let sent = queue.send_batch(&[small.clone(), too_big.clone()]).await;
+    ok("too_big", "send_batch", sent);
+    let received = receive_exactly("too_big", queue.as_ref(), 2, LONG_VISIBILITY).await;
+    let by_record: HashMap<_, _> = received
+        .into_iter()
+        .map(|d| (d.change.record_id.clone(), d.change))
+        .collect();
+    assert_eq!(
+        by_record.get(&small.record_id),
+        Some(&small),
+        "too_big: the small change as sent"
+    );
+    let marker = by_record
+        .get(&too_big.record_id)
+        .expect("too_big: the big change is queued");
+    assert_eq!(
+        marker,
+        &Change {
+            kind: ChangeKind::Reread {
+                reason: RereadReason::TooLarge,
+                partial: crate::domain::FieldSnapshot::new(),
+            },
+            ..too_big
+        },
+        "too_big: a re-read marker with the record, stamp and source"
+    );
 }
 
 /// Receives until `expected` deliveries are in hand (or `PATIENCE` runs out), then asserts the

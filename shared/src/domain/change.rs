@@ -82,6 +82,8 @@ pub enum RereadReason {
     AssociationPending,
     /// A platform event named the record but carries no snapshot of it.
     EventOnly,
+    /// The state was too big for a queue message (`ports::message_body`): read it instead.
+    TooLarge,
 }
 
 /// Where a change came from: kept for the sync log and for de-duplication.

@@ -81,16 +81,10 @@ impl SqliteChangeQueue {
         if changes.is_empty() {
             return Ok(());
         }
+        // The deployed queue's size limit: a change too big for it is a re-read marker here too.
         let bodies = changes
             .iter()
-            .map(|change| {
-                serde_json::to_string(change).map_err(|e| {
-                    PortError::invalid(format!(
-                        "the change of {} cannot be serialised: {e}",
-                        change.record_key()
-                    ))
-                })
-            })
+            .map(crate::ports::message_body)
             .collect::<PortResult<Vec<_>>>()?;
         self.store
             .call("sending to the queue", move |connection| {

@@ -106,6 +106,7 @@ pub async fn validate_live(
                 }
             }
         }
+        check.outbound_messages(schemas).await;
         check.problems.sort_by_key(|p| p.line);
         problems.extend(check.problems);
     }
@@ -130,6 +131,65 @@ impl LiveCheck<'_> {
     fn warning(&mut self, line: usize, message: String, hint: String) {
         self.problems
             .push(Problem::warning(&self.located.file, line, message, hint));
+    }
+
+    /// Where outbound messages carry the object's changes, each mapped field must be one they
+    /// send: a notification leaves a null field out exactly as a field it does not send
+    /// (platform-behaviours.md S2), and the worker takes a left-out field the action sends for
+    /// null. A field no action sends would never reach HubSpot from them, neither its values
+    /// nor its clearing.
+    async fn outbound_messages(&mut self, schemas: &dyn SchemaSource) {
+        let object = self.mapping().salesforce_object.clone();
+        let definitions = match schemas.outbound_messages(&object).await {
+            Ok(Some(definitions)) if !definitions.is_empty() => definitions,
+            // None defined: the object's changes come another way (CDC, imports).
+            Ok(_) => return,
+            Err(e) => {
+                self.warning(
+                    self.located.lines.salesforce_object,
+                    format!("cannot read the outbound-message actions of `{object}`: {e}"),
+                    "give the integration user the \"View Setup and Configuration\" permission, \
+                     so sf2hs can check that they send every mapped field"
+                        .into(),
+                );
+                return;
+            }
+        };
+        let mapping = self.mapping().clone();
+        let fields = mapping
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(n, f)| (self.located.field_line(n), f.salesforce_field.as_str()))
+            .chain(mapping.associations.iter().enumerate().map(|(n, a)| {
+                (
+                    self.located.association_line(n),
+                    a.salesforce_field.as_str(),
+                )
+            }))
+            // A compound's components: the action sends the compound's parts by their own names.
+            .filter(|(_, field)| !field.contains('.'));
+        let names: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
+        for (line, field) in fields {
+            let sent = definitions
+                .iter()
+                .any(|d| d.fields.iter().any(|f| f.eq_ignore_ascii_case(field)));
+            if !sent {
+                self.error(
+                    line,
+                    format!(
+                        "`{field}` is mapped, but outbound message {} does not send it: its \
+                         values and its clearing would never reach HubSpot",
+                        names.join(", ")
+                    ),
+                    format!(
+                        "add {field} to outbound message {} (Setup → Outbound Messages), or \
+                         remove it from the mapping",
+                        names[0]
+                    ),
+                );
+            }
+        }
     }
 
     async fn salesforce_schema(

@@ -239,8 +239,25 @@ pub enum SchemaError {
 
 /// Where live schemas come from: the Salesforce and HubSpot clients implement it; tests use a
 /// fixed catalogue.
+/// One outbound-message action: its name and the fields it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessageFields {
+    pub name: String,
+    pub fields: Vec<String>,
+}
+
 #[async_trait]
 pub trait SchemaSource: Send + Sync {
+    /// The outbound-message actions defined on a Salesforce object, with the fields each
+    /// sends (the Tooling API's `WorkflowOutboundMessage`); `None` when this source cannot
+    /// say, and the check is skipped.
+    async fn outbound_messages(
+        &self,
+        _object: &str,
+    ) -> Result<Option<Vec<OutboundMessageFields>>, SchemaError> {
+        Ok(None)
+    }
+
     /// The describe of a Salesforce object, or `None` when the org has no such object.
     async fn salesforce_object(
         &self,

@@ -4,8 +4,53 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::PortResult;
-use crate::domain::Change;
+use super::{PortError, PortResult};
+use crate::domain::{Change, ChangeKind, FieldSnapshot, RereadReason};
+
+/// The largest message body a change queue takes (256 KiB): SQS's classic limit, which every
+/// queue accepts whatever its `MaximumMessageSize` (platform-behaviours.md A1). The embedded
+/// queue keeps the same limit, so what passes locally passes on AWS.
+pub const MAX_MESSAGE_BYTES: usize = 262_144;
+
+/// The body a queue stores for `change`. A change whose state is too big for one message (long
+/// text areas hold up to 131,072 characters each: S8) goes as a marker that makes the worker
+/// read the record instead: it keeps its record, stamp and source, so it is neither lost nor
+/// able to refuse the other changes sent with it.
+pub fn message_body(change: &Change) -> PortResult<String> {
+    let encode = |change: &Change| {
+        serde_json::to_string(change).map_err(|e| {
+            PortError::invalid_because(
+                format!(
+                    "the change of {} cannot be serialised: {e}",
+                    change.record_key()
+                ),
+                e,
+            )
+        })
+    };
+    let body = encode(change)?;
+    if body.len() <= MAX_MESSAGE_BYTES {
+        return Ok(body);
+    }
+    let marker = Change {
+        kind: ChangeKind::Reread {
+            reason: RereadReason::TooLarge,
+            partial: FieldSnapshot::new(),
+        },
+        ..change.clone()
+    };
+    let body = encode(&marker)?;
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(PortError::invalid(format!(
+            "the change of {} is {} bytes even without its values, more than a queue message \
+             holds ({MAX_MESSAGE_BYTES})",
+            change.record_key(),
+            body.len()
+        )));
+    }
+    tracing::info!(record = %change.record_key(), "too big for one message: queued as a re-read");
+    Ok(body)
+}
 
 /// A change taken from the queue, invisible to other receivers until its visibility timeout ends.
 #[derive(Debug, Clone, PartialEq)]

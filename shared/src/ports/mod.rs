@@ -11,7 +11,9 @@ mod remote;
 mod secrets;
 mod sync_log;
 
-pub use change_queue::{ChangeQueue, DeadLetter, Delivery, QueueDepth};
+pub use change_queue::{
+    ChangeQueue, DeadLetter, Delivery, MAX_MESSAGE_BYTES, QueueDepth, message_body,
+};
 pub use error::{Cause, PortError, PortResult};
 pub use import_jobs::{ImportCounts, ImportJob, ImportJobs, ImportStatus};
 pub use mapping_store::{MappingStore, StoredMapping};

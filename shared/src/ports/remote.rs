@@ -120,14 +120,24 @@ pub trait SalesforceRecords: Send + Sync {
     ) -> Result<HashMap<SalesforceId, Option<FieldSnapshot>>, RemoteError>;
 
     /// The last state of each record, deleted ones included (from the recycle bin, through
-    /// queryAll): what a record kept in HubSpot after its delete must show. Records Salesforce
-    /// no longer has at all are absent.
+    /// queryAll), with `IsDeleted`: what a record kept in HubSpot after its delete must show,
+    /// and the only proof that a record a read did not find was deleted. Records Salesforce no
+    /// longer has at all, and records the integration user cannot see, are absent.
     async fn last_states(
         &self,
         object: &str,
         ids: &[SalesforceId],
         fields: &[String],
     ) -> Result<HashMap<SalesforceId, FieldSnapshot>, RemoteError>;
+
+    /// The fields the outbound-message action `action_id` sends (the Tooling API's
+    /// `WorkflowOutboundMessage` definition), or `None` when the org has no such action. A
+    /// notification leaves out null fields as it leaves out fields it does not send: only
+    /// this says that an absent field is null.
+    async fn outbound_message_fields(
+        &self,
+        action_id: &str,
+    ) -> Result<Option<Vec<String>>, RemoteError>;
 }
 
 /// One page of a backfill.

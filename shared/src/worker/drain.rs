@@ -35,6 +35,8 @@ pub async fn drain_once(
     window: Duration,
 ) -> PortResult<DrainReport> {
     let mut deliveries = queue.receive(max, visibility).await?;
+    // The batch is hidden from the other workers for `visibility`: it answers before then.
+    let deadline = tokio::time::Instant::now() + visibility;
     if !deliveries.is_empty() && !window.is_zero() {
         let until = tokio::time::Instant::now() + window;
         while deliveries.len() < max {
@@ -65,7 +67,7 @@ pub async fn drain_once(
             receive_count: d.receive_count,
         })
         .collect();
-    let result = worker.process(batch).await;
+    let result = worker.process_until(batch, Some(deadline)).await;
     let mut done = Vec::new();
     for (message_id, disposition) in result.dispositions {
         let Some(receipt) = receipts.get(&message_id) else {

@@ -192,6 +192,8 @@ pub struct FakeSalesforce {
 pub struct SalesforceState {
     pub live: HashMap<SalesforceId, FieldSnapshot>,
     pub recycle_bin: HashMap<SalesforceId, FieldSnapshot>,
+    /// Outbound-message actions by id: the fields each sends.
+    pub outbound_messages: HashMap<String, Vec<String>>,
     pub calls: Vec<&'static str>,
 }
 
@@ -227,8 +229,21 @@ impl SalesforceRecords for FakeSalesforce {
         state.calls.push("last_states");
         Ok(ids
             .iter()
-            .filter_map(|id| state.recycle_bin.get(id).map(|s| (id.clone(), s.clone())))
+            .filter_map(|id| {
+                let mut row = state.recycle_bin.get(id)?.clone();
+                row.insert("IsDeleted".into(), json!(true));
+                Some((id.clone(), row))
+            })
             .collect())
+    }
+
+    async fn outbound_message_fields(
+        &self,
+        action_id: &str,
+    ) -> Result<Option<Vec<String>>, RemoteError> {
+        let mut state = self.state();
+        state.calls.push("outbound_message");
+        Ok(state.outbound_messages.get(action_id).cloned())
     }
 }
 

@@ -10,47 +10,43 @@ use crate::mapping::{Mapping, MappingStatus};
 pub const PAUSED_REASON_PREFIX: &str = "paused:";
 
 impl Worker {
-    /// The active mapping of `object`, or the items settled: failed without a mapping (or when
-    /// the store cannot be read), skipped under a draft, parked under a paused one.
-    pub(super) async fn active_mapping(
-        &self,
-        object: &str,
-        mut items: Vec<Item>,
-    ) -> Result<(Mapping, Vec<Item>), Vec<Item>> {
+    /// The active mapping of `object`, or `None` with the items settled: failed without a
+    /// mapping (or when the store cannot be read), skipped under a draft, parked under a
+    /// paused one.
+    pub(super) async fn active_mapping(&self, object: &str, items: &mut [Item]) -> Option<Mapping> {
         let mapping = match self.ports.mappings.get(object).await {
             Ok(Some(stored)) => stored.mapping,
             Ok(None) => {
                 let reason = format!(
                     "no mapping for `{object}`: apply one (`sf2hs mappings apply FILE`), then replay the dead letters"
                 );
-                return Err(fail_all(items, &reason, Duration::ZERO, Budget::Spent));
+                fail_all(items, &reason, Duration::ZERO, Budget::Spent);
+                return None;
             }
             Err(e) => {
-                return Err(fail_all(
-                    items,
-                    &e.to_string(),
-                    self.settings.retry_delay,
-                    Budget::Outage,
-                ));
+                let delay = self.settings.retry_delay;
+                fail_all(items, &e.to_string(), delay, Budget::Outage);
+                return None;
             }
         };
         match mapping.status {
             MappingStatus::Draft => {
-                for item in &mut items {
+                for item in items.iter_mut() {
                     item.outcome = Some(ItemOutcome::Skipped {
                         reason: format!("mapping `{object}` is a draft: changes are not taken"),
                     });
                 }
-                Err(items)
+                None
             }
             MappingStatus::Paused => {
                 // Parked, not dropped: `sf2hs mappings activate` replays them.
                 let reason = format!(
                     "{PAUSED_REASON_PREFIX} mapping `{object}` is paused; activating it replays this change"
                 );
-                Err(fail_all(items, &reason, Duration::ZERO, Budget::Spent))
+                fail_all(items, &reason, Duration::ZERO, Budget::Spent);
+                None
             }
-            MappingStatus::Active => Ok((mapping, items)),
+            MappingStatus::Active => Some(mapping),
         }
     }
 }

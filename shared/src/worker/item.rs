@@ -36,6 +36,15 @@ pub(super) struct Item {
     pub seen: Option<IndexEntry>,
     /// HubSpot created the record in this batch: it has no associations to prune.
     pub created: bool,
+    /// Its carried state shares its stamp with a different state (in the index or the batch):
+    /// only a read says which is newest (`ties`).
+    pub tied: bool,
+    /// It carries an outbound message's state whose action's definition could not be read, so
+    /// its absent fields cannot be told from nulls: it is read (`nulls`).
+    pub nulls_unknown: bool,
+    /// A read found no live record: gone, unless the recycle bin shows the delete it is not
+    /// visible to the integration user (`read`).
+    pub found_gone: bool,
     /// Deleted in Salesforce under `on_delete = "keep"`: written with its last state, and
     /// recorded in the index as deleted.
     pub kept_after_delete: bool,
@@ -56,6 +65,9 @@ impl Item {
             archived: false,
             seen: None,
             created: false,
+            tied: false,
+            nulls_unknown: false,
+            found_gone: false,
             kept_after_delete: false,
             outcome: None,
         }
@@ -159,21 +171,15 @@ pub(super) fn newest_per_record(messages: Vec<InboundMessage>) -> Vec<Item> {
         .collect()
 }
 
-/// Settles every item with the same failure.
-pub(super) fn fail_all(
-    mut items: Vec<Item>,
-    reason: &str,
-    delay: Duration,
-    budget: Budget,
-) -> Vec<Item> {
-    for item in &mut items {
+/// Settles every item not settled yet with the same failure.
+pub(super) fn fail_all(items: &mut [Item], reason: &str, delay: Duration, budget: Budget) {
+    for item in items.iter_mut().filter(|i| i.open()) {
         item.outcome = Some(ItemOutcome::Failed {
             reason: reason.to_owned(),
             delay,
             budget,
         });
     }
-    items
 }
 
 /// The order of two changes of one record: newer modstamp first; a change without one (its age

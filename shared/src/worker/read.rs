@@ -1,5 +1,8 @@
-//! Reading records from Salesforce: the state of every record whose change did not carry it
-//! (a re-read), and deleted records' last states from the recycle bin.
+//! Reading records from Salesforce: the state of every record whose change did not carry it,
+//! or whose carried state ties with another (a re-read), and deleted records' last states from
+//! the recycle bin. A record a read does not find is deleted only when the recycle bin shows
+//! the delete: a record the integration user cannot see reads exactly as a deleted one
+//! (platform-behaviours.md S5), and archiving it would follow a sharing change, not a delete.
 
 use std::collections::HashSet;
 
@@ -19,18 +22,21 @@ impl Worker {
         for item in items.iter_mut().filter(|i| i.outcome.is_none()) {
             let change = &item.message.change;
             match (&change.kind, change.modstamp) {
-                (ChangeKind::Upsert { fields }, Some(modstamp)) if !item.read_requested() => {
+                (ChangeKind::Upsert { fields }, Some(modstamp))
+                    if !item.read_requested() && !item.tied && !item.nulls_unknown =>
+                {
                     item.state = Some(State::Upsert(fields.clone()));
                     item.modstamp = modstamp;
                     item.modstamp_known = true;
                 }
-                (ChangeKind::Delete, modstamp) => {
+                (ChangeKind::Delete, modstamp) if !item.tied => {
                     item.state = Some(State::Delete);
                     item.modstamp = modstamp.unwrap_or(change.received_at);
                     item.modstamp_known = modstamp.is_some();
                 }
-                // Partial, missing or of unknown age, or an undelete (the record's state
-                // after it came back is what HubSpot must show).
+                // Partial, missing or of unknown age, tied with another state at its stamp,
+                // or an undelete (the record's state after it came back is what HubSpot must
+                // show).
                 _ => to_read.push(change.record_id.clone()),
             }
         }
@@ -83,17 +89,9 @@ impl Worker {
                                 ),
                             }
                         }
-                        // Gone: deleted (or no longer visible to the integration user).
-                        Some(None) => {
-                            item.state = Some(State::Delete);
-                            let change = &item.message.change;
-                            item.modstamp = change.modstamp.unwrap_or(change.received_at);
-                            // An upsert read only because a re-read came with it carries the
-                            // stamp of a state before the delete: the recycle bin has the
-                            // delete's.
-                            item.modstamp_known = change.modstamp.is_some()
-                                && !matches!(change.kind, ChangeKind::Upsert { .. });
-                        }
+                        // Deleted, or not visible to the integration user: the recycle bin
+                        // tells them apart.
+                        Some(None) => item.found_gone = true,
                         None => {
                             item.outcome = Some(self.failure(
                                 &item.message,
@@ -106,18 +104,21 @@ impl Worker {
         }
     }
 
-    /// Reads deleted records from the recycle bin, for two reasons. Under `on_delete = "keep"`
-    /// a delete leaves the record in HubSpot, so HubSpot must show the state the record had
-    /// when it was deleted: an update superseded by the delete in this batch, or read only
-    /// after it, would otherwise never arrive. And a record found gone by a re-read has no
-    /// Salesforce time for its delete: the time it was received is on another clock, and an
-    /// index holding it would take later changes (an undelete) for older ones.
+    /// Reads deleted records from the recycle bin (`queryAll`), for three reasons. A record a
+    /// read did not find is deleted only if the recycle bin shows it (`IsDeleted`); otherwise
+    /// the integration user cannot see it, and it fails with that reason rather than being
+    /// archived. Under `on_delete = "keep"` a delete leaves the record in HubSpot, so HubSpot
+    /// must show the state the record had when it was deleted: an update superseded by the
+    /// delete in this batch, or read only after it, would otherwise never arrive. And a delete
+    /// without a Salesforce time takes the recycle bin's: the time it was received is on
+    /// another clock, and an index holding it would take later changes (an undelete) for older
+    /// ones.
     pub(super) async fn read_recycle_bin(&self, mapping: &Mapping, items: &mut [Item]) {
         let keep = mapping.on_delete == DeleteRule::Keep;
         let wanted = |i: &Item| {
-            i.outcome.is_none()
-                && matches!(i.state, Some(State::Delete))
-                && (keep || !i.modstamp_known)
+            i.open()
+                && (i.found_gone
+                    || (matches!(i.state, Some(State::Delete)) && (keep || !i.modstamp_known)))
         };
         let deleted: Vec<SalesforceId> = items
             .iter()
@@ -144,8 +145,38 @@ impl Worker {
                     ));
                 }
                 Ok(states) => {
+                    let snapshot = states.get(&item.message.change.record_id);
+                    if item.found_gone {
+                        match snapshot {
+                            Some(snapshot) if is_deleted(snapshot) => {
+                                item.state = Some(State::Delete);
+                                item.modstamp_known = false;
+                            }
+                            // Visible again (undeleted or shared since the read): its state
+                            // now is the one to write.
+                            Some(snapshot) => {
+                                let modstamp = snapshot
+                                    .get("SystemModstamp")
+                                    .and_then(Value::as_str)
+                                    .and_then(parse_salesforce_datetime);
+                                if let Some(modstamp) = modstamp {
+                                    let state = nest_components(snapshot.clone(), &requests);
+                                    item.state = Some(State::Upsert(state));
+                                    item.modstamp = modstamp;
+                                    item.modstamp_known = true;
+                                    continue;
+                                }
+                            }
+                            None => {}
+                        }
+                        if item.state.is_none() {
+                            item.outcome =
+                                Some(self.failure(&item.message, NOT_VISIBLE.to_owned()));
+                            continue;
+                        }
+                    }
                     // Purged from the recycle bin: HubSpot keeps what it has.
-                    let Some(snapshot) = states.get(&item.message.change.record_id) else {
+                    let Some(snapshot) = snapshot else {
                         continue;
                     };
                     let deleted_at = snapshot
@@ -169,6 +200,17 @@ impl Worker {
             }
         }
     }
+}
+
+/// Why a record a read did not find, and the recycle bin does not show deleted, is not archived.
+pub const NOT_VISIBLE: &str = "not visible to the integration user: Salesforce returns nothing for \
+     it, and its recycle bin shows no delete (a sharing rule or owner change hides it, or it was \
+     purged); sf2hs archives a HubSpot record only for a delete it can see. Share the record \
+     with the integration user (or check that it still exists), then `sf2hs dlq replay`";
+
+/// Whether a `queryAll` row is in the recycle bin.
+fn is_deleted(snapshot: &crate::domain::FieldSnapshot) -> bool {
+    snapshot.get("IsDeleted").and_then(Value::as_bool) == Some(true)
 }
 
 #[cfg(test)]
@@ -227,5 +269,31 @@ mod tests {
         assert_eq!(entry.modstamp, stamp(30));
         assert_eq!(rig.hubspot.state().archived.len(), 1);
         assert_eq!(rig.salesforce.state().calls, ["retrieve", "last_states"]);
+    }
+}
+
+#[cfg(test)]
+mod visibility_tests {
+    use crate::domain::{ChangeKind, FieldSnapshot, RereadReason};
+    use crate::worker::Disposition;
+    use crate::worker::fakes::{Rig, id, only};
+
+    #[tokio::test]
+    async fn a_record_the_recycle_bin_does_not_show_deleted_is_not_archived() {
+        let rig = Rig::new().await;
+        let record = id("a01", 3);
+        let hubspot_id = rig.hubspot.put("invoice", record.as_str());
+        let kind = ChangeKind::Reread {
+            reason: RereadReason::PartialUpdate,
+            partial: FieldSnapshot::new(),
+        };
+        let change = rig.change("Invoice__c", &record, kind, None);
+        let result = rig.process(vec![rig.message(change)]).await;
+        let Disposition::Requeue { reason, .. } = only(&result) else {
+            panic!("tried again: {result:?}");
+        };
+        assert_eq!(reason, super::NOT_VISIBLE);
+        assert!(!rig.hubspot.state().archived.contains(&hubspot_id));
+        assert!(rig.entry("Invoice__c", &record).await.is_none());
     }
 }

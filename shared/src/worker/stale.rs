@@ -11,10 +11,9 @@ use super::index::{came_between, reread_after_race};
 use super::item::{Budget, Item, ItemOutcome, State};
 
 impl Worker {
-    /// Reads the index entries of the open items and skips states older than theirs. An older
-    /// state delivered before is also read again (into `reread`): an earlier delivery may have
-    /// written it after the newer one landed.
-    pub(super) async fn skip_stale(&self, items: &mut [Item], reread: &mut Vec<Change>) {
+    /// Reads the open items' index entries (`Item::seen`), and the HubSpot ids they hold; the
+    /// items fail as an outage when the index cannot be read.
+    pub(super) async fn read_index(&self, items: &mut [Item]) {
         let keys: Vec<RecordKey> = items
             .iter()
             .filter(|i| i.open())
@@ -35,8 +34,15 @@ impl Worker {
         };
         for item in items.iter_mut().filter(|i| i.open()) {
             item.seen = stored.remove(&item.message.change.record_key());
+            item.hubspot_id = item.seen.as_ref().and_then(|e| e.hubspot_id.clone());
+        }
+    }
+
+    /// Skips states older than the index's. An older state delivered before is also read again
+    /// (into `reread`): an earlier delivery may have written it after the newer one landed.
+    pub(super) fn skip_stale(&self, items: &mut [Item], reread: &mut Vec<Change>) {
+        for item in items.iter_mut().filter(|i| i.open()) {
             let Some(current) = &item.seen else { continue };
-            item.hubspot_id = current.hubspot_id.clone();
             if current.modstamp > item.modstamp {
                 let mut reason = format!(
                     "older than the state already applied ({} < {})",

@@ -271,23 +271,39 @@ async fn large_changes_are_split_into_batches_under_256_kib() {
 }
 
 #[tokio::test]
-async fn a_change_larger_than_a_message_is_refused_naming_the_record() {
+async fn a_change_larger_than_a_message_goes_as_a_re_read_and_the_batch_is_sent() {
+    // Until 2026-12 this refused the whole batch (an outbound message with 99 other
+    // notifications answered 503 until Salesforce gave up): platform-behaviours.md A1.
     let connection = moto_connection().await;
     let queue = fresh_queue(&connection, 5).await;
     let too_big = big_change(3, 300_000);
-    let error = queue
+    queue
         .send_batch(&[sample_change(1), too_big.clone()])
         .await
-        .expect_err("a change over 256 KiB cannot be sent");
+        .expect("the batch is sent");
+    let received = conformance::change_queue::receive_exactly(
+        "too_big",
+        queue.as_ref(),
+        2,
+        Duration::from_secs(60),
+    )
+    .await;
+    let marker = received
+        .into_iter()
+        .map(|d| d.change)
+        .find(|c| c.record_id == too_big.record_id)
+        .expect("the big change is queued");
     assert!(
-        matches!(&error, PortError::Invalid { reason: message, .. } if message.contains(too_big.record_id.as_str())),
-        "{error}"
+        matches!(
+            marker.kind,
+            ChangeKind::Reread {
+                reason: sf2hs_shared::domain::RereadReason::TooLarge,
+                ..
+            }
+        ),
+        "{marker:?}"
     );
-    assert_eq!(
-        queue.depth().await.expect("depth").visible,
-        0,
-        "nothing of the batch was sent"
-    );
+    assert_eq!(marker.modstamp, too_big.modstamp);
 }
 
 // ---- Secrets Manager ----

@@ -30,6 +30,20 @@ fn shared_fixture(name: &str) -> Value {
 /// The fixtures come from org 00Dxx0000001gPF: the stack is configured for it.
 async fn stack(label: &str) -> Stack {
     let mut stack = Stack::start(label).await;
+    // The action the fixture's outbound message came from, as the org defines it.
+    stack
+        .salesforce
+        .handle()
+        .define_outbound_message(
+            sf2hs_sandbox::salesforce::tooling::OutboundMessageDefinition {
+                id: "04k5f000000AbCdAAK".into(),
+                name: "Project_Sync".into(),
+                object: "Project__c".into(),
+                fields: vec!["Name".into(), "Budget__c".into(), "SystemModstamp".into()],
+                endpoint_url: "https://sf2hs.example/outbound/token".into(),
+            },
+        )
+        .expect("defined");
     stack.env.retain(|(k, _)| k != vars::ORG_ID);
     stack
         .env
@@ -139,5 +153,50 @@ async fn worker_writes_an_sqs_batch_and_parks_the_poison_message() {
         stack.queue.depth().await.expect("depth").dead,
         1,
         "the message that is not a change is parked with its reason"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_answers_before_its_deadline_when_hubspot_hangs() {
+    // The worker Lambda has 120 s; HubSpot retries and Salesforce reads can take longer. A
+    // timed-out invocation spends every message's receive without a reason: the worker answers
+    // by its deadline instead, and what it could not write is retried.
+    let stack = stack("handlers-deadline").await;
+    stack
+        .hubspot
+        .handle()
+        .set_faults(sf2hs_sandbox::hubspot::FaultPlan {
+            rate_hang: 1.0,
+            hang_ms: 120_000,
+            ..Default::default()
+        })
+        .expect("faults");
+    let lookup = stack.lookup();
+    let worker = sf2hs_worker::from_env(&lookup, Some(stack.endpoint()))
+        .await
+        .expect("worker");
+    let batch: SqsEvent = serde_json::from_value(event("sqs-changes.json")).expect("SqsEvent");
+    let mut context = Context::default();
+    let budget = std::time::Duration::from_secs(8);
+    let deadline = std::time::SystemTime::now() + budget;
+    context.deadline = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis()
+        .try_into()
+        .expect("milliseconds");
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(budget * 3, worker.handle(LambdaEvent::new(batch, context)))
+        .await
+        .expect("the handler answers; it does not run past its deadline")
+        .expect("answered");
+    assert!(
+        started.elapsed() < budget,
+        "answered within the invocation's time: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !answer.batch_item_failures.is_empty(),
+        "the change not written is retried: {answer:?}"
     );
 }

@@ -110,3 +110,58 @@ async fn salesforce_describe_feeds_live_mapping_validation() {
         "fields the describe has are accepted: {headlines:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_mapped_field_no_outbound_message_sends_is_an_error_naming_the_action() {
+    let sandbox = quick_org().await;
+    let sf = client(&sandbox);
+    let mappings = r#"[[mapping]]
+salesforce_object = "Invoice__c"
+hubspot_object = "invoice"
+id_property = "salesforce_id"
+status = "active"
+on_delete = "archive"
+
+[mapping.fields]
+Name = "invoice_number"
+Amount__c = { property = "amount", convert = "number" }
+"#;
+    let report = validate_sources(&[("live.toml".into(), mappings.into())]);
+    assert!(report.is_ok(), "{report}");
+    let schemas = SplitSchemaSource {
+        salesforce: &sf,
+        hubspot: &HubSpotStub,
+    };
+    // No action on the object: its changes come some other way, nothing to check.
+    let problems = validate_live(&report.mappings, &schemas).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    for (n, fields) in [(1, vec!["Name"]), (2, vec!["Name", "Status__c"])] {
+        sandbox
+            .handle()
+            .define_outbound_message(
+                sf2hs_sandbox::salesforce::tooling::OutboundMessageDefinition {
+                    id: format!("04k5f000000AbC{n}AAK"),
+                    name: format!("Invoice_Sync_{n}"),
+                    object: "Invoice__c".into(),
+                    fields: fields.into_iter().map(String::from).collect(),
+                    endpoint_url: "https://sf2hs.example/outbound/token".into(),
+                },
+            )
+            .expect("defined");
+    }
+    let problems = validate_live(&report.mappings, &schemas).await;
+    let texts: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(problems.len(), 1, "{texts:#?}");
+    assert_eq!(problems[0].line, 10, "the Amount__c line: {texts:#?}");
+    assert!(
+        texts[0].contains(
+            "`Amount__c` is mapped, but outbound message Invoice_Sync_1, Invoice_Sync_2 does not send it"
+        ),
+        "{texts:#?}"
+    );
+    assert!(
+        texts[0].contains("add Amount__c to outbound message Invoice_Sync_1"),
+        "{texts:#?}"
+    );
+}

@@ -158,10 +158,13 @@ impl Race {
 
     /// Renames the project `id` in Salesforce; the new state's stamp.
     fn rename(&self, id: &str, name: &str) -> DateTime<Utc> {
-        // Stamps have millisecond precision: the update gets its own.
-        std::thread::sleep(Duration::from_millis(5));
-        self.salesforce
-            .handle()
+        // Stamps are whole seconds, shared by the changes within one (ties are `ties.rs`'s
+        // and worker_rules.rs's cases): the update here gets a later second of its own.
+        let handle = self.salesforce.handle();
+        handle
+            .advance_clock(chrono::TimeDelta::seconds(1))
+            .expect("clock");
+        handle
             .update("Project__c", id, json!({ "Name": name }))
             .expect("updated");
         self.stamp(id)

@@ -764,3 +764,170 @@ async fn a_batch_gathers_the_changes_that_arrive_within_its_window() {
     assert_eq!(upserts(), 2, "one HubSpot call for the three");
     assert_eq!(rig.hubspot.handle().count("sf_project").expect("count"), 4);
 }
+
+/// A project's state as Salesforce has it now, carried by a change (as an outbound message
+/// carries it): its mapped fields and its `SystemModstamp`.
+fn carried_project(rig: &Rig, id: &str) -> Change {
+    let record = rig
+        .sf()
+        .record("Project__c", id)
+        .expect("read")
+        .expect("exists");
+    let fields: FieldSnapshot = ["Name", "Budget__c"]
+        .iter()
+        .filter_map(|f| Some(((*f).to_owned(), record.values.get(*f)?.clone())))
+        .collect();
+    Change {
+        kind: ChangeKind::Upsert { fields },
+        modstamp: Some(record.system_modstamp),
+        ..rig.reread("Project__c", id)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_older_state_with_the_same_stamp_does_not_overwrite_the_newer() {
+    // platform-behaviours.md S1: two updates within one second share their stamp.
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let project = rig.synced_project("Start", 1).await;
+    sf.advance_clock(chrono::TimeDelta::seconds(1))
+        .expect("a fresh second");
+    sf.update("Project__c", &project, json!({ "Name": "Older" }))
+        .expect("first edit");
+    let older = carried_project(&rig, &project);
+    sf.update("Project__c", &project, json!({ "Name": "Newer" }))
+        .expect("second edit");
+    let newer = carried_project(&rig, &project);
+    assert_eq!(older.modstamp, newer.modstamp, "one second, one stamp");
+
+    rig.send(&[newer]).await;
+    rig.drain(5).await;
+    rig.send(&[older]).await;
+    rig.drain(5).await;
+    let name = rig
+        .live("sf_project", &project)
+        .and_then(|r| r.properties.get("project_name").cloned());
+    assert_eq!(
+        name.as_deref(),
+        Some("Newer"),
+        "HubSpot shows Salesforce's state"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_create_in_the_same_second_as_its_delete_does_not_bring_it_back() {
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    sf.advance_clock(chrono::TimeDelta::seconds(1))
+        .expect("a fresh second");
+    let project = sf
+        .create("Project__c", json!({ "Name": "Brief", "Budget__c": 1 }))
+        .expect("created");
+    let created = carried_project(&rig, &project);
+    sf.delete("Project__c", &project).expect("deleted");
+    let deleted_at = sf
+        .record("Project__c", &project)
+        .expect("read")
+        .expect("in the recycle bin")
+        .system_modstamp;
+    assert_eq!(created.modstamp, Some(deleted_at), "one second, one stamp");
+    let delete = Change {
+        kind: ChangeKind::Delete,
+        modstamp: Some(deleted_at),
+        ..rig.reread("Project__c", &project)
+    };
+
+    rig.send(&[delete]).await;
+    rig.drain(5).await;
+    rig.send(&[created]).await;
+    rig.drain(5).await;
+    assert!(
+        rig.live("sf_project", &project).is_none(),
+        "deleted in Salesforce, so not in HubSpot"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_hidden_from_the_integration_user_is_not_archived() {
+    // platform-behaviours.md S5: a retrieve answers nothing for it, as for a deleted record.
+    let rig = Rig::start(1).await;
+    let project = rig.synced_project("Shared", 1).await;
+    rig.sf()
+        .set_hidden("Project__c", &project, true)
+        .expect("sharing changed");
+    rig.send(&[rig.reread("Project__c", &project)]).await;
+    rig.drain(5).await;
+    assert!(
+        rig.live("sf_project", &project).is_some(),
+        "a sharing change archives nothing"
+    );
+    let entries = rig
+        .store
+        .sync_log()
+        .query(&SyncLogQuery {
+            record_id: SalesforceId::parse(&project).ok(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("sync log");
+    let reason = entries[0].reason.clone().unwrap_or_default();
+    assert_eq!(entries[0].outcome, SyncOutcome::DeadLettered, "{reason}");
+    assert!(
+        reason.starts_with("not visible to the integration user"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_cleared_in_salesforce_is_cleared_by_its_outbound_message() {
+    // platform-behaviours.md S2: the notification leaves the null field out, as it leaves out
+    // a field its action does not send; the action's definition tells them apart.
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let project = rig.synced_project("Budgeted", 7).await;
+    let live = |property: &str| {
+        rig.live("sf_project", &project)
+            .and_then(|r| r.properties.get(property).cloned())
+    };
+    assert_eq!(live("budget").as_deref(), Some("7"));
+    sf.advance_clock(chrono::TimeDelta::seconds(1))
+        .expect("clock");
+    sf.update("Project__c", &project, json!({ "Budget__c": null }))
+        .expect("budget cleared");
+
+    // The action sends Name, Budget__c and the stamp (so the state is carried, not read); the
+    // message Salesforce renders has no Budget__c.
+    let config = sf2hs_sandbox::salesforce::senders::outbound::OutboundMessageConfig::new(
+        "http://127.0.0.1:9/unused",
+        "Project__c",
+        &["Name", "Budget__c", "SystemModstamp"],
+    );
+    let sender =
+        sf2hs_sandbox::salesforce::senders::outbound::OutboundSender::new(sf.clone(), config)
+            .expect("sender");
+    let body = sender
+        .render(&[("04l000000000001AAA".to_owned(), project.clone())])
+        .expect("rendered");
+    assert!(!body.contains("Budget__c"), "nulls are left out: {body}");
+    let message = sf2hs_shared::salesforce::intake::outbound::parse_outbound_message(
+        body.as_bytes(),
+        1 << 20,
+    )
+    .expect("parsed");
+    let changes = message.into_changes(chrono::Utc::now());
+    assert!(
+        matches!(changes[0].kind, ChangeKind::Upsert { .. }),
+        "the state is carried: {:?}",
+        changes[0].kind
+    );
+    rig.send(&changes).await;
+    rig.drain(5).await;
+
+    assert_eq!(live("project_name").as_deref(), Some("Budgeted"));
+    assert!(
+        live("budget").is_none_or(|b| b.is_empty()),
+        "cleared in HubSpot as in Salesforce: {:?}",
+        live("budget")
+    );
+}

@@ -175,6 +175,17 @@ impl OutboundSender {
                 )));
             }
         }
+        // Salesforce sends outbound messages only from an action defined in its Setup, which
+        // the Tooling API then lists with the fields it sends.
+        handle
+            .define_outbound_message(super::super::tooling::OutboundMessageDefinition {
+                id: config.action_id.clone(),
+                name: format!("sf2hs_{}", config.object.trim_end_matches("__c")),
+                object: config.object.clone(),
+                fields: config.fields.clone(),
+                endpoint_url: config.endpoint_url.clone(),
+            })
+            .map_err(|e| SenderError::Config(format!("cannot define the action: {}", e.body)))?;
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .build()

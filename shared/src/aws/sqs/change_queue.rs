@@ -91,21 +91,7 @@ fn whole_seconds(duration: Duration, max: u64) -> i32 {
 }
 
 fn encode(change: &Change) -> PortResult<String> {
-    let body = serde_json::to_string(change).map_err(|e| {
-        PortError::invalid(format!(
-            "the change of {} cannot be serialised: {e}",
-            change.record_key()
-        ))
-    })?;
-    if body.len() > MAX_MESSAGE_BYTES {
-        return Err(PortError::invalid(format!(
-            "the change of {} is {} bytes, more than an SQS message holds ({MAX_MESSAGE_BYTES}); \
-             map fewer or shorter fields, or send it as a re-read",
-            change.record_key(),
-            body.len()
-        )));
-    }
-    Ok(body)
+    crate::ports::message_body(change)
 }
 
 fn decode(message_id: &str, body: &str, queue: &str) -> PortResult<Change> {

@@ -22,7 +22,7 @@ const RETENTION_SECONDS: &str = "1209600";
 
 /// The largest message and batch this adapter sends (256 KiB), the classic SQS limit that
 /// every queue accepts whatever its `MaximumMessageSize`.
-pub const MAX_MESSAGE_BYTES: usize = 262_144;
+pub use crate::ports::MAX_MESSAGE_BYTES;
 
 /// A change queue and its dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ mod ports;
 pub mod rest;
 pub mod retry;
 pub mod schema;
+mod tooling;
 
 use std::fmt;
 
@@ -30,6 +31,7 @@ pub use rest::{
 };
 pub use retry::RetryPolicy;
 pub use schema::SplitSchemaSource;
+pub use tooling::OutboundMessageDefinition;
 
 use auth::TokenCache;
 use errors::classify;

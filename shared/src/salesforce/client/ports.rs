@@ -65,12 +65,13 @@ impl SalesforceRecords for SalesforceClient {
         ids: &[SalesforceId],
         fields: &[String],
     ) -> Result<HashMap<SalesforceId, FieldSnapshot>, RemoteError> {
-        let mut select: Vec<&str> = vec!["Id", "SystemModstamp"];
+        // IsDeleted: a row that is not in the recycle bin is no proof of a delete.
+        let mut select: Vec<&str> = vec!["Id", "SystemModstamp", "IsDeleted"];
         select.extend(
             fields
                 .iter()
                 .map(String::as_str)
-                .filter(|f| *f != "Id" && *f != "SystemModstamp"),
+                .filter(|f| !["Id", "SystemModstamp", "IsDeleted"].contains(f)),
         );
         let mut found = HashMap::new();
         // Ids are alphanumeric (checked by SalesforceId), so they quote safely; 200 per query
@@ -100,6 +101,16 @@ impl SalesforceRecords for SalesforceClient {
             }
         }
         Ok(found)
+    }
+
+    async fn outbound_message_fields(
+        &self,
+        action_id: &str,
+    ) -> Result<Option<Vec<String>>, RemoteError> {
+        Ok(self
+            .outbound_message(action_id)
+            .await?
+            .map(|definition| definition.fields))
     }
 }
 

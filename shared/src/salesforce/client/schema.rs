@@ -7,7 +7,7 @@ use super::SalesforceClient;
 use super::errors::SalesforceError;
 use crate::mapping::HubSpotObjectRef;
 use crate::mapping::schema::{
-    HubSpotObjectSchema, SalesforceObjectSchema, SchemaError, SchemaSource,
+    HubSpotObjectSchema, OutboundMessageFields, SalesforceObjectSchema, SchemaError, SchemaSource,
 };
 
 impl SalesforceClient {
@@ -47,5 +47,28 @@ impl SchemaSource for SplitSchemaSource<'_> {
         object: &HubSpotObjectRef,
     ) -> Result<Option<HubSpotObjectSchema>, SchemaError> {
         self.hubspot.hubspot_object(object).await
+    }
+
+    async fn outbound_messages(
+        &self,
+        object: &str,
+    ) -> Result<Option<Vec<OutboundMessageFields>>, SchemaError> {
+        let definitions = self
+            .salesforce
+            .outbound_messages_of(object)
+            .await
+            .map_err(|e| SchemaError::Unavailable {
+                system: "Salesforce (Tooling API)",
+                reason: e.to_string(),
+            })?;
+        Ok(Some(
+            definitions
+                .into_iter()
+                .map(|d| OutboundMessageFields {
+                    name: d.name,
+                    fields: d.fields,
+                })
+                .collect(),
+        ))
     }
 }
