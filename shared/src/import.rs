@@ -42,13 +42,24 @@ pub enum ImportProgress {
     AllSent(ImportJob),
     /// The deadline came first; run again (a continuation) to go on from the checkpoint.
     Paused(ImportJob),
+    /// Salesforce refused further calls for now (the API-allowance guard, a rejected session):
+    /// the job stays running at its checkpoint; run it again after [`STOPPED_WAIT`]. The guard
+    /// lets a probe through once its reading is old, so the run resumes when the rolling
+    /// allowance has room (platform-behaviours.md S7).
+    Waiting { job: ImportJob, reason: String },
 }
+
+/// How long an import stopped by Salesforce waits before it runs again.
+pub const STOPPED_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// How a paused import gets its next run: on AWS a message on the import queue that invokes
 /// the import function again; locally the caller simply runs it again.
 #[async_trait]
 pub trait ImportContinuation: Send + Sync {
     async fn continue_later(&self, job_id: &str) -> PortResult<()>;
+
+    /// The same, run no sooner than `wait` from now (at most SQS's 15 minutes on AWS).
+    async fn continue_after(&self, job_id: &str, wait: std::time::Duration) -> PortResult<()>;
 }
 
 /// Completes `job_id` when its last page went out and every enqueued record has been synced or
@@ -143,11 +154,11 @@ impl Importer {
                 .await
             {
                 Ok(page) => page,
+                // Not failed: nothing is wrong with the job, and it resumes from its checkpoint.
                 Err(RemoteError::Stop { reason }) => {
-                    self.jobs
-                        .finish(job_id, ImportStatus::Failed, Some(&reason))
-                        .await?;
-                    return Err(ImportError::Salesforce(RemoteError::Stop { reason }));
+                    tracing::warn!(import = job_id, %reason, "Salesforce stops the import for now; it waits and resumes");
+                    let job = self.reload(job_id).await?;
+                    return Ok(ImportProgress::Waiting { job, reason });
                 }
                 Err(e) => return Err(e.into()),
             };

@@ -209,6 +209,7 @@ async fn backfill_phase(
     let after = counters(salesforce, hubspot);
     let job = match progress {
         ImportProgress::AllSent(job) | ImportProgress::Paused(job) => job,
+        ImportProgress::Waiting { reason, .. } => panic!("Salesforce stopped the import: {reason}"),
     };
     let routes_after = salesforce.handle().stats().expect("stats").calls_by_route;
     let routes: Vec<String> = routes_after

@@ -195,7 +195,9 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
             .await
             .map_err(|e| failed("importing", e))?
         {
-            ImportProgress::AllSent(job) | ImportProgress::Paused(job) => {
+            ImportProgress::AllSent(job)
+            | ImportProgress::Paused(job)
+            | ImportProgress::Waiting { job, .. } => {
                 say(format!(
                     "import {object}: {} records sent to the queue",
                     job.enqueued

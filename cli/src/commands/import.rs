@@ -294,7 +294,20 @@ async fn run_locally(
         let id = id.to_owned();
         tokio::spawn(async move {
             let far = std::time::Instant::now() + std::time::Duration::from_secs(365 * 86_400);
-            importer.run(&id, far).await
+            loop {
+                match importer.run(&id, far).await {
+                    // Stopped by Salesforce for now: the job waits at its checkpoint.
+                    Ok(sf2hs_shared::import::ImportProgress::Waiting { reason, .. }) => {
+                        eprintln!(
+                            "import {id}: Salesforce stops it for now ({reason}); it goes on from \
+                             its checkpoint in {} minutes",
+                            sf2hs_shared::import::STOPPED_WAIT.as_secs() / 60
+                        );
+                        tokio::time::sleep(sf2hs_shared::import::STOPPED_WAIT).await;
+                    }
+                    other => return other,
+                }
+            }
         })
     };
     follow(backend, id, Some(sending), Some(workers), json).await

@@ -114,6 +114,13 @@ impl ImportFunction {
     async fn run(&self, job_id: &str, deadline: Instant) -> Result<Value, Error> {
         match self.importer.run(job_id, deadline).await? {
             ImportProgress::AllSent(job) => Ok(summary(&job, "all_sent")),
+            ImportProgress::Waiting { job, reason } => {
+                self.continuations
+                    .continue_after(job_id, sf2hs_shared::import::STOPPED_WAIT)
+                    .await?;
+                tracing::warn!(import = job_id, %reason, "Salesforce stops the import for now; it runs again later");
+                Ok(summary(&job, "waiting"))
+            }
             ImportProgress::Paused(job) => {
                 self.continuations.continue_later(job_id).await?;
                 tracing::info!(

@@ -145,6 +145,10 @@ impl SqsContinuations {
 #[async_trait]
 impl ImportContinuation for SqsContinuations {
     async fn continue_later(&self, job_id: &str) -> PortResult<()> {
+        self.continue_after(job_id, std::time::Duration::ZERO).await
+    }
+
+    async fn continue_after(&self, job_id: &str, wait: std::time::Duration) -> PortResult<()> {
         let body = serde_json::to_string(&ContinuationMessage {
             job_id: job_id.to_owned(),
         })
@@ -153,6 +157,7 @@ impl ImportContinuation for SqsContinuations {
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .delay_seconds(i32::try_from(wait.as_secs().min(900)).unwrap_or(900))
             .send()
             .await
             .map_err(|e| port_error("SQS", "handing the import to its next invocation", e))?;

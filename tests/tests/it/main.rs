@@ -10,6 +10,7 @@ mod conformance_sqlite;
 mod handlers;
 mod hubspot_client;
 mod hubspot_client_load;
+mod imports;
 mod infra;
 mod ingest;
 mod mapping_validation;

@@ -431,6 +431,47 @@ async fn salesforce_client_quota_guard_stops_at_its_share() {
 }
 
 #[tokio::test]
+async fn a_warm_client_stopped_by_its_guard_calls_again_once_the_allowance_comes_back() {
+    // platform-behaviours.md S7: the allowance is a rolling day. A guard that only refuses
+    // never reads a newer Sforce-Limit-Info, and a warm process stops for good.
+    let sandbox = quick_org().await;
+    let handle = sandbox.handle();
+    handle
+        .set_api_usage(SandboxUsage { used: 80, max: 100 })
+        .expect("usage");
+    let mut config = client_credentials_config(&sandbox.base_url());
+    config.quota_probe_after = std::time::Duration::from_millis(200);
+    let sf = SalesforceClient::new(config).expect("client");
+    sf.count("Invoice__c", None)
+        .await
+        .expect("the first call goes");
+    assert!(matches!(
+        sf.count("Invoice__c", None).await,
+        Err(SalesforceError::QuotaGuardStop { .. })
+    ));
+    // The rolling day moves on: the org's usage falls.
+    handle
+        .set_api_usage(SandboxUsage { used: 10, max: 100 })
+        .expect("usage");
+    assert!(
+        sf.count("Invoice__c", None).await.is_err(),
+        "still its last reading until the probe"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    sf.count("Invoice__c", None)
+        .await
+        .expect("the probe goes and reads the new usage");
+    sf.count("Invoice__c", None)
+        .await
+        .expect("and calls resume");
+    assert_eq!(
+        handle.api_usage().expect("usage").used,
+        12,
+        "the probe and the call after it"
+    );
+}
+
+#[tokio::test]
 async fn salesforce_client_stops_on_request_limit_exceeded_without_retrying() {
     let sandbox = quick_org().await;
     let handle = sandbox.handle();

@@ -116,6 +116,9 @@ pub struct SalesforceClientConfig {
     /// Share (0 < share ≤ 1) of the org's daily API allowance sf2hs may use; past it the client
     /// stops with `QuotaGuardStop` before calling (Singer's quota guard).
     pub max_api_share: f64,
+    /// How long the guard stops calls, once over the share, before one call probes whether the
+    /// rolling allowance came back.
+    pub quota_probe_after: Duration,
     /// REST query page size asked for with `Sforce-Query-Options` (200–2,000; Salesforce may
     /// send fewer).
     pub query_batch_size: Option<u32>,
@@ -131,6 +134,7 @@ impl SalesforceClientConfig {
             api_version,
             auth,
             max_api_share: 0.8,
+            quota_probe_after: super::limits::DEFAULT_PROBE_AFTER,
             query_batch_size: None,
             retry: RetryPolicy::default(),
             bulk_poll: BulkPollPolicy::default(),

@@ -47,7 +47,8 @@ pub enum SalesforceError {
     RequestLimitExceeded { usage: Option<ApiUsage> },
     #[error(
         "stopped before the next call: {used} of {max} daily API calls are used and sf2hs may use \
-         at most {:.0}% of them (max_api_share = {share}); resume later or raise the share",
+         at most {:.0}% of them (max_api_share = {share}); one call probes again every few \
+         minutes and calls resume once the rolling day has room, or raise the share",
         share * 100.0
     )]
     QuotaGuardStop { used: u64, max: u64, share: f64 },

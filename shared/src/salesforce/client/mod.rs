@@ -86,7 +86,7 @@ impl SalesforceClient {
             .timeout(config.request_timeout)
             .build()
             .map_err(|e| SalesforceError::Config(format!("cannot build the HTTP client: {e}")))?;
-        let quota = QuotaGuard::new(config.max_api_share);
+        let quota = QuotaGuard::with_probe_after(config.max_api_share, config.quota_probe_after);
         Ok(Self {
             config,
             http,

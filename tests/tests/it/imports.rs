@@ -1,0 +1,82 @@
+//! Imports that really resume (platform-behaviours.md S7): a run stopped by the API-allowance
+//! guard leaves its job running at its checkpoint, not failed, and the next run goes on from
+//! there once the rolling allowance has room.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sf2hs_sandbox::hubspot::SandboxConfig;
+use sf2hs_sandbox::salesforce::ApiUsage;
+use sf2hs_shared::domain::SalesforceId;
+use sf2hs_shared::import::{ImportProgress, Importer};
+use sf2hs_shared::ports::{ImportJobs, ImportStatus};
+use sf2hs_shared::salesforce::client::{
+    ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_stopped_by_the_allowance_guard_waits_and_resumes_from_its_checkpoint() {
+    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let sf = salesforce.handle();
+    let records: Vec<serde_json::Value> = (0..500)
+        .map(|n| serde_json::json!({ "Name": format!("P{n}"), "Budget__c": 1 }))
+        .collect();
+    sf.create_many("Project__c", records).expect("seeded");
+    let mut config = SalesforceClientConfig::new(
+        &salesforce.base_url(),
+        ApiVersion::parse("60.0").expect("version"),
+        SalesforceAuth::ClientCredentials {
+            client_id: sf2hs_sandbox::salesforce::DEFAULT_CLIENT_ID.into(),
+            client_secret: Secret::new(sf2hs_sandbox::salesforce::DEFAULT_CLIENT_SECRET),
+        },
+    );
+    config.query_batch_size = Some(200);
+    config.quota_probe_after = Duration::from_millis(200);
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    let importer = Importer {
+        mappings: Arc::new(store.mapping_store()),
+        jobs: Arc::new(store.import_jobs()),
+        queue: Arc::new(store.change_queue(5)),
+        pages: Arc::new(SalesforceClient::new(config).expect("client")),
+        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
+    };
+    let job = importer.start("Project__c").await.expect("started");
+    // The org's other integrations take the allowance near sf2hs's share: the run's count and
+    // first page go, and the first page's answer says there is no more room.
+    sf.set_api_usage(ApiUsage { used: 78, max: 100 })
+        .expect("usage");
+    let far = Instant::now() + Duration::from_secs(600);
+    let stopped = importer.run(&job.id, far).await.expect("not an error");
+    let ImportProgress::Waiting {
+        job: waiting,
+        reason,
+    } = stopped
+    else {
+        panic!("waits: {stopped:?}");
+    };
+    assert!(reason.contains("daily API calls"), "{reason}");
+    assert_eq!(waiting.status, ImportStatus::Running, "not failed");
+    assert_eq!(waiting.enqueued, 200, "the first page is checkpointed");
+
+    // The rolling day moves on; once the guard's reading is old, the next run probes and goes on.
+    sf.set_api_usage(ApiUsage { used: 10, max: 100 })
+        .expect("usage");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let resumed = importer.run(&job.id, far).await.expect("resumes");
+    let ImportProgress::AllSent(done) = resumed else {
+        panic!("all sent: {resumed:?}");
+    };
+    assert_eq!(
+        done.enqueued, 500,
+        "every record once, from the checkpoint on"
+    );
+    let stored = store
+        .import_jobs()
+        .get(&job.id)
+        .await
+        .expect("jobs")
+        .expect("job");
+    assert_eq!(stored.error, None);
+}
