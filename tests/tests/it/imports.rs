@@ -9,7 +9,7 @@ use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_sandbox::salesforce::ApiUsage;
 use sf2hs_shared::domain::SalesforceId;
 use sf2hs_shared::import::{ImportProgress, Importer};
-use sf2hs_shared::ports::{ImportJobs, ImportStatus};
+use sf2hs_shared::ports::{ChangeQueue, ImportJobs, ImportStatus};
 use sf2hs_shared::salesforce::client::{
     ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
 };
@@ -79,4 +79,84 @@ async fn an_import_stopped_by_the_allowance_guard_waits_and_resumes_from_its_che
         .expect("jobs")
         .expect("job");
     assert_eq!(stored.error, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_import_goes_on_from_its_key_set_when_the_query_locator_has_expired() {
+    // platform-behaviours.md S6: a REST query locator expires (about 15 minutes unused). Every
+    // record shares one second here (a data load): the key set's tie group is the whole set.
+    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair_in(
+        sf2hs_sandbox::salesforce::SalesforceConfig {
+            changes_per_stamp: 1_000,
+            ..sf2hs_sandbox::demo::demo_org()
+        },
+        SandboxConfig::default(),
+        sf2hs_sandbox::demo::project_object(),
+        sf2hs_sandbox::demo::invoice_object(),
+    )
+    .await
+    .expect("sandboxes");
+    let sf = salesforce.handle();
+    let records: Vec<serde_json::Value> = (0..500)
+        .map(|n| serde_json::json!({ "Name": format!("P{n}"), "Budget__c": 1 }))
+        .collect();
+    let ids = sf.create_many("Project__c", records).expect("seeded");
+    let mut config = SalesforceClientConfig::new(
+        &salesforce.base_url(),
+        ApiVersion::parse("60.0").expect("version"),
+        SalesforceAuth::ClientCredentials {
+            client_id: sf2hs_sandbox::salesforce::DEFAULT_CLIENT_ID.into(),
+            client_secret: Secret::new(sf2hs_sandbox::salesforce::DEFAULT_CLIENT_SECRET),
+        },
+    );
+    config.query_batch_size = Some(200);
+    config.quota_probe_after = Duration::from_millis(200);
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    let queue = Arc::new(store.change_queue(5));
+    let importer = Importer {
+        mappings: Arc::new(store.mapping_store()),
+        jobs: Arc::new(store.import_jobs()),
+        queue: queue.clone(),
+        pages: Arc::new(SalesforceClient::new(config).expect("client")),
+        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
+    };
+    let job = importer.start("Project__c").await.expect("started");
+    sf.set_api_usage(ApiUsage { used: 78, max: 100 })
+        .expect("usage");
+    let far = Instant::now() + Duration::from_secs(600);
+    let stopped = importer.run(&job.id, far).await.expect("not an error");
+    assert!(
+        matches!(&stopped, ImportProgress::Waiting { job, .. } if job.enqueued == 200),
+        "{stopped:?}"
+    );
+
+    // Paused past the locator's life.
+    sf.expire_query_cursors().expect("expired");
+    sf.set_api_usage(ApiUsage { used: 10, max: 100 })
+        .expect("usage");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let resumed = importer.run(&job.id, far).await.expect("resumes");
+    let ImportProgress::AllSent(done) = resumed else {
+        panic!("all sent: {resumed:?}");
+    };
+    assert_eq!(done.enqueued, 500);
+    // Every record exactly once.
+    let mut sent = Vec::new();
+    loop {
+        let batch = queue
+            .receive(100, Duration::from_secs(60))
+            .await
+            .expect("receive");
+        if batch.is_empty() {
+            break;
+        }
+        sent.extend(batch.into_iter().map(|d| d.change.record_id));
+    }
+    sent.sort();
+    let mut expected: Vec<SalesforceId> = ids
+        .iter()
+        .map(|id| SalesforceId::parse(id).expect("id"))
+        .collect();
+    expected.sort();
+    assert_eq!(sent, expected, "none missing, none twice");
 }

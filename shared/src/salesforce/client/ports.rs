@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::rest::{soql_datetime, window_soql};
-use super::{BulkOperation, QueryPager, SalesforceClient, SalesforceError};
+use super::rest::{parse_rest_datetime, soql_datetime, window_soql};
+use super::{BulkJobState, BulkOperation, QueryPager, SalesforceClient, SalesforceError};
 use crate::domain::{FieldSnapshot, SalesforceId};
 use crate::ports::{RecordPage, RecordPages, RemoteError, SalesforceRecords};
 
@@ -115,15 +115,51 @@ impl SalesforceRecords for SalesforceClient {
 }
 
 /// One REST query page as a backfill page; its cursor is the `nextRecordsUrl`.
-async fn rest_page(mut pager: QueryPager<'_>) -> Result<RecordPage, RemoteError> {
+/// A REST page of a backfill, and the cursor after it. The cursor is a key set: the last
+/// record's `SystemModstamp` and `Id` (the query orders by both), with the `nextRecordsUrl` to
+/// try first. A query locator expires (about 15 minutes unused: platform-behaviours.md S6), so
+/// a run resumed after a pause goes on from the key set when the locator is refused.
+/// `when_done`: the cursor once this query has no more pages.
+/// `tie_group`: the second whose records after an id this query reads (then the seconds after
+/// it follow); `None` for a query of the window.
+async fn rest_page(
+    mut pager: QueryPager<'_>,
+    tie_group: Option<&str>,
+) -> Result<RecordPage, RemoteError> {
     let records = pager.next_page().await?.unwrap_or_default();
-    Ok(RecordPage {
-        records: records.into_iter().map(|r| r.fields).collect(),
-        next_cursor: pager.next_records_url().map(|u| format!("rest:{u}")),
-    })
+    Ok(keyset_page(records, pager.next_records_url(), tie_group))
 }
 
-/// The cursor of a backfill: a REST `nextRecordsUrl`, or a Bulk job and its results locator.
+fn keyset_page(
+    records: Vec<super::QueriedRecord>,
+    next_url: Option<&str>,
+    tie_group: Option<&str>,
+) -> RecordPage {
+    let records: Vec<FieldSnapshot> = records.into_iter().map(|r| r.fields).collect();
+    let phase = if tie_group.is_some() { "tie" } else { "window" };
+    let next_cursor = match next_url {
+        None => tie_group.map(|stamp| format!("after:{stamp}")),
+        Some(url) => {
+            let last = records.last().and_then(|r| {
+                let stamp = r.get("SystemModstamp")?.as_str()?;
+                let id = r.get("Id")?.as_str()?;
+                Some((stamp.to_owned(), id.to_owned()))
+            });
+            Some(match last {
+                Some((stamp, id)) => format!("keyset:{stamp},{id},{phase},{url}"),
+                None => format!("rest:{url}"),
+            })
+        }
+    };
+    RecordPage {
+        records,
+        next_cursor,
+    }
+}
+
+/// The cursor of a backfill: a key set (`keyset:`, `after:`), a REST `nextRecordsUrl` (`rest:`,
+/// from before key sets), or a Bulk job and its results locator (`bulk:`; `bulk:{job}` alone
+/// while the job runs).
 fn encode_bulk(job_id: &str, locator: &str) -> String {
     format!("bulk:{job_id}:{locator}")
 }
@@ -138,7 +174,7 @@ impl RecordPages for SalesforceClient {
             .first()
             .and_then(|r| r.fields.get("SystemModstamp"))
             .and_then(serde_json::Value::as_str)
-            .and_then(super::rest::parse_rest_datetime))
+            .and_then(parse_rest_datetime))
     }
 
     async fn count(&self, object: &str, until: DateTime<Utc>) -> Result<u64, RemoteError> {
@@ -165,37 +201,115 @@ impl RecordPages for SalesforceClient {
                 let total = RecordPages::count(self, object, until).await?;
                 if total > BULK_THRESHOLD {
                     // Bulk results are unordered (ORDER BY disables PK chunking): the record
-                    // index, not the order, keeps the newest state.
+                    // index, not the order, keeps the newest state. The job's id is the first
+                    // cursor, checkpointed before its results are awaited: a run that stops
+                    // while Salesforce works goes on with the same job.
                     let soql = window_soql(object, &wanted, None, until, false);
                     let job = self.create_query_job(&soql, BulkOperation::Query).await?;
-                    let job = self.wait_for_job(&job.id).await?;
-                    self.bulk_page(&job.id, None).await
+                    Ok(RecordPage {
+                        records: Vec::new(),
+                        next_cursor: Some(format!("bulk:{}", job.id)),
+                    })
                 } else {
                     let soql = window_soql(object, &wanted, None, until, true);
-                    rest_page(self.query(&soql)).await
+                    rest_page(self.query(&soql), None).await
                 }
             }
             Some(cursor) => {
                 if let Some(url) = cursor.strip_prefix("rest:") {
-                    rest_page(self.resume_query(url)).await
-                } else if let Some((job_id, locator)) = cursor
-                    .strip_prefix("bulk:")
-                    .and_then(|rest| rest.split_once(':'))
-                {
-                    self.bulk_page(job_id, Some(locator)).await
+                    rest_page(self.resume_query(url), None).await
+                } else if let Some(keyset) = cursor.strip_prefix("keyset:") {
+                    self.keyset_page(object, &wanted, keyset).await
+                } else if let Some(stamp) = cursor.strip_prefix("after:") {
+                    let after = parse_rest_datetime(stamp).ok_or_else(|| foreign_cursor(cursor))?;
+                    let soql = window_soql(object, &wanted, Some(after), until, true);
+                    rest_page(self.query(&soql), None).await
+                } else if let Some(rest) = cursor.strip_prefix("bulk:") {
+                    match rest.split_once(':') {
+                        Some((job_id, locator)) => self.bulk_page(job_id, Some(locator)).await,
+                        None => self.bulk_first_page(rest).await,
+                    }
                 } else {
-                    Err(RemoteError::Permanent {
-                        reason: format!(
-                            "the import cursor `{cursor}` is not one sf2hs wrote; start a new import"
-                        ),
-                    })
+                    Err(foreign_cursor(cursor))
                 }
             }
         }
     }
 }
 
+fn foreign_cursor(cursor: &str) -> RemoteError {
+    RemoteError::Permanent {
+        reason: format!("the import cursor `{cursor}` is not one sf2hs wrote; start a new import"),
+    }
+}
+
 impl SalesforceClient {
+    /// Resumes after the key set `{stamp},{id}[,{url}]`: the query locator first; when it has
+    /// expired, the records of the same second after that id, then the seconds after it (two
+    /// queries, since the API's SOQL subset has no OR).
+    async fn keyset_page(
+        &self,
+        object: &str,
+        wanted: &[&str],
+        keyset: &str,
+    ) -> Result<RecordPage, RemoteError> {
+        let mut parts = keyset.splitn(4, ',');
+        let (Some(stamp), Some(id), Some(phase)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(foreign_cursor(keyset));
+        };
+        let url = parts.next().filter(|u| !u.is_empty());
+        let at = parse_rest_datetime(stamp).ok_or_else(|| foreign_cursor(keyset))?;
+        let id = SalesforceId::parse(id).map_err(|_| foreign_cursor(keyset))?;
+        if let Some(url) = url {
+            let mut pager = self.resume_query(url);
+            match pager.next_page().await {
+                Err(SalesforceError::QueryLocatorExpired) => {
+                    tracing::info!(
+                        object,
+                        "the query locator expired: the import goes on from its key set"
+                    );
+                }
+                answer => {
+                    let records = answer?.unwrap_or_default();
+                    let group = (phase == "tie").then_some(stamp);
+                    return Ok(keyset_page(records, pager.next_records_url(), group));
+                }
+            }
+        }
+        let soql = format!(
+            "SELECT {} FROM {object} WHERE SystemModstamp = {} AND Id > '{}' ORDER BY Id ASC",
+            wanted.join(", "),
+            soql_datetime(at),
+            id.as_str()
+        );
+        rest_page(self.query(&soql), Some(&soql_datetime(at))).await
+    }
+
+    /// The first results of a Bulk job created by an earlier call: a page when the job is
+    /// complete, none yet while it runs (after one poll interval, so a resumed run does not
+    /// spin), an error when it failed.
+    async fn bulk_first_page(&self, job_id: &str) -> Result<RecordPage, RemoteError> {
+        let job = self.query_job(job_id).await?;
+        match job.state {
+            BulkJobState::JobComplete => self.bulk_page(job_id, None).await,
+            BulkJobState::Failed | BulkJobState::Aborted => Err(RemoteError::Permanent {
+                reason: format!(
+                    "Bulk job {job_id} ended {:?}: {}; start a new import",
+                    job.state,
+                    job.error_message.clone().unwrap_or_default()
+                ),
+            }),
+            _ => {
+                tokio::time::sleep(self.config().bulk_poll.initial_interval).await;
+                Ok(RecordPage {
+                    records: Vec::new(),
+                    next_cursor: Some(format!("bulk:{job_id}")),
+                })
+            }
+        }
+    }
+
     async fn bulk_page(
         &self,
         job_id: &str,
