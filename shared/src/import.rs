@@ -49,6 +49,9 @@ pub enum ImportProgress {
     Waiting { job: ImportJob, reason: String },
 }
 
+/// The cursor prefix of a re-sync's second phase (the deletes in its window).
+const DELETES_PHASE: &str = "deleted:";
+
 /// How long an import stopped by Salesforce waits before it runs again.
 pub const STOPPED_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -143,16 +146,30 @@ impl Importer {
             if Instant::now() >= deadline {
                 return Ok(ImportProgress::Paused(self.reload(job_id).await?));
             }
-            let page = match self
-                .pages
-                .page(
-                    &job.salesforce_object,
-                    &fields,
-                    job.cutoff,
-                    cursor.as_deref(),
-                )
-                .await
-            {
+            // A re-sync's second phase: the records deleted in its window.
+            let deletes = cursor
+                .as_deref()
+                .and_then(|c| c.strip_prefix(DELETES_PHASE))
+                .map(|rest| (!rest.is_empty()).then_some(rest));
+            let object = &job.salesforce_object;
+            let read = match (deletes, job.since) {
+                (Some(after), Some(since)) => {
+                    self.pages
+                        .deleted_page(object, since, job.cutoff, after)
+                        .await
+                }
+                (_, Some(since)) => {
+                    self.pages
+                        .window_page(object, &fields, since, job.cutoff, cursor.as_deref())
+                        .await
+                }
+                (_, None) => {
+                    self.pages
+                        .page(object, &fields, job.cutoff, cursor.as_deref())
+                        .await
+                }
+            };
+            let page = match read {
                 Ok(page) => page,
                 // Not failed: nothing is wrong with the job, and it resumes from its checkpoint.
                 Err(RemoteError::Stop { reason }) => {
@@ -165,12 +182,19 @@ impl Importer {
             let changes: Vec<Change> = page
                 .records
                 .into_iter()
-                .filter_map(|fields| self.change(&job, &mapping, fields))
+                .filter_map(|fields| self.change(&job, &mapping, fields, deletes.is_some()))
                 .collect();
             if !changes.is_empty() {
                 self.queue.send_batch(&changes).await?;
             }
-            let next = page.next_cursor.clone().unwrap_or_default();
+            // "" once every page went out; a re-sync reads its window's deletes after its live
+            // records.
+            let next = match (&page.next_cursor, deletes.is_some(), job.since.is_some()) {
+                (Some(next), true, _) => format!("{DELETES_PHASE}{next}"),
+                (Some(next), false, _) => next.clone(),
+                (None, false, true) => DELETES_PHASE.to_owned(),
+                (None, _, _) => String::new(),
+            };
             self.jobs
                 .checkpoint(
                     job_id,
@@ -182,10 +206,10 @@ impl Importer {
                     },
                 )
                 .await?;
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return self.all_sent(job_id).await,
+            if next.is_empty() {
+                return self.all_sent(job_id).await;
             }
+            cursor = Some(next);
         }
     }
 
@@ -209,13 +233,15 @@ impl Importer {
             .ok_or_else(|| ImportError::NoJob(job_id.to_owned()))
     }
 
-    /// A record of the page as a change; one without a usable id or stamp is skipped with a
-    /// warning (Salesforce always sends both, so this means the adapter is wrong).
+    /// A record of the page as a change (a delete, from the recycle bin); one without a usable
+    /// id or stamp is skipped with a warning (Salesforce always sends both, so this means the
+    /// adapter is wrong).
     fn change(
         &self,
         job: &ImportJob,
         mapping: &Mapping,
         fields: crate::domain::FieldSnapshot,
+        deleted: bool,
     ) -> Option<Change> {
         let id = fields
             .get("Id")
@@ -233,8 +259,12 @@ impl Importer {
             org_id: self.org_id.clone(),
             object: job.salesforce_object.clone(),
             record_id,
-            kind: ChangeKind::Upsert {
-                fields: snapshot_for_mapping(mapping, fields),
+            kind: if deleted {
+                ChangeKind::Delete
+            } else {
+                ChangeKind::Upsert {
+                    fields: snapshot_for_mapping(mapping, fields),
+                }
             },
             modstamp: Some(modstamp),
             source: ChangeSource::Import {
@@ -243,5 +273,38 @@ impl Importer {
             received_at: Utc::now(),
             prior_deliveries: 0,
         })
+    }
+}
+
+/// How far past its start (or the event's arrival) a re-sync's window reaches: changes after it
+/// came with their own events.
+const RESYNC_REACH: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Re-syncs as import jobs: created running, in the store, before the event is acknowledged; on
+/// AWS also handed to the import function through its queue (`continuation`), locally run by
+/// `sf2hs serve`'s re-sync runner.
+pub struct ResyncJobs {
+    pub jobs: Arc<dyn ImportJobs>,
+    pub continuation: Option<Arc<dyn ImportContinuation>>,
+}
+
+#[async_trait]
+impl crate::ingest::ResyncRequests for ResyncJobs {
+    async fn request(
+        &self,
+        request: &crate::salesforce::intake::cdc::ResyncRequest,
+        received_at: chrono::DateTime<Utc>,
+    ) -> crate::ports::PortResult<ImportJob> {
+        // Without the event's commit time, the hour before it arrived.
+        let since = request.since.unwrap_or(received_at - RESYNC_REACH);
+        let cutoff = since.max(received_at) + RESYNC_REACH;
+        let job = self
+            .jobs
+            .create_resync(&request.object, since, cutoff)
+            .await?;
+        if let Some(continuation) = &self.continuation {
+            continuation.continue_later(&job.id).await?;
+        }
+        Ok(job)
     }
 }

@@ -129,6 +129,19 @@ impl EventIngested {
     }
 }
 
+/// Where ingest hands the re-syncs Salesforce asks for (a CDC gap overflow, wildcard ids):
+/// a log line would lose the changes they stand for (platform-behaviours.md S4).
+#[async_trait::async_trait]
+pub trait ResyncRequests: Send + Sync {
+    /// Makes the re-sync durable (and sends it on its way); an error fails the event, which is
+    /// then delivered again.
+    async fn request(
+        &self,
+        request: &ResyncRequest,
+        received_at: DateTime<Utc>,
+    ) -> crate::ports::PortResult<crate::ports::ImportJob>;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The event is wrong; retrying it cannot help.
@@ -137,13 +150,25 @@ pub enum IngestError {
     /// The queue did not take the changes: fail the invocation so EventBridge retries.
     #[error("cannot queue the event's changes: {0}; the event will be delivered again")]
     Queue(crate::ports::PortError),
+    /// The re-sync the event asks for could not be stored: fail it so it is delivered again.
+    #[error(
+        "cannot store the re-sync of {object} the event asks for: {error}; the event will be delivered again"
+    )]
+    Resync {
+        object: String,
+        error: crate::ports::PortError,
+    },
 }
 
 /// Handles one EventBridge event (CDC or platform event): every change is queued, or the call
 /// fails as a whole so the event is redelivered.
+///
+/// A re-sync the event asks for goes to `resyncs` before the answer; without it (a deployment
+/// that does not hand re-syncs on yet) it is only logged.
 pub async fn change_event(
     settings: &IngestSettings,
     queue: &dyn ChangeQueue,
+    resyncs_to: Option<&dyn ResyncRequests>,
     event: &serde_json::Value,
     received_at: DateTime<Utc>,
 ) -> Result<EventIngested, IngestError> {
@@ -165,7 +190,20 @@ pub async fn change_event(
             .map_err(IngestError::Queue)?;
     }
     for request in &resyncs {
-        tracing::warn!(object = %request.object, reason = ?request.reason, "Salesforce asks for a re-sync of the object: run an import for it");
+        match resyncs_to {
+            Some(to) => {
+                let job = to.request(request, received_at).await.map_err(|error| {
+                    IngestError::Resync {
+                        object: request.object.clone(),
+                        error,
+                    }
+                })?;
+                tracing::warn!(object = %request.object, reason = ?request.reason, job = %job.id, "Salesforce asks for a re-sync of the object: import job started");
+            }
+            None => {
+                tracing::warn!(object = %request.object, reason = ?request.reason, "Salesforce asks for a re-sync of the object: run an import for it");
+            }
+        }
     }
     Ok(EventIngested {
         changes: changes.len(),

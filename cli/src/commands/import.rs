@@ -23,6 +23,7 @@ fn job_json(job: &ImportJob) -> serde_json::Value {
         "created_at": job.created_at,
         "finished_at": job.finished_at,
         "error": job.error,
+        "since": job.since,
     })
 }
 
@@ -43,6 +44,10 @@ pub async fn list(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
             vec![
                 j.id.clone(),
                 j.salesforce_object.clone(),
+                match j.since {
+                    Some(since) => format!("re-sync from {}", output::time(Some(since))),
+                    None => "import".to_owned(),
+                },
                 j.status.name().to_owned(),
                 j.total.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
                 j.enqueued.to_string(),
@@ -59,6 +64,7 @@ pub async fn list(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
             &[
                 "import",
                 "object",
+                "kind",
                 "status",
                 "total",
                 "enqueued",

@@ -45,6 +45,9 @@ const IDLE: Duration = Duration::from_millis(100);
 struct Server {
     settings: IngestSettings,
     queue: Arc<dyn ChangeQueue>,
+    /// Re-syncs Salesforce asks for, stored as running import jobs (the re-sync runner runs
+    /// them).
+    resyncs: sf2hs_shared::import::ResyncJobs,
 }
 
 fn setup(e: impl std::error::Error + Send + Sync + 'static) -> CliError {
@@ -174,6 +177,43 @@ pub fn spawn_workers(
     }
 }
 
+/// How often the re-sync runner looks for re-syncs to run.
+const RESYNC_POLL: Duration = Duration::from_secs(2);
+
+/// Runs the re-syncs Salesforce asked for (running import jobs with a window start), each to
+/// its end or for a minute at a time, until `stop`. The workers write what it sends.
+fn spawn_resync_runner(
+    backend: &Backend,
+    clients: &Clients,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let importer = sf2hs_shared::import::Importer {
+        mappings: backend.mappings.clone(),
+        jobs: backend.jobs.clone(),
+        queue: backend.queue.clone(),
+        pages: clients.salesforce.clone(),
+        org_id: clients.ingest.org_id.clone(),
+    };
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            let resyncs = importer.jobs.list().await.unwrap_or_default();
+            for job in resyncs.into_iter().filter(|j| {
+                j.since.is_some() && j.status == sf2hs_shared::ports::ImportStatus::Running
+            }) {
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                match importer.run(&job.id, deadline).await {
+                    Ok(_) => {}
+                    Err(e) => eprintln!("re-sync {} of {}: {e}", job.id, job.salesforce_object),
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RESYNC_POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    })
+}
+
 /// Starts the server on `listen` and `workers` worker tasks; `verbose` prints each batch.
 pub async fn start(
     backend: &Backend,
@@ -192,12 +232,16 @@ pub async fn start(
     let server = Arc::new(Server {
         settings: clients.ingest.clone(),
         queue: backend.queue.clone(),
+        resyncs: sf2hs_shared::import::ResyncJobs {
+            jobs: backend.jobs.clone(),
+            continuation: None,
+        },
     });
     let app = Router::new()
         .route("/outbound/{token}", post(outbound))
         .route("/events", post(event))
         .with_state(server);
-    let workers = spawn_workers(
+    let mut workers = spawn_workers(
         backend,
         clients.hubspot.clone(),
         clients.salesforce.clone(),
@@ -205,6 +249,11 @@ pub async fn start(
         workers,
         verbose,
     );
+    workers.tasks.push(spawn_resync_runner(
+        backend,
+        clients,
+        workers.stop.subscribe(),
+    ));
     let (stop_tx, mut shutdown) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -302,6 +351,7 @@ async fn event(State(server): State<Arc<Server>>, body: Bytes) -> Response {
     match ingest::change_event(
         &server.settings,
         server.queue.as_ref(),
+        Some(&server.resyncs),
         &value,
         chrono::Utc::now(),
     )
@@ -313,7 +363,7 @@ async fn event(State(server): State<Arc<Server>>, body: Bytes) -> Response {
             axum::Json(json!({ "error": e.to_string() })),
         )
             .into_response(),
-        Err(e @ IngestError::Queue(_)) => (
+        Err(e @ (IngestError::Queue(_) | IngestError::Resync { .. })) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(json!({ "error": e.to_string() })),
         )

@@ -35,6 +35,14 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
     for named in &backend.queues {
         depths.push((named.name.clone(), named.queue.depth().await?));
     }
+    // Re-syncs Salesforce asked for (a CDC gap overflow), until they are done.
+    let resyncs: Vec<_> = backend
+        .jobs
+        .list()
+        .await?
+        .into_iter()
+        .filter(|j| j.since.is_some() && !j.status.is_finished())
+        .collect();
     if json {
         let mappings: Vec<_> = rows
             .iter()
@@ -63,10 +71,22 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
             })
             .collect();
         // `queue` is the live queue, as before there was more than one.
+        let resyncs: Vec<_> = resyncs
+            .iter()
+            .map(|j| {
+                json!({
+                    "id": j.id,
+                    "salesforce_object": j.salesforce_object,
+                    "since": j.since,
+                    "enqueued": j.enqueued,
+                })
+            })
+            .collect();
         output::print_json(&json!({
             "mappings": mappings,
             "queue": queues.first(),
             "queues": queues,
+            "resyncs": resyncs,
         }));
         return Ok(ExitCode::SUCCESS);
     }
@@ -99,6 +119,16 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
                 ],
                 table_rows
             )
+        );
+    }
+    for job in &resyncs {
+        out!(
+            "re-sync of {} from {} (Salesforce lost its change events): {} record(s) sent; \
+             `sf2hs import status {}`",
+            job.salesforce_object,
+            output::time(job.since),
+            job.enqueued,
+            job.id
         );
     }
     for (name, depth) in &depths {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sf2hs_sandbox::hubspot::SandboxConfig;
+use sf2hs_sandbox::salesforce::senders::cdc::gap_overflow_event;
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
 use sf2hs_shared::domain::SalesforceId;
@@ -137,6 +138,49 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
     }
     assert_eq!(hub.count("sf_project").expect("count"), 3);
     assert_eq!(hub.count("sf_invoice").expect("count"), 6);
+
+    // A transaction too big for CDC (platform-behaviours.md S4): Salesforce sends one
+    // GAP_OVERFLOW in place of its events. serve stores a re-sync and runs it: the records
+    // changed and deleted from the event's time reach HubSpot with no event of their own.
+    handle
+        .advance_clock(chrono::TimeDelta::seconds(1))
+        .expect("clock");
+    let overflow_at = handle.now();
+    handle
+        .update("Project__c", &projects[1], json!({ "Name": "P1 in bulk" }))
+        .expect("bulk update");
+    handle
+        .delete("Project__c", &projects[2])
+        .expect("bulk delete");
+    let overflow = gap_overflow_event(
+        &handle,
+        &CdcRelayConfig::default(),
+        "Project__c",
+        overflow_at,
+    );
+    let statuses = post_events(&format!("{base}/events"), &[overflow])
+        .await
+        .expect("posted");
+    assert_eq!(statuses, [200]);
+    let started = Instant::now();
+    loop {
+        let renamed = hub
+            .record_by_unique("sf_project", "salesforce_id", &id18(&projects[1]))
+            .expect("read")
+            .is_some_and(|r| r.properties["project_name"] == "P1 in bulk");
+        let archived = hub
+            .record_by_unique("sf_project", "salesforce_id", &id18(&projects[2]))
+            .expect("read")
+            .is_none();
+        if renamed && archived {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the re-sync did not bring HubSpot up to date"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let pid = child.id().expect("pid");
     let killed = std::process::Command::new("kill")

@@ -20,6 +20,43 @@ where
     check_finish(factory().await).await;
     check_list_newest_first(factory().await).await;
     check_unknown_ids(factory().await).await;
+    check_create_resync(factory().await).await;
+}
+
+/// A re-sync is created running (no operator starts it), with its window's start kept
+/// exactly, reads back as created, and lists beside the imports.
+pub async fn check_create_resync(jobs: Arc<dyn ImportJobs>) {
+    const CHECK: &str = "import_jobs::create_resync";
+    let since = instant(-3_600) + chrono::Duration::milliseconds(250);
+    let resync = ok(
+        CHECK,
+        "create_resync",
+        jobs.create_resync("Invoice__c", since, instant(0)).await,
+    );
+    assert_eq!(
+        resync.status,
+        ImportStatus::Running,
+        "[{CHECK}] running at once"
+    );
+    assert_eq!(resync.since, Some(since), "[{CHECK}] since kept exactly");
+    assert_eq!(resync.cutoff, instant(0), "[{CHECK}] cutoff");
+    assert_eq!(resync.total, None, "[{CHECK}] not counted");
+    assert_eq!(
+        must_get(CHECK, jobs.as_ref(), &resync.id).await,
+        resync,
+        "[{CHECK}] get returns the created re-sync"
+    );
+    let import = ok(
+        CHECK,
+        "create",
+        jobs.create("Invoice__c", None, instant(0)).await,
+    );
+    assert_eq!(import.since, None, "[{CHECK}] an import has no since");
+    let listed: Vec<String> = ok(CHECK, "list", jobs.list().await)
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert!(listed.contains(&resync.id), "[{CHECK}] listed");
 }
 
 async fn must_get(check: &str, jobs: &dyn ImportJobs, id: &str) -> ImportJob {
@@ -57,6 +94,7 @@ pub async fn check_create_and_get(jobs: Arc<dyn ImportJobs>) {
     assert!(job.created_at >= before, "[{CHECK}] created_at is now");
     assert_eq!(job.finished_at, None, "[{CHECK}] not finished");
     assert_eq!(job.error, None, "[{CHECK}] no error");
+    assert_eq!(job.since, None, "[{CHECK}] a full import");
     assert_eq!(
         must_get(CHECK, jobs.as_ref(), &job.id).await,
         job,

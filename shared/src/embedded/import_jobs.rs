@@ -20,7 +20,7 @@ impl SqliteImportJobs {
 }
 
 const COLUMNS: &str = "id, salesforce_object, status, total, enqueued, synced, failed, cursor, \
-                       cutoff, created_at, updated_at, finished_at, error";
+                       cutoff, created_at, updated_at, finished_at, error, since";
 
 fn what(id: &str) -> String {
     format!("import job {id}")
@@ -41,6 +41,7 @@ struct JobRow {
     updated_at: i64,
     finished_at: Option<i64>,
     error: Option<String>,
+    since: Option<i64>,
 }
 
 impl JobRow {
@@ -59,6 +60,7 @@ impl JobRow {
             updated_at: row.get(10)?,
             finished_at: row.get(11)?,
             error: row.get(12)?,
+            since: row.get(13)?,
         })
     }
 
@@ -81,6 +83,7 @@ impl JobRow {
             updated_at: from_nanos(self.updated_at),
             finished_at: self.finished_at.map(from_nanos),
             error: self.error,
+            since: self.since.map(from_nanos),
             id: self.id,
         })
     }
@@ -134,6 +137,32 @@ impl ImportJobs for SqliteImportJobs {
                              (id, salesforce_object, status, total, cutoff, created_at, updated_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
                         params![id, object, ImportStatus::Pending.name(), total, cutoff, now],
+                    )
+                    .context(&what(&id))?;
+                read(connection, &id)?.ok_or_else(|| PortError::NotFound { what: what(&id) })
+            })
+            .await
+    }
+
+    async fn create_resync(
+        &self,
+        salesforce_object: &str,
+        since: DateTime<Utc>,
+        cutoff: DateTime<Utc>,
+    ) -> PortResult<ImportJob> {
+        let object = salesforce_object.to_owned();
+        let id = uuid::Uuid::new_v4().to_string();
+        let since = to_nanos(since, "since")?;
+        let cutoff = to_nanos(cutoff, "cutoff")?;
+        self.store
+            .call("creating a re-sync", move |connection| {
+                let now = now_nanos()?;
+                connection
+                    .execute(
+                        "INSERT INTO import_jobs
+                             (id, salesforce_object, status, cutoff, since, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                        params![id, object, ImportStatus::Running.name(), cutoff, since, now],
                     )
                     .context(&what(&id))?;
                 read(connection, &id)?.ok_or_else(|| PortError::NotFound { what: what(&id) })

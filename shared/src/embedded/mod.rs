@@ -113,6 +113,8 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 2: the record index tells each write from the next (`IndexEntry::write_id`).
     "ALTER TABLE record_index ADD COLUMN write_id INTEGER NOT NULL DEFAULT 0;",
+    // 3: re-syncs Salesforce asks for (a CDC gap overflow): the window's start.
+    "ALTER TABLE import_jobs ADD COLUMN since INTEGER;",
 ];
 
 /// One SQLite database holding every embedded port. Cheap to clone: clones share the connection.

@@ -24,6 +24,9 @@ pub struct ImportJob {
     pub finished_at: Option<DateTime<Utc>>,
     /// Why the job failed, when it did.
     pub error: Option<String>,
+    /// A re-sync Salesforce asked for (a CDC gap overflow, wildcard ids): the records changed
+    /// at or after this instant, deletes included. `None`: a full import.
+    pub since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,6 +87,16 @@ pub trait ImportJobs: Send + Sync {
         &self,
         salesforce_object: &str,
         total: Option<u64>,
+        cutoff: DateTime<Utc>,
+    ) -> PortResult<ImportJob>;
+
+    /// Creates a running re-sync of the records of `salesforce_object` changed from `since` to
+    /// `cutoff`, deletes included, and returns it. Salesforce asked for it (platform-behaviours
+    /// S4), so it runs without an operator's start.
+    async fn create_resync(
+        &self,
+        salesforce_object: &str,
+        since: DateTime<Utc>,
         cutoff: DateTime<Utc>,
     ) -> PortResult<ImportJob>;
 

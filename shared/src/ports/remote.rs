@@ -170,4 +170,24 @@ pub trait RecordPages: Send + Sync {
         until: DateTime<Utc>,
         cursor: Option<&str>,
     ) -> Result<RecordPage, RemoteError>;
+
+    /// The same over a re-sync's window: records changed from `since` (inclusive) to `until`.
+    async fn window_page(
+        &self,
+        object: &str,
+        fields: &[String],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        cursor: Option<&str>,
+    ) -> Result<RecordPage, RemoteError>;
+
+    /// The page after `cursor` of records deleted (in the recycle bin) from `since` to `until`,
+    /// with `Id` and `SystemModstamp` (the delete's time), oldest first.
+    async fn deleted_page(
+        &self,
+        object: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        cursor: Option<&str>,
+    ) -> Result<RecordPage, RemoteError>;
 }

@@ -127,3 +127,92 @@ impl BatchResult {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::embedded::EmbeddedStore;
+
+    fn change() -> Change {
+        Change {
+            org_id: crate::domain::SalesforceId::parse("00Dxx0000001gPF").expect("org"),
+            object: "Invoice__c".into(),
+            record_id: crate::domain::SalesforceId::parse("a015f00002J9YYE").expect("id"),
+            kind: crate::domain::ChangeKind::Delete,
+            modstamp: None,
+            source: crate::domain::ChangeSource::Worker,
+            received_at: chrono::Utc::now(),
+            prior_deliveries: 0,
+        }
+    }
+
+    async fn queued(queue: &dyn ChangeQueue) -> (String, String) {
+        queue.send_batch(&[change()]).await.expect("sent");
+        let delivery = queue
+            .receive(1, Duration::from_secs(60))
+            .await
+            .expect("received")
+            .pop()
+            .expect("one");
+        (delivery.message_id, delivery.receipt)
+    }
+
+    #[tokio::test]
+    async fn each_disposition_becomes_its_queue_actions() {
+        let store = EmbeddedStore::open_in_memory().expect("store");
+        let queue = store.change_queue(5);
+
+        let (id, receipt) = queued(&queue).await;
+        assert_eq!(
+            Disposition::Done.apply(&queue, &id, &receipt).await,
+            Applied::Delete
+        );
+        queue.delete(&[receipt]).await.expect("deleted");
+
+        let (id, receipt) = queued(&queue).await;
+        let retry = Disposition::Retry {
+            reason: "HubSpot answered 503".into(),
+            delay: Duration::ZERO,
+        };
+        assert_eq!(retry.apply(&queue, &id, &receipt).await, Applied::Redeliver);
+        let again = queue
+            .receive(1, Duration::from_secs(60))
+            .await
+            .expect("received");
+        assert_eq!(again.len(), 1, "released: visible again at once");
+        let (id, receipt) = (again[0].message_id.clone(), again[0].receipt.clone());
+
+        let requeue = Disposition::Requeue {
+            change: Box::new(change()),
+            reason: "waiting for its target".into(),
+            delay: Duration::ZERO,
+        };
+        assert_eq!(
+            requeue.apply(&queue, &id, &receipt).await,
+            Applied::Delete,
+            "the copy is sent first"
+        );
+        queue.delete(&[receipt]).await.expect("deleted");
+        let copy = queue
+            .receive(1, Duration::from_secs(60))
+            .await
+            .expect("received");
+        assert_eq!(copy.len(), 1, "the copy is on the queue");
+
+        let dead = Disposition::DeadLetter {
+            reason: "refused for good".into(),
+        };
+        assert_eq!(
+            dead.apply(&queue, &copy[0].message_id, &copy[0].receipt)
+                .await,
+            Applied::DeadLettered
+        );
+        let letters = queue.dead_letters(10).await.expect("dead letters");
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].reason, "refused for good");
+        let depth = queue.depth().await.expect("depth");
+        assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0);
+    }
+}

@@ -160,3 +160,94 @@ async fn a_paused_import_goes_on_from_its_key_set_when_the_query_locator_has_exp
     expected.sort();
     assert_eq!(sent, expected, "none missing, none twice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_sends_the_changes_and_deletes_of_its_window_and_nothing_older() {
+    // platform-behaviours.md S4: a GAP_OVERFLOW event names no record; what changed from its
+    // commit time, deletes included, is read again.
+    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let sf = salesforce.handle();
+    let before: Vec<serde_json::Value> = (0..30)
+        .map(|n| serde_json::json!({ "Name": format!("Old {n}"), "Budget__c": 1 }))
+        .collect();
+    let old = sf.create_many("Project__c", before).expect("seeded");
+    sf.advance_clock(chrono::TimeDelta::minutes(5))
+        .expect("clock");
+    let since = sf.now();
+    // The overflowing transaction: some records changed, some deleted, some created.
+    for id in &old[..10] {
+        sf.update("Project__c", id, serde_json::json!({ "Name": "Changed" }))
+            .expect("updated");
+    }
+    for id in &old[10..15] {
+        sf.delete("Project__c", id).expect("deleted");
+    }
+    let new = sf
+        .create_many(
+            "Project__c",
+            (0..5)
+                .map(|n| serde_json::json!({ "Name": format!("New {n}"), "Budget__c": 2 }))
+                .collect(),
+        )
+        .expect("created");
+
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    let queue = Arc::new(store.change_queue(5));
+    let jobs = Arc::new(store.import_jobs());
+    let (client, _) = sf2hs_tests::stack::sandbox_clients(&salesforce, &_hubspot);
+    let importer = Importer {
+        mappings: Arc::new(store.mapping_store()),
+        jobs: jobs.clone(),
+        queue: queue.clone(),
+        pages: Arc::new(client),
+        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
+    };
+    let job = jobs
+        .create_resync("Project__c", since, since + chrono::TimeDelta::hours(1))
+        .await
+        .expect("re-sync");
+    let far = Instant::now() + Duration::from_secs(600);
+    let done = importer.run(&job.id, far).await.expect("runs");
+    let ImportProgress::AllSent(done) = done else {
+        panic!("all sent: {done:?}");
+    };
+    assert_eq!(
+        done.enqueued, 20,
+        "10 changed, 5 deleted, 5 created: {done:?}"
+    );
+
+    let mut upserts = Vec::new();
+    let mut deletes = Vec::new();
+    loop {
+        let batch = queue
+            .receive(100, Duration::from_secs(60))
+            .await
+            .expect("receive");
+        if batch.is_empty() {
+            break;
+        }
+        for delivery in batch {
+            let id = delivery.change.record_id.as_str().to_owned();
+            match delivery.change.kind {
+                sf2hs_shared::domain::ChangeKind::Delete => deletes.push(id),
+                _ => upserts.push(id),
+            }
+        }
+    }
+    let id18 = |ids: &[String]| -> Vec<String> {
+        let mut ids: Vec<String> = ids
+            .iter()
+            .map(|i| SalesforceId::parse(i).expect("id").as_str().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    upserts.sort();
+    deletes.sort();
+    let mut expected = old[..10].to_vec();
+    expected.extend(new);
+    assert_eq!(upserts, id18(&expected), "the window's live changes");
+    assert_eq!(deletes, id18(&old[10..15]), "the window's deletes");
+}

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::common_pipeline::{self, Pipeline};
 
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::FaultPlan;
 use sf2hs_shared::aws::DynamoStore;
@@ -21,6 +22,7 @@ use sf2hs_shared::aws::dynamodb::{
 use sf2hs_shared::mapping::validate_sources;
 use sf2hs_shared::ports::MappingStore;
 use sf2hs_shared::settings::vars;
+use sf2hs_tests::stack::Stack;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -494,6 +496,23 @@ async fn every_aws_request_a_function_makes_is_granted_to_it_and_no_more() {
         .import_command(Pipeline::run_import(&job_id), Duration::ZERO)
         .await;
     assert_eq!(paused["state"], "continues", "{paused}");
+    assert!(p.continue_import(Duration::from_secs(120)).await);
+    p.drain(drain).await;
+    // A gap overflow: ingest stores a re-sync and hands it to the import function, which reads
+    // the window's records and deletes.
+    let overflow = sf2hs_sandbox::salesforce::senders::cdc::gap_overflow_event(
+        &handle,
+        &sf2hs_sandbox::salesforce::senders::CdcRelayConfig::default(),
+        "Project__c",
+        handle.now(),
+    );
+    p.ingest
+        .handle(LambdaEvent::new(
+            overflow,
+            Stack::context(Duration::from_secs(30)),
+        ))
+        .await
+        .expect("the overflow is ingested");
     assert!(p.continue_import(Duration::from_secs(120)).await);
     p.drain(drain).await;
 

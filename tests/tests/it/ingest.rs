@@ -224,14 +224,14 @@ async fn change_events_are_queued_or_fail_the_invocation() {
                 "transactionKey": "t-1"}
         }}
     });
-    let done = ingest::change_event(&settings, queue.as_ref(), &event, Utc::now())
+    let done = ingest::change_event(&settings, queue.as_ref(), None, &event, Utc::now())
         .await
         .unwrap();
     assert_eq!(done.changes, 2);
     assert_eq!(queue.depth().await.unwrap().visible, 2);
 
     queue.down.store(true, Ordering::SeqCst);
-    let err = ingest::change_event(&settings, queue.as_ref(), &event, Utc::now())
+    let err = ingest::change_event(&settings, queue.as_ref(), None, &event, Utc::now())
         .await
         .unwrap_err();
     assert!(matches!(err, IngestError::Queue(_)), "{err}");
@@ -243,15 +243,41 @@ async fn change_events_are_queued_or_fail_the_invocation() {
         "detail-type": "Invoice__ChangeEvent",
         "detail": {"payload": {"ChangeEventHeader": {"entityName": "Invoice__c", "changeType": "GAP_OVERFLOW"}}}
     });
-    let done = ingest::change_event(&settings, queue.as_ref(), &overflow, Utc::now())
+    let done = ingest::change_event(&settings, queue.as_ref(), None, &overflow, Utc::now())
         .await
         .unwrap();
     assert_eq!(done.changes, 0);
     assert_eq!(done.resyncs.len(), 1);
     assert_eq!(done.resyncs[0].object, "Invoice__c");
 
+    // Handed on, the re-sync is a running import job before the event is answered: a log line
+    // would lose the changes it stands for.
+    let store = sf2hs_shared::embedded::EmbeddedStore::open_in_memory().expect("store");
+    let jobs: std::sync::Arc<dyn sf2hs_shared::ports::ImportJobs> =
+        std::sync::Arc::new(store.import_jobs());
+    let resyncs = sf2hs_shared::import::ResyncJobs {
+        jobs: jobs.clone(),
+        continuation: None,
+    };
+    let received = Utc::now();
+    let done = ingest::change_event(
+        &settings,
+        queue.as_ref(),
+        Some(&resyncs),
+        &overflow,
+        received,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.resyncs.len(), 1);
+    let stored = jobs.list().await.expect("jobs");
+    assert_eq!(stored.len(), 1, "one re-sync stored");
+    assert_eq!(stored[0].salesforce_object, "Invoice__c");
+    assert_eq!(stored[0].status, sf2hs_shared::ports::ImportStatus::Running);
+    assert!(stored[0].since.is_some_and(|since| since <= received));
+
     let bad = json!({"detail": {"payload": {"ChangeEventHeader": {"entityName": "X", "changeType": "NOPE", "recordIds": ["001RM000004UF9sYAG"]}}}});
-    let err = ingest::change_event(&settings, queue.as_ref(), &bad, Utc::now())
+    let err = ingest::change_event(&settings, queue.as_ref(), None, &bad, Utc::now())
         .await
         .unwrap_err();
     assert!(matches!(err, IngestError::Refused(_)), "{err}");

@@ -514,6 +514,7 @@ async fn ingest_never_acks_while_the_queue_is_down_and_salesforce_retries_delive
             inner: p.stack.queue.clone(),
             failures: std::sync::atomic::AtomicUsize::new(4),
         }),
+        resyncs: None,
     });
     let url = sf2hs_tests::function_url::FunctionUrl::serve(move |event| {
         let function = flaky.clone();

@@ -113,6 +113,41 @@ fn envelope(handle: &SalesforceHandle, config: &CdcRelayConfig, change: &RecordC
     })
 }
 
+/// The `GAP_OVERFLOW` event Salesforce sends in place of a transaction's events past the
+/// 100,000th (platform-behaviours.md S4): the object and the commit time, no record ids, no
+/// fields.
+pub fn gap_overflow_event(
+    handle: &SalesforceHandle,
+    config: &CdcRelayConfig,
+    object: &str,
+    committed_at: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": change_event_name(object),
+        "source": format!("aws.partner/salesforce.com/{}/{}", handle.org_id(), config.channel_id),
+        "account": config.aws_account,
+        "time": iso_datetime(committed_at).replace(".000Z", "Z"),
+        "region": config.region,
+        "resources": [],
+        "detail": { "payload": { "ChangeEventHeader": {
+            "entityName": object,
+            "recordIds": [],
+            "changeType": "GAP_OVERFLOW",
+            "changeOrigin": "",
+            "transactionKey": uuid::Uuid::new_v4().to_string(),
+            "sequenceNumber": 1,
+            "commitTimestamp": committed_at.timestamp_millis(),
+            "commitNumber": 1_778_192_987_716_000_000_i64,
+            "commitUser": handle.user_id(),
+            "nulledFields": [],
+            "diffFields": [],
+            "changedFields": [],
+        }}},
+    })
+}
+
 /// EventBridge events for every change logged after `after_sequence` (0 = all), in commit order.
 pub fn change_events(
     handle: &SalesforceHandle,

@@ -37,6 +37,7 @@ const CREATED_AT: &str = "created_at_ns";
 const UPDATED_AT: &str = "updated_at_ns";
 const FINISHED_AT: &str = "finished_at_ns";
 const ERROR: &str = "error";
+const SINCE: &str = "since_ns";
 
 /// [`ImportJobs`] on the DynamoDB table. Job ids are random UUIDs.
 #[derive(Debug, Clone)]
@@ -77,6 +78,7 @@ fn decode(item: &Item) -> PortResult<ImportJob> {
         updated_at: reader.time(UPDATED_AT)?,
         finished_at: reader.opt_time(FINISHED_AT)?,
         error: reader.opt_string(ERROR)?,
+        since: reader.opt_time(SINCE)?,
     })
 }
 
@@ -184,55 +186,18 @@ impl ImportJobs for DynamoImportJobs {
         total: Option<u64>,
         cutoff: DateTime<Utc>,
     ) -> PortResult<ImportJob> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = Utc::now();
-        let job = ImportJob {
-            id: id.clone(),
-            salesforce_object: salesforce_object.to_owned(),
-            status: ImportStatus::Pending,
-            total,
-            enqueued: 0,
-            synced: 0,
-            failed: 0,
-            cursor: None,
-            cutoff,
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-            error: None,
-        };
-        let mut item = key(&id);
-        item.insert(ENTITY_ATTRIBUTE.to_owned(), s(ENTITY));
-        item.insert(GROUP_INDEX_PARTITION_KEY.to_owned(), s(GROUP));
-        item.insert(
-            GROUP_INDEX_SORT_KEY.to_owned(),
-            s(format!("{}#{id}", time_key(now, "the clock")?)),
-        );
-        item.insert(ID.to_owned(), s(&id));
-        item.insert(OBJECT.to_owned(), s(salesforce_object));
-        item.insert(STATUS.to_owned(), s(ImportStatus::Pending.name()));
-        if let Some(total) = total {
-            item.insert(TOTAL.to_owned(), n(total));
-        }
-        for counter in [ENQUEUED, SYNCED, FAILED] {
-            item.insert(counter.to_owned(), n(0));
-        }
-        item.insert(CUTOFF.to_owned(), n(nanos(cutoff, "cutoff")?));
-        item.insert(CREATED_AT.to_owned(), n(nanos(now, "the clock")?));
-        item.insert(UPDATED_AT.to_owned(), n(nanos(now, "the clock")?));
-        self.table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(item))
-            // A random id never collides; the condition guards against a replayed request.
-            .condition_expression(format!("attribute_not_exists({PARTITION_KEY})"))
-            .send()
-            .await
-            .map_err(|e| port_error(BACKEND, &format!("creating {}", what(&id)), e))?;
-        Ok(job)
+        self.put_new(salesforce_object, total, cutoff, None).await
     }
 
+    async fn create_resync(
+        &self,
+        salesforce_object: &str,
+        since: DateTime<Utc>,
+        cutoff: DateTime<Utc>,
+    ) -> PortResult<ImportJob> {
+        self.put_new(salesforce_object, None, cutoff, Some(since))
+            .await
+    }
     async fn get(&self, id: &str) -> PortResult<Option<ImportJob>> {
         let output = self
             .table
@@ -328,5 +293,73 @@ impl ImportJobs for DynamoImportJobs {
             Ok(_) => Ok(()),
             Err(_) => Err(PortError::NotFound { what: what(id) }),
         }
+    }
+}
+
+impl DynamoImportJobs {
+    /// A new job: pending, or running when it is a re-sync (`since`).
+    async fn put_new(
+        &self,
+        salesforce_object: &str,
+        total: Option<u64>,
+        cutoff: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
+    ) -> PortResult<ImportJob> {
+        let status = if since.is_some() {
+            ImportStatus::Running
+        } else {
+            ImportStatus::Pending
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now();
+        let job = ImportJob {
+            id: id.clone(),
+            salesforce_object: salesforce_object.to_owned(),
+            status,
+            total,
+            enqueued: 0,
+            synced: 0,
+            failed: 0,
+            cursor: None,
+            cutoff,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            error: None,
+            since,
+        };
+        let mut item = key(&id);
+        item.insert(ENTITY_ATTRIBUTE.to_owned(), s(ENTITY));
+        item.insert(GROUP_INDEX_PARTITION_KEY.to_owned(), s(GROUP));
+        item.insert(
+            GROUP_INDEX_SORT_KEY.to_owned(),
+            s(format!("{}#{id}", time_key(now, "the clock")?)),
+        );
+        item.insert(ID.to_owned(), s(&id));
+        item.insert(OBJECT.to_owned(), s(salesforce_object));
+        item.insert(STATUS.to_owned(), s(status.name()));
+        if let Some(total) = total {
+            item.insert(TOTAL.to_owned(), n(total));
+        }
+        for counter in [ENQUEUED, SYNCED, FAILED] {
+            item.insert(counter.to_owned(), n(0));
+        }
+        item.insert(CUTOFF.to_owned(), n(nanos(cutoff, "cutoff")?));
+        if let Some(since) = since {
+            item.insert(SINCE.to_owned(), n(nanos(since, "since")?));
+        }
+        item.insert(CREATED_AT.to_owned(), n(nanos(now, "the clock")?));
+        item.insert(UPDATED_AT.to_owned(), n(nanos(now, "the clock")?));
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            // A random id never collides; the condition guards against a replayed request.
+            .condition_expression(format!("attribute_not_exists({PARTITION_KEY})"))
+            .send()
+            .await
+            .map_err(|e| port_error(BACKEND, &format!("creating {}", what(&id)), e))?;
+        Ok(job)
     }
 }
