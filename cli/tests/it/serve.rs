@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sf2hs_sandbox::hubspot::SandboxConfig;
-use sf2hs_sandbox::salesforce::senders::cdc::gap_overflow_event;
+use sf2hs_sandbox::salesforce::senders::cdc::{gap_events, gap_overflow_event};
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
 use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
 use sf2hs_shared::domain::SalesforceId;
@@ -138,6 +138,42 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
     }
     assert_eq!(hub.count("sf_project").expect("count"), 3);
     assert_eq!(hub.count("sf_invoice").expect("count"), 6);
+
+    // Gap events (S4): header and ids only; serve reads the record.
+    let sequence = handle.changes_after(0).last().map_or(0, |c| c.sequence);
+    handle
+        .update(
+            "Project__c",
+            &projects[0],
+            json!({ "Name": "P0 through a gap" }),
+        )
+        .expect("update");
+    let gaps = gap_events(&handle, &CdcRelayConfig::default(), sequence);
+    assert_eq!(
+        gaps[0]["detail"]["payload"]["ChangeEventHeader"]["changeType"],
+        "GAP_UPDATE"
+    );
+    assert_eq!(
+        gaps[0]["detail"]["payload"].as_object().map(|p| p.len()),
+        Some(1),
+        "no values"
+    );
+    let statuses = post_events(&format!("{base}/events"), &gaps)
+        .await
+        .expect("posted");
+    assert_eq!(statuses, [200]);
+    let started = Instant::now();
+    while !hub
+        .record_by_unique("sf_project", "salesforce_id", &id18(&projects[0]))
+        .expect("read")
+        .is_some_and(|r| r.properties["project_name"] == "P0 through a gap")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the gap event did not bring HubSpot up to date"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // A transaction too big for CDC (platform-behaviours.md S4): Salesforce sends one
     // GAP_OVERFLOW in place of its events. serve stores a re-sync and runs it: the records

@@ -113,6 +113,32 @@ fn envelope(handle: &SalesforceHandle, config: &CdcRelayConfig, change: &RecordC
     })
 }
 
+/// The gap events Salesforce sends when it could not build the full events of these changes
+/// (platform-behaviours.md S4): `GAP_CREATE`, `GAP_UPDATE`, `GAP_DELETE`, `GAP_UNDELETE`, each
+/// with its record ids and header, and no field values: the subscriber must read the records.
+pub fn gap_events(
+    handle: &SalesforceHandle,
+    config: &CdcRelayConfig,
+    after_sequence: u64,
+) -> Vec<Value> {
+    handle
+        .changes_after(after_sequence)
+        .iter()
+        .map(|change| {
+            let mut event = envelope(handle, config, change);
+            let payload = &mut event["detail"]["payload"];
+            let mut header = payload["ChangeEventHeader"].take();
+            let kind = header["changeType"].as_str().unwrap_or_default().to_owned();
+            header["changeType"] = json!(format!("GAP_{kind}"));
+            for list in ["nulledFields", "diffFields", "changedFields"] {
+                header[list] = json!([]);
+            }
+            *payload = json!({ "ChangeEventHeader": header });
+            event
+        })
+        .collect()
+}
+
 /// The `GAP_OVERFLOW` event Salesforce sends in place of a transaction's events past the
 /// 100,000th (platform-behaviours.md S4): the object and the commit time, no record ids, no
 /// fields.
