@@ -163,10 +163,10 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         .expect("posted");
     assert_eq!(statuses, [200]);
     let started = Instant::now();
-    while !hub
+    while hub
         .record_by_unique("sf_project", "salesforce_id", &id18(&projects[0]))
         .expect("read")
-        .is_some_and(|r| r.properties["project_name"] == "P0 through a gap")
+        .is_none_or(|r| r.properties["project_name"] != "P0 through a gap")
     {
         assert!(
             started.elapsed() < Duration::from_secs(60),
