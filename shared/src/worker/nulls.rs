@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::domain::{Change, ChangeKind, ChangeSource};
+use crate::domain::{Change, ChangeKind, ChangeSource, FieldSnapshot};
 use crate::mapping::Mapping;
+use crate::mapping::objects::compound_component_field;
 
 use super::Worker;
 use super::item::Item;
@@ -53,6 +54,35 @@ fn outbound_action(change: &Change) -> Option<&str> {
     }
 }
 
+fn has_key(fields: &FieldSnapshot, name: &str) -> bool {
+    fields.keys().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// Whether the action sends `field` and the notification left it out. A compound's component
+/// (`BillingAddress.City`) is sent when the action lists the compound or the component's own
+/// field (`BillingCity`), and left out when neither the compound's value holds it nor a field
+/// of either name is there; a null compound makes its components null already.
+fn sent_but_left_out(sent: &[String], fields: &FieldSnapshot, field: &str) -> bool {
+    let listed = |name: &str| sent.iter().any(|s| s.eq_ignore_ascii_case(name));
+    let Some((compound, component)) = field.split_once('.') else {
+        return listed(field) && !has_key(fields, field);
+    };
+    let own = compound_component_field(compound, component);
+    if !(listed(compound) || listed(&own)) {
+        return false;
+    }
+    let in_compound = match fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(compound))
+        .map(|(_, v)| v)
+    {
+        Some(Value::Object(parts)) => parts.keys().any(|k| k.eq_ignore_ascii_case(component)),
+        Some(_) => true,
+        None => false,
+    };
+    !(in_compound || has_key(fields, &own) || has_key(fields, field))
+}
+
 impl Worker {
     /// Completes the states outbound messages carried with the nulls they left out; marks the
     /// records whose action's definition cannot be read (`Item::nulls_unknown`) to be read.
@@ -85,7 +115,7 @@ impl Worker {
             };
             definitions.insert(action, fields);
         }
-        // The plain fields the mapping reads; a compound's components are left as they came.
+        // The fields the mapping reads, a compound's components (`BillingAddress.City`) too.
         let read: Vec<&str> = mapping
             .fields
             .iter()
@@ -96,7 +126,6 @@ impl Worker {
                     .iter()
                     .map(|a| a.salesforce_field.as_str()),
             )
-            .filter(|f| !f.contains('.'))
             .collect();
         for item in items.iter_mut().filter(|i| i.open()) {
             let messages = std::iter::once(&mut item.message).chain(item.superseded.iter_mut());
@@ -109,9 +138,7 @@ impl Worker {
                     continue;
                 };
                 for field in &read {
-                    let is_sent = sent.iter().any(|s| s.eq_ignore_ascii_case(field));
-                    let present = fields.keys().any(|k| k.eq_ignore_ascii_case(field));
-                    if is_sent && !present {
+                    if sent_but_left_out(sent, fields, field) {
                         fields.insert((*field).to_owned(), Value::Null);
                     }
                 }
@@ -128,7 +155,8 @@ impl Worker {
 mod tests {
     use serde_json::json;
 
-    use crate::domain::{ChangeKind, ChangeSource, FieldSnapshot};
+    use super::FieldSnapshot;
+    use crate::domain::{ChangeKind, ChangeSource};
     use crate::worker::Disposition;
     use crate::worker::fakes::{Rig, fields, id, only, stamp};
 
@@ -206,6 +234,53 @@ mod tests {
                 .as_deref(),
             Some("10")
         );
+    }
+
+    #[test]
+    fn a_compounds_component_left_out_is_null_and_one_sent_is_kept() {
+        let sent = vec!["Name".to_owned(), "BillingAddress".to_owned()];
+        let empty = FieldSnapshot::new();
+        assert!(super::sent_but_left_out(
+            &sent,
+            &empty,
+            "BillingAddress.City"
+        ));
+        let partial =
+            FieldSnapshot::from([("BillingAddress".to_owned(), json!({ "Street": "1 Rue" }))]);
+        assert!(super::sent_but_left_out(
+            &sent,
+            &partial,
+            "BillingAddress.City"
+        ));
+        assert!(!super::sent_but_left_out(
+            &sent,
+            &partial,
+            "BillingAddress.Street"
+        ));
+        let null = FieldSnapshot::from([("BillingAddress".to_owned(), json!(null))]);
+        assert!(
+            !super::sent_but_left_out(&sent, &null, "BillingAddress.City"),
+            "null already"
+        );
+        // Listed by the component's own field.
+        let own = vec!["BillingCity".to_owned()];
+        assert!(super::sent_but_left_out(
+            &own,
+            &empty,
+            "BillingAddress.City"
+        ));
+        let flat = FieldSnapshot::from([("BillingCity".to_owned(), json!("Lyon"))]);
+        assert!(!super::sent_but_left_out(
+            &own,
+            &flat,
+            "BillingAddress.City"
+        ));
+        // Not sent at all: left alone.
+        assert!(!super::sent_but_left_out(
+            &["Name".to_owned()],
+            &empty,
+            "BillingAddress.City"
+        ));
     }
 
     #[tokio::test]
