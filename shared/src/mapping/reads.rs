@@ -34,6 +34,21 @@ pub fn api_fields(requests: &[FieldRequest]) -> Vec<String> {
     requests.iter().map(|r| r.api_field.clone()).collect()
 }
 
+/// The Salesforce fields a mapping reads, as it names them (`BillingAddress.City`): its fields,
+/// then its lookups.
+pub fn mapped_fields(mapping: &Mapping) -> impl Iterator<Item = &str> {
+    mapping
+        .fields
+        .iter()
+        .map(|f| f.salesforce_field.as_str())
+        .chain(
+            mapping
+                .associations
+                .iter()
+                .map(|a| a.salesforce_field.as_str()),
+        )
+}
+
 /// Every field a mapping reads, plus `SystemModstamp` (the state's age), without repeats.
 pub fn field_requests(mapping: &Mapping) -> Vec<FieldRequest> {
     let mut requests: Vec<FieldRequest> = Vec::new();
@@ -46,17 +61,7 @@ pub fn field_requests(mapping: &Mapping) -> Vec<FieldRequest> {
         api_field: "SystemModstamp".into(),
         compound: None,
     });
-    let fields = mapping
-        .fields
-        .iter()
-        .map(|f| f.salesforce_field.as_str())
-        .chain(
-            mapping
-                .associations
-                .iter()
-                .map(|a| a.salesforce_field.as_str()),
-        );
-    for field in fields {
+    for field in mapped_fields(mapping) {
         match field.split_once('.') {
             Some((compound, component)) => push(FieldRequest {
                 api_field: compound_component_field(compound, component),

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::domain::{Change, ChangeKind, ChangeSource, FieldSnapshot};
 use crate::mapping::Mapping;
 use crate::mapping::objects::compound_component_field;
+use crate::mapping::reads::mapped_fields;
 
 use super::Worker;
 use super::item::Item;
@@ -116,17 +117,7 @@ impl Worker {
             definitions.insert(action, fields);
         }
         // The fields the mapping reads, a compound's components (`BillingAddress.City`) too.
-        let read: Vec<&str> = mapping
-            .fields
-            .iter()
-            .map(|f| f.salesforce_field.as_str())
-            .chain(
-                mapping
-                    .associations
-                    .iter()
-                    .map(|a| a.salesforce_field.as_str()),
-            )
-            .collect();
+        let read: Vec<&str> = mapped_fields(mapping).collect();
         for item in items.iter_mut().filter(|i| i.open()) {
             let messages = std::iter::once(&mut item.message).chain(item.superseded.iter_mut());
             for message in messages {

@@ -14,16 +14,10 @@ use sf2hs_shared::salesforce::client::{
     ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_import_stopped_by_the_allowance_guard_waits_and_resumes_from_its_checkpoint() {
-    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-        .await
-        .expect("sandboxes");
-    let sf = salesforce.handle();
-    let records: Vec<serde_json::Value> = (0..500)
-        .map(|n| serde_json::json!({ "Name": format!("P{n}"), "Budget__c": 1 }))
-        .collect();
-    sf.create_many("Project__c", records).expect("seeded");
+/// A client of `salesforce` that pages by 200 and whose guard probes after 200 ms.
+fn paging_client(
+    salesforce: &sf2hs_sandbox::salesforce::RunningSalesforceSandbox,
+) -> SalesforceClientConfig {
     let mut config = SalesforceClientConfig::new(
         &salesforce.base_url(),
         ApiVersion::parse("60.0").expect("version"),
@@ -34,21 +28,55 @@ async fn an_import_stopped_by_the_allowance_guard_waits_and_resumes_from_its_che
     );
     config.query_batch_size = Some(200);
     config.quota_probe_after = Duration::from_millis(200);
-    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    config
+}
+
+/// Starts an import of the projects and runs it until the allowance guard stops it: the org's
+/// other integrations take the allowance near sf2hs's share, so the run's count and first page
+/// go, and the first page's answer says there is no more room.
+async fn import_until_the_guard_stops(
+    store: &sf2hs_shared::embedded::EmbeddedStore,
+    queue: Arc<sf2hs_shared::embedded::SqliteChangeQueue>,
+    config: SalesforceClientConfig,
+    sf: &sf2hs_sandbox::salesforce::SalesforceHandle,
+) -> (Importer, sf2hs_shared::ports::ImportJob, ImportProgress) {
     let importer = Importer {
         mappings: Arc::new(store.mapping_store()),
         jobs: Arc::new(store.import_jobs()),
-        queue: Arc::new(store.change_queue(5)),
+        queue,
         pages: Arc::new(SalesforceClient::new(config).expect("client")),
         org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
     };
     let job = importer.start("Project__c").await.expect("started");
-    // The org's other integrations take the allowance near sf2hs's share: the run's count and
-    // first page go, and the first page's answer says there is no more room.
     sf.set_api_usage(ApiUsage { used: 78, max: 100 })
         .expect("usage");
-    let far = Instant::now() + Duration::from_secs(600);
-    let stopped = importer.run(&job.id, far).await.expect("not an error");
+    let stopped = importer.run(&job.id, far()).await.expect("not an error");
+    (importer, job, stopped)
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(600)
+}
+
+/// 500 projects in the org; their ids.
+fn seed_projects(sf: &sf2hs_sandbox::salesforce::SalesforceHandle) -> Vec<String> {
+    let records: Vec<serde_json::Value> = (0..500)
+        .map(|n| serde_json::json!({ "Name": format!("P{n}"), "Budget__c": 1 }))
+        .collect();
+    sf.create_many("Project__c", records).expect("seeded")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_stopped_by_the_allowance_guard_waits_and_resumes_from_its_checkpoint() {
+    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let sf = salesforce.handle();
+    seed_projects(&sf);
+    let config = paging_client(&salesforce);
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    let queue = Arc::new(store.change_queue(5));
+    let (importer, job, stopped) = import_until_the_guard_stops(&store, queue, config, &sf).await;
     let ImportProgress::Waiting {
         job: waiting,
         reason,
@@ -64,7 +92,7 @@ async fn an_import_stopped_by_the_allowance_guard_waits_and_resumes_from_its_che
     sf.set_api_usage(ApiUsage { used: 10, max: 100 })
         .expect("usage");
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let resumed = importer.run(&job.id, far).await.expect("resumes");
+    let resumed = importer.run(&job.id, far()).await.expect("resumes");
     let ImportProgress::AllSent(done) = resumed else {
         panic!("all sent: {resumed:?}");
     };
@@ -97,34 +125,12 @@ async fn a_paused_import_goes_on_from_its_key_set_when_the_query_locator_has_exp
     .await
     .expect("sandboxes");
     let sf = salesforce.handle();
-    let records: Vec<serde_json::Value> = (0..500)
-        .map(|n| serde_json::json!({ "Name": format!("P{n}"), "Budget__c": 1 }))
-        .collect();
-    let ids = sf.create_many("Project__c", records).expect("seeded");
-    let mut config = SalesforceClientConfig::new(
-        &salesforce.base_url(),
-        ApiVersion::parse("60.0").expect("version"),
-        SalesforceAuth::ClientCredentials {
-            client_id: sf2hs_sandbox::salesforce::DEFAULT_CLIENT_ID.into(),
-            client_secret: Secret::new(sf2hs_sandbox::salesforce::DEFAULT_CLIENT_SECRET),
-        },
-    );
-    config.query_batch_size = Some(200);
-    config.quota_probe_after = Duration::from_millis(200);
+    let ids = seed_projects(&sf);
+    let config = paging_client(&salesforce);
     let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
     let queue = Arc::new(store.change_queue(5));
-    let importer = Importer {
-        mappings: Arc::new(store.mapping_store()),
-        jobs: Arc::new(store.import_jobs()),
-        queue: queue.clone(),
-        pages: Arc::new(SalesforceClient::new(config).expect("client")),
-        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
-    };
-    let job = importer.start("Project__c").await.expect("started");
-    sf.set_api_usage(ApiUsage { used: 78, max: 100 })
-        .expect("usage");
-    let far = Instant::now() + Duration::from_secs(600);
-    let stopped = importer.run(&job.id, far).await.expect("not an error");
+    let (importer, job, stopped) =
+        import_until_the_guard_stops(&store, queue.clone(), config, &sf).await;
     assert!(
         matches!(&stopped, ImportProgress::Waiting { job, .. } if job.enqueued == 200),
         "{stopped:?}"
@@ -135,7 +141,7 @@ async fn a_paused_import_goes_on_from_its_key_set_when_the_query_locator_has_exp
     sf.set_api_usage(ApiUsage { used: 10, max: 100 })
         .expect("usage");
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let resumed = importer.run(&job.id, far).await.expect("resumes");
+    let resumed = importer.run(&job.id, far()).await.expect("resumes");
     let ImportProgress::AllSent(done) = resumed else {
         panic!("all sent: {resumed:?}");
     };
@@ -208,8 +214,7 @@ async fn a_resync_sends_the_changes_and_deletes_of_its_window_and_nothing_older(
         .create_resync("Project__c", since, since + chrono::TimeDelta::hours(1))
         .await
         .expect("re-sync");
-    let far = Instant::now() + Duration::from_secs(600);
-    let done = importer.run(&job.id, far).await.expect("runs");
+    let done = importer.run(&job.id, far()).await.expect("runs");
     let ImportProgress::AllSent(done) = done else {
         panic!("all sent: {done:?}");
     };

@@ -189,13 +189,7 @@ impl RecordPages for SalesforceClient {
         until: DateTime<Utc>,
         cursor: Option<&str>,
     ) -> Result<RecordPage, RemoteError> {
-        let mut wanted: Vec<&str> = vec!["Id", "SystemModstamp"];
-        wanted.extend(
-            fields
-                .iter()
-                .map(String::as_str)
-                .filter(|f| *f != "Id" && *f != "SystemModstamp"),
-        );
+        let wanted = with_id_and_stamp(fields);
         match cursor {
             None => {
                 let total = RecordPages::count(self, object, until).await?;
@@ -248,13 +242,7 @@ impl RecordPages for SalesforceClient {
             // Key sets and locators go on within the window as they do for a backfill.
             return self.page(object, fields, until, cursor).await;
         }
-        let mut wanted: Vec<&str> = vec!["Id", "SystemModstamp"];
-        wanted.extend(
-            fields
-                .iter()
-                .map(String::as_str)
-                .filter(|f| *f != "Id" && *f != "SystemModstamp"),
-        );
+        let wanted = with_id_and_stamp(fields);
         // Stamps are whole seconds: after the second before `since` is from `since` on.
         let after = since - chrono::TimeDelta::seconds(1);
         let soql = window_soql(object, &wanted, Some(after), until, true);
@@ -283,6 +271,18 @@ impl RecordPages for SalesforceClient {
             next_cursor: pager.next_records_url().map(|u| format!("rest:{u}")),
         })
     }
+}
+
+/// `Id` and `SystemModstamp`, then `fields` without them: what a page selects.
+fn with_id_and_stamp(fields: &[String]) -> Vec<&str> {
+    let mut wanted: Vec<&str> = vec!["Id", "SystemModstamp"];
+    wanted.extend(
+        fields
+            .iter()
+            .map(String::as_str)
+            .filter(|f| *f != "Id" && *f != "SystemModstamp"),
+    );
+    wanted
 }
 
 fn foreign_cursor(cursor: &str) -> RemoteError {
