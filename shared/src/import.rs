@@ -59,10 +59,12 @@ pub const STOPPED_WAIT: std::time::Duration = std::time::Duration::from_secs(300
 /// the import function again; locally the caller simply runs it again.
 #[async_trait]
 pub trait ImportContinuation: Send + Sync {
-    async fn continue_later(&self, job_id: &str) -> PortResult<()>;
-
-    /// The same, run no sooner than `wait` from now (at most SQS's 15 minutes on AWS).
+    /// Runs the job again no sooner than `wait` from now (at most SQS's 15 minutes on AWS).
     async fn continue_after(&self, job_id: &str, wait: std::time::Duration) -> PortResult<()>;
+
+    async fn continue_later(&self, job_id: &str) -> PortResult<()> {
+        self.continue_after(job_id, std::time::Duration::ZERO).await
+    }
 }
 
 /// Completes `job_id` when its last page went out and every enqueued record has been synced or

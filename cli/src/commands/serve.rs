@@ -197,9 +197,10 @@ fn spawn_resync_runner(
     tokio::spawn(async move {
         while !*stop.borrow() {
             let resyncs = importer.jobs.list().await.unwrap_or_default();
-            for job in resyncs.into_iter().filter(|j| {
-                j.since.is_some() && j.status == sf2hs_shared::ports::ImportStatus::Running
-            }) {
+            for job in resyncs
+                .into_iter()
+                .filter(sf2hs_shared::ports::ImportJob::is_open_resync)
+            {
                 let deadline = std::time::Instant::now() + Duration::from_secs(60);
                 match importer.run(&job.id, deadline).await {
                     Ok(_) => {}

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use sf2hs_shared::ports::{SyncLogQuery, SyncOutcome};
+use sf2hs_shared::ports::{ImportJob, SyncLogQuery, SyncOutcome};
 
 use crate::backend::Backend;
 use crate::output::{self, CliError};
@@ -41,7 +41,7 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
         .list()
         .await?
         .into_iter()
-        .filter(|j| j.since.is_some() && !j.status.is_finished())
+        .filter(ImportJob::is_open_resync)
         .collect();
     if json {
         let mappings: Vec<_> = rows

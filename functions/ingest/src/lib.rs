@@ -13,7 +13,6 @@ use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use sf2hs_shared::aws::{AwsConnection, Deployment};
-use sf2hs_shared::import::ResyncJobs;
 use sf2hs_shared::ingest::{self, HttpAnswer, IngestSettings, ResyncRequests};
 use sf2hs_shared::ports::ChangeQueue;
 use sf2hs_shared::salesforce::intake::soap::FaultCode;
@@ -28,7 +27,7 @@ pub struct IngestFunction {
     pub queue: Arc<dyn ChangeQueue>,
     /// Where re-syncs Salesforce asks for go (an import job, continued on the import queue);
     /// `None` without `SF2HS_IMPORT_QUEUE`, and they are only logged.
-    pub resyncs: Option<ResyncJobs>,
+    pub resyncs: Option<sf2hs_shared::import::ResyncJobs>,
 }
 
 /// Builds the function from the environment the SAM template sets (`endpoint`: moto's, in
@@ -44,18 +43,7 @@ pub async fn from_connection(
 ) -> Result<IngestFunction, Error> {
     let deployment = Deployment::with_connection(connection, lookup).await?;
     let settings = settings::ingest_settings(lookup, deployment.secrets.as_ref()).await?;
-    let resyncs = match settings::registry::IMPORT_QUEUE.variable {
-        name if lookup(name).is_some_and(|v| !v.trim().is_empty()) => Some(ResyncJobs {
-            jobs: Arc::new(deployment.store.import_jobs()),
-            continuation: Some(Arc::new(deployment.continuations(lookup).await?)),
-        }),
-        _ => {
-            tracing::warn!(
-                "SF2HS_IMPORT_QUEUE is not set: re-syncs Salesforce asks for are only logged"
-            );
-            None
-        }
-    };
+    let resyncs = deployment.resyncs(lookup).await?;
     Ok(IngestFunction {
         settings,
         queue: deployment.queue.clone(),

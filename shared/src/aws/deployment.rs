@@ -102,6 +102,25 @@ impl Deployment {
     }
 
     /// The import continuation queue the environment names.
+    /// Where ingest hands the re-syncs Salesforce asks for: an import job in the table,
+    /// continued on the import queue. `None` without `SF2HS_IMPORT_QUEUE` (they are then only
+    /// logged).
+    pub async fn resyncs(
+        &self,
+        lookup: Lookup<'_>,
+    ) -> Result<Option<crate::import::ResyncJobs>, SettingsError> {
+        if optional(lookup, IMPORT_QUEUE_VAR).is_none() {
+            tracing::warn!(
+                "{IMPORT_QUEUE_VAR} is not set: re-syncs Salesforce asks for are only logged"
+            );
+            return Ok(None);
+        }
+        Ok(Some(crate::import::ResyncJobs {
+            jobs: Arc::new(self.store.import_jobs()),
+            continuation: Some(Arc::new(self.continuations(lookup).await?)),
+        }))
+    }
+
     pub async fn continuations(
         &self,
         lookup: Lookup<'_>,
@@ -144,10 +163,6 @@ impl SqsContinuations {
 
 #[async_trait]
 impl ImportContinuation for SqsContinuations {
-    async fn continue_later(&self, job_id: &str) -> PortResult<()> {
-        self.continue_after(job_id, std::time::Duration::ZERO).await
-    }
-
     async fn continue_after(&self, job_id: &str, wait: std::time::Duration) -> PortResult<()> {
         let body = serde_json::to_string(&ContinuationMessage {
             job_id: job_id.to_owned(),

@@ -17,6 +17,40 @@ impl SqliteImportJobs {
     pub fn new(store: EmbeddedStore) -> Self {
         SqliteImportJobs { store }
     }
+
+    /// A new job: pending, or running when it is a re-sync (`since`).
+    async fn insert_new(
+        &self,
+        salesforce_object: &str,
+        total: Option<u64>,
+        cutoff: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
+    ) -> PortResult<ImportJob> {
+        let status = if since.is_some() {
+            ImportStatus::Running
+        } else {
+            ImportStatus::Pending
+        };
+        let object = salesforce_object.to_owned();
+        let id = uuid::Uuid::new_v4().to_string();
+        let total = total.map(|t| to_i64(t, "total")).transpose()?;
+        let cutoff = to_nanos(cutoff, "cutoff")?;
+        let since = since.map(|s| to_nanos(s, "since")).transpose()?;
+        self.store
+            .call("creating an import job", move |connection| {
+                let now = now_nanos()?;
+                connection
+                    .execute(
+                        "INSERT INTO import_jobs (id, salesforce_object, status, total, cutoff,
+                                                  since, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                        params![id, object, status.name(), total, cutoff, since, now],
+                    )
+                    .context(&what(&id))?;
+                read(connection, &id)?.ok_or_else(|| PortError::NotFound { what: what(&id) })
+            })
+            .await
+    }
 }
 
 const COLUMNS: &str = "id, salesforce_object, status, total, enqueued, synced, failed, cursor, \
@@ -124,23 +158,7 @@ impl ImportJobs for SqliteImportJobs {
         total: Option<u64>,
         cutoff: DateTime<Utc>,
     ) -> PortResult<ImportJob> {
-        let object = salesforce_object.to_owned();
-        let id = uuid::Uuid::new_v4().to_string();
-        let total = total.map(|t| to_i64(t, "total")).transpose()?;
-        let cutoff = to_nanos(cutoff, "cutoff")?;
-        self.store
-            .call("creating an import job", move |connection| {
-                let now = now_nanos()?;
-                connection
-                    .execute(
-                        "INSERT INTO import_jobs
-                             (id, salesforce_object, status, total, cutoff, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                        params![id, object, ImportStatus::Pending.name(), total, cutoff, now],
-                    )
-                    .context(&what(&id))?;
-                read(connection, &id)?.ok_or_else(|| PortError::NotFound { what: what(&id) })
-            })
+        self.insert_new(salesforce_object, total, cutoff, None)
             .await
     }
 
@@ -150,23 +168,7 @@ impl ImportJobs for SqliteImportJobs {
         since: DateTime<Utc>,
         cutoff: DateTime<Utc>,
     ) -> PortResult<ImportJob> {
-        let object = salesforce_object.to_owned();
-        let id = uuid::Uuid::new_v4().to_string();
-        let since = to_nanos(since, "since")?;
-        let cutoff = to_nanos(cutoff, "cutoff")?;
-        self.store
-            .call("creating a re-sync", move |connection| {
-                let now = now_nanos()?;
-                connection
-                    .execute(
-                        "INSERT INTO import_jobs
-                             (id, salesforce_object, status, cutoff, since, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                        params![id, object, ImportStatus::Running.name(), cutoff, since, now],
-                    )
-                    .context(&what(&id))?;
-                read(connection, &id)?.ok_or_else(|| PortError::NotFound { what: what(&id) })
-            })
+        self.insert_new(salesforce_object, None, cutoff, Some(since))
             .await
     }
 

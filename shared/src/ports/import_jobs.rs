@@ -40,6 +40,13 @@ pub enum ImportStatus {
     Cancelled,
 }
 
+impl ImportJob {
+    /// A re-sync Salesforce asked for that is not finished yet.
+    pub fn is_open_resync(&self) -> bool {
+        self.since.is_some() && !self.status.is_finished()
+    }
+}
+
 impl ImportStatus {
     pub fn name(self) -> &'static str {
         match self {

@@ -36,12 +36,11 @@ pub(super) struct Item {
     pub seen: Option<IndexEntry>,
     /// HubSpot created the record in this batch: it has no associations to prune.
     pub created: bool,
-    /// Its carried state shares its stamp with a different state (in the index or the batch):
-    /// only a read says which is newest (`ties`).
-    pub tied: bool,
-    /// It carries an outbound message's state whose action's definition could not be read, so
-    /// its absent fields cannot be told from nulls: it is read (`nulls`).
-    pub nulls_unknown: bool,
+    /// The state it carries cannot be written as it is, so the record is read: it shares its
+    /// stamp with a different state, in the index or the batch, and only a read says which is
+    /// newest (`ties`); or it is an outbound message's whose action's definition could not be
+    /// read, so its absent fields cannot be told from nulls (`nulls`).
+    pub read_first: bool,
     /// A read found no live record: gone, unless the recycle bin shows the delete it is not
     /// visible to the integration user (`read`).
     pub found_gone: bool,
@@ -65,8 +64,7 @@ impl Item {
             archived: false,
             seen: None,
             created: false,
-            tied: false,
-            nulls_unknown: false,
+            read_first: false,
             found_gone: false,
             kept_after_delete: false,
             outcome: None,

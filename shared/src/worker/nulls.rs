@@ -15,6 +15,7 @@ use crate::domain::{Change, ChangeKind, ChangeSource, FieldSnapshot};
 use crate::mapping::Mapping;
 use crate::mapping::objects::compound_component_field;
 use crate::mapping::reads::mapped_fields;
+use crate::ports::SalesforceRecords;
 
 use super::Worker;
 use super::item::Item;
@@ -42,6 +43,31 @@ impl OutboundDefinitions {
     fn keep(&self, action_id: &str, fields: Option<Vec<String>>) {
         let mut read = self.read.lock().unwrap_or_else(|p| p.into_inner());
         read.insert(action_id.to_owned(), (Instant::now(), fields));
+    }
+
+    /// The fields action `action_id` sends: as last read while that is fresh, else read from
+    /// `salesforce` (an answer is kept, a failure is not). `None` when it cannot be known.
+    async fn sent_by(
+        &self,
+        salesforce: &dyn SalesforceRecords,
+        action_id: &str,
+    ) -> Option<Vec<String>> {
+        if let Some(fields) = self.cached(action_id) {
+            return fields;
+        }
+        match salesforce.outbound_message_fields(action_id).await {
+            Ok(fields) => {
+                if fields.is_none() {
+                    tracing::warn!(action = %action_id, "no outbound-message action of this id: its records are read instead");
+                }
+                self.keep(action_id, fields.clone());
+                fields
+            }
+            Err(e) => {
+                tracing::warn!(action = %action_id, error = %e, "cannot read the outbound-message action (Tooling API): its records are read instead");
+                None
+            }
+        }
     }
 }
 
@@ -86,7 +112,7 @@ fn sent_but_left_out(sent: &[String], fields: &FieldSnapshot, field: &str) -> bo
 
 impl Worker {
     /// Completes the states outbound messages carried with the nulls they left out; marks the
-    /// records whose action's definition cannot be read (`Item::nulls_unknown`) to be read.
+    /// records whose action's definition cannot be read to be read first (`Item::read_first`).
     pub(super) async fn complete_outbound_states(&self, mapping: &Mapping, items: &mut [Item]) {
         let mut actions: Vec<String> = items
             .iter()
@@ -98,22 +124,10 @@ impl Worker {
         actions.dedup();
         let mut definitions: HashMap<String, Option<Vec<String>>> = HashMap::new();
         for action in actions {
-            let fields = match self.outbound.cached(&action) {
-                Some(fields) => fields,
-                None => match self.ports.salesforce.outbound_message_fields(&action).await {
-                    Ok(fields) => {
-                        if fields.is_none() {
-                            tracing::warn!(action = %action, "no outbound-message action of this id: its records are read instead");
-                        }
-                        self.outbound.keep(&action, fields.clone());
-                        fields
-                    }
-                    Err(e) => {
-                        tracing::warn!(action = %action, error = %e, "cannot read the outbound-message action (Tooling API): its records are read instead");
-                        None
-                    }
-                },
-            };
+            let fields = self
+                .outbound
+                .sent_by(self.ports.salesforce.as_ref(), &action)
+                .await;
             definitions.insert(action, fields);
         }
         // The fields the mapping reads, a compound's components (`BillingAddress.City`) too.
@@ -136,7 +150,7 @@ impl Worker {
             }
             // The state written is the newest message's: without its action's definition, it
             // is read. (A superseded one only takes part in ties, where a difference is read.)
-            item.nulls_unknown = outbound_action(&item.message.change)
+            item.read_first = outbound_action(&item.message.change)
                 .is_some_and(|action| !matches!(definitions.get(action), Some(Some(_))));
         }
     }

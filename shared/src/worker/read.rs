@@ -6,12 +6,13 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::Worker;
 use super::item::{Item, State};
-use crate::domain::{ChangeKind, SalesforceId};
-use crate::mapping::reads::{api_fields, field_requests, nest_components};
+use crate::domain::{ChangeKind, FieldSnapshot, SalesforceId};
+use crate::mapping::reads::{FieldRequest, api_fields, field_requests, nest_components};
 use crate::mapping::{DeleteRule, Mapping};
 use crate::salesforce::intake::outbound::parse_salesforce_datetime;
 
@@ -23,13 +24,13 @@ impl Worker {
             let change = &item.message.change;
             match (&change.kind, change.modstamp) {
                 (ChangeKind::Upsert { fields }, Some(modstamp))
-                    if !item.read_requested() && !item.tied && !item.nulls_unknown =>
+                    if !item.read_requested() && !item.read_first =>
                 {
                     item.state = Some(State::Upsert(fields.clone()));
                     item.modstamp = modstamp;
                     item.modstamp_known = true;
                 }
-                (ChangeKind::Delete, modstamp) if !item.tied => {
+                (ChangeKind::Delete, modstamp) if !item.read_first => {
                     item.state = Some(State::Delete);
                     item.modstamp = modstamp.unwrap_or(change.received_at);
                     item.modstamp_known = modstamp.is_some();
@@ -67,11 +68,7 @@ impl Worker {
                 Ok(records) => {
                     match records.get(&id) {
                         Some(Some(snapshot)) => {
-                            let modstamp = snapshot
-                                .get("SystemModstamp")
-                                .and_then(Value::as_str)
-                                .and_then(parse_salesforce_datetime);
-                            match modstamp {
+                            match stamp_of(snapshot) {
                                 Some(modstamp) => {
                                     item.state = Some(State::Upsert(nest_components(
                                         snapshot.clone(),
@@ -146,44 +143,14 @@ impl Worker {
                 }
                 Ok(states) => {
                     let snapshot = states.get(&item.message.change.record_id);
-                    if item.found_gone {
-                        match snapshot {
-                            Some(snapshot) if is_deleted(snapshot) => {
-                                item.state = Some(State::Delete);
-                                item.modstamp_known = false;
-                            }
-                            // Visible again (undeleted or shared since the read): its state
-                            // now is the one to write.
-                            Some(snapshot) => {
-                                let modstamp = snapshot
-                                    .get("SystemModstamp")
-                                    .and_then(Value::as_str)
-                                    .and_then(parse_salesforce_datetime);
-                                if let Some(modstamp) = modstamp {
-                                    let state = nest_components(snapshot.clone(), &requests);
-                                    item.state = Some(State::Upsert(state));
-                                    item.modstamp = modstamp;
-                                    item.modstamp_known = true;
-                                    continue;
-                                }
-                            }
-                            None => {}
-                        }
-                        if item.state.is_none() {
-                            item.outcome =
-                                Some(self.failure(&item.message, NOT_VISIBLE.to_owned()));
-                            continue;
-                        }
+                    if item.found_gone && !self.gone_is_deleted(item, snapshot, &requests) {
+                        continue;
                     }
                     // Purged from the recycle bin: HubSpot keeps what it has.
                     let Some(snapshot) = snapshot else {
                         continue;
                     };
-                    let deleted_at = snapshot
-                        .get("SystemModstamp")
-                        .and_then(Value::as_str)
-                        .and_then(parse_salesforce_datetime);
-                    match deleted_at {
+                    match stamp_of(snapshot) {
                         Some(at) if item.modstamp_known => item.modstamp = at.max(item.modstamp),
                         Some(at) => {
                             item.modstamp = at;
@@ -202,6 +169,46 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// What the recycle bin says of a record a read did not find (`queryAll`'s row, if any):
+    /// deleted, and it goes on as a delete (`true`); visible again (undeleted or shared since
+    /// the read), and its state now is the one to write; or nothing, and the integration user
+    /// cannot see it, so it fails rather than being archived.
+    fn gone_is_deleted(
+        &self,
+        item: &mut Item,
+        snapshot: Option<&FieldSnapshot>,
+        requests: &[FieldRequest],
+    ) -> bool {
+        match snapshot {
+            Some(snapshot) if is_deleted(snapshot) => {
+                item.state = Some(State::Delete);
+                item.modstamp_known = false;
+                return true;
+            }
+            Some(snapshot) => {
+                if let Some(modstamp) = stamp_of(snapshot) {
+                    item.state = Some(State::Upsert(nest_components(snapshot.clone(), requests)));
+                    item.modstamp = modstamp;
+                    item.modstamp_known = true;
+                    return false;
+                }
+            }
+            None => {}
+        }
+        item.outcome = Some(self.failure(&item.message, NOT_VISIBLE.to_owned()));
+        false
+    }
+}
+
+/// The `SystemModstamp` of a record Salesforce returned.
+fn stamp_of(snapshot: &FieldSnapshot) -> Option<DateTime<Utc>> {
+    snapshot
+        .get("SystemModstamp")
+        .and_then(Value::as_str)
+        .and_then(parse_salesforce_datetime)
+}
+
 /// Why a record a read did not find, and the recycle bin does not show deleted, is not archived.
 pub const NOT_VISIBLE: &str = "not visible to the integration user: Salesforce returns nothing for \
      it, and its recycle bin shows no delete (a sharing rule or owner change hides it, or it was \
@@ -209,7 +216,7 @@ pub const NOT_VISIBLE: &str = "not visible to the integration user: Salesforce r
      with the integration user (or check that it still exists), then `sf2hs dlq replay`";
 
 /// Whether a `queryAll` row is in the recycle bin.
-fn is_deleted(snapshot: &crate::domain::FieldSnapshot) -> bool {
+fn is_deleted(snapshot: &FieldSnapshot) -> bool {
     snapshot.get("IsDeleted").and_then(Value::as_bool) == Some(true)
 }
 

@@ -5,7 +5,7 @@
 //! the other re-reads); a delete and a live state at one stamp likewise, where the record's
 //! presence decides. A duplicate of the same state costs no read: its content matches.
 
-use crate::domain::{Change, ChangeKind, FieldSnapshot};
+use crate::domain::{Change, ChangeKind};
 use crate::engine::{MappedRecord, map_record};
 use crate::mapping::Mapping;
 use crate::ports::IndexEntry;
@@ -14,78 +14,95 @@ use super::Worker;
 use super::item::Item;
 
 impl Worker {
-    /// Marks the open items whose carried state ties with a different one (`Item::tied`): the
-    /// read stage reads them instead of writing what they carry. Needs the index entries read.
+    /// Marks the open items whose carried state ties with a different one: the read stage
+    /// reads them instead of writing what they carry (`Item::read_first`). Needs the index
+    /// entries read.
     pub(super) fn find_ties(&self, mapping: &Mapping, items: &mut [Item]) {
         for item in items.iter_mut().filter(|i| i.open() && !i.read_requested()) {
             let change = &item.message.change;
             let Some(stamp) = change.modstamp else {
                 continue;
             };
-            let with_batch = item
+            let same_stamp: Vec<&Change> = item
                 .superseded
                 .iter()
-                .filter(|m| m.change.modstamp == Some(stamp))
-                .any(|m| !agree(mapping, change, &m.change));
-            let with_index = item.seen.as_ref().is_some_and(|seen| {
-                seen.modstamp == stamp && !agrees_with_entry(mapping, change, seen)
-            });
-            item.tied = with_batch || with_index;
-        }
-    }
-}
-
-fn mapped(mapping: &Mapping, change: &Change, fields: &FieldSnapshot) -> Option<MappedRecord> {
-    map_record(mapping, &change.record_id, fields, None).ok()
-}
-
-/// Whether `other`, at the same stamp as `newest`, is the same state as far as the mapping
-/// goes: two deletes, or two snapshots whose mapped values agree (a partial one on the values
-/// it has). Anything else (a delete beside a live state, a gap with no values, an undelete, a
-/// snapshot the mapping cannot convert) is a tie that only a read settles.
-fn agree(mapping: &Mapping, newest: &Change, other: &Change) -> bool {
-    let fields = |change: &Change| match &change.kind {
-        ChangeKind::Upsert { fields } => Some(fields.clone()),
-        ChangeKind::Reread { partial, .. } if !partial.is_empty() => Some(partial.clone()),
-        _ => None,
-    };
-    match (&newest.kind, &other.kind) {
-        (ChangeKind::Delete, ChangeKind::Delete) => true,
-        (ChangeKind::Delete, _) | (_, ChangeKind::Delete) => false,
-        _ => {
-            let (Some(newest_fields), Some(other_fields)) = (fields(newest), fields(other)) else {
-                return false;
-            };
-            let (Some(newest), Some(other)) = (
-                mapped(mapping, newest, &newest_fields),
-                mapped(mapping, other, &other_fields),
-            ) else {
-                return false;
-            };
-            other
-                .properties
+                .map(|m| &m.change)
+                .filter(|c| c.modstamp == Some(stamp))
+                .collect();
+            let recorded = item.seen.as_ref().filter(|seen| seen.modstamp == stamp);
+            if same_stamp.is_empty() && recorded.is_none() {
+                continue;
+            }
+            // The newest state is mapped once, whatever it is compared with.
+            let newest = Carried::of(mapping, change);
+            let tied = same_stamp
                 .iter()
-                .all(|(property, value)| newest.properties.get(property) == Some(value))
-                && other
-                    .associations
-                    .iter()
-                    .all(|a| newest.associations.contains(a))
-                && other
-                    .cleared_associations
-                    .iter()
-                    .all(|field| newest.cleared_associations.contains(field))
+                .any(|other| !newest.agrees(&Carried::of(mapping, other)))
+                || recorded.is_some_and(|entry| !newest.agrees_with_entry(change, entry));
+            item.read_first |= tied;
         }
     }
 }
 
-/// Whether a carried state is the one the index recorded at the same stamp: a delete of a
-/// record recorded deleted, or a snapshot with the recorded content of a live one.
-fn agrees_with_entry(mapping: &Mapping, change: &Change, entry: &IndexEntry) -> bool {
-    match &change.kind {
-        ChangeKind::Delete => entry.deleted,
-        ChangeKind::Upsert { fields } if !entry.deleted => mapped(mapping, change, fields)
-            .is_some_and(|m| m.content_hash.as_str() == entry.content_hash),
-        _ => false,
+/// A state a change carries, as far as the mapping goes.
+enum Carried {
+    Delete,
+    /// A snapshot, whole or partial (a CDC update's changed fields), mapped.
+    Mapped(MappedRecord),
+    /// No state to compare: a gap with no values, an undelete, or a snapshot the mapping cannot
+    /// convert.
+    Unknown,
+}
+
+impl Carried {
+    fn of(mapping: &Mapping, change: &Change) -> Carried {
+        let fields = match &change.kind {
+            ChangeKind::Delete => return Carried::Delete,
+            ChangeKind::Upsert { fields } => fields,
+            ChangeKind::Reread { partial, .. } if !partial.is_empty() => partial,
+            _ => return Carried::Unknown,
+        };
+        match map_record(mapping, &change.record_id, fields, None) {
+            Ok(mapped) => Carried::Mapped(mapped),
+            Err(_) => Carried::Unknown,
+        }
+    }
+
+    /// Whether `other`, at the same stamp, is the same state: two deletes, or two snapshots
+    /// whose mapped values agree (a partial one on the values it has). Anything else (a delete
+    /// beside a live state, a state unknown) is a tie that only a read settles.
+    fn agrees(&self, other: &Carried) -> bool {
+        match (self, other) {
+            (Carried::Delete, Carried::Delete) => true,
+            (Carried::Mapped(newest), Carried::Mapped(other)) => {
+                other
+                    .properties
+                    .iter()
+                    .all(|(property, value)| newest.properties.get(property) == Some(value))
+                    && other
+                        .associations
+                        .iter()
+                        .all(|a| newest.associations.contains(a))
+                    && other
+                        .cleared_associations
+                        .iter()
+                        .all(|field| newest.cleared_associations.contains(field))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this state, carried by `change`, is the one the index recorded at the same
+    /// stamp: a delete of a record recorded deleted, or a whole snapshot with the recorded
+    /// content of a live one.
+    fn agrees_with_entry(&self, change: &Change, entry: &IndexEntry) -> bool {
+        match (self, &change.kind) {
+            (Carried::Delete, _) => entry.deleted,
+            (Carried::Mapped(mapped), ChangeKind::Upsert { .. }) if !entry.deleted => {
+                mapped.content_hash.as_str() == entry.content_hash
+            }
+            _ => false,
+        }
     }
 }
 

@@ -115,13 +115,9 @@ impl SalesforceRecords for SalesforceClient {
 }
 
 /// One REST query page as a backfill page; its cursor is the `nextRecordsUrl`.
-/// A REST page of a backfill, and the cursor after it. The cursor is a key set: the last
-/// record's `SystemModstamp` and `Id` (the query orders by both), with the `nextRecordsUrl` to
-/// try first. A query locator expires (about 15 minutes unused: platform-behaviours.md S6), so
-/// a run resumed after a pause goes on from the key set when the locator is refused.
-/// `when_done`: the cursor once this query has no more pages.
-/// `tie_group`: the second whose records after an id this query reads (then the seconds after
-/// it follow); `None` for a query of the window.
+/// A REST page of a backfill, and the cursor after it (`keyset_page`). `tie_group`: the
+/// second whose records after an id this query reads (then the seconds after it follow);
+/// `None` for a query of the window.
 async fn rest_page(
     mut pager: QueryPager<'_>,
     tie_group: Option<&str>,
@@ -130,6 +126,11 @@ async fn rest_page(
     Ok(keyset_page(records, pager.next_records_url(), tie_group))
 }
 
+/// The cursor after a REST page is a key set: the last record's `SystemModstamp` and `Id` (the
+/// query orders by both), with the `nextRecordsUrl` to try first. A query locator expires
+/// (about 15 minutes unused: platform-behaviours.md S6), so a run resumed after a pause goes on
+/// from the key set when the locator is refused. Once a tie group's query is done, the cursor
+/// goes on after that second (`after:`); once the window's is, there is none.
 fn keyset_page(
     records: Vec<super::QueriedRecord>,
     next_url: Option<&str>,
@@ -157,9 +158,9 @@ fn keyset_page(
     }
 }
 
-/// The cursor of a backfill: a key set (`keyset:`, `after:`), a REST `nextRecordsUrl` (`rest:`,
-/// from before key sets), or a Bulk job and its results locator (`bulk:`; `bulk:{job}` alone
-/// while the job runs).
+/// A backfill's cursors: a key set (`keyset:`, `after:`), a REST `nextRecordsUrl` (`rest:`,
+/// from before key sets, and the deletes of a re-sync), or a Bulk job and its results locator
+/// (`bulk:`; `bulk:{job}` alone while the job runs). This one is the last.
 fn encode_bulk(job_id: &str, locator: &str) -> String {
     format!("bulk:{job_id}:{locator}")
 }
@@ -243,9 +244,7 @@ impl RecordPages for SalesforceClient {
             return self.page(object, fields, until, cursor).await;
         }
         let wanted = with_id_and_stamp(fields);
-        // Stamps are whole seconds: after the second before `since` is from `since` on.
-        let after = since - chrono::TimeDelta::seconds(1);
-        let soql = window_soql(object, &wanted, Some(after), until, true);
+        let soql = window_soql(object, &wanted, Some(second_before(since)), until, true);
         rest_page(self.query(&soql), None).await
     }
 
@@ -261,7 +260,7 @@ impl RecordPages for SalesforceClient {
             None => self.query_all(&format!(
                 "SELECT Id, SystemModstamp FROM {object} WHERE IsDeleted = true AND \
                  SystemModstamp > {} AND SystemModstamp <= {} ORDER BY SystemModstamp ASC, Id ASC",
-                soql_datetime(since - chrono::TimeDelta::seconds(1)),
+                soql_datetime(second_before(since)),
                 soql_datetime(until)
             )),
         };
@@ -271,6 +270,12 @@ impl RecordPages for SalesforceClient {
             next_cursor: pager.next_records_url().map(|u| format!("rest:{u}")),
         })
     }
+}
+
+/// Stamps are whole seconds: after the second before `since` is from `since` on (the window
+/// queries take `SystemModstamp >` their start).
+fn second_before(since: DateTime<Utc>) -> DateTime<Utc> {
+    since - chrono::TimeDelta::seconds(1)
 }
 
 /// `Id` and `SystemModstamp`, then `fields` without them: what a page selects.
