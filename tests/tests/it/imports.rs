@@ -54,6 +54,21 @@ async fn import_until_the_guard_stops(
     (importer, job, stopped)
 }
 
+/// Every change on `queue`, received (and left in flight).
+async fn everything_queued(queue: &dyn ChangeQueue) -> Vec<sf2hs_shared::domain::Change> {
+    let mut changes = Vec::new();
+    loop {
+        let batch = queue
+            .receive(100, Duration::from_secs(60))
+            .await
+            .expect("receive");
+        if batch.is_empty() {
+            return changes;
+        }
+        changes.extend(batch.into_iter().map(|d| d.change));
+    }
+}
+
 fn far() -> Instant {
     Instant::now() + Duration::from_secs(600)
 }
@@ -147,17 +162,11 @@ async fn a_paused_import_goes_on_from_its_key_set_when_the_query_locator_has_exp
     };
     assert_eq!(done.enqueued, 500);
     // Every record exactly once.
-    let mut sent = Vec::new();
-    loop {
-        let batch = queue
-            .receive(100, Duration::from_secs(60))
-            .await
-            .expect("receive");
-        if batch.is_empty() {
-            break;
-        }
-        sent.extend(batch.into_iter().map(|d| d.change.record_id));
-    }
+    let mut sent: Vec<SalesforceId> = everything_queued(queue.as_ref())
+        .await
+        .into_iter()
+        .map(|c| c.record_id)
+        .collect();
     sent.sort();
     let mut expected: Vec<SalesforceId> = ids
         .iter()
@@ -225,20 +234,11 @@ async fn a_resync_sends_the_changes_and_deletes_of_its_window_and_nothing_older(
 
     let mut upserts = Vec::new();
     let mut deletes = Vec::new();
-    loop {
-        let batch = queue
-            .receive(100, Duration::from_secs(60))
-            .await
-            .expect("receive");
-        if batch.is_empty() {
-            break;
-        }
-        for delivery in batch {
-            let id = delivery.change.record_id.as_str().to_owned();
-            match delivery.change.kind {
-                sf2hs_shared::domain::ChangeKind::Delete => deletes.push(id),
-                _ => upserts.push(id),
-            }
+    for change in everything_queued(queue.as_ref()).await {
+        let id = change.record_id.as_str().to_owned();
+        match change.kind {
+            sf2hs_shared::domain::ChangeKind::Delete => deletes.push(id),
+            _ => upserts.push(id),
         }
     }
     let id18 = |ids: &[String]| -> Vec<String> {
