@@ -47,7 +47,8 @@ async fn main() {
         )
         .expect("seeded");
 
-    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, "serve-latency");
+    let (_dir, data_dir) =
+        sf2hs_tests::stack::cli_data_dir(BINARY, "serve-latency", &salesforce, &hubspot);
     let mut env: Vec<(String, String)> = local_credentials(&salesforce, &hubspot)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

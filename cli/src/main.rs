@@ -142,9 +142,12 @@ enum MappingsCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Validate mapping files, then store every mapping with the status written in its file.
+    /// Validate mapping files against themselves and the live Salesforce and HubSpot schemas,
+    /// then store every mapping with the status written in its file and what the live check
+    /// resolved (the HubSpot objectTypeId, each field's conversion).
     ///
-    /// Nothing is stored when any file has an error.
+    /// Needs both connections (SF2HS_SALESFORCE_SECRET, SF2HS_HUBSPOT_SECRET). Nothing is stored
+    /// when any file has an error.
     Apply {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -169,7 +172,8 @@ enum MappingsCommand {
     },
     /// The stored mappings, as a table.
     List,
-    /// Start syncing a stored mapping.
+    /// Check a stored mapping against the live schemas again, start syncing it, and replay the
+    /// changes parked while it was paused.
     Activate { object: String },
     /// Stop syncing a stored mapping for now; its changes wait and sync on activation.
     Pause { object: String },
@@ -358,14 +362,22 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
         Command::Mappings(MappingsCommand::Validate { .. } | MappingsCommand::Preview { .. })
         | Command::Demo => Ok(ExitCode::SUCCESS),
         Command::Mappings(MappingsCommand::Apply { files }) => {
-            commands::mappings::apply(&backend, &files, json).await
+            let live = commands::mappings::Live {
+                secrets_dir: secrets_dir(config, None),
+                lookup: &lookup,
+            };
+            commands::mappings::apply(&backend, &files, live, json).await
         }
         Command::Mappings(MappingsCommand::List) => commands::mappings::list(&backend, json).await,
         Command::Mappings(MappingsCommand::Activate { object }) => {
-            commands::mappings::set_status(&backend, &object, commands::Status::Active, json).await
+            let live = commands::mappings::Live {
+                secrets_dir: secrets_dir(config, None),
+                lookup: &lookup,
+            };
+            commands::mappings::activate(&backend, &object, live, json).await
         }
         Command::Mappings(MappingsCommand::Pause { object }) => {
-            commands::mappings::set_status(&backend, &object, commands::Status::Paused, json).await
+            commands::mappings::pause(&backend, &object, json).await
         }
         Command::Status => commands::status::status(&backend, json).await,
         Command::Errors { object, limit } => {

@@ -245,7 +245,7 @@ async fn naive_phase(
     let url = format!(
         "{}/crm/v3/objects/{}/batch/upsert",
         hubspot.base_url(),
-        "sf_project"
+        "p_sf_project"
     );
     let before = counters(salesforce, hubspot);
     let started = Instant::now();

@@ -89,8 +89,14 @@ pub fn embedded_worker_ports(
 }
 
 /// A data directory for the `sf2hs` binary at `binary`, with the demo's mappings applied by
-/// `sf2hs mappings apply`, in a new temp dir that lives as long as the returned `TempDir`.
-pub fn cli_data_dir(binary: &str, label: &str) -> (crate::TempDir, std::path::PathBuf) {
+/// `sf2hs mappings apply` against the sandboxes (it resolves them on their live schemas), in a
+/// new temp dir that lives as long as the returned `TempDir`.
+pub fn cli_data_dir(
+    binary: &str,
+    label: &str,
+    salesforce: &RunningSalesforceSandbox,
+    hubspot: &RunningSandbox,
+) -> (crate::TempDir, std::path::PathBuf) {
     let dir = crate::TempDir::new(label).expect("temp dir");
     let mappings = dir.path().join("mappings.toml");
     std::fs::write(&mappings, MAPPINGS).expect("mapping file");
@@ -100,6 +106,7 @@ pub fn cli_data_dir(binary: &str, label: &str) -> (crate::TempDir, std::path::Pa
         .arg(&data_dir)
         .args(["mappings", "apply"])
         .arg(&mappings)
+        .envs(local_credentials(salesforce, hubspot))
         .output()
         .expect("sf2hs mappings apply runs");
     assert!(

@@ -16,10 +16,10 @@ use sf2hs_sandbox::salesforce::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox,
 };
 use sf2hs_shared::domain::SalesforceId;
-use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
+use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, HubSpotSchemaSource, TokenSource};
 use sf2hs_shared::import::{ImportProgress, Importer};
 use sf2hs_shared::ingest::IngestSettings;
-use sf2hs_shared::mapping::validate_sources;
+use sf2hs_shared::mapping::{Mapping, Severity, check_live, validate_sources};
 use sf2hs_shared::ports::{SyncLogQuery, SyncOutcome};
 use sf2hs_shared::salesforce::client::{
     ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
@@ -99,28 +99,6 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
         "Salesforce holds {PROJECTS} projects and {INVOICES} invoices"
     ));
 
-    // 3. A fresh data directory with the example mappings applied.
-    let dir = data_dir();
-    let backend = Backend::open(&dir, 5)?;
-    let report = validate_sources(&[(
-        "examples/demo/mappings.toml".to_owned(),
-        MAPPINGS.to_owned(),
-    )]);
-    if !report.is_ok() {
-        return Err(failed(
-            "the demo mappings",
-            format!("{:?}", report.problems),
-        ));
-    }
-    for located in &report.mappings {
-        backend.mappings.put(&located.mapping, None).await?;
-    }
-    say(format!(
-        "applied examples/demo/mappings.toml ({} mappings) in {}",
-        report.mappings.len(),
-        dir.display()
-    ));
-
     // 4. The local pipeline.
     let org = SalesforceId::parse(&sf.org_id()).map_err(|e| failed("the org id", e))?;
     let salesforce_client = Arc::new(
@@ -134,6 +112,46 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
         ))
         .map_err(|e| failed("the Salesforce client", e))?,
     );
+    let hubspot_client = Arc::new(
+        HubSpotClient::new(
+            HubSpotConfig::with_base_url(hubspot.base_url()),
+            TokenSource::static_token(DEFAULT_TOKEN),
+        )
+        .map_err(|e| failed("the HubSpot client", e))?,
+    );
+    // 3. A fresh data directory with the example mappings applied as `mappings apply` does:
+    // checked against the live schemas, stored with the objectTypeIds and conversions resolved.
+    let dir = data_dir();
+    let backend = Backend::open(&dir, 5)?;
+    let report = validate_sources(&[(
+        "examples/demo/mappings.toml".to_owned(),
+        MAPPINGS.to_owned(),
+    )]);
+    let schemas = HubSpotSchemaSource::new(salesforce_client.clone(), (*hubspot_client).clone());
+    let checked = check_live(&report.mappings, &schemas).await;
+    let errors: Vec<String> = report
+        .problems
+        .iter()
+        .chain(&checked.problems)
+        .filter(|p| p.severity == Severity::Error)
+        .map(ToString::to_string)
+        .collect();
+    if !errors.is_empty() {
+        return Err(failed("the demo mappings", errors.join("\n")));
+    }
+    for (located, resolved) in report.mappings.iter().zip(checked.resolved) {
+        let mapping = Mapping {
+            resolved,
+            ..located.mapping.clone()
+        };
+        backend.mappings.put(&mapping, None).await?;
+    }
+    say(format!(
+        "applied examples/demo/mappings.toml ({} mappings) in {}",
+        report.mappings.len(),
+        dir.display()
+    ));
+
     let clients = Clients {
         ingest: IngestSettings {
             org_id: org.clone(),
@@ -145,13 +163,7 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
                 platform_events: Vec::new(),
             },
         },
-        hubspot: Arc::new(
-            HubSpotClient::new(
-                HubSpotConfig::with_base_url(hubspot.base_url()),
-                TokenSource::static_token(DEFAULT_TOKEN),
-            )
-            .map_err(|e| failed("the HubSpot client", e))?,
-        ),
+        hubspot: hubspot_client.clone(),
         salesforce: salesforce_client.clone(),
         worker: WorkerSettings {
             retry_delay: Duration::from_secs(1),

@@ -24,31 +24,25 @@ fn finish(report: &ValidationReport, file_count: usize, json: bool) -> ExitCode 
     }
 }
 
-/// The Salesforce half of live validation from the Salesforce client; the HubSpot half comes
-/// from `HubSpotSchemaSource`, which wraps this.
-struct SalesforceHalf(sf2hs_shared::salesforce::client::SalesforceClient);
+/// The live Salesforce describe and HubSpot schemas, from the configured credentials.
+type LiveSchemas =
+    sf2hs_shared::hubspot::HubSpotSchemaSource<sf2hs_shared::salesforce::client::SalesforceClient>;
 
-#[async_trait::async_trait]
-impl sf2hs_shared::mapping::schema::SchemaSource for SalesforceHalf {
-    async fn salesforce_object(
-        &self,
-        name: &str,
-    ) -> Result<
-        Option<sf2hs_shared::mapping::schema::SalesforceObjectSchema>,
-        sf2hs_shared::mapping::schema::SchemaError,
-    > {
-        self.0.salesforce_schema(name).await
-    }
+async fn live_schemas(
+    secrets_dir: Option<PathBuf>,
+    lookup: sf2hs_shared::settings::Lookup<'_>,
+) -> Result<LiveSchemas, CliError> {
+    let secrets = sf2hs_shared::embedded::LocalSecrets::new(secrets_dir);
+    let (salesforce, hubspot) = super::remote_clients(&secrets, lookup).await?;
+    Ok(sf2hs_shared::hubspot::HubSpotSchemaSource::new(
+        salesforce, hubspot,
+    ))
+}
 
-    async fn hubspot_object(
-        &self,
-        _object: &sf2hs_shared::mapping::HubSpotObjectRef,
-    ) -> Result<
-        Option<sf2hs_shared::mapping::schema::HubSpotObjectSchema>,
-        sf2hs_shared::mapping::schema::SchemaError,
-    > {
-        Ok(None)
-    }
+/// What `apply` and `activate` need besides the store: where the credentials are.
+pub struct Live<'a> {
+    pub secrets_dir: Option<PathBuf>,
+    pub lookup: sf2hs_shared::settings::Lookup<'a>,
 }
 
 /// `mappings validate` with credentials configured (SF2HS_SALESFORCE_SECRET and
@@ -60,7 +54,6 @@ pub async fn validate_live(
     lookup: sf2hs_shared::settings::Lookup<'_>,
     json: bool,
 ) -> ExitCode {
-    use sf2hs_shared::embedded::LocalSecrets;
     use sf2hs_shared::settings::vars;
 
     let mut report = load_files(files);
@@ -69,13 +62,8 @@ pub async fn validate_live(
     if !configured || !report.is_ok() {
         return finish(&report, files.len(), json);
     }
-    let secrets = LocalSecrets::new(secrets_dir);
-    match super::remote_clients(&secrets, lookup).await {
-        Ok((salesforce, hubspot)) => {
-            let source = sf2hs_shared::hubspot::HubSpotSchemaSource::new(
-                SalesforceHalf(salesforce),
-                hubspot,
-            );
+    match live_schemas(secrets_dir, lookup).await {
+        Ok(source) => {
             let live = sf2hs_shared::mapping::validate_live(&report.mappings, &source).await;
             if !json {
                 out!("checked against the live Salesforce and HubSpot schemas");
@@ -182,10 +170,35 @@ impl Applied {
     }
 }
 
-/// `mappings apply`: all or nothing at validation; then each mapping is stored with a
-/// compare-and-swap on the version read, so a concurrent edit is refused, not overwritten.
-pub async fn apply(backend: &Backend, files: &[PathBuf], json: bool) -> Result<ExitCode, CliError> {
-    let report = load_files(files);
+/// `mappings apply`: all or nothing at validation, against the files and then the live
+/// Salesforce describe and HubSpot schemas; each mapping is stored with what the live check
+/// resolved (the HubSpot objectTypeId, each field's conversion), with a compare-and-swap on the
+/// version read, so a concurrent edit is refused, not overwritten.
+pub async fn apply(
+    backend: &Backend,
+    files: &[PathBuf],
+    live: Live<'_>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let mut report = load_files(files);
+    if !report.is_ok() {
+        print_report(&report, files.len(), json);
+        if !json {
+            eprintln!("nothing was stored");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let schemas = live_schemas(live.secrets_dir, live.lookup)
+        .await
+        .map_err(|e| {
+            CliError::Setup(format!(
+                "mappings apply checks the mappings against the live Salesforce and HubSpot \
+                 schemas and stores what it resolves (the HubSpot objectTypeId, each field's \
+                 conversion), so it needs both connections: {e}"
+            ))
+        })?;
+    let checked = sf2hs_shared::mapping::check_live(&report.mappings, &schemas).await;
+    report.problems.extend(checked.problems);
     if !report.is_ok() {
         print_report(&report, files.len(), json);
         if !json {
@@ -197,53 +210,83 @@ pub async fn apply(backend: &Backend, files: &[PathBuf], json: bool) -> Result<E
         eprintln!("{problem}");
     }
     let mut rows = Vec::new();
-    for located in &report.mappings {
-        let mapping = &located.mapping;
+    for (located, resolved) in report.mappings.iter().zip(checked.resolved) {
+        let mapping = sf2hs_shared::mapping::Mapping {
+            resolved,
+            ..located.mapping.clone()
+        };
         let current = backend.mappings.get(&mapping.salesforce_object).await?;
         let (applied, version) = match current {
-            None => (Applied::Created, backend.mappings.put(mapping, None).await?),
-            Some(stored) if &stored.mapping == mapping => (Applied::Unchanged, stored.version),
+            None => (
+                Applied::Created,
+                backend.mappings.put(&mapping, None).await?,
+            ),
+            Some(stored) if stored.mapping == mapping => (Applied::Unchanged, stored.version),
             Some(stored) => (
                 Applied::Updated,
-                backend.mappings.put(mapping, Some(stored.version)).await?,
+                backend.mappings.put(&mapping, Some(stored.version)).await?,
             ),
         };
-        rows.push((
-            mapping.salesforce_object.clone(),
-            mapping.status,
+        rows.push(AppliedRow {
+            object: mapping.salesforce_object.clone(),
+            status: mapping.status,
             applied,
             version,
-        ));
+            object_type_id: mapping.resolved.as_ref().map(|r| r.object_type_id.clone()),
+        });
     }
     if json {
         let applied: Vec<_> = rows
             .iter()
-            .map(|(object, status, applied, version)| {
-                json!({"salesforce_object": object, "status": status.name(), "applied": applied.name(), "version": version})
+            .map(|row| {
+                json!({
+                    "salesforce_object": row.object,
+                    "status": row.status.name(),
+                    "applied": row.applied.name(),
+                    "version": row.version,
+                    "object_type_id": row.object_type_id,
+                })
             })
             .collect();
         output::print_json(&json!({ "applied": applied }));
     } else {
         let table_rows = rows
             .iter()
-            .map(|(object, status, applied, version)| {
+            .map(|row| {
                 vec![
-                    object.clone(),
-                    status.name().to_owned(),
-                    applied.name().to_owned(),
-                    version.to_string(),
+                    row.object.clone(),
+                    row.status.name().to_owned(),
+                    row.applied.name().to_owned(),
+                    row.version.to_string(),
+                    row.object_type_id
+                        .clone()
+                        .unwrap_or_else(|| "not yet (activation resolves it)".into()),
                 ]
             })
             .collect();
         out!(
             "{}",
             output::table(
-                &["Salesforce object", "status", "applied", "version"],
+                &[
+                    "Salesforce object",
+                    "status",
+                    "applied",
+                    "version",
+                    "HubSpot objectTypeId"
+                ],
                 table_rows
             )
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+struct AppliedRow {
+    object: String,
+    status: MappingStatus,
+    applied: Applied,
+    version: u64,
+    object_type_id: Option<String>,
 }
 
 /// `mappings list`
@@ -306,11 +349,29 @@ pub async fn list(backend: &Backend, json: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `mappings activate` / `mappings pause`
-pub async fn set_status(
+/// `mappings pause`: changes park in the dead-letter queue until activation.
+pub async fn pause(backend: &Backend, object: &str, json: bool) -> Result<ExitCode, CliError> {
+    let Some(stored) = backend.mappings.get(object).await? else {
+        return Err(CliError::NoMapping {
+            object: object.to_owned(),
+        });
+    };
+    let previous = stored.mapping.status;
+    let version = backend
+        .mappings
+        .set_status(object, MappingStatus::Paused)
+        .await?;
+    report_status(object, previous, MappingStatus::Paused, version, None, json);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mappings activate`: the stored mapping is checked against the live schemas again (its
+/// HubSpot object may have been made since it was applied, or changed), stored active with what
+/// that resolved, and the changes parked while it was paused are replayed.
+pub async fn activate(
     backend: &Backend,
     object: &str,
-    status: MappingStatus,
+    live: Live<'_>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let Some(stored) = backend.mappings.get(object).await? else {
@@ -319,18 +380,79 @@ pub async fn set_status(
         });
     };
     let previous = stored.mapping.status;
-    let version = backend.mappings.set_status(object, status).await?;
+    let schemas = live_schemas(live.secrets_dir, live.lookup)
+        .await
+        .map_err(|e| {
+            CliError::Setup(format!(
+                "mappings activate checks the mapping against the live Salesforce and HubSpot \
+                 schemas first, so it needs both connections: {e}"
+            ))
+        })?;
+    let mapping = sf2hs_shared::mapping::Mapping {
+        status: MappingStatus::Active,
+        ..stored.mapping.as_written()
+    };
+    let located = sf2hs_shared::mapping::LocatedMapping::stored(mapping.clone());
+    let checked = sf2hs_shared::mapping::check_live(std::slice::from_ref(&located), &schemas).await;
+    let report = ValidationReport {
+        problems: checked.problems,
+        mappings: vec![located],
+    };
+    if !report.is_ok() {
+        print_report(&report, 0, json);
+        eprintln!(
+            "{object} stays {previous}: fix the mapping file or HubSpot, `sf2hs mappings apply` it, \
+             then activate again"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    for problem in &report.problems {
+        eprintln!("{problem}");
+    }
+    let mapping = sf2hs_shared::mapping::Mapping {
+        resolved: checked.resolved.into_iter().next().flatten(),
+        ..mapping
+    };
+    let version = backend.mappings.put(&mapping, Some(stored.version)).await?;
+    let mut replayed = 0;
+    for named in &backend.queues {
+        replayed += sf2hs_shared::worker::replay_parked(named.queue.as_ref(), object).await?;
+    }
+    report_status(
+        object,
+        previous,
+        MappingStatus::Active,
+        version,
+        Some(replayed),
+        json,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_status(
+    object: &str,
+    previous: MappingStatus,
+    status: MappingStatus,
+    version: u64,
+    replayed: Option<u64>,
+    json: bool,
+) {
     if json {
         output::print_json(&json!({
             "salesforce_object": object,
             "status": status.name(),
             "previous_status": previous.name(),
             "version": version,
+            "replayed": replayed,
         }));
-    } else if previous == status {
-        out!("{object} was already {status}");
+        return;
+    }
+    if previous == status {
+        out!("{object} was already {status} (version {version})");
     } else {
         out!("{object}: {previous} -> {status} (version {version})");
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(replayed) = replayed {
+        out!("{replayed} changes parked while it was paused put back on the queue");
+    }
 }

@@ -7,8 +7,6 @@ pub mod schema;
 pub mod serve;
 pub mod status;
 
-pub use sf2hs_shared::mapping::MappingStatus as Status;
-
 /// The Salesforce and HubSpot clients from the Lambdas' variables (read through `lookup`) (`SF2HS_SALESFORCE_SECRET`,
 /// `SF2HS_HUBSPOT_SECRET` and their settings), with secret values from `secrets`.
 pub async fn remote_clients(

@@ -24,7 +24,18 @@ const IMPORT_FUNCTION: &str = "sf2hs-import";
 /// Runs `sf2hs --config CONFIG ARGS…` with the AWS variables that reach moto and the Invoke
 /// API; returns (exit code, stdout, stderr).
 async fn sf2hs(config: &Path, lambda: &str, args: &[&str]) -> (i32, String, String) {
+    sf2hs_with(config, lambda, args, &[]).await
+}
+
+/// The same, with more variables (the connections `mappings activate` reads schemas through).
+async fn sf2hs_with(
+    config: &Path,
+    lambda: &str,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> (i32, String, String) {
     let output = tokio::process::Command::new(BINARY)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("--config")
         .arg(config)
         .args(args)
@@ -196,6 +207,109 @@ async fn the_cli_drives_a_deployed_stack() {
         .expect("read")
         .expect("stored");
     assert_eq!(stored.mapping.status.name(), "paused");
+
+    // A change the worker parked while the mapping was paused, and one dead-lettered for
+    // another cause: activation replays the first only, on DynamoDB and SQS as locally.
+    let parked = |n: u32| sf2hs_shared::domain::Change {
+        org_id: sf2hs_shared::domain::SalesforceId::parse("00Dxx0000001gPF").expect("org"),
+        object: "Invoice__c".into(),
+        record_id: sf2hs_shared::domain::SalesforceId::parse(&format!("a0I5f00000P{n:04}"))
+            .expect("id"),
+        kind: sf2hs_shared::domain::ChangeKind::Upsert {
+            fields: sf2hs_shared::domain::FieldSnapshot::new(),
+        },
+        modstamp: Some(chrono::Utc::now()),
+        source: sf2hs_shared::domain::ChangeSource::Worker,
+        received_at: chrono::Utc::now(),
+        prior_deliveries: 0,
+    };
+    stack
+        .queue
+        .send_batch(&[parked(1), parked(2)])
+        .await
+        .expect("sent");
+    let mut deliveries = Vec::new();
+    for _ in 0..20 {
+        deliveries.extend(
+            stack
+                .queue
+                .receive(10, Duration::from_secs(60))
+                .await
+                .expect("received"),
+        );
+        if deliveries.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(deliveries.len(), 2);
+    for delivery in &deliveries {
+        let reason = if delivery
+            .change
+            .record_id
+            .as_str()
+            .starts_with("a0I5f00000P0001")
+        {
+            format!(
+                "{} mapping `Invoice__c` is paused; activating it replays this change",
+                sf2hs_shared::worker::PAUSED_REASON_PREFIX
+            )
+        } else {
+            "Amount__c cannot convert".to_owned()
+        };
+        stack
+            .queue
+            .dead_letter(&delivery.receipt, &reason)
+            .await
+            .expect("parked");
+    }
+    let credentials = sf2hs_tests::stack::local_credentials(&stack.salesforce, &stack.hubspot);
+    let (code, out, err) = sf2hs_with(
+        &config,
+        lambda.endpoint(),
+        &["--json", "mappings", "activate", "Invoice__c"],
+        &credentials,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let activated = json_of(&out);
+    assert_eq!(activated["status"], "active", "{out}");
+    assert_eq!(activated["replayed"], 1, "{out}");
+    let letters = stack.queue.dead_letters(10).await.expect("dead letters");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].reason, "Amount__c cannot convert");
+    let stored = stack
+        .store
+        .mapping_store()
+        .get("Invoice__c")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        stored.mapping.resolved.map(|r| r.object_type_id),
+        stack.hubspot.handle().object_type_id("sf_invoice").ok(),
+        "activation stores the objectTypeId it resolved"
+    );
+    // Leave the queues empty for what follows.
+    stack
+        .queue
+        .replay(&[letters[0].message_id.clone()])
+        .await
+        .expect("replayed");
+    let mut cleared = 0;
+    for _ in 0..20 {
+        let taken = stack
+            .queue
+            .receive(10, Duration::from_secs(60))
+            .await
+            .expect("received");
+        let receipts: Vec<String> = taken.iter().map(|d| d.receipt.clone()).collect();
+        stack.queue.delete(&receipts).await.expect("deleted");
+        cleared += taken.len();
+        if cleared == 2 {
+            break;
+        }
+    }
+    assert_eq!(cleared, 2, "the replayed change and the other dead letter");
 
     // The pipeline runs in Lambda here: `serve` says so instead of starting a second one.
     let (code, _, err) = sf2hs(&config, lambda.endpoint(), &["serve"]).await;

@@ -51,7 +51,7 @@ async fn backfill_under_live_traffic(records: usize, label: &str, limit: Duratio
         .expect("faults");
     let seeded = handle.changes_after(0).last().map_or(0, |c| c.sequence);
 
-    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, label);
+    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, label, &salesforce, &hubspot);
     let mut env: Vec<(String, String)> = local_credentials(&salesforce, &hubspot)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -34,10 +34,10 @@ fn run(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String)
     )
 }
 
-fn apply(cwd: &Path, extra: &[&str], env: &[(&str, &str)]) {
-    let file = mappings_file();
+/// `sf2hs status`, which opens (and so creates) the store of the data directory chosen.
+fn open_store(cwd: &Path, extra: &[&str], env: &[(&str, &str)]) {
     let mut args = extra.to_vec();
-    args.extend(["mappings", "apply", file.to_str().expect("utf-8 path")]);
+    args.push("status");
     let (code, _, err) = run(cwd, &args, env);
     assert_eq!(code, 0, "{err}");
 }
@@ -48,35 +48,29 @@ fn the_file_the_environment_and_flags_choose_the_data_directory_in_that_order() 
     let root = dir.path();
     std::fs::write(root.join("sf2hs.toml"), "data_dir = \"from-file\"\n").expect("config");
 
-    apply(root, &[], &[]);
+    open_store(root, &[], &[]);
     assert!(
         root.join("from-file/sf2hs.db").exists(),
         "the file's data_dir"
     );
 
-    apply(root, &[], &[("SF2HS_DATA_DIR", "from-env")]);
+    open_store(root, &[], &[("SF2HS_DATA_DIR", "from-env")]);
     assert!(
         root.join("from-env/sf2hs.db").exists(),
         "the environment wins"
     );
 
-    apply(
+    open_store(
         root,
         &["--data-dir", "from-flag"],
         &[("SF2HS_DATA_DIR", "from-env")],
     );
     assert!(root.join("from-flag/sf2hs.db").exists(), "the flag wins");
 
-    // Each store holds what was applied to it.
-    let (code, out, _) = run(root, &["--json", "mappings", "list"], &[]);
-    assert_eq!(code, 0);
-    let listed: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    assert_eq!(listed["mappings"].as_array().map(Vec::len), Some(2));
-
     // --config names another file; one that is not there is an error, not the default.
     let other = root.join("other.toml");
     std::fs::write(&other, "data_dir = \"from-other\"\n").expect("config");
-    apply(root, &["--config", other.to_str().expect("path")], &[]);
+    open_store(root, &["--config", other.to_str().expect("path")], &[]);
     assert!(root.join("from-other/sf2hs.db").exists());
     let (code, _, err) = run(root, &["--config", "missing.toml", "status"], &[]);
     assert_eq!(code, 1);

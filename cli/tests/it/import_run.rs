@@ -60,7 +60,8 @@ async fn interrupted_import(records: usize, latency_ms: u64) {
         })
         .expect("faults");
 
-    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, "import-run");
+    let (_dir, data_dir) =
+        sf2hs_tests::stack::cli_data_dir(BINARY, "import-run", &salesforce, &hubspot);
     let mut env = local_credentials(&salesforce, &hubspot);
     env.push(("SF2HS_ORG_ID", handle.org_id()));
 
@@ -172,7 +173,8 @@ async fn an_import_takes_every_record_when_salesforces_clock_is_ahead_of_ours() 
         )
         .expect("seeded");
 
-    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, "import-clock");
+    let (_dir, data_dir) =
+        sf2hs_tests::stack::cli_data_dir(BINARY, "import-clock", &salesforce, &hubspot);
     let mut env = local_credentials(&salesforce, &hubspot);
     env.push(("SF2HS_ORG_ID", handle.org_id()));
     let imported = command(&data_dir, &env)

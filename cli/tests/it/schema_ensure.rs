@@ -22,7 +22,12 @@ async fn the_hubspot_object_is_planned_confirmed_and_created() {
     let dir = sf2hs_tests::TempDir::new("schema").expect("dir");
     let data_dir = dir.path().join("data");
     let mappings = dir.path().join("mappings.toml");
-    std::fs::write(&mappings, MAPPINGS).expect("mappings");
+    // Drafts: their HubSpot objects do not exist yet, which apply takes only of a draft.
+    std::fs::write(
+        &mappings,
+        MAPPINGS.replace("status = \"active\"", "status = \"draft\""),
+    )
+    .expect("mappings");
     let env = local_credentials(&salesforce, &hubspot);
     let run = |args: &[&str]| {
         let mut command = tokio::process::Command::new(BINARY);
@@ -33,11 +38,31 @@ async fn the_hubspot_object_is_planned_confirmed_and_created() {
         command.stdin(Stdio::null());
         command
     };
-    let applied = run(&["mappings", "apply", mappings.to_str().expect("path")])
-        .output()
-        .await
-        .expect("apply");
-    assert!(applied.status.success());
+    let applied = run(&[
+        "--json",
+        "mappings",
+        "apply",
+        mappings.to_str().expect("path"),
+    ])
+    .output()
+    .await
+    .expect("apply");
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let stored: Value = serde_json::from_slice(&applied.stdout).expect("JSON");
+    assert_eq!(
+        stored["applied"][0]["object_type_id"],
+        Value::Null,
+        "{stored}"
+    );
+    assert!(
+        String::from_utf8_lossy(&applied.stderr)
+            .contains("HubSpot object `sf_project` does not exist yet"),
+        "the draft is stored with a warning"
+    );
 
     let asked = run(&["schema", "ensure", "Project__c"])
         .output()
@@ -94,4 +119,26 @@ async fn the_hubspot_object_is_planned_confirmed_and_created() {
         .expect("runs");
     assert!(again.status.success(), "nothing to do is a success");
     assert!(String::from_utf8_lossy(&again.stdout).contains("already has every property"));
+
+    // Activation checks the draft against the object now made and stores its objectTypeId.
+    let activated = run(&["--json", "mappings", "activate", "Project__c"])
+        .output()
+        .await
+        .expect("runs");
+    assert!(
+        activated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&activated.stderr)
+    );
+    let store =
+        sf2hs_shared::embedded::EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
+    let project = sf2hs_shared::ports::MappingStore::get(&store.mapping_store(), "Project__c")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(project.mapping.status.name(), "active");
+    assert_eq!(
+        project.mapping.resolved.map(|r| r.object_type_id),
+        Some(type_id)
+    );
 }

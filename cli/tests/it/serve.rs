@@ -28,7 +28,7 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         .expect("sandboxes");
     let handle = salesforce.handle();
 
-    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, "serve");
+    let (_dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, "serve", &salesforce, &hubspot);
 
     let mut child = tokio::process::Command::new(BINARY)
         .arg("--data-dir")

@@ -6,25 +6,38 @@ use std::process::Command;
 use std::time::Duration;
 
 use chrono::Utc;
+use sf2hs_sandbox::hubspot::{RunningSandbox, SandboxConfig};
+use sf2hs_sandbox::salesforce::RunningSalesforceSandbox;
 use sf2hs_shared::domain::{Change, ChangeKind, ChangeSource, FieldSnapshot, SalesforceId};
 use sf2hs_shared::embedded::EmbeddedStore;
+use sf2hs_shared::mapping::{Conversion, load_files};
 use sf2hs_shared::ports::{
-    ChangeQueue, ImportCounts, ImportJobs, ImportStatus, SyncLog, SyncLogEntry, SyncOutcome,
+    ChangeQueue, ImportCounts, ImportJobs, ImportStatus, MappingStore, SyncLog, SyncLogEntry,
+    SyncOutcome,
 };
+use sf2hs_shared::worker::PAUSED_REASON_PREFIX;
 
-struct DataDir(PathBuf);
+struct DataDir(PathBuf, Vec<(&'static str, String)>);
 
 impl DataDir {
     fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("sf2hs-cli-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        DataDir(dir)
+        DataDir(dir, Vec::new())
+    }
+
+    /// With the credentials of the sandboxes: `apply` and `activate` read their live schemas.
+    fn connected(salesforce: &RunningSalesforceSandbox, hubspot: &RunningSandbox) -> Self {
+        let mut dir = DataDir::new();
+        dir.1 = sf2hs_tests::stack::local_credentials(salesforce, hubspot);
+        dir
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_sf2hs"))
             .args(args)
             .env("SF2HS_DATA_DIR", &self.0)
+            .envs(self.1.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run sf2hs");
         (
@@ -77,47 +90,67 @@ fn change(record: &str) -> Change {
     }
 }
 
-#[test]
-fn apply_list_pause_activate() {
-    let dir = DataDir::new();
-    let invoices = example("invoices.toml");
-    let projects = example("projects.toml");
+/// The demo's mappings name their HubSpot objects by base name (`sf_project`), as the README
+/// does; the sandbox refuses base names in paths as HubSpot does (H1), so `apply` stores the
+/// objectTypeId it resolved from the schemas list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_list_pause_activate() {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let dir = DataDir::connected(&salesforce, &hubspot);
+    let mappings = example("demo/mappings.toml");
 
-    let applied = dir.json(&["mappings", "apply", &invoices, &projects]);
-    let names: Vec<_> = applied["applied"]
+    let applied = dir.json(&["mappings", "apply", &mappings]);
+    let rows: Vec<_> = applied["applied"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| {
             (
-                a["salesforce_object"].as_str().unwrap(),
-                a["applied"].as_str().unwrap(),
+                a["salesforce_object"].as_str().unwrap().to_owned(),
+                a["applied"].as_str().unwrap().to_owned(),
+                a["object_type_id"].as_str().unwrap().to_owned(),
             )
         })
         .collect();
+    let id_of = |name: &str| hubspot.handle().object_type_id(name).unwrap();
     assert_eq!(
-        names,
+        rows,
         [
-            ("Invoice__c", "created"),
-            ("Invoice_Correction__c", "created"),
-            ("Project__c", "created"),
-            ("Project_Task__c", "created")
+            ("Project__c".into(), "created".into(), id_of("sf_project")),
+            ("Invoice__c".into(), "created".into(), id_of("sf_invoice")),
         ]
     );
+    let stored = dir
+        .store()
+        .mapping_store()
+        .get("Invoice__c")
+        .await
+        .unwrap()
+        .unwrap();
+    let resolved = stored.mapping.resolved.expect("resolved at apply");
+    assert_eq!(resolved.object_type_id, id_of("sf_invoice"));
+    assert_eq!(
+        resolved.conversions.get("Name"),
+        Some(&Conversion::String),
+        "auto is resolved from the describe: {resolved:?}"
+    );
     // Applying the same files again changes nothing.
-    let again = dir.json(&["mappings", "apply", &invoices, &projects]);
+    let again = dir.json(&["mappings", "apply", &mappings]);
     assert!(
         again["applied"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|a| a["applied"] == "unchanged")
+            .all(|a| a["applied"] == "unchanged"),
+        "{again}"
     );
 
     let (code, stdout, _) = dir.run(&["mappings", "list"]);
     assert_eq!(code, 0);
     assert!(
-        stdout.contains("Invoice__c") && stdout.contains("p7878787_invoice_correction"),
+        stdout.contains("Invoice__c") && stdout.contains("sf_invoice"),
         "{stdout}"
     );
 
@@ -133,16 +166,91 @@ fn apply_list_pause_activate() {
         .find(|m| m["salesforce_object"] == "Invoice__c")
         .unwrap();
     assert_eq!(invoice["status"], "paused");
-    let (_, stdout, _) = dir.run(&["mappings", "activate", "Invoice__c"]);
+
+    // What the worker parked while the mapping was paused, and a dead letter of another cause.
+    {
+        let queue = dir.store().change_queue(5);
+        queue
+            .send_batch(&[
+                change("a015f00002J9YYF"),
+                change("a015f00002J9YYG"),
+                change("a015f00002J9YYH"),
+            ])
+            .await
+            .unwrap();
+        let deliveries = queue.receive(10, Duration::from_secs(30)).await.unwrap();
+        for (n, d) in deliveries.iter().enumerate() {
+            let reason = if n < 2 {
+                format!(
+                    "{PAUSED_REASON_PREFIX} mapping `Invoice__c` is paused; activating it replays this change"
+                )
+            } else {
+                "Amount__c cannot convert".to_owned()
+            };
+            queue.dead_letter(&d.receipt, &reason).await.unwrap();
+        }
+    }
+    let (_, stdout, stderr) = dir.run(&["mappings", "activate", "Invoice__c"]);
     assert!(
         stdout.contains("Invoice__c: paused -> active (version 3)"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("2 changes parked while it was paused put back on the queue"),
         "{stdout}"
     );
+    let status = dir.json(&["status"]);
+    assert_eq!(status["queue"]["dead"], 1, "the other dead letter stays");
+    assert_eq!(status["queue"]["visible"], 2);
 
     let (code, _, stderr) = dir.run(&["mappings", "activate", "Nope__c"]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("no stored mapping for `Nope__c`"),
+        "{stderr}"
+    );
+}
+
+/// A mapping naming a HubSpot object the account does not have is refused at apply, with the
+/// objects that exist as the hint; nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_an_object_hubspot_does_not_have() {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let dir = DataDir::connected(&salesforce, &hubspot);
+    let file = dir.0.join("typo.toml");
+    std::fs::write(
+        &file,
+        "[[mapping]]\nsalesforce_object = \"Project__c\"\nhubspot_object = \"sf_projcet\"\n\
+         status = \"active\"\n\n[mapping.fields]\nName = \"project_name\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = dir.run(&["mappings", "apply", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("HubSpot object `sf_projcet` does not exist in the account"),
+        "{stderr}"
+    );
+    let sf_project = hubspot.handle().object_type_id("sf_project").unwrap();
+    assert!(
+        stderr.contains(&format!("`sf_project` ({sf_project})")),
+        "the hint lists the objects that exist: {stderr}"
+    );
+    assert!(stderr.contains("nothing was stored"), "{stderr}");
+    let list = dir.json(&["mappings", "list"]);
+    assert_eq!(list["mappings"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn apply_needs_both_connections() {
+    let dir = DataDir::new();
+    let (code, _, stderr) = dir.run(&["mappings", "apply", &example("demo/mappings.toml")]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(
+            "mappings apply checks the mappings against the live Salesforce and HubSpot schemas"
+        ),
         "{stderr}"
     );
 }
@@ -164,9 +272,15 @@ fn apply_stores_nothing_when_a_file_is_wrong() {
 #[tokio::test]
 async fn status_errors_and_dead_letters() {
     let dir = DataDir::new();
-    dir.json(&["mappings", "apply", &example("invoices.toml")]);
     {
         let store = dir.store();
+        for located in load_files(&[PathBuf::from(example("invoices.toml"))]).mappings {
+            store
+                .mapping_store()
+                .put(&located.mapping, None)
+                .await
+                .unwrap();
+        }
         let log = store.sync_log();
         log.append(&[
             SyncLogEntry {

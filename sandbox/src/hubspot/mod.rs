@@ -362,10 +362,10 @@ impl SandboxHandle {
         lock(&self.shared.portal)?.create_schema(egg)
     }
 
-    /// objectTypeId of an object given by id, fullyQualifiedName or name.
+    /// objectTypeId of an object given by id, fullyQualifiedName or (for tests only) base name.
     pub fn object_type_id(&self, object_type: &str) -> Result<String, ApiError> {
         Ok(lock(&self.shared.portal)?
-            .resolve_or_err(object_type)?
+            .resolve_for_handle(object_type)?
             .object_type_id
             .clone())
     }
@@ -377,7 +377,7 @@ impl SandboxHandle {
         properties: &[(&str, &str)],
     ) -> Result<u64, ApiError> {
         let mut portal = lock(&self.shared.portal)?;
-        let schema = portal.resolve_or_err(object_type)?.clone();
+        let schema = portal.resolve_for_handle(object_type)?.clone();
         let mut changes = Vec::new();
         for (name, raw) in properties {
             let def = schema.property(name).ok_or_else(|| {
@@ -407,7 +407,10 @@ impl SandboxHandle {
     /// Every record of an object type, archived ones included.
     pub fn records(&self, object_type: &str) -> Result<Vec<StoredRecord>, ApiError> {
         let portal = lock(&self.shared.portal)?;
-        let type_id = portal.resolve_or_err(object_type)?.object_type_id.clone();
+        let type_id = portal
+            .resolve_for_handle(object_type)?
+            .object_type_id
+            .clone();
         Ok(portal.records.all(&type_id))
     }
 
@@ -419,7 +422,10 @@ impl SandboxHandle {
         value: &str,
     ) -> Result<Option<StoredRecord>, ApiError> {
         let portal = lock(&self.shared.portal)?;
-        let type_id = portal.resolve_or_err(object_type)?.object_type_id.clone();
+        let type_id = portal
+            .resolve_for_handle(object_type)?
+            .object_type_id
+            .clone();
         Ok(portal
             .records
             .find_unique(&type_id, property, value)
@@ -443,8 +449,8 @@ impl SandboxHandle {
         to_type: &str,
     ) -> Result<Vec<(u64, Vec<u32>)>, ApiError> {
         let portal = lock(&self.shared.portal)?;
-        let from = portal.resolve_or_err(from_type)?.object_type_id.clone();
-        let to = portal.resolve_or_err(to_type)?.object_type_id.clone();
+        let from = portal.resolve_for_handle(from_type)?.object_type_id.clone();
+        let to = portal.resolve_for_handle(to_type)?.object_type_id.clone();
         Ok(portal
             .associations
             .of_record((&from, from_id), &to)

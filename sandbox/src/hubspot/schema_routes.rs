@@ -35,7 +35,8 @@ pub async fn create_schema(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-/// `GET .../schemas/{objectType}`: by objectTypeId, fullyQualifiedName or name.
+/// `GET .../schemas/{objectType}`: by objectTypeId or fullyQualifiedName (a custom object's base
+/// name is refused, H1).
 pub async fn get_schema(
     State(shared): State<Arc<Shared>>,
     Path(object_type): Path<String>,

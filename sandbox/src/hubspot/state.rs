@@ -44,15 +44,33 @@ impl PortalData {
         }
     }
 
-    /// `objectType` may be an objectTypeId, a fullyQualifiedName, a name, or for standard
-    /// objects the singular (`CONTACT` as schemas' `associatedObjects` use it).
+    /// `objectType` may be an objectTypeId, a fullyQualifiedName (`p{portalId}_{name}`) or its
+    /// short form `p_{name}`; a standard object also goes by its name (`companies`) or singular
+    /// (`CONTACT`, as schemas' `associatedObjects` use it). A custom object's bare base name is
+    /// refused, as HubSpot has refused it since June 2025 (platform-behaviours.md H1).
     pub fn resolve(&self, object_type: &str) -> Option<&ObjectSchema> {
+        let short_form = object_type
+            .strip_prefix("p_")
+            .filter(|name| !name.is_empty());
         self.schemas.iter().find(|s| {
             s.object_type_id == object_type
                 || s.fully_qualified_name.eq_ignore_ascii_case(object_type)
-                || s.name.eq_ignore_ascii_case(object_type)
-                || (s.is_standard && s.singular.eq_ignore_ascii_case(object_type))
+                || (!s.is_standard && short_form.is_some_and(|n| s.name.eq_ignore_ascii_case(n)))
+                || (s.is_standard
+                    && (s.name.eq_ignore_ascii_case(object_type)
+                        || s.singular.eq_ignore_ascii_case(object_type)))
         })
+    }
+
+    /// For the tests' handle, not the API: also a custom object's base name.
+    pub fn resolve_for_handle(&self, object_type: &str) -> Result<&ObjectSchema, ApiError> {
+        self.resolve(object_type)
+            .or_else(|| {
+                self.schemas
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(object_type))
+            })
+            .ok_or_else(|| ApiError::unknown_object_type(object_type))
     }
 
     pub fn resolve_or_err(&self, object_type: &str) -> Result<&ObjectSchema, ApiError> {

@@ -225,6 +225,16 @@ impl SalesforceHandle {
         lock(&self.shared.org)?.define_object(definition)
     }
 
+    /// Adds an active value to a picklist field, as an admin does in Setup.
+    pub fn add_picklist_value(
+        &self,
+        object: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<(), SfError> {
+        lock(&self.shared.org)?.add_picklist_value(object, field, value)
+    }
+
     pub fn object_definition(&self, object: &str) -> Option<ObjectDefinition> {
         let org = self.shared.org.lock().ok()?;
         org.table(object).map(|t| t.definition.clone())

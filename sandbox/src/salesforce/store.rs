@@ -171,6 +171,37 @@ impl OrgData {
             .ok_or_else(|| unknown_object(object))
     }
 
+    /// Adds an active value to a picklist, as an admin does in Setup; describe shows it at once.
+    pub fn add_picklist_value(
+        &mut self,
+        object: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<(), SfError> {
+        let table = self.table_mut(object)?;
+        let definitions = table
+            .definition
+            .fields
+            .iter_mut()
+            .chain(table.fields.iter_mut())
+            .filter(|f| f.name.eq_ignore_ascii_case(field) && !f.picklist_values.is_empty());
+        let mut found = false;
+        for definition in definitions {
+            found = true;
+            if !definition.picklist_values.iter().any(|v| v == value) {
+                definition.picklist_values.push(value.to_owned());
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(SfError::bad_request(
+                "INVALID_FIELD",
+                format!("{object}.{field} is not a picklist"),
+            ))
+        }
+    }
+
     pub fn tables(&self) -> impl Iterator<Item = &ObjectTable> {
         self.objects.values()
     }

@@ -187,7 +187,7 @@ async fn schema_create_from_fixture_answers_the_fixture_shape() {
     for path in [
         format!("/crm-object-schemas/2026-03/schemas/{type_id}"),
         "/crm-object-schemas/v3/schemas/p7878787_my_object".to_string(),
-        "/crm/v3/schemas/my_object".to_string(),
+        "/crm/v3/schemas/p_my_object".to_string(),
     ] {
         let got = api.get(&path).await;
         assert_eq!(got.status, StatusCode::OK, "{path}");

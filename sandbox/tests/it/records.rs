@@ -54,6 +54,44 @@ async fn upsert_creates_then_updates_on_both_path_styles() {
     assert_eq!(stored.properties["account_name"], "Acme Corp");
 }
 
+/// platform-behaviours.md H1: custom objects by objectTypeId, fullyQualifiedName or `p_{name}`;
+/// the bare base name is refused everywhere an object type goes in a path.
+#[tokio::test]
+async fn a_custom_objects_base_name_is_refused_in_every_path() {
+    let api = Api::start().await;
+    let object = api.create_account_object().await;
+    let body = json!({ "inputs": [account_input("001A", "Acme", None)] });
+    for form in [object.as_str(), "p7878787_sf_account", "p_sf_account"] {
+        let answer = api.post(&upsert_path(DATED_OBJECTS, form), &body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{form}: {}", answer.body);
+    }
+    let refused = api
+        .post(&upsert_path(DATED_OBJECTS, "sf_account"), &body)
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(
+        refused.body["message"],
+        "Unable to infer object type from: sf_account"
+    );
+    for path in [
+        "/crm/v3/properties/sf_account".to_owned(),
+        "/crm-object-schemas/v3/schemas/sf_account".to_owned(),
+        "/crm/v4/associations/sf_account/companies/labels".to_owned(),
+        format!("{LEGACY_OBJECTS}/sf_account?limit=10"),
+    ] {
+        let answer = api.get(&path).await;
+        assert!(
+            answer.status == StatusCode::BAD_REQUEST || answer.status == StatusCode::NOT_FOUND,
+            "{path}: {} {}",
+            answer.status,
+            answer.body
+        );
+    }
+    // Standard objects keep their names.
+    let companies = api.get("/crm/v3/properties/companies").await;
+    assert_eq!(companies.status, StatusCode::OK, "{}", companies.body);
+}
+
 #[tokio::test]
 async fn more_than_100_inputs_is_a_400_naming_the_limit() {
     let api = Api::start().await;
@@ -426,7 +464,7 @@ async fn single_get_by_id_and_by_id_property() {
     assert_eq!(by_id.body["properties"]["revenue"], "1200.50");
     let by_unique = api
         .get(&format!(
-            "{DATED_OBJECTS}/sf_account/GET-1?idProperty=salesforce_id&properties=account_name"
+            "{DATED_OBJECTS}/p_sf_account/GET-1?idProperty=salesforce_id&properties=account_name"
         ))
         .await;
     assert_eq!(by_unique.status, StatusCode::OK);

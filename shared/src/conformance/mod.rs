@@ -173,5 +173,6 @@ pub fn sample_mapping(salesforce_object: &str) -> Mapping {
         on_delete: DeleteRule::Archive,
         status: MappingStatus::Active,
         allow_unsupported_standard_object: false,
+        resolved: None,
     }
 }

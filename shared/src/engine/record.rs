@@ -121,8 +121,9 @@ impl fmt::Display for RecordErrors {
     }
 }
 
-/// Maps one record's snapshot through `mapping`. `describe`, when given, supplies field types for
-/// `Auto` conversions; without it `Auto` goes by each value's shape.
+/// Maps one record's snapshot through `mapping`. A mapping applied against the live schemas
+/// carries each field's concrete conversion; for one that does not, `describe`, when given,
+/// supplies field types for `Auto` conversions, and without it `Auto` goes by each value's shape.
 pub fn map_record(
     mapping: &Mapping,
     record_id: &SalesforceId,
@@ -140,7 +141,7 @@ pub fn map_record(
         let source_type = describe
             .and_then(|schema| schema.field(field))
             .map(|f| &f.field_type);
-        match convert(value, field_mapping.conversion, source_type) {
+        match convert(value, mapping.conversion_of(field_mapping), source_type) {
             Ok(text) => {
                 properties.insert(field_mapping.hubspot_property.clone(), text);
             }

@@ -11,7 +11,9 @@ use crate::ports::{AssociationPair, HubSpotRecords, RemoteError, UpsertRecord, W
 impl From<HubSpotError> for RemoteError {
     fn from(e: HubSpotError) -> Self {
         let reason = e.to_string();
-        if e.is_retryable() {
+        if matches!(e, HubSpotError::ObjectNotFound { .. }) {
+            RemoteError::UnknownObject { reason }
+        } else if e.is_retryable() {
             RemoteError::Retryable {
                 reason,
                 after: e.suggested_wait(),
@@ -26,6 +28,13 @@ impl From<HubSpotError> for RemoteError {
 
 #[async_trait]
 impl HubSpotRecords for HubSpotClient {
+    async fn object_type_id(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<Option<String>, RemoteError> {
+        Ok(self.resolve_object_type_id(object).await?)
+    }
+
     async fn upsert(
         &self,
         object: &HubSpotObjectRef,

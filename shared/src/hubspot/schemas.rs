@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::client::HubSpotClient;
 use super::errors::HubSpotError;
 use crate::mapping::schema::{
-    HubSpotObjectSchema, HubSpotProperty, HubSpotPropertyType, SalesforceFieldType,
-    SalesforceObjectSchema, SchemaError, SchemaSource,
+    HubSpotObjectSchema, HubSpotProperty, HubSpotPropertyType, OutboundMessageFields,
+    SalesforceFieldType, SalesforceObjectSchema, SchemaError, SchemaSource,
 };
 use crate::mapping::{DEFAULT_ID_PROPERTY, HubSpotObjectRef};
 
@@ -235,6 +235,65 @@ impl HubSpotClient {
             Err(error) if is_missing_object(&error) => Ok(None),
             Err(error) => Err(error),
         }
+    }
+
+    /// The objectTypeId of a standard object's name or id, or of a custom object's base name,
+    /// fullyQualifiedName (also `p_{name}`) or id, from the schemas list; `None` when the
+    /// account has none such.
+    pub async fn resolve_object_type_id(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<Option<String>, HubSpotError> {
+        let text = object.as_str();
+        if let Some((_, id)) = STANDARD_OBJECTS
+            .iter()
+            .find(|(name, id)| text.eq_ignore_ascii_case(name) || text == *id)
+        {
+            return Ok(Some((*id).to_owned()));
+        }
+        let short_form = text.strip_prefix("p_");
+        Ok(self
+            .custom_objects_with_names()
+            .await?
+            .into_iter()
+            .find(|(name, fqn, id)| {
+                id == text
+                    || fqn.eq_ignore_ascii_case(text)
+                    || name.eq_ignore_ascii_case(short_form.unwrap_or(text))
+            })
+            .map(|(_, _, id)| id))
+    }
+
+    /// `(name, fullyQualifiedName, objectTypeId)` of every custom object.
+    async fn custom_objects_with_names(
+        &self,
+    ) -> Result<Vec<(String, String, String)>, HubSpotError> {
+        let response = self
+            .send(Method::GET, &self.paths().schemas(), None)
+            .await?;
+        Ok(response.body["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let field = |key: &str| s.get(key).and_then(Value::as_str).map(str::to_owned);
+                Some((
+                    field("name")?,
+                    field("fullyQualifiedName")?,
+                    field("objectTypeId")?,
+                ))
+            })
+            .collect())
+    }
+
+    /// The account's custom objects as `(name, objectTypeId)`, from the schemas list.
+    pub async fn custom_objects(&self) -> Result<Vec<(String, String)>, HubSpotError> {
+        Ok(self
+            .custom_objects_with_names()
+            .await?
+            .into_iter()
+            .map(|(name, _, id)| (name, id))
+            .collect())
     }
 
     /// Every property of an object (system ones included, marked read-only).
@@ -477,6 +536,23 @@ impl<S: SchemaSource> SchemaSource for HubSpotSchemaSource<S> {
                 system: "HubSpot",
                 reason: e.to_string(),
             })
+    }
+
+    async fn hubspot_custom_objects(&self) -> Result<Vec<(String, String)>, SchemaError> {
+        self.hubspot
+            .custom_objects()
+            .await
+            .map_err(|e| SchemaError::Unavailable {
+                system: "HubSpot",
+                reason: e.to_string(),
+            })
+    }
+
+    async fn outbound_messages(
+        &self,
+        object: &str,
+    ) -> Result<Option<Vec<OutboundMessageFields>>, SchemaError> {
+        self.salesforce.outbound_messages(object).await
     }
 }
 

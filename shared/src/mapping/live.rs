@@ -3,9 +3,11 @@
 //! §1.2), that picklist values have HubSpot options, and that required properties are mapped.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::model::{AssociationTarget, Conversion, FieldMapping, HubSpotObjectRef, Mapping};
+use super::model::{
+    AssociationTarget, Conversion, FieldMapping, HubSpotObjectRef, Mapping, MappingStatus, Resolved,
+};
 use super::objects::compound_component_field;
 use super::report::{LocatedMapping, Problem};
 use super::schema::{
@@ -20,7 +22,22 @@ pub async fn validate_live(
     mappings: &[LocatedMapping],
     schemas: &dyn SchemaSource,
 ) -> Vec<Problem> {
+    check_live(mappings, schemas).await.problems
+}
+
+/// What the live check found, and for each mapping (in order) what it resolved: the objectTypeId
+/// and each field's concrete conversion. A mapping with an error, or a draft whose HubSpot object
+/// does not exist yet, resolves to `None`.
+#[derive(Debug, Clone, Default)]
+pub struct LiveReport {
+    pub problems: Vec<Problem>,
+    pub resolved: Vec<Option<Resolved>>,
+}
+
+/// `validate_live`, keeping what was resolved: `mappings apply` and `activate` store it.
+pub async fn check_live(mappings: &[LocatedMapping], schemas: &dyn SchemaSource) -> LiveReport {
     let mut problems = Vec::new();
+    let mut resolutions = Vec::new();
     let mut hubspot_cache: HashMap<String, Option<HubSpotObjectSchema>> = HashMap::new();
     // objectTypeId → first mapping writing to it: two refs (`invoice`, `2-123`) may name one object.
     let mut hubspot_owners: HashMap<String, &LocatedMapping> = HashMap::new();
@@ -28,6 +45,8 @@ pub async fn validate_live(
         let mut check = LiveCheck {
             located,
             problems: Vec::new(),
+            conversions: BTreeMap::new(),
+            association_objects: BTreeMap::new(),
         };
         let salesforce = check.salesforce_schema(schemas).await;
         let hubspot = check
@@ -35,6 +54,7 @@ pub async fn validate_live(
                 schemas,
                 &located.mapping.hubspot_object,
                 located.lines.hubspot_object,
+                true,
             )
             .await;
         if let Some(hubspot) = &hubspot {
@@ -84,13 +104,18 @@ pub async fn validate_live(
                     Some(cached) => cached.clone(),
                     None => {
                         let fetched = check
-                            .hubspot_schema(schemas, &HubSpotObjectRef::parse(object), line)
+                            .hubspot_schema(schemas, &HubSpotObjectRef::parse(object), line, false)
                             .await;
                         // Only answers are cached: an unreadable schema is reported per mapping.
                         hubspot_cache.insert(object.clone(), fetched.clone());
                         fetched
                     }
                 };
+                if let Some(target) = &target {
+                    check
+                        .association_objects
+                        .insert(object.clone(), target.object_type_id.clone());
+                }
                 if let Some(target) = target
                     && target.property(id_property).is_none()
                 {
@@ -108,14 +133,33 @@ pub async fn validate_live(
         }
         check.outbound_messages(schemas).await;
         check.problems.sort_by_key(|p| p.line);
+        let has_errors = check
+            .problems
+            .iter()
+            .any(|p| p.severity == super::report::Severity::Error);
+        resolutions.push(match hubspot {
+            Some(hubspot) if !has_errors => Some(Resolved {
+                object_type_id: hubspot.object_type_id,
+                association_objects: check.association_objects,
+                conversions: check.conversions,
+            }),
+            _ => None,
+        });
         problems.extend(check.problems);
     }
-    problems
+    LiveReport {
+        problems,
+        resolved: resolutions,
+    }
 }
 
 struct LiveCheck<'a> {
     located: &'a LocatedMapping,
     problems: Vec<Problem>,
+    /// The concrete conversion of each field whose types fit.
+    conversions: BTreeMap<String, Conversion>,
+    /// objectTypeId of each `to_hubspot_object` found.
+    association_objects: BTreeMap<String, String>,
 }
 
 impl LiveCheck<'_> {
@@ -221,21 +265,54 @@ impl LiveCheck<'_> {
         }
     }
 
+    /// `own` is the mapping's own object (not an association's): a draft may name one that
+    /// `sf2hs schema ensure` has still to create.
     async fn hubspot_schema(
         &mut self,
         schemas: &dyn SchemaSource,
         object: &HubSpotObjectRef,
         line: usize,
+        own: bool,
     ) -> Option<HubSpotObjectSchema> {
         match schemas.hubspot_object(object).await {
             Ok(Some(schema)) => Some(schema),
+            Ok(None) if own && self.mapping().status == MappingStatus::Draft => {
+                let salesforce_object = self.mapping().salesforce_object.clone();
+                self.warning(
+                    line,
+                    format!(
+                        "HubSpot object `{object}` does not exist yet: this draft is stored \
+                         without its objectTypeId and field conversions"
+                    ),
+                    format!(
+                        "`sf2hs schema ensure {salesforce_object}` creates it; `sf2hs mappings \
+                         activate {salesforce_object}` then checks the mapping against it and \
+                         stores what it resolves"
+                    ),
+                );
+                None
+            }
             Ok(None) => {
+                let existing = match schemas.hubspot_custom_objects().await {
+                    Ok(objects) if !objects.is_empty() => format!(
+                        "; the account's custom objects are {}",
+                        objects
+                            .iter()
+                            .map(|(name, id)| format!("`{name}` ({id})"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Ok(_) => "; the account has no custom objects yet".to_owned(),
+                    Err(_) => String::new(),
+                };
                 self.error(
                     line,
                     format!("HubSpot object `{object}` does not exist in the account"),
-                    "create it in HubSpot first, or fix the name: use its name (`invoice`), \
-                     fullyQualifiedName (`p1234567_invoice`) or objectTypeId (`2-1234567`)"
-                        .into(),
+                    format!(
+                        "create it in HubSpot first (`sf2hs schema ensure` can), or fix the \
+                         name: use its name (`invoice`), fullyQualifiedName \
+                         (`p1234567_invoice`) or objectTypeId (`2-1234567`){existing}"
+                    ),
                 );
                 None
             }
@@ -352,8 +429,26 @@ impl LiveCheck<'_> {
                 ),
             );
         }
-        if let (Some(salesforce_field), Some(property)) = (salesforce_field, property) {
-            self.types_fit(line, field, &salesforce_field, property);
+        if let (Some(salesforce_field), Some(property)) = (salesforce_field, property)
+            && self.types_fit(line, field, &salesforce_field, property)
+        {
+            let conversion = concrete_conversion(field.conversion, &salesforce_field, property);
+            if field.conversion == Conversion::Auto
+                && salesforce_field.field_type == SalesforceFieldType::Datetime
+                && conversion == Conversion::Date
+            {
+                self.warning(
+                    line,
+                    format!(
+                        "Salesforce datetime `{}` is written to date property `{}` as its UTC \
+                         date: the time of day is dropped",
+                        field.salesforce_field, property.name
+                    ),
+                    "to keep the time, map it to a `datetime` property".into(),
+                );
+            }
+            self.conversions
+                .insert(field.salesforce_field.clone(), conversion);
         }
     }
 
@@ -427,7 +522,7 @@ impl LiveCheck<'_> {
         field: &FieldMapping,
         salesforce_field: &SalesforceField,
         property: &HubSpotProperty,
-    ) {
+    ) -> bool {
         let name = &field.salesforce_field;
         let sf_type = &salesforce_field.field_type;
         let sf_type_name = sf_type.name();
@@ -438,7 +533,7 @@ impl LiveCheck<'_> {
                 format!("Salesforce field `{name}` is a {sf_type_name} field, which cannot be synced as one value"),
                 hint,
             );
-            return;
+            return false;
         }
         if field.conversion == Conversion::Auto {
             if !fits_by_default(sf_type, property) {
@@ -459,7 +554,7 @@ impl LiveCheck<'_> {
                         }
                     ),
                 );
-                return;
+                return false;
             }
         } else {
             let conversion = field.conversion;
@@ -477,7 +572,7 @@ impl LiveCheck<'_> {
                         conversion_for(property)
                     ),
                 );
-                return;
+                return false;
             }
             if !conversion_reads(conversion, sf_type) {
                 self.error(
@@ -491,7 +586,7 @@ impl LiveCheck<'_> {
                         default_targets(sf_type)
                     ),
                 );
-                return;
+                return false;
             }
         }
         if *sf_type == SalesforceFieldType::Reference {
@@ -532,6 +627,7 @@ impl LiveCheck<'_> {
                 );
             }
         }
+        true
     }
 
     fn association_field(
@@ -659,6 +755,24 @@ fn is_enumeration_with(property: &HubSpotProperty, field_type: &str) -> bool {
 }
 
 /// The KB field-type table (hubspot.md §1.2), applied when `convert` is left out.
+/// The conversion a field is written with: what the file says, or for `auto` the one its
+/// Salesforce type stands for, written as the HubSpot property's type takes it (a datetime into a
+/// `date` property is its UTC date; a date into a `datetime` property is its midnight UTC).
+fn concrete_conversion(
+    written: Conversion,
+    field: &SalesforceField,
+    property: &HubSpotProperty,
+) -> Conversion {
+    if written != Conversion::Auto {
+        return written;
+    }
+    match (&field.field_type, &property.property_type) {
+        (t, HubSpotPropertyType::Date) if is_date(t) => Conversion::Date,
+        (t, HubSpotPropertyType::Datetime) if is_date(t) => Conversion::Datetime,
+        (t, _) => crate::engine::conversion_for_field_type(t),
+    }
+}
+
 fn fits_by_default(sf_type: &SalesforceFieldType, property: &HubSpotProperty) -> bool {
     use HubSpotPropertyType as Hs;
     let hs = &property.property_type;

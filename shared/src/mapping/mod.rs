@@ -19,10 +19,10 @@ pub mod schema;
 mod suggest;
 mod validate;
 
-pub use live::validate_live;
+pub use live::{LiveReport, check_live, validate_live};
 pub use model::{
     AssociationMapping, AssociationTarget, Conversion, DEFAULT_ID_PROPERTY, DeleteRule,
-    FieldMapping, HubSpotObjectRef, Mapping, MappingStatus,
+    FieldMapping, HubSpotObjectRef, Mapping, MappingStatus, Resolved,
 };
 pub use reads::{read_fields, snapshot_for_mapping};
 pub use report::{LocatedMapping, MappingLines, Problem, Severity, ValidationReport};

@@ -1,6 +1,8 @@
 //! The resolved mapping: what one Salesforce object syncs to, after the file has been validated.
 //! This is what the mapping store keeps and what the worker applies.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One Salesforce object synced to one HubSpot object.
@@ -19,6 +21,63 @@ pub struct Mapping {
     /// Set when the file opts in to a standard object outside the supported list.
     #[serde(default)]
     pub allow_unsupported_standard_object: bool,
+    /// What `mappings apply` / `activate` read from the live schemas; `None` until then (a
+    /// draft whose HubSpot object does not exist yet, or a mapping stored by an older version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Resolved>,
+}
+
+/// The live facts a mapping is applied with, so every worker writes the same paths and values
+/// as validation checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Resolved {
+    /// The HubSpot object's objectTypeId: HubSpot refuses a custom object's base name in API
+    /// paths since June 2025 (platform-behaviours.md H1).
+    pub object_type_id: String,
+    /// objectTypeId of each `to_hubspot_object` an association names, by the name written.
+    #[serde(default)]
+    pub association_objects: BTreeMap<String, String>,
+    /// The concrete conversion of each mapped field (by Salesforce field), from the field's
+    /// describe type and the HubSpot property's type: `auto` never reaches a worker.
+    #[serde(default)]
+    pub conversions: BTreeMap<String, Conversion>,
+}
+
+impl Mapping {
+    /// The HubSpot object as API paths take it: the resolved objectTypeId, else the form written.
+    pub fn hubspot_target(&self) -> HubSpotObjectRef {
+        match &self.resolved {
+            Some(resolved) => HubSpotObjectRef::ObjectTypeId(resolved.object_type_id.clone()),
+            None => self.hubspot_object.clone(),
+        }
+    }
+
+    /// A `to_hubspot_object` as API paths take it.
+    pub fn association_object(&self, written: &str) -> HubSpotObjectRef {
+        self.resolved
+            .as_ref()
+            .and_then(|r| r.association_objects.get(written))
+            .map(|id| HubSpotObjectRef::ObjectTypeId(id.clone()))
+            .unwrap_or_else(|| HubSpotObjectRef::parse(written))
+    }
+
+    /// The conversion a field is written with: the resolved one once applied against the live
+    /// schemas, else what the file says.
+    pub fn conversion_of(&self, field: &FieldMapping) -> Conversion {
+        self.resolved
+            .as_ref()
+            .and_then(|r| r.conversions.get(&field.salesforce_field))
+            .copied()
+            .unwrap_or(field.conversion)
+    }
+
+    /// The same mapping without what was read from the live schemas: what a file says.
+    pub fn as_written(&self) -> Mapping {
+        Mapping {
+            resolved: None,
+            ..self.clone()
+        }
+    }
 }
 
 pub const DEFAULT_ID_PROPERTY: &str = "salesforce_id";

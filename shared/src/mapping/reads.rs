@@ -132,6 +132,7 @@ mod tests {
             on_delete: DeleteRule::Archive,
             status: MappingStatus::Active,
             allow_unsupported_standard_object: false,
+            resolved: None,
         }
     }
 

@@ -115,6 +115,17 @@ pub struct LocatedMapping {
 }
 
 impl LocatedMapping {
+    /// A stored mapping, checked again at activation: problems name the stored mapping, since
+    /// no file is at hand.
+    pub fn stored(mapping: Mapping) -> Self {
+        LocatedMapping {
+            file: format!("stored mapping {}", mapping.salesforce_object),
+            line: 0,
+            mapping,
+            lines: MappingLines::default(),
+        }
+    }
+
     /// The line of field `index` of `mapping.fields`, or the mapping's line when out of range.
     pub fn field_line(&self, index: usize) -> usize {
         self.lines.fields.get(index).copied().unwrap_or(self.line)

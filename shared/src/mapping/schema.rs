@@ -269,4 +269,39 @@ pub trait SchemaSource: Send + Sync {
         &self,
         object: &HubSpotObjectRef,
     ) -> Result<Option<HubSpotObjectSchema>, SchemaError>;
+
+    /// The account's custom objects as `(name, objectTypeId)`, for the hint when a mapping
+    /// names one that does not exist; empty when this source cannot say.
+    async fn hubspot_custom_objects(&self) -> Result<Vec<(String, String)>, SchemaError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A shared source is a source (the demo and `serve` hold their clients in `Arc`s).
+#[async_trait]
+impl<T: SchemaSource + ?Sized> SchemaSource for std::sync::Arc<T> {
+    async fn outbound_messages(
+        &self,
+        object: &str,
+    ) -> Result<Option<Vec<OutboundMessageFields>>, SchemaError> {
+        (**self).outbound_messages(object).await
+    }
+
+    async fn salesforce_object(
+        &self,
+        name: &str,
+    ) -> Result<Option<SalesforceObjectSchema>, SchemaError> {
+        (**self).salesforce_object(name).await
+    }
+
+    async fn hubspot_object(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<Option<HubSpotObjectSchema>, SchemaError> {
+        (**self).hubspot_object(object).await
+    }
+
+    async fn hubspot_custom_objects(&self) -> Result<Vec<(String, String)>, SchemaError> {
+        (**self).hubspot_custom_objects().await
+    }
 }

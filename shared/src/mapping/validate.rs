@@ -271,6 +271,7 @@ impl MappingChecker<'_> {
             on_delete: on_delete.unwrap_or_default(),
             status: status.unwrap_or_default(),
             allow_unsupported_standard_object: allow.value,
+            resolved: None,
         };
         Some(Resolved {
             located: LocatedMapping {

@@ -24,9 +24,13 @@ pub enum RemoteError {
     /// missing scope). Messages stay on the queue.
     #[error("{reason}")]
     Stop { reason: String },
-    /// This request can never succeed as it is (a bad property, an unknown object).
+    /// This request can never succeed as it is (a bad property).
     #[error("{reason}")]
     Permanent { reason: String },
+    /// HubSpot does not know the object type in the path: the custom object was deleted (and
+    /// perhaps made again under a new objectTypeId). The mapping's object is resolved again.
+    #[error("{reason}")]
+    UnknownObject { reason: String },
 }
 
 impl RemoteError {
@@ -34,7 +38,8 @@ impl RemoteError {
         match self {
             RemoteError::Retryable { reason, .. }
             | RemoteError::Stop { reason }
-            | RemoteError::Permanent { reason } => reason,
+            | RemoteError::Permanent { reason }
+            | RemoteError::UnknownObject { reason } => reason,
         }
     }
 }
@@ -64,6 +69,14 @@ pub struct AssociationPair {
 /// HubSpot's records API, as the worker uses it.
 #[async_trait]
 pub trait HubSpotRecords: Send + Sync {
+    /// The objectTypeId of an object named by its base name, fullyQualifiedName or id, from
+    /// the schemas list (HubSpot refuses a custom object's base name in paths, H1); `None` when
+    /// the account has no such object.
+    async fn object_type_id(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<Option<String>, RemoteError>;
+
     /// Upserts by the unique `id_property`; one outcome per `id_value`.
     async fn upsert(
         &self,

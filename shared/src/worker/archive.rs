@@ -33,7 +33,7 @@ impl Worker {
         match self
             .ports
             .hubspot
-            .find_by_unique(&mapping.hubspot_object, &mapping.id_property, &values)
+            .find_by_unique(&mapping.hubspot_target(), &mapping.id_property, &values)
             .await
         {
             Ok(found) => {
@@ -73,7 +73,7 @@ impl Worker {
         let archived = self
             .ports
             .hubspot
-            .archive(&mapping.hubspot_object, &ids)
+            .archive(&mapping.hubspot_target(), &ids)
             .await;
         for n in &deletes {
             let item = &mut items[*n];

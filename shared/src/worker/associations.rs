@@ -37,7 +37,7 @@ impl Worker {
     /// Sets the associations of the records just written, removes those their lookups left,
     /// and makes the records whose targets are missing wait for them.
     pub(super) async fn write_associations(&self, mapping: &Mapping, items: &mut [Item]) {
-        let groups = self.association_groups(items).await;
+        let groups = self.association_groups(mapping, items).await;
         let mut pending = Pending::new();
         for (group, members) in groups.members {
             let target_salesforce_object = groups.salesforce_objects.get(&group).cloned();
@@ -59,7 +59,7 @@ impl Worker {
     }
 
     /// Groups the written records' associations by target object, id property and type.
-    async fn association_groups(&self, items: &[Item]) -> Groups {
+    async fn association_groups(&self, mapping: &Mapping, items: &[Item]) -> Groups {
         let mut groups = Groups::default();
         for (index, item) in items.iter().enumerate() {
             if !item.open() || item.hubspot_id.is_none() {
@@ -71,17 +71,19 @@ impl Worker {
                     AssociationTarget::HubSpotObject {
                         object,
                         id_property,
-                    } => (object.clone(), id_property.clone()),
+                    } => (
+                        mapping.association_object(object).as_str().to_owned(),
+                        id_property.clone(),
+                    ),
                     AssociationTarget::MappedObject { salesforce_object } => {
                         if !groups.targets_of_mapped.contains_key(salesforce_object) {
-                            match self.ports.mappings.get(salesforce_object).await {
-                                Ok(Some(target)) => {
-                                    groups.targets_of_mapped.insert(
-                                        salesforce_object.clone(),
-                                        (target.mapping.hubspot_object, target.mapping.id_property),
-                                    );
+                            match self.mapped_target(salesforce_object).await {
+                                Some(target) => {
+                                    groups
+                                        .targets_of_mapped
+                                        .insert(salesforce_object.clone(), target);
                                 }
-                                _ => continue,
+                                None => continue,
                             }
                         }
                         match groups.targets_of_mapped.get(salesforce_object) {
@@ -180,7 +182,7 @@ impl Worker {
         match self
             .ports
             .hubspot
-            .associate(&mapping.hubspot_object, &target_object, type_id, &pairs)
+            .associate(&mapping.hubspot_target(), &target_object, type_id, &pairs)
             .await
         {
             Ok(failed) => {

@@ -47,6 +47,10 @@ pub struct HubSpotState {
     pub refuse: HashMap<String, String>,
     /// The next call of any kind fails with this.
     pub outage: Option<RemoteError>,
+    /// objectTypeIds by the name a mapping writes; a name not here resolves to itself.
+    pub object_ids: HashMap<String, String>,
+    /// Objects (as paths name them) HubSpot no longer knows: an upsert to one is refused.
+    pub unknown_objects: HashSet<String>,
 }
 
 impl FakeHubSpot {
@@ -85,6 +89,19 @@ impl FakeHubSpot {
 
 #[async_trait]
 impl HubSpotRecords for FakeHubSpot {
+    async fn object_type_id(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<Option<String>, RemoteError> {
+        let state = self.state();
+        let id = state
+            .object_ids
+            .get(object.as_str())
+            .cloned()
+            .unwrap_or_else(|| object.as_str().to_owned());
+        Ok((!state.unknown_objects.contains(&id)).then_some(id))
+    }
+
     async fn upsert(
         &self,
         object: &HubSpotObjectRef,
@@ -92,6 +109,11 @@ impl HubSpotRecords for FakeHubSpot {
         records: &[UpsertRecord],
     ) -> Result<HashMap<String, WriteOutcome>, RemoteError> {
         let mut state = self.call("upsert")?;
+        if state.unknown_objects.contains(object.as_str()) {
+            return Err(RemoteError::UnknownObject {
+                reason: format!("HubSpot has no object `{object}`"),
+            });
+        }
         let mut outcomes = HashMap::new();
         for record in records {
             if let Some(message) = state.refuse.get(&record.id_value).cloned() {
@@ -308,6 +330,7 @@ pub fn mapping(object: &str, hubspot: &str, lookup: Option<&str>) -> Mapping {
         on_delete: DeleteRule::Archive,
         status: MappingStatus::Active,
         allow_unsupported_standard_object: false,
+        resolved: None,
     }
 }
 

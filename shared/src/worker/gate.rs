@@ -5,17 +5,36 @@ use std::time::Duration;
 use super::Worker;
 use super::item::{Budget, Item, ItemOutcome, fail_all};
 use crate::mapping::{Mapping, MappingStatus};
+use crate::ports::{ChangeQueue, PortResult};
 
 /// The reason prefix of changes parked because their mapping is paused; activation replays them.
 pub const PAUSED_REASON_PREFIX: &str = "paused:";
+
+/// Puts the changes of `object` parked while its mapping was paused back on their queue (with
+/// all their tries); returns how many. Other dead letters stay where they are.
+pub async fn replay_parked(queue: &dyn ChangeQueue, object: &str) -> PortResult<u64> {
+    let parked: Vec<String> = queue
+        .dead_letters(usize::MAX)
+        .await?
+        .into_iter()
+        .filter(|letter| {
+            letter.change.object == object && letter.reason.starts_with(PAUSED_REASON_PREFIX)
+        })
+        .map(|letter| letter.message_id)
+        .collect();
+    if parked.is_empty() {
+        return Ok(0);
+    }
+    queue.replay(&parked).await
+}
 
 impl Worker {
     /// The active mapping of `object`, or `None` with the items settled: failed without a
     /// mapping (or when the store cannot be read), skipped under a draft, parked under a
     /// paused one.
     pub(super) async fn active_mapping(&self, object: &str, items: &mut [Item]) -> Option<Mapping> {
-        let mapping = match self.ports.mappings.get(object).await {
-            Ok(Some(stored)) => stored.mapping,
+        let stored = match self.ports.mappings.get(object).await {
+            Ok(Some(stored)) => stored,
             Ok(None) => {
                 let reason = format!(
                     "no mapping for `{object}`: apply one (`sf2hs mappings apply FILE`), then replay the dead letters"
@@ -29,7 +48,7 @@ impl Worker {
                 return None;
             }
         };
-        match mapping.status {
+        match stored.mapping.status {
             MappingStatus::Draft => {
                 for item in items.iter_mut() {
                     item.outcome = Some(ItemOutcome::Skipped {
@@ -46,7 +65,7 @@ impl Worker {
                 fail_all(items, &reason, Duration::ZERO, Budget::Spent);
                 None
             }
-            MappingStatus::Active => Some(mapping),
+            MappingStatus::Active => self.resolved_mapping(stored, items).await,
         }
     }
 }

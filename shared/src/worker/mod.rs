@@ -40,6 +40,7 @@ mod message;
 mod nulls;
 mod prune;
 mod read;
+mod resolve;
 mod retry;
 mod settings;
 mod settle;
@@ -59,7 +60,7 @@ use crate::ports::{
 };
 
 pub use drain::{DrainReport, drain_once};
-pub use gate::PAUSED_REASON_PREFIX;
+pub use gate::{PAUSED_REASON_PREFIX, replay_parked};
 pub use index::{RACED_OTHER_STATE, RACED_SAME_STATE};
 pub use message::{Applied, BatchResult, Disposition, InboundMessage};
 pub use settings::{INDEX_WRITES_IN_FLIGHT, WorkerSettings};

@@ -28,7 +28,7 @@ impl Worker {
         if let Err(e) = self
             .ports
             .hubspot
-            .prune_associations(&mapping.hubspot_object, to, &pairs)
+            .prune_associations(&mapping.hubspot_target(), to, &pairs)
             .await
         {
             for (index, _, _) in keep {
@@ -65,9 +65,9 @@ impl Worker {
                 let Some(target) = target else { continue };
                 let hubspot_object = match targets_of_mapped.get(&target) {
                     Some((object, _)) => object.as_str().to_owned(),
-                    None => match self.ports.mappings.get(&target).await {
-                        Ok(Some(stored)) => stored.mapping.hubspot_object.as_str().to_owned(),
-                        _ => continue,
+                    None => match self.mapped_target(&target).await {
+                        Some((object, _)) => object.as_str().to_owned(),
+                        None => continue,
                     },
                 };
                 by_target

@@ -55,6 +55,12 @@ impl Worker {
             RemoteError::Permanent { reason } => {
                 self.failure(message, format!("{doing}: {reason}"))
             }
+            // The mapping's object is resolved again (`resolve.rs`); the retry writes to it.
+            RemoteError::UnknownObject { reason } => ItemOutcome::Failed {
+                reason: format!("{doing}: {reason}"),
+                delay: self.settings.retry_delay,
+                budget: Budget::Counted,
+            },
         }
     }
 }

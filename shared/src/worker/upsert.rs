@@ -1,7 +1,7 @@
 //! Writing the mapped states to HubSpot: one batch upsert keyed by the id property.
 
 use crate::mapping::Mapping;
-use crate::ports::{UpsertRecord, WriteOutcome};
+use crate::ports::{RemoteError, UpsertRecord, WriteOutcome};
 
 use super::Worker;
 use super::item::Item;
@@ -23,8 +23,11 @@ impl Worker {
         let written = self
             .ports
             .hubspot
-            .upsert(&mapping.hubspot_object, &mapping.id_property, &records)
+            .upsert(&mapping.hubspot_target(), &mapping.id_property, &records)
             .await;
+        if let Err(RemoteError::UnknownObject { .. }) = &written {
+            self.forget_resolution(mapping).await;
+        }
         for item in items
             .iter_mut()
             .filter(|i| i.outcome.is_none() && i.mapped.is_some())

@@ -695,7 +695,7 @@ fn live_validation_reports_every_mismatch_with_its_line() {
             "live.toml:16: error: `Amount__c` is a currency field, not a lookup",
             "live.toml:21: error: lookup `Account__c` points to `Account`, not `Invoice_Correction__c`",
             "live.toml:26: error: Salesforce object `Ghost__c` does not exist in the org",
-            "live.toml:27: error: HubSpot object `ghost` does not exist in the account",
+            "live.toml:27: warning: HubSpot object `ghost` does not exist yet: this draft is stored without its objectTypeId and field conversions",
             "live.toml:32: error: HubSpot object `2-1001` requires property `invoice_total`, which no field maps",
             "live.toml:34: error: HubSpot object `2-1001` (2-1001) is the target of two mappings",
         ]

@@ -232,7 +232,7 @@ impl Race {
     fn write_project_name(&self, record_id: &SalesforceId, name: &str) -> LateWrite {
         let request = reqwest::Client::new()
             .post(format!(
-                "{}/crm/v3/objects/sf_project/batch/upsert",
+                "{}/crm/v3/objects/p_sf_project/batch/upsert",
                 self.hubspot.base_url()
             ))
             .bearer_auth(sf2hs_sandbox::hubspot::DEFAULT_TOKEN)

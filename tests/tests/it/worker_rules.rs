@@ -158,7 +158,7 @@ impl Rig {
     async fn write_project_name(&self, id: &SalesforceId, name: &str) {
         let answer = reqwest::Client::new()
             .post(format!(
-                "{}/crm/v3/objects/sf_project/batch/upsert",
+                "{}/crm/v3/objects/p_sf_project/batch/upsert",
                 self.hubspot.base_url()
             ))
             .bearer_auth(DEFAULT_TOKEN)
@@ -726,7 +726,13 @@ async fn a_batch_gathers_the_changes_that_arrive_within_its_window() {
             .expect("project")
         })
         .collect();
-    let upserts = || rig.hubspot.handle().stats().expect("stats").total_requests;
+    let upserts = || {
+        rig.hubspot
+            .handle()
+            .stats()
+            .expect("stats")
+            .calls_matching("batch/upsert")
+    };
 
     // Without a window the batch is what is queued at the moment: one change.
     rig.send(&[rig.reread("Project__c", &projects[0])]).await;

@@ -58,6 +58,7 @@ fn invoice_mapping() -> Mapping {
         on_delete: DeleteRule::Archive,
         status: MappingStatus::Active,
         allow_unsupported_standard_object: false,
+        resolved: None,
     }
 }
 

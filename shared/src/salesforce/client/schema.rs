@@ -25,6 +25,56 @@ impl SalesforceClient {
             }),
         }
     }
+
+    /// The outbound-message actions of an object with the fields each sends, as
+    /// `SchemaSource::outbound_messages` wants them.
+    pub async fn outbound_message_fields(
+        &self,
+        object: &str,
+    ) -> Result<Option<Vec<OutboundMessageFields>>, SchemaError> {
+        let definitions =
+            self.outbound_messages_of(object)
+                .await
+                .map_err(|e| SchemaError::Unavailable {
+                    system: "Salesforce (Tooling API)",
+                    reason: e.to_string(),
+                })?;
+        Ok(Some(
+            definitions
+                .into_iter()
+                .map(|d| OutboundMessageFields {
+                    name: d.name,
+                    fields: d.fields,
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// The Salesforce half of live validation; a Salesforce client knows no HubSpot schema, so
+/// pair it with `HubSpotSchemaSource` (which wraps it) for both halves.
+#[async_trait]
+impl SchemaSource for SalesforceClient {
+    async fn salesforce_object(
+        &self,
+        name: &str,
+    ) -> Result<Option<SalesforceObjectSchema>, SchemaError> {
+        self.salesforce_schema(name).await
+    }
+
+    async fn hubspot_object(
+        &self,
+        _object: &HubSpotObjectRef,
+    ) -> Result<Option<HubSpotObjectSchema>, SchemaError> {
+        Ok(None)
+    }
+
+    async fn outbound_messages(
+        &self,
+        object: &str,
+    ) -> Result<Option<Vec<OutboundMessageFields>>, SchemaError> {
+        self.outbound_message_fields(object).await
+    }
 }
 
 /// Salesforce schemas from one source, HubSpot schemas from another.
@@ -49,26 +99,14 @@ impl SchemaSource for SplitSchemaSource<'_> {
         self.hubspot.hubspot_object(object).await
     }
 
+    async fn hubspot_custom_objects(&self) -> Result<Vec<(String, String)>, SchemaError> {
+        self.hubspot.hubspot_custom_objects().await
+    }
+
     async fn outbound_messages(
         &self,
         object: &str,
     ) -> Result<Option<Vec<OutboundMessageFields>>, SchemaError> {
-        let definitions = self
-            .salesforce
-            .outbound_messages_of(object)
-            .await
-            .map_err(|e| SchemaError::Unavailable {
-                system: "Salesforce (Tooling API)",
-                reason: e.to_string(),
-            })?;
-        Ok(Some(
-            definitions
-                .into_iter()
-                .map(|d| OutboundMessageFields {
-                    name: d.name,
-                    fields: d.fields,
-                })
-                .collect(),
-        ))
+        self.salesforce.outbound_message_fields(object).await
     }
 }
