@@ -19,5 +19,6 @@ mod pipeline_aws;
 mod record_ids;
 mod salesforce_client;
 mod salesforce_schema;
+mod typed_conversions;
 mod worker_races;
 mod worker_rules;
