@@ -7,6 +7,10 @@ use super::schemas::{FieldType, PropertyDef, PropertyType};
 
 const MS_PER_DAY: i64 = 86_400_000;
 
+/// The longest property value HubSpot takes, in characters (platform-behaviours.md H2). The
+/// error code is the sandbox's own: HubSpot's documentation gives the limit, not the code.
+pub const MAX_VALUE_CHARS: usize = 65_536;
+
 /// Why one value was refused; becomes one entry of a 207 `errors[]` or a 400 message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueError {
@@ -35,6 +39,17 @@ pub fn normalize_value(def: &PropertyDef, raw: &str) -> Result<Option<String>, V
         return Ok(None);
     }
     let name = def.name.as_str();
+    let chars = raw.chars().count();
+    if chars > MAX_VALUE_CHARS {
+        return Err(ValueError::new(
+            name,
+            "INVALID_LENGTH",
+            format!(
+                "Property \"{name}\" has a value of {chars} characters; values are at most \
+                 {MAX_VALUE_CHARS} characters."
+            ),
+        ));
+    }
     match def.property_type {
         PropertyType::String => Ok(Some(raw.to_string())),
         PropertyType::Number => {

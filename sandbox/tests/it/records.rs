@@ -240,6 +240,38 @@ async fn bad_value_with_trace_ids_gives_207_and_writes_the_good_inputs() {
     );
 }
 
+/// platform-behaviours.md H2: a value over 65,536 characters is refused for its record only.
+#[tokio::test]
+async fn a_value_over_65536_characters_is_refused_per_record() {
+    let api = Api::start().await;
+    let object = api.create_account_object().await;
+    let mut long = account_input("SF-LONG", "Long", Some("trace-2"));
+    long["properties"]["account_name"] = json!("é".repeat(65_537));
+    let mut at_limit = account_input("SF-LIMIT", "Limit", Some("trace-3"));
+    at_limit["properties"]["account_name"] = json!("é".repeat(65_536));
+    let answer = api
+        .post(
+            &upsert_path(DATED_OBJECTS, &object),
+            &json!({ "inputs": [account_input("SF-1", "Good", Some("trace-1")), long, at_limit] }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::MULTI_STATUS, "{}", answer.body);
+    let errors = answer.body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0]["context"]["objectWriteTraceId"],
+        json!(["trace-2"])
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("65537 characters")),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(api.handle().count(&object).expect("count"), 2);
+}
+
 #[tokio::test]
 async fn bad_value_without_trace_ids_rejects_the_whole_batch() {
     let api = Api::start().await;

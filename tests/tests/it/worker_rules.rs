@@ -937,3 +937,46 @@ async fn a_value_cleared_in_salesforce_is_cleared_by_its_outbound_message() {
         live("budget")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_longer_than_hubspot_takes_fails_its_record_only() {
+    // platform-behaviours.md H2: HubSpot takes at most 65,536 characters per value.
+    let rig = Rig::start(5).await;
+    let projects: Vec<String> = (0..3)
+        .map(|n| {
+            rig.sf()
+                .create(
+                    "Project__c",
+                    json!({ "Name": format!("P{n}"), "Budget__c": n }),
+                )
+                .expect("project")
+        })
+        .collect();
+    let mut changes: Vec<Change> = projects.iter().map(|p| carried_project(&rig, p)).collect();
+    if let ChangeKind::Upsert { fields } = &mut changes[1].kind {
+        // A long text area's worth, as an outbound message carries it.
+        fields.insert("Name".into(), json!("x".repeat(70_000)));
+    }
+    rig.send(&changes).await;
+    rig.drain(5).await;
+
+    assert!(rig.live("sf_project", &projects[0]).is_some());
+    assert!(rig.live("sf_project", &projects[2]).is_some());
+    assert!(rig.live("sf_project", &projects[1]).is_none());
+    let entries = rig
+        .store
+        .sync_log()
+        .query(&SyncLogQuery {
+            record_id: SalesforceId::parse(&projects[1]).ok(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("sync log");
+    let reason = entries[0].reason.clone().unwrap_or_default();
+    assert_eq!(entries[0].outcome, SyncOutcome::DeadLettered, "{reason}");
+    assert!(
+        reason.contains("70000 characters") && reason.contains("65536"),
+        "which field, how long, the limit: {reason}"
+    );
+}
