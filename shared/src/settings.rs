@@ -39,6 +39,7 @@ pub mod vars {
     pub const ENDPOINT_TOKEN_SECRET: &str = registry::ENDPOINT_TOKEN_SECRET.variable;
     pub const MAX_BODY_BYTES: &str = registry::MAX_BODY_BYTES.variable;
     pub const ECHO_CLIENTS: &str = registry::ECHO_CLIENTS.variable;
+    pub const PLATFORM_EVENTS: &str = registry::PLATFORM_EVENTS.variable;
     pub const HUBSPOT_SECRET: &str = registry::HUBSPOT_SECRET.variable;
     pub const HUBSPOT_BASE_URL: &str = registry::HUBSPOT_BASE_URL.variable;
     pub const HUBSPOT_API_VERSION: &str = registry::HUBSPOT_API_VERSION.variable;
@@ -173,11 +174,20 @@ pub async fn ingest_settings(
                 .collect()
         })
         .unwrap_or_default();
+    let platform_events = match optional(lookup, vars::PLATFORM_EVENTS) {
+        None => Vec::new(),
+        Some(text) => crate::salesforce::intake::cdc::PlatformEventRoute::parse_list(&text)
+            .map_err(|reason| SettingsError::Malformed {
+                name: vars::PLATFORM_EVENTS,
+                value: text.clone(),
+                reason,
+            })?,
+    };
     Ok(IngestSettings {
         events: EventOptions {
             org_id: Some(org_id.clone()),
             echo_clients,
-            platform_events: Vec::new(),
+            platform_events,
         },
         org_id,
         endpoint_token,

@@ -246,3 +246,23 @@ pub fn write_latencies(
     latencies.sort_unstable();
     latencies
 }
+
+/// A platform event as Event Relay delivers it through EventBridge (the shape of
+/// `../shared/fixtures/salesforce/eventbridge-platform-event.json`): its API name as the
+/// `detail-type`, the org in the `source`, its fields in `detail.payload`.
+pub fn relayed_platform_event(
+    org_id: &str,
+    event: &str,
+    payload: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": event,
+        "source": format!("aws.partner/salesforce.com/{org_id}/0YLgP0000005yDFWAY"),
+        "account": "914296863611",
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": "us-east-1",
+        "detail": { "payload": payload }
+    })
+}

@@ -40,6 +40,10 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         .envs(local_credentials(&salesforce, &hubspot))
         .env("SF2HS_RETRY_DELAY_SECONDS", "1")
         .env("SF2HS_ASSOCIATION_RETRY_DELAY_SECONDS", "1")
+        .env(
+            "SF2HS_PLATFORM_EVENTS",
+            "Project_Changed__e=Project__c/Record_Id__c/Change_Type__c",
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -138,6 +142,38 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
     }
     assert_eq!(hub.count("sf_project").expect("count"), 3);
     assert_eq!(hub.count("sf_invoice").expect("count"), 6);
+
+    // A platform event routed by SF2HS_PLATFORM_EVENTS: it names the record, serve reads it.
+    handle
+        .update(
+            "Project__c",
+            &projects[1],
+            json!({ "Name": "P1 through an event" }),
+        )
+        .expect("update");
+    let event = sf2hs_tests::relayed_platform_event(
+        &handle.org_id(),
+        "Project_Changed__e",
+        json!({ "Record_Id__c": projects[1], "Change_Type__c": "UPDATE",
+                "CreatedDate": "2026-12-05T10:00:00.000Z" }),
+    );
+    let statuses = post_events(&format!("{base}/events"), &[event])
+        .await
+        .expect("posted");
+    assert_eq!(statuses, [200]);
+    let started = Instant::now();
+    let through_the_event = || {
+        hub.record_by_unique("sf_project", "salesforce_id", &id18(&projects[1]))
+            .expect("read")
+            .is_some_and(|r| r.properties["project_name"] == "P1 through an event")
+    };
+    while !through_the_event() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the platform event's record did not reach HubSpot"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Gap events (S4): header and ids only; serve reads the record.
     let sequence = handle.changes_after(0).last().map_or(0, |c| c.sequence);

@@ -73,6 +73,8 @@ settings! {
     MAX_BODY_BYTES = "max_body_bytes", "the largest outbound-message body accepted, in bytes (default 4194304, 4 MiB)", default "4194304";
     /// Integration client ids whose writes are echoes (CDC `changeOrigin`).
     ECHO_CLIENTS = "echo_clients", "CDC change origins to ignore (a list, or comma-separated)";
+    /// How to read platform events (they have no standard shape).
+    PLATFORM_EVENTS = "platform_events", "platform events to take, each `Event__e=Object__c/RecordIdField` or `Event__e=@ObjectField/RecordIdField`, optionally `/ChangeTypeField` (a list, or comma-separated)";
     /// The secret holding HubSpot credentials (JSON, see [`super::HubSpotSecret`]).
     HUBSPOT_SECRET = "hubspot_secret", "the secret holding the HubSpot credentials";
     HUBSPOT_BASE_URL = "hubspot_base_url", "HubSpot's API address (default `https://api.hubapi.com`)", default crate::hubspot::config::DEFAULT_BASE_URL;

@@ -363,3 +363,52 @@ proptest! {
         let _ = parse_event(&body, &options(), now());
     }
 }
+
+#[test]
+fn platform_event_routes_are_read_from_their_setting() {
+    let routes = PlatformEventRoute::parse_list(
+        "Invoice_Changed__e=Invoice__c/Record_Id__c, Case Created=@Object_Name__c/Case_Id__c/Type__c",
+    )
+    .unwrap();
+    assert_eq!(
+        routes,
+        [
+            PlatformEventRoute {
+                event: "Invoice_Changed__e".into(),
+                record_id_field: "Record_Id__c".into(),
+                object: Some("Invoice__c".into()),
+                object_field: None,
+                change_type_field: None,
+            },
+            PlatformEventRoute {
+                event: "Case Created".into(),
+                record_id_field: "Case_Id__c".into(),
+                object: None,
+                object_field: Some("Object_Name__c".into()),
+                change_type_field: Some("Type__c".into()),
+            },
+        ]
+    );
+    // The fixture's event through the route the setting wrote.
+    let mut opts = options();
+    opts.org_id = Some(SalesforceId::parse("00DgP0000023yjF").unwrap());
+    opts.platform_events = routes;
+    let parsed =
+        parse_event_value(&fixture("eventbridge-platform-event.json"), &opts, now()).unwrap();
+    assert_eq!(changes(&parsed.items)[0].object, "Case");
+
+    for (text, says) in [
+        ("Invoice_Changed__e", "has no `=`"),
+        (
+            "Invoice_Changed__e=Invoice__c",
+            "write it `Invoice_Changed__e=Invoice__c/Record_Id__c`",
+        ),
+        ("=Invoice__c/Id", "names no event"),
+        ("E__e=@/Id", "write it"),
+        ("E__e=A__c/Id/", "ends in an empty change-type field"),
+        ("E__e=A__c/Id, E__e=B__c/Id", "`E__e` is routed twice"),
+    ] {
+        let error = PlatformEventRoute::parse_list(text).unwrap_err();
+        assert!(error.contains(says), "{text}: {error}");
+    }
+}

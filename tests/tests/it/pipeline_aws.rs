@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::common_pipeline::Pipeline;
+use crate::common_pipeline::{Options, Pipeline};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::StoredRecord;
 use sf2hs_sandbox::salesforce::senders::outbound::{
@@ -15,6 +16,8 @@ use sf2hs_sandbox::salesforce::senders::outbound::{
 use sf2hs_shared::domain::SalesforceId;
 use sf2hs_shared::mapping::MappingStatus;
 use sf2hs_shared::ports::{ChangeQueue, ImportJobs, ImportStatus, MappingStore};
+use sf2hs_shared::settings::vars;
+use sf2hs_tests::stack::Stack;
 use sf2hs_tests::tcp_proxy::TcpProxy;
 
 const DRAIN: Duration = Duration::from_secs(60);
@@ -274,13 +277,74 @@ async fn a_paused_mapping_parks_changes_until_it_is_activated() {
         .set_status("Project__c", MappingStatus::Active)
         .await
         .expect("active");
-    let ids: Vec<String> = parked.iter().map(|d| d.message_id.clone()).collect();
-    assert_eq!(p.stack.queue.replay(&ids).await.expect("replay"), 1);
+    // What `sf2hs mappings activate` replays: this object's parked changes.
+    assert_eq!(
+        sf2hs_shared::worker::replay_parked(&p.stack.queue, "Project__c")
+            .await
+            .expect("replay"),
+        1
+    );
     p.drain(DRAIN).await;
     let record = live_hubspot(&p, "sf_project", &project).expect("synced after activation");
     assert_eq!(
         property(&record, "project_name").as_deref(),
         Some("Waiting")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_platform_event_reaches_hubspot_through_the_ingest_function() {
+    let p = Pipeline::start_with(
+        "platform-event",
+        Options {
+            env: vec![(
+                vars::PLATFORM_EVENTS.to_owned(),
+                "Project_Changed__e=Project__c/Record_Id__c, Other__e=@Object__c/Id__c".to_owned(),
+            )],
+            ..Options::default()
+        },
+    )
+    .await;
+    let handle = p.stack.salesforce.handle();
+    let project = handle
+        .create(
+            "Project__c",
+            json!({ "Name": "From an event", "Budget__c": 3 }),
+        )
+        .expect("project");
+    let event = sf2hs_tests::relayed_platform_event(
+        &handle.org_id(),
+        "Project_Changed__e",
+        json!({ "Record_Id__c": project }),
+    );
+    p.ingest
+        .handle(LambdaEvent::new(
+            event,
+            Stack::context(Duration::from_secs(30)),
+        ))
+        .await
+        .expect("EventBridge event ingested");
+    // An event with no route fails the invocation (EventBridge retries, then the failure
+    // destination keeps it), with the event's name.
+    let unrouted = sf2hs_tests::relayed_platform_event(
+        &handle.org_id(),
+        "Unknown__e",
+        json!({ "Record_Id__c": project }),
+    );
+    let refused = p
+        .ingest
+        .handle(LambdaEvent::new(
+            unrouted,
+            Stack::context(Duration::from_secs(30)),
+        ))
+        .await
+        .expect_err("no route");
+    assert!(refused.to_string().contains("Unknown__e"), "{refused}");
+    p.drain(DRAIN).await;
+    let record = live_hubspot(&p, "sf_project", &project).expect("synced from the event");
+    assert_eq!(
+        property(&record, "project_name").as_deref(),
+        Some("From an event")
     );
 }
 

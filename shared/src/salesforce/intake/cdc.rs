@@ -37,6 +37,62 @@ pub struct PlatformEventRoute {
     pub change_type_field: Option<String>,
 }
 
+impl PlatformEventRoute {
+    /// Routes as `SF2HS_PLATFORM_EVENTS` writes them, comma-separated: each
+    /// `Event__e=Object__c/RecordIdField`, or `Event__e=@ObjectField/RecordIdField` when a field
+    /// of the event names the object, optionally followed by `/ChangeTypeField` (a field saying
+    /// `DELETE` or `UNDELETE`). The error says which route is wrong and how to write it.
+    pub fn parse_list(text: &str) -> Result<Vec<PlatformEventRoute>, String> {
+        let mut routes: Vec<PlatformEventRoute> = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let route = Self::parse(entry)?;
+            if routes.iter().any(|r| r.event == route.event) {
+                return Err(format!("`{}` is routed twice", route.event));
+            }
+            routes.push(route);
+        }
+        Ok(routes)
+    }
+
+    fn parse(entry: &str) -> Result<PlatformEventRoute, String> {
+        let form = "write it `Invoice_Changed__e=Invoice__c/Record_Id__c` (or \
+                    `Event__e=@Object_Name__c/Record_Id__c/Change_Type__c`)";
+        let (event, target) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("`{entry}` has no `=`: {form}"))?;
+        // The event's API name, or the `detail-type` EventBridge gives it.
+        let event = event.trim();
+        if event.is_empty() {
+            return Err(format!("`{entry}` names no event: {form}"));
+        }
+        let parts: Vec<&str> = target.split('/').map(str::trim).collect();
+        let (object, record_id_field, change_type_field) = match parts.as_slice() {
+            [object, id] => (*object, *id, None),
+            [object, id, change] => (*object, *id, Some(*change)),
+            _ => return Err(format!("`{entry}`: {form}")),
+        };
+        if object.is_empty() || object == "@" || record_id_field.is_empty() {
+            return Err(format!("`{entry}`: {form}"));
+        }
+        if change_type_field.is_some_and(str::is_empty) {
+            return Err(format!(
+                "`{entry}` ends in an empty change-type field: {form}"
+            ));
+        }
+        let (object, object_field) = match object.strip_prefix('@') {
+            Some(field) => (None, Some(field.to_owned())),
+            None => (Some(object.to_owned()), None),
+        };
+        Ok(PlatformEventRoute {
+            event: event.to_owned(),
+            record_id_field: record_id_field.to_owned(),
+            object,
+            object_field,
+            change_type_field: change_type_field.map(str::to_owned),
+        })
+    }
+}
+
 /// What one event asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventItem {
