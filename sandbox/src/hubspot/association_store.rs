@@ -235,6 +235,29 @@ impl AssociationStore {
             .find(|t| t.type_id == type_id)
     }
 
+    /// Removes one association type from `from` to `to`, and its inverse edge; the pair's other
+    /// types (labels users added) stay.
+    pub fn remove_type(&mut self, from: (&str, u64), to: (&str, u64), type_id: u32) {
+        let inverse = self
+            .find_any(from.0, to.0, type_id)
+            .and_then(|t| t.inverse_type_id);
+        self.edges.retain(|e| {
+            let forward = e.from_type == from.0
+                && e.from_id == from.1
+                && e.to_type == to.0
+                && e.to_id == to.1
+                && e.type_id == type_id;
+            let backward = inverse.is_some_and(|inverse| {
+                e.from_type == to.0
+                    && e.from_id == to.1
+                    && e.to_type == from.0
+                    && e.to_id == from.1
+                    && e.type_id == inverse
+            });
+            !(forward || backward)
+        });
+    }
+
     /// Removes every association between two records, in both directions.
     pub fn remove_all_between(&mut self, from: (&str, u64), to: (&str, u64)) {
         self.edges.retain(|e| {

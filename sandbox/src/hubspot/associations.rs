@@ -25,6 +25,9 @@ use super::values::iso_now;
 pub const MAX_READ_INPUTS: usize = 1000;
 /// Write limit: not documented by HubSpot; Workato caps its batch action at 2000 (§3.1).
 pub const MAX_WRITE_INPUTS: usize = 2000;
+/// Associations per record in one batch-read answer; more come with `paging.next.after`
+/// (platform-behaviours.md H3). 500 is the v4 list endpoint's documented page (§3.1 `limit`).
+pub const READ_PAGE_SIZE: usize = 500;
 
 #[derive(Debug, Deserialize)]
 struct ObjectId {
@@ -54,6 +57,16 @@ struct DefaultInput {
 #[derive(Debug, Deserialize)]
 struct ReadInput {
     id: String,
+    /// The cursor of the page before (`paging.next.after`).
+    #[serde(default)]
+    after: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LabelsArchiveInput {
+    from: ObjectId,
+    to: ObjectId,
+    types: Vec<AssociationSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,13 +381,25 @@ pub async fn batch_read(
                 continue;
             }
         };
-        let to: Vec<Value> = portal
-            .associations
-            .of_record(
-                (&from_schema.object_type_id, from_id),
-                &to_schema.object_type_id,
-            )
-            .into_iter()
+        // Pages follow the target ids; `after` is the last id of the page before.
+        let after: u64 = match input.after.as_deref().map(str::parse) {
+            None => 0,
+            Some(Ok(after)) => after,
+            Some(Err(_)) => {
+                return Err(ApiError::validation(format!(
+                    "after {:?} is not a paging cursor this endpoint gave",
+                    input.after.as_deref().unwrap_or_default()
+                )));
+            }
+        };
+        let all = portal.associations.of_record(
+            (&from_schema.object_type_id, from_id),
+            &to_schema.object_type_id,
+        );
+        let mut page = all.range(after.saturating_add(1)..);
+        let to: Vec<Value> = page
+            .by_ref()
+            .take(READ_PAGE_SIZE)
             .map(|(to_id, types)| {
                 json!({
                     "toObjectId": to_id,
@@ -382,10 +407,62 @@ pub async fn batch_read(
                 })
             })
             .collect();
-        results.push(json!({ "from": { "id": input.id }, "to": to }));
+        let mut result = json!({ "from": { "id": input.id }, "to": to });
+        if page.next().is_some()
+            && let Some(last) = to.last().and_then(|t| t["toObjectId"].as_u64())
+        {
+            result["paging"] = json!({ "next": { "after": last.to_string() } });
+        }
+        results.push(result);
     }
     drop(portal);
     Ok(answer(&shared, results, errors, started_at, StatusCode::OK))
+}
+
+/// `POST .../batch/labels/archive` → 204: removes only the types named between each pair; the
+/// pair's other associations stay. A type that does not exist between the objects is a 400.
+pub async fn batch_labels_archive(
+    State(shared): State<Arc<Shared>>,
+    Extension(route): Extension<RouteKey>,
+    Path((from, to)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let batch: BatchInputs<LabelsArchiveInput> = parse_json(&body)?;
+    shared.record_inputs(&route.0, batch.inputs.len());
+    check_size(batch.inputs.len(), MAX_WRITE_INPUTS)?;
+    let mut portal = lock(&shared.portal)?;
+    let (from_type, to_type) = {
+        let (f, t) = pair(&portal, &from, &to)?;
+        (f.object_type_id.clone(), t.object_type_id.clone())
+    };
+    let mut removals = Vec::new();
+    for input in &batch.inputs {
+        for spec in &input.types {
+            let found = AssociationCategory::parse(&spec.association_category).and_then(|c| {
+                portal
+                    .associations
+                    .find_type(&from_type, &to_type, c, spec.association_type_id)
+            });
+            let Some(found) = found else {
+                return Err(ApiError::validation(format!(
+                    "associationTypeId {} ({}) is not a valid association type from {from_type} \
+                     to {to_type}",
+                    spec.association_type_id, spec.association_category
+                )));
+            };
+            if let (Ok(from_id), Ok(to_id)) =
+                (input.from.id.parse::<u64>(), input.to.id.parse::<u64>())
+            {
+                removals.push((from_id, to_id, found.type_id));
+            }
+        }
+    }
+    for (from_id, to_id, type_id) in removals {
+        portal
+            .associations
+            .remove_type((&from_type, from_id), (&to_type, to_id), type_id);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST .../batch/archive` → 204: removes every association between each pair.

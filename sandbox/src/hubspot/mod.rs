@@ -227,6 +227,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             .route(
                 &format!("{base}/batch/archive"),
                 post(associations::batch_archive),
+            )
+            .route(
+                &format!("{base}/batch/labels/archive"),
+                post(associations::batch_labels_archive),
             );
     }
     let api = api.route_layer(axum::middleware::from_fn_with_state(

@@ -193,3 +193,143 @@ async fn standard_pairs_have_hubspot_defined_defaults() {
         json!({ "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279 })
     );
 }
+
+/// platform-behaviours.md H3: labels users add live beside an integration's associations;
+/// `batch/labels/archive` removes only the types it names.
+#[tokio::test]
+async fn labels_archive_removes_only_the_types_named() {
+    let api = Api::start().await;
+    let object = api.create_account_object().await;
+    let labels = api
+        .get(&format!("/crm/v4/associations/{object}/companies/labels"))
+        .await;
+    let unlabeled = labels.body["results"][0]["typeId"]
+        .as_u64()
+        .expect("typeId");
+    let created = api
+        .post(
+            &format!("/crm/v4/associations/{object}/companies/labels"),
+            &json!({ "label": "Billing account", "name": "billing_account" }),
+        )
+        .await;
+    let billing = created.body["results"][0]["typeId"]
+        .as_u64()
+        .expect("typeId");
+    let account = upsert_account(&api, &object, "001A").await;
+    let company = upsert_company(&api, "001A").await;
+    let types = |ids: &[u64]| -> Vec<Value> {
+        ids.iter()
+            .map(|id| json!({ "associationCategory": "USER_DEFINED", "associationTypeId": id }))
+            .collect()
+    };
+    let answer = api
+        .post(
+            &format!("/crm/v4/associations/{object}/companies/batch/create"),
+            &json!({ "inputs": [{ "from": { "id": account }, "to": { "id": company },
+                                  "types": types(&[unlabeled, billing]) }] }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+
+    let archived = api
+        .post(
+            &format!("/crm/v4/associations/{object}/companies/batch/labels/archive"),
+            &json!({ "inputs": [{ "from": { "id": account }, "to": { "id": company },
+                                  "types": types(&[unlabeled]) }] }),
+        )
+        .await;
+    assert_eq!(archived.status, StatusCode::NO_CONTENT, "{}", archived.body);
+    let read = api
+        .post(
+            &format!("/crm/v4/associations/{object}/companies/batch/read"),
+            &json!({ "inputs": [{ "id": account }] }),
+        )
+        .await;
+    let left: Vec<u64> = read.body["results"][0]["to"][0]["associationTypes"]
+        .as_array()
+        .expect("types")
+        .iter()
+        .filter_map(|t| t["typeId"].as_u64())
+        .collect();
+    assert_eq!(left, [billing], "the user's label stays: {}", read.body);
+
+    let unknown = api
+        .post(
+            &format!("/crm/v4/associations/{object}/companies/batch/labels/archive"),
+            &json!({ "inputs": [{ "from": { "id": account }, "to": { "id": company },
+                                  "types": types(&[999_999]) }] }),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+}
+
+/// A record's associations come in pages of 500 per batch-read input, the next asked for with
+/// `after` (platform-behaviours.md H3).
+#[tokio::test]
+async fn batch_read_pages_a_records_associations() {
+    let api = Api::start().await;
+    let object = api.create_account_object().await;
+    let account = upsert_account(&api, &object, "001A").await;
+    let inputs: Vec<Value> = (0..520)
+        .map(|n| {
+            json!({ "id": format!("C{n:04}"), "idProperty": "salesforceaccountid",
+                         "properties": { "name": format!("C{n}") } })
+        })
+        .collect();
+    let mut companies = Vec::new();
+    for chunk in inputs.chunks(100) {
+        let answer = api
+            .post(
+                "/crm/v3/objects/companies/batch/upsert",
+                &json!({ "inputs": chunk }),
+            )
+            .await;
+        for result in answer.body["results"].as_array().expect("results") {
+            companies.push(result["id"].as_str().expect("id").to_owned());
+        }
+    }
+    let links: Vec<Value> = companies
+        .iter()
+        .map(|c| json!({ "from": { "id": account }, "to": { "id": c } }))
+        .collect();
+    let answer = api
+        .post(
+            &format!("/crm/v4/associations/{object}/companies/batch/associate/default"),
+            &json!({ "inputs": links }),
+        )
+        .await;
+    assert!(answer.status.is_success(), "{}", answer.body);
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut input = json!({ "id": account });
+        if let Some(cursor) = &after {
+            input["after"] = json!(cursor);
+        }
+        let read = api
+            .post(
+                &format!("/crm/v4/associations/{object}/companies/batch/read"),
+                &json!({ "inputs": [input] }),
+            )
+            .await;
+        let result = &read.body["results"][0];
+        seen.extend(
+            result["to"]
+                .as_array()
+                .expect("to")
+                .iter()
+                .filter_map(|t| t["toObjectId"].as_u64()),
+        );
+        pages += 1;
+        match result["paging"]["next"]["after"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(seen.len(), 520);
+    seen.dedup();
+    assert_eq!(seen.len(), 520, "no association twice");
+}

@@ -18,6 +18,41 @@ where
     check_get_many(factory().await).await;
     check_count_per_object(factory().await).await;
     check_concurrent_writers_end_with_the_newest(factory().await).await;
+    check_links_are_kept_with_their_entry(factory().await).await;
+}
+
+/// The associations written per lookup field are stored with the entry and replaced with it:
+/// a newer entry without a field's link no longer has it.
+pub async fn check_links_are_kept_with_their_entry(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::links_are_kept_with_their_entry";
+    let key = key("Invoice__c", 7);
+    let mut linked = entry(10, "hash-a", Some("101"), false);
+    linked.links.insert("Project__c".into(), "9001".into());
+    linked.links.insert("Account__c".into(), "42".into());
+    ok(CHECK, "put", index.put_if_newer(&key, &linked).await);
+    assert_eq!(
+        as_given(stored(CHECK, index.as_ref(), &key).await),
+        linked,
+        "[{CHECK}] read back as written"
+    );
+    let many = ok(
+        CHECK,
+        "get_many",
+        index.get_many(std::slice::from_ref(&key)).await,
+    );
+    assert_eq!(
+        many.get(&key).map(|e| e.links.clone()),
+        Some(linked.links.clone()),
+        "[{CHECK}] get_many reads them too"
+    );
+    let mut moved = entry(11, "hash-b", Some("101"), false);
+    moved.links.insert("Project__c".into(), "9002".into());
+    ok(CHECK, "put", index.put_if_newer(&key, &moved).await);
+    assert_eq!(
+        as_given(stored(CHECK, index.as_ref(), &key).await).links,
+        moved.links,
+        "[{CHECK}] replaced with the entry"
+    );
 }
 
 fn key(object: &str, n: u32) -> RecordKey {
@@ -34,6 +69,7 @@ fn entry(seconds: i64, hash: &str, hubspot_id: Option<&str>, deleted: bool) -> I
         content_hash: hash.to_owned(),
         deleted,
         write_id: 0,
+        links: Default::default(),
     }
 }
 

@@ -115,6 +115,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE record_index ADD COLUMN write_id INTEGER NOT NULL DEFAULT 0;",
     // 3: re-syncs Salesforce asks for (a CDC gap overflow): the window's start.
     "ALTER TABLE import_jobs ADD COLUMN since INTEGER;",
+    // 4: the associations sf2hs wrote per lookup field (JSON object), so a moved lookup
+    // removes only its own (platform-behaviours.md H3).
+    "ALTER TABLE record_index ADD COLUMN links TEXT NOT NULL DEFAULT '{}';",
 ];
 
 /// One SQLite database holding every embedded port. Cheap to clone: clones share the connection.

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{EmbeddedStore, SqlContext, from_nanos, immediate, to_nanos, to_u64};
 use crate::domain::RecordKey;
-use crate::ports::{IndexEntry, IndexWrite, PortResult, RecordIndex, new_write_id};
+use crate::ports::{IndexEntry, IndexWrite, PortError, PortResult, RecordIndex, new_write_id};
 
 /// [`RecordIndex`] on the embedded SQLite database.
 #[derive(Debug, Clone)]
@@ -28,21 +28,33 @@ fn what(key: &RecordKey) -> String {
 fn read(connection: &Connection, key: &RecordKey) -> PortResult<Option<IndexEntry>> {
     connection
         .query_row(
-            "SELECT hubspot_id, modstamp, content_hash, deleted, write_id FROM record_index
+            "SELECT hubspot_id, modstamp, content_hash, deleted, write_id, links FROM record_index
              WHERE object = ?1 AND record_id = ?2",
             params![key.object, key.record_id.as_str()],
             |row| {
-                Ok(IndexEntry {
-                    hubspot_id: row.get(0)?,
-                    modstamp: from_nanos(row.get(1)?),
-                    content_hash: row.get(2)?,
-                    deleted: row.get(3)?,
-                    write_id: row.get::<_, i64>(4)?.cast_unsigned(),
-                })
+                Ok((
+                    IndexEntry {
+                        hubspot_id: row.get(0)?,
+                        modstamp: from_nanos(row.get(1)?),
+                        content_hash: row.get(2)?,
+                        deleted: row.get(3)?,
+                        write_id: row.get::<_, i64>(4)?.cast_unsigned(),
+                        links: Default::default(),
+                    },
+                    row.get::<_, String>(5)?,
+                ))
             },
         )
         .optional()
-        .context(&what(key))
+        .context(&what(key))?
+        .map(|(mut entry, links)| {
+            entry.links = serde_json::from_str(&links).map_err(|e| PortError::Corrupt {
+                what: what(key),
+                reason: format!("its links are not a JSON object: {e}"),
+            })?;
+            Ok(entry)
+        })
+        .transpose()
 }
 
 #[async_trait]
@@ -80,6 +92,10 @@ impl RecordIndex for SqliteRecordIndex {
         let key = key.clone();
         let entry = entry.clone();
         let modstamp = to_nanos(entry.modstamp, "modstamp")?;
+        let links = serde_json::to_string(&entry.links).map_err(|e| PortError::Corrupt {
+            what: what(&key),
+            reason: e.to_string(),
+        })?;
         self.store
             .call("writing the record index", move |connection| {
                 // Read and write in one IMMEDIATE transaction: no other writer (of this process
@@ -99,12 +115,13 @@ impl RecordIndex for SqliteRecordIndex {
                 };
                 tx.execute(
                     "INSERT INTO record_index
-                         (object, record_id, hubspot_id, modstamp, content_hash, deleted, write_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         (object, record_id, hubspot_id, modstamp, content_hash, deleted, write_id,
+                          links)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (object, record_id) DO UPDATE SET
                          hubspot_id = excluded.hubspot_id, modstamp = excluded.modstamp,
                          content_hash = excluded.content_hash, deleted = excluded.deleted,
-                         write_id = excluded.write_id",
+                         write_id = excluded.write_id, links = excluded.links",
                     params![
                         key.object,
                         key.record_id.as_str(),
@@ -112,7 +129,8 @@ impl RecordIndex for SqliteRecordIndex {
                         modstamp,
                         entry.content_hash,
                         entry.deleted,
-                        new_write_id().cast_signed()
+                        new_write_id().cast_signed(),
+                        links
                     ],
                 )
                 .context(&what(&key))?;

@@ -298,46 +298,68 @@ impl HubSpotClient {
             .paths()
             .association_batch_read(from.as_str(), to.as_str());
         let mut found: HashMap<String, Vec<String>> = HashMap::new();
-        for chunk in chunked(from_ids, MAX_ASSOCIATION_READ_INPUTS) {
-            let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
-            let response = self
-                .send(Method::POST, &path, Some(&json!({ "inputs": inputs })))
-                .await?;
-            for result in response.body["results"].as_array().into_iter().flatten() {
-                let Some(from_id) = id_text(&result["from"]["id"]) else {
-                    continue;
-                };
-                let targets = result["to"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| id_text(&t["toObjectId"]))
+        // (record, the cursor of its next page): a record with many associations answers in
+        // pages, the next one asked for with `after` (platform-behaviours.md H3).
+        let mut asks: Vec<(String, Option<String>)> =
+            from_ids.into_iter().map(|id| (id, None)).collect();
+        while !asks.is_empty() {
+            let mut next = Vec::new();
+            for chunk in chunked(std::mem::take(&mut asks), MAX_ASSOCIATION_READ_INPUTS) {
+                let inputs: Vec<Value> = chunk
+                    .iter()
+                    .map(|(id, after)| match after {
+                        Some(after) => json!({ "id": id, "after": after }),
+                        None => json!({ "id": id }),
+                    })
                     .collect();
-                found.insert(from_id, targets);
+                let response = self
+                    .send(Method::POST, &path, Some(&json!({ "inputs": inputs })))
+                    .await?;
+                for result in response.body["results"].as_array().into_iter().flatten() {
+                    let Some(from_id) = id_text(&result["from"]["id"]) else {
+                        continue;
+                    };
+                    found.entry(from_id.clone()).or_default().extend(
+                        result["to"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|t| id_text(&t["toObjectId"])),
+                    );
+                    if let Some(after) = result["paging"]["next"]["after"].as_str() {
+                        next.push((from_id, Some(after.to_owned())));
+                    }
+                }
             }
+            asks = next;
         }
         Ok(found)
     }
 
-    /// Removes every association between each pair (hubspot.md §3.1 batch archive).
-    pub async fn dissociate(
+    /// Removes the association of `association_type` between each pair, and no other type:
+    /// labels users added to the same pair stay (hubspot.md §3.1 batch archive labels;
+    /// platform-behaviours.md H3).
+    pub async fn dissociate_type(
         &self,
         from: &HubSpotObjectRef,
         to: &HubSpotObjectRef,
+        association_type: &AssociationType,
         pairs: Vec<AssociationInput>,
     ) -> Result<(), HubSpotError> {
         let path = self
             .paths()
-            .association_batch_archive(from.as_str(), to.as_str());
-        let mut by_from: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for pair in dedup(pairs) {
-            by_from.entry(pair.from_id).or_default().push(pair.to_id);
-        }
-        let inputs: Vec<Value> = by_from
+            .association_batch_labels_archive(from.as_str(), to.as_str());
+        let inputs: Vec<Value> = dedup(pairs)
             .into_iter()
-            .map(|(from_id, to_ids)| {
-                let to: Vec<Value> = to_ids.iter().map(|id| json!({ "id": id })).collect();
-                json!({ "from": { "id": from_id }, "to": to })
+            .map(|pair| {
+                json!({
+                    "from": { "id": pair.from_id },
+                    "to": { "id": pair.to_id },
+                    "types": [{
+                        "associationCategory": association_type.category,
+                        "associationTypeId": association_type.type_id,
+                    }],
+                })
             })
             .collect();
         for chunk in chunked(inputs, MAX_ASSOCIATION_INPUTS) {

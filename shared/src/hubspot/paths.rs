@@ -94,6 +94,16 @@ impl ApiPaths {
         )
     }
 
+    /// `POST` the removal of some association types between pairs (their other types stay).
+    pub fn association_batch_labels_archive(&self, from: &str, to: &str) -> String {
+        format!(
+            "{}/{}/{}/batch/labels/archive",
+            self.associations_prefix(),
+            encode_segment(from),
+            encode_segment(to)
+        )
+    }
+
     /// `POST` labeled associations.
     pub fn association_batch_create(&self, from: &str, to: &str) -> String {
         format!(

@@ -98,20 +98,7 @@ impl HubSpotRecords for HubSpotClient {
         association_type_id: Option<u32>,
         pairs: &[AssociationPair],
     ) -> Result<Vec<(AssociationPair, String)>, RemoteError> {
-        let association_type = match association_type_id {
-            None => self.association_type(from, to, None).await?,
-            // The category must match the type id's; read it from the labels when listed.
-            Some(type_id) => self
-                .association_types(from, to)
-                .await?
-                .into_iter()
-                .find(|t| t.type_id == type_id)
-                .unwrap_or(AssociationType {
-                    category: "USER_DEFINED".into(),
-                    type_id,
-                    label: None,
-                }),
-        };
+        let association_type = self.written_type(from, to, association_type_id).await?;
         let inputs = pairs
             .iter()
             .map(|p| AssociationInput {
@@ -135,35 +122,51 @@ impl HubSpotRecords for HubSpotClient {
             .collect())
     }
 
-    async fn prune_associations(
+    async fn dissociate(
         &self,
         from: &HubSpotObjectRef,
         to: &HubSpotObjectRef,
-        keep: &[(String, Option<String>)],
+        association_type_id: Option<u32>,
+        pairs: &[AssociationPair],
     ) -> Result<(), RemoteError> {
-        if keep.is_empty() {
+        if pairs.is_empty() {
             return Ok(());
         }
-        let from_ids = keep.iter().map(|(id, _)| id.clone()).collect();
-        let current = self.associated_ids(from, to, from_ids).await?;
-        let stale: Vec<AssociationInput> = keep
+        let association_type = self.written_type(from, to, association_type_id).await?;
+        let inputs = pairs
             .iter()
-            .flat_map(|(from_id, kept)| {
-                current
-                    .get(from_id)
-                    .into_iter()
-                    .flatten()
-                    .filter(move |to_id| Some(*to_id) != kept.as_ref())
-                    .map(move |to_id| AssociationInput {
-                        from_id: from_id.clone(),
-                        to_id: to_id.clone(),
-                    })
+            .map(|p| AssociationInput {
+                from_id: p.from_id.clone(),
+                to_id: p.to_id.clone(),
             })
             .collect();
-        if stale.is_empty() {
-            return Ok(());
+        Ok(self
+            .dissociate_type(from, to, &association_type, inputs)
+            .await?)
+    }
+}
+
+impl HubSpotClient {
+    /// The association type `associate` writes between the objects: the one given (its
+    /// category read from the labels when listed), or the pair's default.
+    async fn written_type(
+        &self,
+        from: &HubSpotObjectRef,
+        to: &HubSpotObjectRef,
+        association_type_id: Option<u32>,
+    ) -> Result<AssociationType, HubSpotError> {
+        match association_type_id {
+            None => self.association_type(from, to, None).await,
+            Some(type_id) => Ok(self
+                .association_types(from, to)
+                .await?
+                .into_iter()
+                .find(|t| t.type_id == type_id)
+                .unwrap_or(AssociationType {
+                    category: "USER_DEFINED".into(),
+                    type_id,
+                    label: None,
+                })),
         }
-        self.dissociate(from, to, stale).await?;
-        Ok(())
     }
 }

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,6 +24,11 @@ pub struct IndexEntry {
     /// that left the modstamp as it was.
     #[serde(default)]
     pub write_id: u64,
+    /// The association sf2hs wrote for each lookup field of the state applied: the field's
+    /// API name → the target's HubSpot id. A lookup that moves or is cleared removes only this
+    /// one (platform-behaviours.md H3): associations users made stay.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, String>,
 }
 
 /// A fresh [`IndexEntry::write_id`]: 63 random bits, so it also fits a signed 64-bit column.

@@ -110,13 +110,15 @@ pub trait HubSpotRecords: Send + Sync {
         pairs: &[AssociationPair],
     ) -> Result<Vec<(AssociationPair, String)>, RemoteError>;
 
-    /// Removes each `from` record's associations to `to` records except the one kept: a lookup
-    /// that moved (`Some(new target)`) or was cleared (`None`) leaves nothing behind.
-    async fn prune_associations(
+    /// Removes the association of the type given (`None`: the default one, as `associate`
+    /// writes it) between each pair, and no other: labels users added to a pair stay
+    /// (platform-behaviours.md H3).
+    async fn dissociate(
         &self,
         from: &HubSpotObjectRef,
         to: &HubSpotObjectRef,
-        keep: &[(String, Option<String>)],
+        association_type_id: Option<u32>,
+        pairs: &[AssociationPair],
     ) -> Result<(), RemoteError>;
 }
 

@@ -14,8 +14,8 @@ use super::item::{Item, ItemOutcome};
 /// target by its Salesforce id, and the association type (`None`: the default one).
 type AssociationGroup = (String, String, Option<u32>);
 
-/// A group's members: the item (its position in the batch) and its lookup's target.
-type Members = Vec<(usize, SalesforceId)>;
+/// A group's members: the item (its position in the batch), the lookup field and its target.
+type Members = Vec<(usize, String, SalesforceId)>;
 
 /// The HubSpot object and id property of each mapped Salesforce object a lookup leads to.
 pub(super) type MappedTargets = HashMap<String, (HubSpotObjectRef, String)>;
@@ -34,27 +34,63 @@ struct Groups {
 }
 
 impl Worker {
-    /// Sets the associations of the records just written, removes those their lookups left,
-    /// and makes the records whose targets are missing wait for them.
+    /// Sets the associations of the records just written, removes the ones sf2hs wrote before
+    /// for lookups that moved or were cleared, and makes the records whose targets are missing
+    /// wait for them.
     pub(super) async fn write_associations(&self, mapping: &Mapping, items: &mut [Item]) {
-        let groups = self.association_groups(mapping, items).await;
-        let mut pending = Pending::new();
-        for (group, members) in groups.members {
-            let target_salesforce_object = groups.salesforce_objects.get(&group).cloned();
-            self.write_group(
-                mapping,
-                items,
-                group,
-                &members,
-                target_salesforce_object,
-                &mut pending,
-            )
-            .await;
+        for item in items.iter_mut() {
+            // A record HubSpot made now has none of the associations the index recorded (they
+            // were the archived record's).
+            item.links = match (&item.seen, item.created) {
+                (Some(seen), false) => seen.links.clone(),
+                _ => BTreeMap::new(),
+            };
         }
-        self.prune_cleared(mapping, items, &groups.targets_of_mapped, &mut pending)
+        let mut groups = self.association_groups(mapping, items).await;
+        let mut pending = Pending::new();
+        for (group, members) in std::mem::take(&mut groups.members) {
+            let target_salesforce_object = groups.salesforce_objects.get(&group).cloned();
+            let linked = self
+                .write_group(
+                    mapping,
+                    items,
+                    group,
+                    &members,
+                    target_salesforce_object,
+                    &mut pending,
+                )
+                .await;
+            for (index, field, to_id) in linked {
+                items[index].links.insert(field, to_id);
+            }
+        }
+        self.unlink_previous(mapping, items, &groups.targets_of_mapped, &mut pending)
             .await;
         for (index, reason) in pending {
             items[index].outcome = Some(ItemOutcome::WaitingForTarget { reason });
+        }
+    }
+
+    /// The HubSpot object (as paths take it) a lookup field's association goes to.
+    pub(super) async fn association_target_object(
+        &self,
+        mapping: &Mapping,
+        target: &AssociationTarget,
+        targets_of_mapped: &mut MappedTargets,
+    ) -> Option<(HubSpotObjectRef, String)> {
+        match target {
+            AssociationTarget::HubSpotObject {
+                object,
+                id_property,
+            } => Some((mapping.association_object(object), id_property.clone())),
+            AssociationTarget::MappedObject { salesforce_object } => {
+                if let Some(known) = targets_of_mapped.get(salesforce_object) {
+                    return Some(known.clone());
+                }
+                let found = self.mapped_target(salesforce_object).await?;
+                targets_of_mapped.insert(salesforce_object.clone(), found.clone());
+                Some(found)
+            }
         }
     }
 
@@ -67,51 +103,38 @@ impl Worker {
             }
             let Some(mapped) = &item.mapped else { continue };
             for association in &mapped.associations {
-                let (object, id_property) = match &association.target {
-                    AssociationTarget::HubSpotObject {
-                        object,
-                        id_property,
-                    } => (
-                        mapping.association_object(object).as_str().to_owned(),
-                        id_property.clone(),
-                    ),
-                    AssociationTarget::MappedObject { salesforce_object } => {
-                        if !groups.targets_of_mapped.contains_key(salesforce_object) {
-                            match self.mapped_target(salesforce_object).await {
-                                Some(target) => {
-                                    groups
-                                        .targets_of_mapped
-                                        .insert(salesforce_object.clone(), target);
-                                }
-                                None => continue,
-                            }
-                        }
-                        match groups.targets_of_mapped.get(salesforce_object) {
-                            Some((object, id_property)) => {
-                                (object.as_str().to_owned(), id_property.clone())
-                            }
-                            None => continue,
-                        }
-                    }
+                let Some((object, id_property)) = self
+                    .association_target_object(
+                        mapping,
+                        &association.target,
+                        &mut groups.targets_of_mapped,
+                    )
+                    .await
+                else {
+                    continue;
                 };
-                let group = (object, id_property, association.association_type_id);
+                let group = (
+                    object.as_str().to_owned(),
+                    id_property,
+                    association.association_type_id,
+                );
                 if let AssociationTarget::MappedObject { salesforce_object } = &association.target {
                     groups
                         .salesforce_objects
                         .insert(group.clone(), salesforce_object.clone());
                 }
-                groups
-                    .members
-                    .entry(group)
-                    .or_default()
-                    .push((index, association.target_record_id.clone()));
+                groups.members.entry(group).or_default().push((
+                    index,
+                    association.salesforce_field.clone(),
+                    association.target_record_id.clone(),
+                ));
             }
         }
         groups
     }
 
-    /// One group's call: finds the targets in HubSpot, associates the pairs found, and prunes
-    /// what the lookups moved away from.
+    /// One group's call: finds the targets in HubSpot and associates the pairs found. Returns
+    /// the links written: (item, lookup field, target's HubSpot id).
     async fn write_group(
         &self,
         mapping: &Mapping,
@@ -120,12 +143,12 @@ impl Worker {
         members: &Members,
         target_salesforce_object: Option<String>,
         pending: &mut Pending,
-    ) {
+    ) -> Vec<(usize, String, String)> {
         let (object, id_property, type_id) = group;
         let target_object = HubSpotObjectRef::parse(&object);
         let values: Vec<String> = members
             .iter()
-            .map(|(_, id)| id.as_str().to_owned())
+            .map(|(_, _, id)| id.as_str().to_owned())
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -137,21 +160,21 @@ impl Worker {
         {
             Ok(found) => found,
             Err(e) => {
-                for (index, _) in members {
+                for (index, _, _) in members {
                     pending.insert(
                         *index,
                         format!("finding association targets in {object}: {e}"),
                     );
                 }
-                return;
+                return Vec::new();
             }
         };
         let deleted = self
             .deleted_targets(target_salesforce_object.as_deref(), members, &found)
             .await;
         let mut pairs = Vec::new();
-        let mut pair_owner: HashMap<AssociationPair, usize> = HashMap::new();
-        for (index, target) in members {
+        let mut wanted: Vec<(usize, String, AssociationPair)> = Vec::new();
+        for (index, field, target) in members {
             if deleted.contains(target) {
                 // Deleted in Salesforce (its lookups are cleared there): nothing to
                 // associate with, and nothing to wait for.
@@ -163,8 +186,10 @@ impl Worker {
                         from_id: from_id.clone(),
                         to_id: to_id.clone(),
                     };
-                    pair_owner.insert(pair.clone(), *index);
-                    pairs.push(pair);
+                    if !pairs.contains(&pair) {
+                        pairs.push(pair.clone());
+                    }
+                    wanted.push((*index, field.clone(), pair));
                 }
                 _ => {
                     pending.insert(
@@ -177,41 +202,35 @@ impl Worker {
             }
         }
         if pairs.is_empty() {
-            return;
+            return Vec::new();
         }
-        match self
+        let failed: HashMap<AssociationPair, String> = match self
             .ports
             .hubspot
             .associate(&mapping.hubspot_target(), &target_object, type_id, &pairs)
             .await
         {
-            Ok(failed) => {
-                for (pair, why) in failed {
-                    if let Some(index) = pair_owner.get(&pair) {
-                        pending.insert(
-                            *index,
-                            format!("association to {object} {}: {why}", pair.to_id),
-                        );
-                    }
-                }
-            }
+            Ok(failed) => failed.into_iter().collect(),
             Err(e) => {
-                for index in pair_owner.values() {
+                for (index, _, _) in &wanted {
                     pending.insert(*index, format!("associating with {object}: {e}"));
                 }
+                return Vec::new();
+            }
+        };
+        let mut linked = Vec::new();
+        for (index, field, pair) in wanted {
+            match failed.get(&pair) {
+                Some(why) => {
+                    pending.insert(
+                        index,
+                        format!("association to {object} {}: {why}", pair.to_id),
+                    );
+                }
+                None => linked.push((index, field, pair.to_id)),
             }
         }
-        if target_salesforce_object
-            .as_deref()
-            .is_some_and(|target| only_lookup_to(mapping, target))
-        {
-            let keep: Vec<(usize, String, Option<String>)> = pair_owner
-                .iter()
-                .filter(|(_, index)| !items[**index].created && !pending.contains_key(*index))
-                .map(|(pair, index)| (*index, pair.from_id.clone(), Some(pair.to_id.clone())))
-                .collect();
-            self.prune(mapping, &target_object, keep, pending).await;
-        }
+        linked
     }
 
     /// The targets among `members` that HubSpot does not have because the record index knows
@@ -219,7 +238,7 @@ impl Worker {
     async fn deleted_targets(
         &self,
         salesforce_object: Option<&str>,
-        members: &[(usize, SalesforceId)],
+        members: &[(usize, String, SalesforceId)],
         found: &HashMap<String, String>,
     ) -> HashSet<SalesforceId> {
         let Some(object) = salesforce_object else {
@@ -227,8 +246,8 @@ impl Worker {
         };
         let keys: Vec<RecordKey> = members
             .iter()
-            .filter(|(_, target)| !found.contains_key(target.as_str()))
-            .map(|(_, target)| RecordKey {
+            .filter(|(_, _, target)| !found.contains_key(target.as_str()))
+            .map(|(_, _, target)| RecordKey {
                 object: object.to_owned(),
                 record_id: target.clone(),
             })
@@ -246,21 +265,6 @@ impl Worker {
             Err(_) => HashSet::new(),
         }
     }
-}
-
-/// A lookup that moved leaves its old association behind unless removed. Only for targets
-/// sf2hs syncs itself, and only when one field leads to that object: other associations to it
-/// are the mapping's, not a user's.
-fn only_lookup_to(mapping: &Mapping, target: &str) -> bool {
-    mapping
-        .associations
-        .iter()
-        .filter(|a| match &a.target {
-            AssociationTarget::MappedObject { salesforce_object } => salesforce_object == target,
-            AssociationTarget::HubSpotObject { .. } => false,
-        })
-        .count()
-        == 1
 }
 
 #[cfg(test)]

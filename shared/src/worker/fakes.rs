@@ -188,17 +188,18 @@ impl HubSpotRecords for FakeHubSpot {
         Ok(Vec::new())
     }
 
-    async fn prune_associations(
+    async fn dissociate(
         &self,
         _: &HubSpotObjectRef,
         _: &HubSpotObjectRef,
-        keep: &[(String, Option<String>)],
+        _: Option<u32>,
+        pairs: &[AssociationPair],
     ) -> Result<(), RemoteError> {
-        let mut state = self.call("prune_associations")?;
-        for (from, kept) in keep {
+        let mut state = self.call("dissociate")?;
+        for pair in pairs {
             state
                 .associations
-                .retain(|(f, t)| f != from || Some(t) == kept.as_ref());
+                .remove(&(pair.from_id.clone(), pair.to_id.clone()));
         }
         Ok(())
     }

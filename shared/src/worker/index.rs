@@ -30,6 +30,7 @@ impl Worker {
                         content_hash: String::new(),
                         deleted: true,
                         write_id: 0,
+                        links: Default::default(),
                     },
                     "deleted",
                 ),
@@ -40,6 +41,7 @@ impl Worker {
                         content_hash: mapped.content_hash.as_str().to_owned(),
                         deleted: item.kept_after_delete,
                         write_id: 0,
+                        links: item.links.clone(),
                     },
                     if item.kept_after_delete {
                         "deleted in Salesforce; kept in HubSpot with its last state"
@@ -242,6 +244,7 @@ mod tests {
                 content_hash: String::new(),
                 deleted: false,
                 write_id: 0,
+                links: Default::default(),
             },
             ItemOutcome::Synced { detail: "upserted" },
         )

@@ -17,7 +17,8 @@
 //!    content the index says HubSpot holds is skipped;
 //! 6. `upsert`: one HubSpot batch upsert by the id property;
 //! 7. `associations` (with `prune`): lookups become associations; a target not in HubSpot yet
-//!    makes the record wait; moved and cleared lookups lose their old association;
+//!    makes the record wait; a moved or cleared lookup loses the association sf2hs recorded
+//!    for it (and no other: users' stay);
 //! 8. `archive`: deletes archive the HubSpot record unless the mapping keeps it;
 //! 9. `index`: what was applied goes into the record index with a conditional write; a write
 //!    that shows another writer in between asks for a re-read;

@@ -313,6 +313,63 @@ async fn associations_use_the_cached_label_type_and_the_default() {
     }
 }
 
+/// A record's associations are read page by page (`after`), and `dissociate_type` removes only
+/// the type it names (platform-behaviours.md H3).
+#[tokio::test]
+async fn association_reads_page_and_removals_name_their_type() {
+    let hub = Hub::start().await;
+    let type_id = hub.create_account_object();
+    let handle = hub.handle();
+    let hubspot = client(&hub.base_url(), ApiVersion::Legacy);
+    let accounts = object(&type_id);
+    let companies = HubSpotObjectRef::Name("companies".into());
+    let written = hubspot
+        .upsert(&accounts, ID_PROPERTY, vec![account("001A", "a", "1")])
+        .await
+        .expect("upsert");
+    let account_id = written.succeeded[0].hubspot_id.clone();
+    let pairs: Vec<AssociationInput> = (0..620)
+        .map(|n| {
+            let company = handle
+                .seed_record("companies", &[("name", &format!("C{n}"))])
+                .expect("company");
+            AssociationInput {
+                from_id: account_id.clone(),
+                to_id: company.to_string(),
+            }
+        })
+        .collect();
+    let kind = hubspot
+        .association_type(&accounts, &companies, None)
+        .await
+        .expect("type");
+    let outcome = hubspot
+        .associate(&accounts, &companies, &kind, pairs.clone())
+        .await
+        .expect("associate");
+    assert_eq!(outcome.succeeded.len(), 620);
+
+    let read = hubspot
+        .associated_ids(&accounts, &companies, vec![account_id.clone()])
+        .await
+        .expect("read");
+    assert_eq!(read[&account_id].len(), 620, "every page is read");
+    assert!(
+        handle.stats().expect("stats").calls_matching("batch/read") >= 2,
+        "in more than one page"
+    );
+
+    hubspot
+        .dissociate_type(&accounts, &companies, &kind, pairs[..20].to_vec())
+        .await
+        .expect("dissociated");
+    let read = hubspot
+        .associated_ids(&accounts, &companies, vec![account_id.clone()])
+        .await
+        .expect("read");
+    assert_eq!(read[&account_id].len(), 600);
+}
+
 #[tokio::test]
 async fn an_expired_oauth_token_is_refreshed_once_and_the_call_succeeds() {
     for version in both_styles() {

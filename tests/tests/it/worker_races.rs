@@ -279,6 +279,7 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
             content_hash: "written by another worker".into(),
             deleted: false,
             write_id: 0,
+            links: Default::default(),
         },
     ));
     race.one_batch_shows(
@@ -370,6 +371,7 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
         content_hash: hash.into(),
         deleted: false,
         write_id: 0,
+        links: Default::default(),
     };
     let key = change.record_key();
     *race.index.newer.lock().expect("lock") =

@@ -234,6 +234,76 @@ async fn a_lookup_that_moves_or_is_cleared_leaves_no_old_association() {
     );
 }
 
+/// platform-behaviours.md H3: associations users made live beside the ones sf2hs writes; a
+/// moved or cleared lookup removes only the one sf2hs recorded for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_lookup_leaves_the_associations_users_made() {
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let projects: Vec<String> = ["P1", "P2", "Users"]
+        .iter()
+        .enumerate()
+        .map(|(n, name)| {
+            sf.create("Project__c", json!({ "Name": name, "Budget__c": n }))
+                .expect("project")
+        })
+        .collect();
+    let inv = sf
+        .create("Invoice__c", invoice(Some(&projects[0]), 10.0))
+        .expect("invoice");
+    let rereads: Vec<Change> = projects
+        .iter()
+        .map(|p| rig.reread("Project__c", p))
+        .collect();
+    rig.send(&rereads).await;
+    rig.drain(5).await;
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+    rig.drain(5).await;
+
+    // A HubSpot user links the invoice to a third project by hand.
+    let (from, users) = (
+        rig.hubspot_id("sf_invoice", &inv),
+        rig.hubspot_id("sf_project", &projects[2]),
+    );
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}/crm/v4/associations/p_sf_invoice/p_sf_project/batch/associate/default",
+            rig.hubspot.base_url()
+        ))
+        .bearer_auth(DEFAULT_TOKEN)
+        .json(&json!({ "inputs": [{ "from": { "id": from.to_string() },
+                                    "to": { "id": users.to_string() } }] }))
+        .send()
+        .await
+        .expect("HubSpot answers");
+    assert!(answer.status().is_success());
+    let mut expected = vec![rig.hubspot_id("sf_project", &projects[0]), users];
+    expected.sort_unstable();
+    assert_eq!(rig.projects_of(&inv), expected);
+
+    sf.update("Invoice__c", &inv, json!({ "Project__c": projects[1] }))
+        .expect("moved");
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+    rig.drain(5).await;
+    let mut expected = vec![rig.hubspot_id("sf_project", &projects[1]), users];
+    expected.sort_unstable();
+    assert_eq!(
+        rig.projects_of(&inv),
+        expected,
+        "the old link is gone, the user's stays"
+    );
+
+    sf.update("Invoice__c", &inv, json!({ "Project__c": null }))
+        .expect("cleared");
+    rig.send(&[rig.reread("Invoice__c", &inv)]).await;
+    rig.drain(5).await;
+    assert_eq!(
+        rig.projects_of(&inv),
+        vec![users],
+        "a cleared lookup removes sf2hs's only"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_waiting_for_its_target_is_not_dead_lettered_by_the_receive_count() {
     // Two receives would dead-letter an ordinary retry on the second failure.

@@ -31,6 +31,8 @@ const MODSTAMP: &str = "modstamp_ns";
 const CONTENT_HASH: &str = "content_hash";
 const DELETED: &str = "deleted";
 const WRITE_ID: &str = "write_id";
+/// The associations written per lookup field, as a JSON object (absent when none).
+const LINKS: &str = "links";
 
 /// How often `put_if_newer` re-tries when the backend does not say what beat it and the re-read
 /// shows nothing newer (the newer entry went away in between).
@@ -79,6 +81,13 @@ fn encode(key: &RecordKey, entry: &IndexEntry) -> PortResult<Item> {
     if let Some(hubspot_id) = &entry.hubspot_id {
         item.insert(HUBSPOT_ID.to_owned(), s(hubspot_id));
     }
+    if !entry.links.is_empty() {
+        let links = serde_json::to_string(&entry.links).map_err(|e| PortError::Corrupt {
+            what: what(key),
+            reason: e.to_string(),
+        })?;
+        item.insert(LINKS.to_owned(), s(links));
+    }
     Ok(item)
 }
 
@@ -90,6 +99,11 @@ fn decode_entry(item: &Item, what: &str) -> PortResult<IndexEntry> {
         content_hash: reader.string(CONTENT_HASH)?,
         deleted: reader.boolean(DELETED)?,
         write_id: reader.opt_number(WRITE_ID)?.unwrap_or(0),
+        links: match reader.opt_string(LINKS)? {
+            None => Default::default(),
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| reader.corrupt(format!("its links are not a JSON object: {e}")))?,
+        },
     })
 }
 
