@@ -19,6 +19,62 @@ where
     check_count_per_object(factory().await).await;
     check_concurrent_writers_end_with_the_newest(factory().await).await;
     check_links_are_kept_with_their_entry(factory().await).await;
+    check_waiters_are_taken_once(factory().await).await;
+}
+
+/// Records that wait for a target are taken once, by the first `take_waiting` naming it;
+/// recording a waiter twice gives it once; other targets' waiters stay.
+pub async fn check_waiters_are_taken_once(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::waiters_are_taken_once";
+    let (project, other) = (key("Project__c", 1), key("Project__c", 2));
+    let (first, second, third) = (
+        key("Invoice__c", 11),
+        key("Invoice__c", 12),
+        key("Task__c", 13),
+    );
+    ok(
+        CHECK,
+        "wait_for",
+        index
+            .wait_for(&[
+                (project.clone(), first.clone()),
+                (project.clone(), second.clone()),
+                (other.clone(), third.clone()),
+            ])
+            .await,
+    );
+    ok(
+        CHECK,
+        "wait_for again",
+        index.wait_for(&[(project.clone(), first.clone())]).await,
+    );
+    let mut taken = ok(
+        CHECK,
+        "take_waiting",
+        index
+            .take_waiting(&[project.clone(), key("Project__c", 3)])
+            .await,
+    );
+    taken.sort();
+    assert_eq!(
+        taken,
+        [first, second],
+        "[{CHECK}] the target's waiters, once each"
+    );
+    assert_eq!(
+        ok(
+            CHECK,
+            "take again",
+            index.take_waiting(std::slice::from_ref(&project)).await
+        ),
+        Vec::<RecordKey>::new(),
+        "[{CHECK}] taken once"
+    );
+    assert_eq!(
+        ok(CHECK, "take the other", index.take_waiting(&[other]).await),
+        [third],
+        "[{CHECK}] other targets' waiters stay until taken"
+    );
 }
 
 /// The associations written per lookup field are stored with the entry and replaced with it:

@@ -118,6 +118,17 @@ const MIGRATIONS: &[&str] = &[
     // 4: the associations sf2hs wrote per lookup field (JSON object), so a moved lookup
     // removes only its own (platform-behaviours.md H3).
     "ALTER TABLE record_index ADD COLUMN links TEXT NOT NULL DEFAULT '{}';",
+    // 5: records waiting for their lookup's target to be written (`RecordIndex::wait_for`).
+    "
+    CREATE TABLE waiting_links (
+        target_object TEXT NOT NULL,
+        target_id     TEXT NOT NULL,
+        waiter_object TEXT NOT NULL,
+        waiter_id     TEXT NOT NULL,
+        since_ms      INTEGER NOT NULL,
+        PRIMARY KEY (target_object, target_id, waiter_object, waiter_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// One SQLite database holding every embedded port. Cheap to clone: clones share the connection.

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{EmbeddedStore, SqlContext, from_nanos, immediate, to_nanos, to_u64};
-use crate::domain::RecordKey;
+use crate::domain::{RecordKey, SalesforceId};
 use crate::ports::{IndexEntry, IndexWrite, PortError, PortResult, RecordIndex, new_write_id};
 
 /// [`RecordIndex`] on the embedded SQLite database.
@@ -137,6 +137,79 @@ impl RecordIndex for SqliteRecordIndex {
                 tx.commit().context(&what(&key))?;
                 Ok(outcome)
             })
+            .await
+    }
+
+    async fn wait_for(&self, links: &[(RecordKey, RecordKey)]) -> PortResult<()> {
+        let links = links.to_vec();
+        let since = chrono::Utc::now().timestamp_millis();
+        self.store
+            .call(
+                "recording records that wait for their target",
+                move |connection| {
+                    let context = "the records waiting for their target";
+                    let tx = immediate(connection, context)?;
+                    for (target, waiter) in &links {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO waiting_links
+                             (target_object, target_id, waiter_object, waiter_id, since_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![
+                                target.object,
+                                target.record_id.as_str(),
+                                waiter.object,
+                                waiter.record_id.as_str(),
+                                since
+                            ],
+                        )
+                        .context(context)?;
+                    }
+                    tx.commit().context(context)?;
+                    Ok(())
+                },
+            )
+            .await
+    }
+
+    async fn take_waiting(&self, targets: &[RecordKey]) -> PortResult<Vec<RecordKey>> {
+        let targets = targets.to_vec();
+        self.store
+            .call(
+                "taking the records that waited for their target",
+                move |connection| {
+                    let context = "the records waiting for their target";
+                    // Read and delete in one IMMEDIATE transaction: each waiter is taken once.
+                    let tx = immediate(connection, context)?;
+                    let mut taken = Vec::new();
+                    for target in &targets {
+                        let mut statement = tx
+                        .prepare_cached(
+                            "DELETE FROM waiting_links WHERE target_object = ?1 AND target_id = ?2
+                             RETURNING waiter_object, waiter_id",
+                        )
+                        .context(context)?;
+                        let rows = statement
+                            .query_map(params![target.object, target.record_id.as_str()], |row| {
+                                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                            })
+                            .context(context)?;
+                        for row in rows {
+                            let (object, id) = row.context(context)?;
+                            let record_id =
+                                SalesforceId::parse(&id).map_err(|e| PortError::Corrupt {
+                                    what: context.to_owned(),
+                                    reason: format!("{id}: {e}"),
+                                })?;
+                            let waiter = RecordKey { object, record_id };
+                            if !taken.contains(&waiter) {
+                                taken.push(waiter);
+                            }
+                        }
+                    }
+                    tx.commit().context(context)?;
+                    Ok(taken)
+                },
+            )
             .await
     }
 

@@ -71,4 +71,12 @@ pub trait RecordIndex: Send + Sync {
 
     /// How many records of an object the index holds (deleted ones included), for `status`.
     async fn count(&self, object: &str) -> PortResult<u64>;
+
+    /// Records that each `(target, waiter)`'s waiter waits for its target to be written to
+    /// HubSpot (a lookup whose target is not there yet), so the worker that writes the target
+    /// can send the waiter back at once. Recording one again changes nothing.
+    async fn wait_for(&self, links: &[(RecordKey, RecordKey)]) -> PortResult<()>;
+
+    /// Takes (removes and returns) the records waiting for any of `targets`, each once.
+    async fn take_waiting(&self, targets: &[RecordKey]) -> PortResult<Vec<RecordKey>>;
 }

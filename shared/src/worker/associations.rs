@@ -174,6 +174,8 @@ impl Worker {
             .await;
         let mut pairs = Vec::new();
         let mut wanted: Vec<(usize, String, AssociationPair)> = Vec::new();
+        let mut waiting: Vec<(RecordKey, RecordKey)> = Vec::new();
+        let mut missing: Vec<(usize, String, SalesforceId)> = Vec::new();
         for (index, field, target) in members {
             if deleted.contains(target) {
                 // Deleted in Salesforce (its lookups are cleared there): nothing to
@@ -192,8 +194,55 @@ impl Worker {
                     wanted.push((*index, field.clone(), pair));
                 }
                 _ => {
+                    // A mapped target: its worker sends this record back once it is written.
+                    if let Some(target_object) = &target_salesforce_object {
+                        waiting.push((
+                            RecordKey {
+                                object: target_object.clone(),
+                                record_id: target.clone(),
+                            },
+                            items[*index].message.change.record_key(),
+                        ));
+                    }
+                    missing.push((*index, field.clone(), target.clone()));
+                }
+            }
+        }
+        let mut found_now = HashMap::new();
+        if !waiting.is_empty() {
+            self.wait_for_targets(&waiting).await;
+            // Looked for again after the wait was recorded: a target written in between (its
+            // worker looked for waiters before this one was recorded) is linked now.
+            let values: Vec<String> = missing
+                .iter()
+                .map(|(_, _, target)| target.as_str().to_owned())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            if let Ok(found) = self
+                .ports
+                .hubspot
+                .find_by_unique(&target_object, &id_property, &values)
+                .await
+            {
+                found_now = found;
+            }
+        }
+        for (index, field, target) in missing {
+            match (found_now.get(target.as_str()), &items[index].hubspot_id) {
+                (Some(to_id), Some(from_id)) => {
+                    let pair = AssociationPair {
+                        from_id: from_id.clone(),
+                        to_id: to_id.clone(),
+                    };
+                    if !pairs.contains(&pair) {
+                        pairs.push(pair.clone());
+                    }
+                    wanted.push((index, field, pair));
+                }
+                _ => {
                     pending.insert(
-                        *index,
+                        index,
                         format!(
                             "association target {target} is not in HubSpot {object} yet (by {id_property}); it will be retried"
                         ),

@@ -51,6 +51,9 @@ pub struct HubSpotState {
     pub object_ids: HashMap<String, String>,
     /// Objects (as paths name them) HubSpot no longer knows: an upsert to one is refused.
     pub unknown_objects: HashSet<String>,
+    /// (object, id value) of a record made by another writer just after the first lookup
+    /// that missed it: the next lookup finds it.
+    pub appear_on_second_lookup: Option<(String, String)>,
 }
 
 impl FakeHubSpot {
@@ -160,7 +163,26 @@ impl HubSpotRecords for FakeHubSpot {
         _id_property: &str,
         values: &[String],
     ) -> Result<HashMap<String, String>, RemoteError> {
-        let state = self.call("find_by_unique")?;
+        let mut state = self.call("find_by_unique")?;
+        if let Some((appear_in, appear)) = state.appear_on_second_lookup.clone()
+            && appear_in == object.as_str()
+            && values.contains(&appear)
+        {
+            let looked_before = state
+                .calls
+                .iter()
+                .filter(|c| **c == "find_by_unique")
+                .count()
+                > 1;
+            if looked_before {
+                state.appear_on_second_lookup = None;
+                state.next_id += 1;
+                let id = format!("hs{}", state.next_id);
+                state
+                    .records
+                    .insert((appear_in, appear), (id, BTreeMap::new()));
+            }
+        }
         Ok(values
             .iter()
             .filter_map(|value| {

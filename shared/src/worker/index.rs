@@ -229,6 +229,12 @@ mod tests {
         async fn count(&self, _: &str) -> crate::ports::PortResult<u64> {
             Ok(0)
         }
+        async fn wait_for(&self, _: &[(RecordKey, RecordKey)]) -> crate::ports::PortResult<()> {
+            Ok(())
+        }
+        async fn take_waiting(&self, _: &[RecordKey]) -> crate::ports::PortResult<Vec<RecordKey>> {
+            Ok(Vec::new())
+        }
     }
 
     fn write(n: usize, id: &str) -> (usize, RecordKey, IndexEntry, ItemOutcome) {

@@ -48,6 +48,7 @@ mod settle;
 mod stale;
 mod ties;
 mod upsert;
+mod waiting;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -87,6 +88,8 @@ pub struct Worker {
     settings: WorkerSettings,
     /// What each outbound-message action sends, as last read (`nulls`).
     outbound: nulls::OutboundDefinitions,
+    /// The objects lookups lead to, as last read (`waiting`).
+    lookup_targets: waiting::LookupTargets,
 }
 
 impl Worker {
@@ -95,6 +98,7 @@ impl Worker {
             ports,
             settings,
             outbound: nulls::OutboundDefinitions::default(),
+            lookup_targets: waiting::LookupTargets::default(),
         }
     }
 
@@ -202,6 +206,7 @@ impl Worker {
         self.write_associations(&mapping, items).await;
         self.write_deletes(&mapping, items).await;
         self.record_in_index(items).await;
+        self.release_waiting(object, items).await;
     }
 }
 

@@ -53,6 +53,14 @@ impl RecordIndex for RacingIndex {
     async fn count(&self, object: &str) -> PortResult<u64> {
         self.inner.count(object).await
     }
+
+    async fn wait_for(&self, links: &[(RecordKey, RecordKey)]) -> PortResult<()> {
+        self.inner.wait_for(links).await
+    }
+
+    async fn take_waiting(&self, targets: &[RecordKey]) -> PortResult<Vec<RecordKey>> {
+        self.inner.take_waiting(targets).await
+    }
 }
 
 /// A worker on the embedded store whose index lets a racer write first, against the sandboxes.

@@ -10,6 +10,7 @@ mod item;
 mod mapping_store;
 mod record_index;
 mod sync_log;
+mod waiting;
 
 use std::sync::Arc;
 use std::time::Duration;

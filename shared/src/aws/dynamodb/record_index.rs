@@ -281,6 +281,14 @@ impl RecordIndex for DynamoRecordIndex {
         })
     }
 
+    async fn wait_for(&self, links: &[(RecordKey, RecordKey)]) -> PortResult<()> {
+        super::waiting::wait_for(&self.table, links).await
+    }
+
+    async fn take_waiting(&self, targets: &[RecordKey]) -> PortResult<Vec<RecordKey>> {
+        super::waiting::take_waiting(&self.table, targets).await
+    }
+
     async fn count(&self, object: &str) -> PortResult<u64> {
         let mut total = 0_u64;
         let mut start: Option<Item> = None;
