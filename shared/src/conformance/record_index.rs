@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{instant, ok, record_id};
 use crate::domain::RecordKey;
-use crate::ports::{IndexEntry, IndexWrite, RecordIndex};
+use crate::ports::{IndexEntry, IndexWrite, LinkRecord, RecordIndex, RecordLinks};
 
 /// Runs every check, each on a fresh index from `factory`.
 pub async fn run_all<F, Fut>(factory: F)
@@ -18,7 +18,7 @@ where
     check_get_many(factory().await).await;
     check_count_per_object(factory().await).await;
     check_concurrent_writers_end_with_the_newest(factory().await).await;
-    check_links_are_kept_with_their_entry(factory().await).await;
+    check_links_are_journaled(factory().await).await;
     check_waiters_are_taken_once(factory().await).await;
 }
 
@@ -77,37 +77,86 @@ pub async fn check_waiters_are_taken_once(index: Arc<dyn RecordIndex>) {
     );
 }
 
-/// The associations written per lookup field are stored with the entry and replaced with it:
-/// a newer entry without a field's link no longer has it.
-pub async fn check_links_are_kept_with_their_entry(index: Arc<dyn RecordIndex>) {
-    const CHECK: &str = "record_index::links_are_kept_with_their_entry";
-    let key = key("Invoice__c", 7);
-    let mut linked = entry(10, "hash-a", Some("101"), false);
-    linked.links.insert("Project__c".into(), "9001".into());
-    linked.links.insert("Account__c".into(), "42".into());
-    ok(CHECK, "put", index.put_if_newer(&key, &linked).await);
-    assert_eq!(
-        as_given(stored(CHECK, index.as_ref(), &key).await),
-        linked,
-        "[{CHECK}] read back as written"
-    );
-    let many = ok(
+/// The association targets sf2hs may have written are journaled per record and lookup field:
+/// added before they are written, removed once their associations are, but only the entry a
+/// remover read: a target journaled again meanwhile (by a writer linking it now) stays.
+pub async fn check_links_are_journaled(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::links_are_journaled";
+    let (invoice, other) = (key("Invoice__c", 7), key("Invoice__c", 8));
+    let link = |field: &str, target: &str, token: u64| LinkRecord {
+        record: invoice.clone(),
+        field: field.to_owned(),
+        target: target.to_owned(),
+        token,
+    };
+    let targets = |links: &RecordLinks| -> Vec<(String, Vec<String>)> {
+        links
+            .iter()
+            .filter(|(_, targets)| !targets.is_empty())
+            .map(|(field, targets)| (field.clone(), targets.keys().cloned().collect()))
+            .collect()
+    };
+    ok(
         CHECK,
-        "get_many",
-        index.get_many(std::slice::from_ref(&key)).await,
+        "add_links",
+        index
+            .add_links(&[
+                link("Project__c", "9001", 0),
+                link("Project__c", "9002", 0),
+                link("Account__c", "42", 0),
+            ])
+            .await,
+    );
+    let read = ok(
+        CHECK,
+        "links",
+        index.links(&[invoice.clone(), other.clone()]).await,
+    );
+    let journaled = read.get(&invoice).cloned().unwrap_or_default();
+    assert_eq!(
+        targets(&journaled),
+        [
+            ("Account__c".to_owned(), vec!["42".to_owned()]),
+            (
+                "Project__c".to_owned(),
+                vec!["9001".to_owned(), "9002".to_owned()]
+            ),
+        ],
+        "[{CHECK}] {read:?}"
+    );
+    assert!(
+        read.get(&other)
+            .is_none_or(|links| targets(links).is_empty()),
+        "[{CHECK}] a record with none"
+    );
+    let token = |field: &str, target: &str| journaled[field][target];
+
+    // 9001 is journaled again after it was read: removing what was read leaves it.
+    ok(
+        CHECK,
+        "add again",
+        index.add_links(&[link("Project__c", "9001", 0)]).await,
+    );
+    ok(
+        CHECK,
+        "remove_links",
+        index
+            .remove_links(&[
+                link("Project__c", "9001", token("Project__c", "9001")),
+                link("Project__c", "9002", token("Project__c", "9002")),
+                link("Account__c", "42", token("Account__c", "42")),
+            ])
+            .await,
+    );
+    let read = ok(
+        CHECK,
+        "links",
+        index.links(std::slice::from_ref(&invoice)).await,
     );
     assert_eq!(
-        many.get(&key).map(|e| e.links.clone()),
-        Some(linked.links.clone()),
-        "[{CHECK}] get_many reads them too"
-    );
-    let mut moved = entry(11, "hash-b", Some("101"), false);
-    moved.links.insert("Project__c".into(), "9002".into());
-    ok(CHECK, "put", index.put_if_newer(&key, &moved).await);
-    assert_eq!(
-        as_given(stored(CHECK, index.as_ref(), &key).await).links,
-        moved.links,
-        "[{CHECK}] replaced with the entry"
+        targets(&read.get(&invoice).cloned().unwrap_or_default()),
+        [("Project__c".to_owned(), vec!["9001".to_owned()])],
+        "[{CHECK}] the entries read went; the one journaled again stayed"
     );
 }
 
@@ -125,7 +174,6 @@ fn entry(seconds: i64, hash: &str, hubspot_id: Option<&str>, deleted: bool) -> I
         content_hash: hash.to_owned(),
         deleted,
         write_id: 0,
-        links: Default::default(),
     }
 }
 

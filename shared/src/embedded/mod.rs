@@ -115,9 +115,18 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE record_index ADD COLUMN write_id INTEGER NOT NULL DEFAULT 0;",
     // 3: re-syncs Salesforce asks for (a CDC gap overflow): the window's start.
     "ALTER TABLE import_jobs ADD COLUMN since INTEGER;",
-    // 4: the associations sf2hs wrote per lookup field (JSON object), so a moved lookup
-    // removes only its own (platform-behaviours.md H3).
-    "ALTER TABLE record_index ADD COLUMN links TEXT NOT NULL DEFAULT '{}';",
+    // 4: the association targets sf2hs may have written, per record and lookup field, so a
+    // moved lookup removes only its own (platform-behaviours.md H3; `RecordIndex::add_links`).
+    "
+    CREATE TABLE record_links (
+        object    TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        field     TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        token     INTEGER NOT NULL,
+        PRIMARY KEY (object, record_id, field, target)
+    ) WITHOUT ROWID;
+    ",
     // 5: records waiting for their lookup's target to be written (`RecordIndex::wait_for`).
     "
     CREATE TABLE waiting_links (

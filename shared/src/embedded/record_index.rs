@@ -7,7 +7,43 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{EmbeddedStore, SqlContext, from_nanos, immediate, to_nanos, to_u64};
 use crate::domain::{RecordKey, SalesforceId};
-use crate::ports::{IndexEntry, IndexWrite, PortError, PortResult, RecordIndex, new_write_id};
+use crate::ports::{
+    IndexEntry, IndexWrite, LinkRecord, PortError, PortResult, RecordIndex, RecordLinks,
+    new_write_id,
+};
+
+impl SqliteRecordIndex {
+    /// Runs `sql` (taking object, record id, field, target, token) for each link, in one
+    /// transaction.
+    async fn change_links(&self, links: &[LinkRecord], sql: &'static str) -> PortResult<()> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        let links = links.to_vec();
+        self.store
+            .call("writing the link journal", move |connection| {
+                let context = "writing the link journal";
+                let tx = immediate(connection, context)?;
+                {
+                    let mut statement = tx.prepare_cached(sql).context(context)?;
+                    for link in &links {
+                        statement
+                            .execute(params![
+                                link.record.object,
+                                link.record.record_id.as_str(),
+                                link.field,
+                                link.target,
+                                link.token.cast_signed()
+                            ])
+                            .context(context)?;
+                    }
+                }
+                tx.commit().context(context)?;
+                Ok(())
+            })
+            .await
+    }
+}
 
 /// [`RecordIndex`] on the embedded SQLite database.
 #[derive(Debug, Clone)]
@@ -28,33 +64,21 @@ fn what(key: &RecordKey) -> String {
 fn read(connection: &Connection, key: &RecordKey) -> PortResult<Option<IndexEntry>> {
     connection
         .query_row(
-            "SELECT hubspot_id, modstamp, content_hash, deleted, write_id, links FROM record_index
+            "SELECT hubspot_id, modstamp, content_hash, deleted, write_id FROM record_index
              WHERE object = ?1 AND record_id = ?2",
             params![key.object, key.record_id.as_str()],
             |row| {
-                Ok((
-                    IndexEntry {
-                        hubspot_id: row.get(0)?,
-                        modstamp: from_nanos(row.get(1)?),
-                        content_hash: row.get(2)?,
-                        deleted: row.get(3)?,
-                        write_id: row.get::<_, i64>(4)?.cast_unsigned(),
-                        links: Default::default(),
-                    },
-                    row.get::<_, String>(5)?,
-                ))
+                Ok(IndexEntry {
+                    hubspot_id: row.get(0)?,
+                    modstamp: from_nanos(row.get(1)?),
+                    content_hash: row.get(2)?,
+                    deleted: row.get(3)?,
+                    write_id: row.get::<_, i64>(4)?.cast_unsigned(),
+                })
             },
         )
         .optional()
-        .context(&what(key))?
-        .map(|(mut entry, links)| {
-            entry.links = serde_json::from_str(&links).map_err(|e| PortError::Corrupt {
-                what: what(key),
-                reason: format!("its links are not a JSON object: {e}"),
-            })?;
-            Ok(entry)
-        })
-        .transpose()
+        .context(&what(key))
 }
 
 #[async_trait]
@@ -92,10 +116,6 @@ impl RecordIndex for SqliteRecordIndex {
         let key = key.clone();
         let entry = entry.clone();
         let modstamp = to_nanos(entry.modstamp, "modstamp")?;
-        let links = serde_json::to_string(&entry.links).map_err(|e| PortError::Corrupt {
-            what: what(&key),
-            reason: e.to_string(),
-        })?;
         self.store
             .call("writing the record index", move |connection| {
                 // Read and write in one IMMEDIATE transaction: no other writer (of this process
@@ -115,13 +135,12 @@ impl RecordIndex for SqliteRecordIndex {
                 };
                 tx.execute(
                     "INSERT INTO record_index
-                         (object, record_id, hubspot_id, modstamp, content_hash, deleted, write_id,
-                          links)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         (object, record_id, hubspot_id, modstamp, content_hash, deleted, write_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (object, record_id) DO UPDATE SET
                          hubspot_id = excluded.hubspot_id, modstamp = excluded.modstamp,
                          content_hash = excluded.content_hash, deleted = excluded.deleted,
-                         write_id = excluded.write_id, links = excluded.links",
+                         write_id = excluded.write_id",
                     params![
                         key.object,
                         key.record_id.as_str(),
@@ -129,8 +148,7 @@ impl RecordIndex for SqliteRecordIndex {
                         modstamp,
                         entry.content_hash,
                         entry.deleted,
-                        new_write_id().cast_signed(),
-                        links
+                        new_write_id().cast_signed()
                     ],
                 )
                 .context(&what(&key))?;
@@ -211,6 +229,69 @@ impl RecordIndex for SqliteRecordIndex {
                 },
             )
             .await
+    }
+
+    async fn links(&self, records: &[RecordKey]) -> PortResult<HashMap<RecordKey, RecordLinks>> {
+        let records = records.to_vec();
+        self.store
+            .call("reading the link journal", move |connection| {
+                let context = "reading the link journal";
+                let mut statement = connection
+                    .prepare_cached(
+                        "SELECT field, target, token FROM record_links
+                         WHERE object = ?1 AND record_id = ?2",
+                    )
+                    .context(context)?;
+                let mut found: HashMap<RecordKey, RecordLinks> = HashMap::new();
+                for record in records {
+                    let rows = statement
+                        .query_map(params![record.object, record.record_id.as_str()], |row| {
+                            Ok((
+                                row.get::<_, String>(0)?,
+                                row.get::<_, String>(1)?,
+                                row.get::<_, i64>(2)?,
+                            ))
+                        })
+                        .context(context)?;
+                    for row in rows {
+                        let (field, target, token) = row.context(context)?;
+                        found
+                            .entry(record.clone())
+                            .or_default()
+                            .entry(field)
+                            .or_default()
+                            .insert(target, token.cast_unsigned());
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn add_links(&self, links: &[LinkRecord]) -> PortResult<()> {
+        let links: Vec<LinkRecord> = links
+            .iter()
+            .map(|link| LinkRecord {
+                token: new_write_id(),
+                ..link.clone()
+            })
+            .collect();
+        self.change_links(
+            &links,
+            "INSERT INTO record_links (object, record_id, field, target, token)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (object, record_id, field, target) DO UPDATE SET token = excluded.token",
+        )
+        .await
+    }
+
+    async fn remove_links(&self, links: &[LinkRecord]) -> PortResult<()> {
+        self.change_links(
+            links,
+            "DELETE FROM record_links
+             WHERE object = ?1 AND record_id = ?2 AND field = ?3 AND target = ?4 AND token = ?5",
+        )
+        .await
     }
 
     async fn count(&self, object: &str) -> PortResult<u64> {

@@ -17,7 +17,9 @@ pub use change_queue::{
 pub use error::{Cause, PortError, PortResult};
 pub use import_jobs::{ImportCounts, ImportJob, ImportJobs, ImportStatus};
 pub use mapping_store::{MappingStore, StoredMapping};
-pub use record_index::{IndexEntry, IndexWrite, RecordIndex, new_write_id};
+pub use record_index::{
+    IndexEntry, IndexWrite, LinkRecord, RecordIndex, RecordLinks, new_write_id,
+};
 pub use remote::{
     AssociationPair, HubSpotRecords, RecordPage, RecordPages, RemoteError, SalesforceRecords,
     UpsertRecord, WriteOutcome,

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -6,6 +6,24 @@ use serde::{Deserialize, Serialize};
 
 use super::PortResult;
 use crate::domain::RecordKey;
+
+/// The association targets sf2hs may have written for one record: lookup field → each
+/// target's HubSpot id → the token its last journaling drew.
+pub type RecordLinks = BTreeMap<String, BTreeMap<String, u64>>;
+
+/// One association target of one record's lookup field, in the link journal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkRecord {
+    pub record: RecordKey,
+    /// The lookup field's API name.
+    pub field: String,
+    /// The target's HubSpot id.
+    pub target: String,
+    /// For `remove_links`: the token read with it; the entry goes only if no writer journaled
+    /// the target again since (it may be writing the association now). Ignored by `add_links`,
+    /// which draws a fresh one.
+    pub token: u64,
+}
 
 /// What sf2hs last wrote to HubSpot for one Salesforce record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,11 +42,6 @@ pub struct IndexEntry {
     /// that left the modstamp as it was.
     #[serde(default)]
     pub write_id: u64,
-    /// The association sf2hs wrote for each lookup field of the state applied: the field's
-    /// API name → the target's HubSpot id. A lookup that moves or is cleared removes only this
-    /// one (platform-behaviours.md H3): associations users made stay.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub links: BTreeMap<String, String>,
 }
 
 /// A fresh [`IndexEntry::write_id`]: 63 random bits, so it also fits a signed 64-bit column.
@@ -79,4 +92,17 @@ pub trait RecordIndex: Send + Sync {
 
     /// Takes (removes and returns) the records waiting for any of `targets`, each once.
     async fn take_waiting(&self, targets: &[RecordKey]) -> PortResult<Vec<RecordKey>>;
+
+    /// The link journal of these records: the association targets sf2hs may have written, per
+    /// lookup field (a record with none is absent or empty). A moved or cleared lookup removes
+    /// these and only these (platform-behaviours.md H3).
+    async fn links(&self, records: &[RecordKey]) -> PortResult<HashMap<RecordKey, RecordLinks>>;
+
+    /// Journals targets before their associations are written (and again after), so that a
+    /// crash between the write and the record leaves them known. Each add draws a fresh token.
+    async fn add_links(&self, links: &[LinkRecord]) -> PortResult<()>;
+
+    /// Forgets targets once their associations are removed: each entry whose token is still
+    /// the one given (a target journaled again meanwhile stays).
+    async fn remove_links(&self, links: &[LinkRecord]) -> PortResult<()>;
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::domain::{RecordKey, SalesforceId};
 use crate::mapping::{AssociationTarget, HubSpotObjectRef, Mapping};
-use crate::ports::AssociationPair;
+use crate::ports::{AssociationPair, LinkRecord, RecordLinks};
 
 use super::Worker;
 use super::item::{Item, ItemOutcome};
@@ -23,6 +23,12 @@ pub(super) type MappedTargets = HashMap<String, (HubSpotObjectRef, String)>;
 /// Why an item must wait, by its position in the batch.
 pub(super) type Pending = HashMap<usize, String>;
 
+/// The link journal of the batch's written records, by their position in the batch.
+pub(super) type Journal = HashMap<usize, RecordLinks>;
+
+/// A link written in this batch: the item, the lookup field and the target's HubSpot id.
+pub(super) type Linked = (usize, String, String);
+
 /// The batch's associations, grouped into calls.
 #[derive(Default)]
 struct Groups {
@@ -38,36 +44,78 @@ impl Worker {
     /// for lookups that moved or were cleared, and makes the records whose targets are missing
     /// wait for them.
     pub(super) async fn write_associations(&self, mapping: &Mapping, items: &mut [Item]) {
-        for item in items.iter_mut() {
-            // A record HubSpot made now has none of the associations the index recorded (they
-            // were the archived record's).
-            item.links = match (&item.seen, item.created) {
-                (Some(seen), false) => seen.links.clone(),
-                _ => BTreeMap::new(),
-            };
-        }
-        let mut groups = self.association_groups(mapping, items).await;
         let mut pending = Pending::new();
+        let Some(journal) = self.read_journal(mapping, items, &mut pending).await else {
+            for (index, reason) in pending {
+                items[index].outcome = Some(ItemOutcome::WaitingForTarget { reason });
+            }
+            return;
+        };
+        let mut groups = self.association_groups(mapping, items).await;
+        let mut linked = Vec::new();
         for (group, members) in std::mem::take(&mut groups.members) {
             let target_salesforce_object = groups.salesforce_objects.get(&group).cloned();
-            let linked = self
-                .write_group(
+            linked.extend(
+                self.write_group(
                     mapping,
                     items,
                     group,
                     &members,
                     target_salesforce_object,
+                    &journal,
                     &mut pending,
                 )
-                .await;
-            for (index, field, to_id) in linked {
-                items[index].links.insert(field, to_id);
-            }
+                .await,
+            );
         }
-        self.unlink_previous(mapping, items, &groups.targets_of_mapped, &mut pending)
-            .await;
+        self.unlink_previous(
+            mapping,
+            items,
+            &journal,
+            &linked,
+            &groups.targets_of_mapped,
+            &mut pending,
+        )
+        .await;
         for (index, reason) in pending {
             items[index].outcome = Some(ItemOutcome::WaitingForTarget { reason });
+        }
+    }
+
+    /// The link journal of the batch's written records, by position; `None` (every record with
+    /// lookups waiting) when it cannot be read, since then nothing can be unlinked safely.
+    async fn read_journal(
+        &self,
+        mapping: &Mapping,
+        items: &[Item],
+        pending: &mut Pending,
+    ) -> Option<Journal> {
+        if mapping.associations.is_empty() {
+            return Some(Journal::new());
+        }
+        let written: Vec<(usize, RecordKey)> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| item.open() && item.hubspot_id.is_some() && item.mapped.is_some())
+            .map(|(n, item)| (n, item.message.change.record_key()))
+            .collect();
+        if written.is_empty() {
+            return Some(Journal::new());
+        }
+        let keys: Vec<RecordKey> = written.iter().map(|(_, key)| key.clone()).collect();
+        match self.ports.index.links(&keys).await {
+            Ok(mut links) => Some(
+                written
+                    .into_iter()
+                    .filter_map(|(n, key)| Some((n, links.remove(&key)?)))
+                    .collect(),
+            ),
+            Err(e) => {
+                for (n, _) in written {
+                    pending.insert(n, format!("reading the associations sf2hs wrote: {e}"));
+                }
+                None
+            }
         }
     }
 
@@ -135,6 +183,7 @@ impl Worker {
 
     /// One group's call: finds the targets in HubSpot and associates the pairs found. Returns
     /// the links written: (item, lookup field, target's HubSpot id).
+    #[allow(clippy::too_many_arguments)]
     async fn write_group(
         &self,
         mapping: &Mapping,
@@ -142,8 +191,9 @@ impl Worker {
         group: AssociationGroup,
         members: &Members,
         target_salesforce_object: Option<String>,
+        journal: &Journal,
         pending: &mut Pending,
-    ) -> Vec<(usize, String, String)> {
+    ) -> Vec<Linked> {
         let (object, id_property, type_id) = group;
         let target_object = HubSpotObjectRef::parse(&object);
         let values: Vec<String> = members
@@ -253,6 +303,31 @@ impl Worker {
         if pairs.is_empty() {
             return Vec::new();
         }
+        // Journaled before they are written: a crash after the write leaves them known, so the
+        // next move of the lookup removes them (and only them).
+        let new_links: Vec<LinkRecord> = wanted
+            .iter()
+            .filter(|(index, field, pair)| {
+                !journal
+                    .get(index)
+                    .and_then(|links| links.get(field))
+                    .is_some_and(|targets| targets.contains_key(&pair.to_id))
+            })
+            .map(|(index, field, pair)| LinkRecord {
+                record: items[*index].message.change.record_key(),
+                field: field.clone(),
+                target: pair.to_id.clone(),
+                token: 0,
+            })
+            .collect();
+        if !new_links.is_empty()
+            && let Err(e) = self.ports.index.add_links(&new_links).await
+        {
+            for (index, _, _) in &wanted {
+                pending.insert(*index, format!("recording the associations to write: {e}"));
+            }
+            return Vec::new();
+        }
         let failed: HashMap<AssociationPair, String> = match self
             .ports
             .hubspot
@@ -278,6 +353,26 @@ impl Worker {
                 }
                 None => linked.push((index, field, pair.to_id)),
             }
+        }
+        // Journaled again now that they are written: another worker that read the journal
+        // before and is removing one of these (its record's lookup had moved) keeps it
+        // journaled, since it forgets only the entry it read.
+        let written: Vec<LinkRecord> = linked
+            .iter()
+            .map(|(index, field, to_id)| LinkRecord {
+                record: items[*index].message.change.record_key(),
+                field: field.clone(),
+                target: to_id.clone(),
+                token: 0,
+            })
+            .collect();
+        if !written.is_empty()
+            && let Err(e) = self.ports.index.add_links(&written).await
+        {
+            for (index, _, _) in &linked {
+                pending.insert(*index, format!("recording the associations written: {e}"));
+            }
+            return Vec::new();
         }
         linked
     }

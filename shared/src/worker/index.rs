@@ -30,7 +30,6 @@ impl Worker {
                         content_hash: String::new(),
                         deleted: true,
                         write_id: 0,
-                        links: Default::default(),
                     },
                     "deleted",
                 ),
@@ -41,7 +40,6 @@ impl Worker {
                         content_hash: mapped.content_hash.as_str().to_owned(),
                         deleted: item.kept_after_delete,
                         write_id: 0,
-                        links: item.links.clone(),
                     },
                     if item.kept_after_delete {
                         "deleted in Salesforce; kept in HubSpot with its last state"
@@ -235,6 +233,21 @@ mod tests {
         async fn take_waiting(&self, _: &[RecordKey]) -> crate::ports::PortResult<Vec<RecordKey>> {
             Ok(Vec::new())
         }
+        async fn links(
+            &self,
+            _: &[RecordKey],
+        ) -> crate::ports::PortResult<HashMap<RecordKey, crate::ports::RecordLinks>> {
+            Ok(HashMap::new())
+        }
+        async fn add_links(&self, _: &[crate::ports::LinkRecord]) -> crate::ports::PortResult<()> {
+            Ok(())
+        }
+        async fn remove_links(
+            &self,
+            _: &[crate::ports::LinkRecord],
+        ) -> crate::ports::PortResult<()> {
+            Ok(())
+        }
     }
 
     fn write(n: usize, id: &str) -> (usize, RecordKey, IndexEntry, ItemOutcome) {
@@ -250,7 +263,6 @@ mod tests {
                 content_hash: String::new(),
                 deleted: false,
                 write_id: 0,
-                links: Default::default(),
             },
             ItemOutcome::Synced { detail: "upserted" },
         )

@@ -36,9 +36,6 @@ pub(super) struct Item {
     pub seen: Option<IndexEntry>,
     /// HubSpot created the record in this batch: it has no associations to prune.
     pub created: bool,
-    /// The association written for each lookup field once this batch is done: the index's
-    /// (`seen`), updated with what this batch linked and unlinked. Recorded in the index.
-    pub links: BTreeMap<String, String>,
     /// The state it carries cannot be written as it is, so the record is read: it shares its
     /// stamp with a different state, in the index or the batch, and only a read says which is
     /// newest (`ties`); or it is an outbound message's whose action's definition could not be
@@ -67,7 +64,6 @@ impl Item {
             archived: false,
             seen: None,
             created: false,
-            links: BTreeMap::new(),
             read_first: false,
             found_gone: false,
             kept_after_delete: false,

@@ -1,64 +1,96 @@
 //! Removing the associations sf2hs wrote for lookups that moved or were cleared, and only
-//! those: the index records, per lookup field, the target it linked (`IndexEntry::links`), so
-//! associations users made between the same objects, or labels they added to the same pair,
-//! stay (platform-behaviours.md H3).
+//! those. Every target sf2hs associates a record with is journaled before the association is
+//! written and again after (`RecordIndex::add_links`), so a crash between the two leaves it
+//! known; a moved or cleared lookup removes the journaled targets that are not its target now,
+//! by the type sf2hs writes, then forgets each entry it read, unless a writer journaled the
+//! target again meanwhile (it may be writing that association now). Associations users made between the same objects, and labels they
+//! added to the same pair, stay (platform-behaviours.md H3).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::mapping::{HubSpotObjectRef, Mapping};
-use crate::ports::AssociationPair;
+use crate::ports::{AssociationPair, LinkRecord};
 
 use super::Worker;
-use super::associations::{MappedTargets, Pending};
+use super::associations::{Journal, Linked, MappedTargets, Pending};
 use super::item::Item;
 
 /// Links to remove in one call: the target object and association type, then each
-/// (item, lookup field, pair).
-type Unlinks = BTreeMap<(String, Option<u32>), Vec<(usize, String, AssociationPair)>>;
+/// (item, link, pair).
+type Unlinks = BTreeMap<(String, Option<u32>), Vec<(usize, LinkRecord, AssociationPair)>>;
 
 impl Worker {
-    /// For each written record, removes the association the index recorded for a lookup
-    /// field whose target is now another record, or none (the lookup was cleared). A failure
-    /// makes the item retry.
+    /// For each written record, removes the journaled associations of each lookup field whose
+    /// target is now another record (`linked`), or none (the lookup was cleared). A lookup
+    /// this batch did not settle (its target missing, or not in the state) is left as it is.
+    /// A failure makes the item retry.
     pub(super) async fn unlink_previous(
         &self,
         mapping: &Mapping,
-        items: &mut [Item],
+        items: &[Item],
+        journal: &Journal,
+        linked: &[Linked],
         targets_of_mapped: &MappedTargets,
         pending: &mut Pending,
     ) {
         let mut targets = targets_of_mapped.clone();
         let mut unlinks = Unlinks::new();
-        for (index, item) in items.iter().enumerate() {
-            if !item.open() || item.created || pending.contains_key(&index) {
+        let mut forget: Vec<LinkRecord> = Vec::new();
+        for (index, links) in journal {
+            let item = &items[*index];
+            if !item.open() || pending.contains_key(index) {
                 continue;
             }
-            let (Some(mapped), Some(from_id), Some(seen)) =
-                (&item.mapped, &item.hubspot_id, &item.seen)
-            else {
+            let (Some(mapped), Some(from_id)) = (&item.mapped, &item.hubspot_id) else {
                 continue;
             };
+            let record = item.message.change.record_key();
+            // What this batch linked, by field: kept.
+            let now: BTreeMap<&str, &str> = linked
+                .iter()
+                .filter(|(n, _, _)| n == index)
+                .map(|(_, field, to)| (field.as_str(), to.as_str()))
+                .collect();
             for association in &mapping.associations {
                 let field = &association.salesforce_field;
-                let Some(previous) = seen.links.get(field) else {
+                let Some(journaled) = links.get(field).filter(|t| !t.is_empty()) else {
                     continue;
                 };
-                let cleared = mapped.cleared_associations.contains(field);
-                let now = if cleared { None } else { item.links.get(field) };
-                if now == Some(previous) {
-                    continue;
-                }
-                if !cleared && now.is_none() {
+                let current = now.get(field.as_str()).copied();
+                if current.is_none() && !mapped.cleared_associations.contains(field) {
                     continue;
                 }
                 // Another lookup of the record that links the same target keeps the pair.
-                let still_wanted = mapping.associations.iter().any(|other| {
-                    &other.salesforce_field != field
-                        && other.target == association.target
-                        && other.association_type_id == association.association_type_id
-                        && item.links.get(&other.salesforce_field) == Some(previous)
-                });
-                if still_wanted {
+                let kept_by_others: BTreeSet<&str> = mapping
+                    .associations
+                    .iter()
+                    .filter(|other| {
+                        &other.salesforce_field != field
+                            && other.target == association.target
+                            && other.association_type_id == association.association_type_id
+                    })
+                    .filter_map(|other| now.get(other.salesforce_field.as_str()).copied())
+                    .collect();
+                let stale: Vec<(&String, &u64)> = journaled
+                    .iter()
+                    .filter(|(target, _)| {
+                        Some(target.as_str()) != current
+                            && !kept_by_others.contains(target.as_str())
+                    })
+                    .collect();
+                if stale.is_empty() {
+                    continue;
+                }
+                let links_of = |(target, token): (&String, &u64)| LinkRecord {
+                    record: record.clone(),
+                    field: field.clone(),
+                    target: target.clone(),
+                    token: *token,
+                };
+                if item.created {
+                    // Journaled for the record HubSpot had before (archived): nothing of
+                    // this one to remove.
+                    forget.extend(stale.into_iter().map(links_of));
                     continue;
                 }
                 let Some((object, _)) = self
@@ -67,17 +99,19 @@ impl Worker {
                 else {
                     continue;
                 };
-                unlinks
+                let calls = unlinks
                     .entry((object.as_str().to_owned(), association.association_type_id))
-                    .or_default()
-                    .push((
-                        index,
-                        field.clone(),
+                    .or_default();
+                for (target, token) in stale {
+                    calls.push((
+                        *index,
+                        links_of((target, token)),
                         AssociationPair {
                             from_id: from_id.clone(),
-                            to_id: previous.clone(),
+                            to_id: target.clone(),
                         },
                     ));
+                }
             }
         }
         for ((object, type_id), members) in unlinks {
@@ -89,14 +123,7 @@ impl Worker {
                 .dissociate(&mapping.hubspot_target(), &to, type_id, &pairs)
                 .await
             {
-                Ok(()) => {
-                    for (index, field, pair) in members {
-                        let links = &mut items[index].links;
-                        if links.get(&field) == Some(&pair.to_id) {
-                            links.remove(&field);
-                        }
-                    }
-                }
+                Ok(()) => forget.extend(members.into_iter().map(|(_, link, _)| link)),
                 Err(e) => {
                     for (index, _, pair) in members {
                         pending.insert(
@@ -106,6 +133,12 @@ impl Worker {
                     }
                 }
             }
+        }
+        if !forget.is_empty()
+            && let Err(e) = self.ports.index.remove_links(&forget).await
+        {
+            // Removed in HubSpot, still journaled: a later move removes them again, harmlessly.
+            tracing::warn!(links = forget.len(), error = %e, "cannot forget removed associations");
         }
     }
 }

@@ -110,12 +110,6 @@ impl Worker {
                 content_hash,
                 deleted: item.kept_after_delete,
                 write_id: 0,
-                // Nothing was written: the associations stay as recorded.
-                links: item
-                    .seen
-                    .as_ref()
-                    .map(|seen| seen.links.clone())
-                    .unwrap_or_default(),
             };
             // Another writer may have stored (and written to HubSpot) a state in between,
             // which this newer one, not written, would hide: read again. (A newer state stored

@@ -108,7 +108,6 @@ fn index_entry(n: u32) -> IndexEntry {
         content_hash: format!("hash-{n}"),
         deleted: false,
         write_id: 0,
-        links: Default::default(),
     }
 }
 

@@ -133,7 +133,6 @@ async fn everything_survives_a_reopen() {
         content_hash: "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c".to_owned(),
         deleted: false,
         write_id: 0,
-        links: Default::default(),
     };
     let log_entry = SyncLogEntry {
         at: conformance::now_ms(),

@@ -61,6 +61,21 @@ impl RecordIndex for RacingIndex {
     async fn take_waiting(&self, targets: &[RecordKey]) -> PortResult<Vec<RecordKey>> {
         self.inner.take_waiting(targets).await
     }
+
+    async fn links(
+        &self,
+        records: &[RecordKey],
+    ) -> PortResult<HashMap<RecordKey, sf2hs_shared::ports::RecordLinks>> {
+        self.inner.links(records).await
+    }
+
+    async fn add_links(&self, links: &[sf2hs_shared::ports::LinkRecord]) -> PortResult<()> {
+        self.inner.add_links(links).await
+    }
+
+    async fn remove_links(&self, links: &[sf2hs_shared::ports::LinkRecord]) -> PortResult<()> {
+        self.inner.remove_links(links).await
+    }
 }
 
 /// A worker on the embedded store whose index lets a racer write first, against the sandboxes.
@@ -287,7 +302,6 @@ async fn a_concurrent_newer_state_makes_the_worker_read_the_record_again() {
             content_hash: "written by another worker".into(),
             deleted: false,
             write_id: 0,
-            links: Default::default(),
         },
     ));
     race.one_batch_shows(
@@ -379,7 +393,6 @@ async fn a_state_another_writer_recorded_first_makes_the_worker_read_again() {
         content_hash: hash.into(),
         deleted: false,
         write_id: 0,
-        links: Default::default(),
     };
     let key = change.record_key();
     *race.index.newer.lock().expect("lock") =

@@ -7,6 +7,7 @@
 
 mod import_jobs;
 mod item;
+mod links;
 mod mapping_store;
 mod record_index;
 mod sync_log;

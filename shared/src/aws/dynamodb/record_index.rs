@@ -20,7 +20,10 @@ use super::{
 use crate::aws::error::port_error;
 use crate::aws::{BATCH_ATTEMPTS, backoff};
 use crate::domain::{RecordKey, SalesforceId};
-use crate::ports::{IndexEntry, IndexWrite, PortError, PortResult, RecordIndex, new_write_id};
+use crate::ports::{
+    IndexEntry, IndexWrite, LinkRecord, PortError, PortResult, RecordIndex, RecordLinks,
+    new_write_id,
+};
 
 const SORT: &str = "RECORD";
 const ENTITY: &str = "record";
@@ -31,8 +34,6 @@ const MODSTAMP: &str = "modstamp_ns";
 const CONTENT_HASH: &str = "content_hash";
 const DELETED: &str = "deleted";
 const WRITE_ID: &str = "write_id";
-/// The associations written per lookup field, as a JSON object (absent when none).
-const LINKS: &str = "links";
 
 /// How often `put_if_newer` re-tries when the backend does not say what beat it and the re-read
 /// shows nothing newer (the newer entry went away in between).
@@ -81,13 +82,6 @@ fn encode(key: &RecordKey, entry: &IndexEntry) -> PortResult<Item> {
     if let Some(hubspot_id) = &entry.hubspot_id {
         item.insert(HUBSPOT_ID.to_owned(), s(hubspot_id));
     }
-    if !entry.links.is_empty() {
-        let links = serde_json::to_string(&entry.links).map_err(|e| PortError::Corrupt {
-            what: what(key),
-            reason: e.to_string(),
-        })?;
-        item.insert(LINKS.to_owned(), s(links));
-    }
     Ok(item)
 }
 
@@ -99,11 +93,6 @@ fn decode_entry(item: &Item, what: &str) -> PortResult<IndexEntry> {
         content_hash: reader.string(CONTENT_HASH)?,
         deleted: reader.boolean(DELETED)?,
         write_id: reader.opt_number(WRITE_ID)?.unwrap_or(0),
-        links: match reader.opt_string(LINKS)? {
-            None => Default::default(),
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| reader.corrupt(format!("its links are not a JSON object: {e}")))?,
-        },
     })
 }
 
@@ -287,6 +276,18 @@ impl RecordIndex for DynamoRecordIndex {
 
     async fn take_waiting(&self, targets: &[RecordKey]) -> PortResult<Vec<RecordKey>> {
         super::waiting::take_waiting(&self.table, targets).await
+    }
+
+    async fn links(&self, records: &[RecordKey]) -> PortResult<HashMap<RecordKey, RecordLinks>> {
+        super::links::links(&self.table, records).await
+    }
+
+    async fn add_links(&self, links: &[LinkRecord]) -> PortResult<()> {
+        super::links::add(&self.table, links).await
+    }
+
+    async fn remove_links(&self, links: &[LinkRecord]) -> PortResult<()> {
+        super::links::remove(&self.table, links).await
     }
 
     async fn count(&self, object: &str) -> PortResult<u64> {

@@ -5,12 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::item::{Item, n, s};
-use super::{BACKEND, ENTITY_ATTRIBUTE, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, Table, built};
+use super::{BACKEND, ENTITY_ATTRIBUTE, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, Table};
 use crate::aws::error::port_error;
-use crate::aws::{BATCH_ATTEMPTS, backoff};
 use crate::domain::{RecordKey, SalesforceId};
 use crate::ports::{PortError, PortResult};
 
@@ -134,56 +133,15 @@ pub(super) async fn take_waiting(
 
 /// The keys, among `targets`', of the items that exist.
 async fn waited_for(table: &Table, targets: &[RecordKey]) -> PortResult<Vec<Item>> {
-    let doing = "reading which records wait for their target";
-    let mut pending = built(
-        KeysAndAttributes::builder()
-            .set_keys(Some(targets.iter().map(item_key).collect()))
-            .projection_expression("#pk, #sk")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#sk", SORT_KEY)
-            .consistent_read(true)
-            .build(),
-        doing,
-    )?;
-    let mut found = Vec::new();
-    for attempt in 0..BATCH_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(backoff(attempt)).await;
-        }
-        let output = table
-            .client
-            .batch_get_item()
-            .request_items(&table.name, pending)
-            .send()
-            .await
-            .map_err(|e| port_error(BACKEND, &format!("{doing} in {}", table.name), e))?;
-        found.extend(
-            output
-                .responses()
-                .and_then(|r| r.get(&table.name))
-                .into_iter()
-                .flatten()
-                .map(|item| {
-                    item.iter()
-                        .filter(|(k, _)| *k == PARTITION_KEY || *k == SORT_KEY)
-                        .map(|(k, v): (&String, &AttributeValue)| (k.clone(), v.clone()))
-                        .collect::<Item>()
-                }),
-        );
-        match output
-            .unprocessed_keys()
-            .and_then(|u| u.get(&table.name))
-            .filter(|k| !k.keys().is_empty())
-        {
-            Some(left) => pending = left.clone(),
-            None => return Ok(found),
-        }
-    }
-    Err(PortError::Unavailable {
-        backend: BACKEND,
-        reason: format!(
-            "{doing}: keys still unprocessed after {BATCH_ATTEMPTS} attempts (the table is \
-             throttled)"
-        ),
-    })
+    let keys = targets.iter().map(item_key).collect();
+    let found =
+        super::links::batch_get(table, keys, "reading which records wait for their target").await?;
+    Ok(found
+        .into_iter()
+        .map(|item| {
+            item.into_iter()
+                .filter(|(k, _)| k == PARTITION_KEY || k == SORT_KEY)
+                .collect::<Item>()
+        })
+        .collect())
 }
