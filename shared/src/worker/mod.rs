@@ -5,7 +5,8 @@
 //! later ones:
 //!
 //! 1. `item`: one item per record, its newest change first (`newest_per_record`);
-//! 2. `gate`: the object's mapping must be active (draft: skipped; paused: parked);
+//! 2. `gate`: the object's mapping must be active (draft: skipped; paused: parked), and
+//!    `resolve` gives it its objectTypeId when stored without one (H1);
 //! 3. `nulls`: an outbound message's state gets the nulls it left out (the fields its action
 //!    sends, by the Tooling API's definition), or is read when that cannot be known; then
 //!    `stale::read_index` and `ties`: the records' index entries; a carried state that shares
@@ -21,7 +22,8 @@
 //!    for it (and no other: users' stay);
 //! 8. `archive`: deletes archive the HubSpot record unless the mapping keeps it;
 //! 9. `index`: what was applied goes into the record index with a conditional write; a write
-//!    that shows another writer in between asks for a re-read;
+//!    that shows another writer in between asks for a re-read; then `waiting` sends back the
+//!    records that waited for the ones just written (their lookups' targets);
 //! 10. `settle`: each outcome becomes its messages' dispositions, a sync-log entry and import
 //!     counts (`retry` says which failures spend a record's tries).
 //!
