@@ -305,7 +305,7 @@ impl Worker {
         }
         // Journaled before they are written: a crash after the write leaves them known, so the
         // next move of the lookup removes them (and only them).
-        let new_links: Vec<LinkRecord> = wanted
+        let new_links: Vec<Linked> = wanted
             .iter()
             .filter(|(index, field, pair)| {
                 !journal
@@ -313,18 +313,17 @@ impl Worker {
                     .and_then(|links| links.get(field))
                     .is_some_and(|targets| targets.contains_key(&pair.to_id))
             })
-            .map(|(index, field, pair)| LinkRecord {
-                record: items[*index].message.change.record_key(),
-                field: field.clone(),
-                target: pair.to_id.clone(),
-                token: 0,
-            })
+            .map(|(index, field, pair)| (*index, field.clone(), pair.to_id.clone()))
             .collect();
-        if !new_links.is_empty()
-            && let Err(e) = self.ports.index.add_links(&new_links).await
+        if !self
+            .journal_links(items, &new_links, "to write", pending)
+            .await
         {
+            // None of the group's pairs is written: they go in one call.
             for (index, _, _) in &wanted {
-                pending.insert(*index, format!("recording the associations to write: {e}"));
+                pending.entry(*index).or_insert_with(|| {
+                    format!("the associations to {object} wait for the others of the batch")
+                });
             }
             return Vec::new();
         }
@@ -357,24 +356,42 @@ impl Worker {
         // Journaled again now that they are written: another worker that read the journal
         // before and is removing one of these (its record's lookup had moved) keeps it
         // journaled, since it forgets only the entry it read.
-        let written: Vec<LinkRecord> = linked
-            .iter()
-            .map(|(index, field, to_id)| LinkRecord {
-                record: items[*index].message.change.record_key(),
-                field: field.clone(),
-                target: to_id.clone(),
-                token: 0,
-            })
-            .collect();
-        if !written.is_empty()
-            && let Err(e) = self.ports.index.add_links(&written).await
-        {
-            for (index, _, _) in &linked {
-                pending.insert(*index, format!("recording the associations written: {e}"));
-            }
+        if !self.journal_links(items, &linked, "written", pending).await {
             return Vec::new();
         }
         linked
+    }
+
+    /// Journals `links` (fresh tokens); when the store refuses, their records wait (nothing
+    /// may be written, or kept, unjournaled) and the answer is `false`.
+    async fn journal_links(
+        &self,
+        items: &[Item],
+        links: &[Linked],
+        which: &str,
+        pending: &mut Pending,
+    ) -> bool {
+        if links.is_empty() {
+            return true;
+        }
+        let records: Vec<LinkRecord> = links
+            .iter()
+            .map(|(index, field, target)| LinkRecord {
+                record: items[*index].message.change.record_key(),
+                field: field.clone(),
+                target: target.clone(),
+                token: 0,
+            })
+            .collect();
+        match self.ports.index.add_links(&records).await {
+            Ok(()) => true,
+            Err(e) => {
+                for (index, _, _) in links {
+                    pending.insert(*index, format!("recording the associations {which}: {e}"));
+                }
+                false
+            }
+        }
     }
 
     /// The targets among `members` that HubSpot does not have because the record index knows
