@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, RunningSandbox, SandboxConfig};
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
-use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
+use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events_with};
 use sf2hs_sandbox::salesforce::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSalesforceSandbox,
 };
@@ -24,6 +24,7 @@ use sf2hs_shared::ports::{SyncLogQuery, SyncOutcome};
 use sf2hs_shared::salesforce::client::{
     ApiVersion, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
 };
+use sf2hs_shared::salesforce::intake::auth::EVENTS_TOKEN_HEADER;
 use sf2hs_shared::salesforce::intake::cdc::EventOptions;
 use sf2hs_shared::worker::WorkerSettings;
 
@@ -276,9 +277,13 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
         .into_iter()
         .filter(|e| e["detail-type"] == "Project__ChangeEvent")
         .collect();
-    let statuses = post_events(&format!("{base}/events"), &events)
-        .await
-        .map_err(|e| failed("relaying CDC events", e))?;
+    let statuses = post_events_with(
+        &format!("{base}/events"),
+        &events,
+        Some((EVENTS_TOKEN_HEADER, ENDPOINT_TOKEN)),
+    )
+    .await
+    .map_err(|e| failed("relaying CDC events", e))?;
     let refused = statuses.iter().filter(|s| **s != 200).count();
     say(format!(
         "live: {} outbound messages ({} notifications, {} acked) and {} CDC events ({} refused)",

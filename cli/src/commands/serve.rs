@@ -238,9 +238,13 @@ pub async fn start(
             continuation: None,
         },
     });
+    // Bodies up to the setting reach the handlers (axum's own default is 2 MiB); larger ones
+    // are refused before they are read whole.
+    let body_limit = clients.ingest.max_body_bytes;
     let app = Router::new()
         .route("/outbound/{token}", post(outbound))
         .route("/events", post(event))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(server);
     let mut workers = spawn_workers(
         backend,
@@ -338,7 +342,30 @@ async fn outbound(
         .into_response()
 }
 
-async fn event(State(server): State<Arc<Server>>, body: Bytes) -> Response {
+async fn event(
+    State(server): State<Arc<Server>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    use sf2hs_shared::salesforce::intake::auth;
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(refused) = auth::check_events_credential(
+        text(auth::EVENTS_TOKEN_HEADER),
+        text(header::AUTHORIZATION.as_str()),
+        &server.settings.endpoint_token,
+    ) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({
+                "error": format!(
+                    "{refused}: send it in the {} header (an EventBridge API destination \
+                     connection with API-key authorization) or as the basic-auth password",
+                    auth::EVENTS_TOKEN_HEADER
+                )
+            })),
+        )
+            .into_response();
+    }
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(e) => {

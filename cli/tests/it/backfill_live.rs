@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_sandbox::salesforce::FaultPlan;
-use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
+use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events_with};
 use sf2hs_shared::embedded::EmbeddedStore;
 use sf2hs_shared::ports::{ChangeQueue, SyncLog, SyncLogQuery, SyncOutcome};
+use sf2hs_shared::salesforce::intake::auth::EVENTS_TOKEN_HEADER;
 use sf2hs_tests::chaos::Dice;
 use sf2hs_tests::stack::{ENDPOINT_TOKEN, local_credentials};
 
@@ -120,9 +121,13 @@ async fn backfill_under_live_traffic(records: usize, label: &str, limit: Duratio
         let twice: Vec<Value> = events.iter().filter(|_| dice.chance(20)).cloned().collect();
         events.extend(twice);
         dice.shuffle(&mut events);
-        let statuses = post_events(&events_url, &events)
-            .await
-            .expect("events posted");
+        let statuses = post_events_with(
+            &events_url,
+            &events,
+            Some((EVENTS_TOKEN_HEADER, ENDPOINT_TOKEN)),
+        )
+        .await
+        .expect("events posted");
         assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

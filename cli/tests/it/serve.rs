@@ -9,8 +9,10 @@ use serde_json::json;
 use sf2hs_sandbox::hubspot::SandboxConfig;
 use sf2hs_sandbox::salesforce::senders::cdc::{gap_events, gap_overflow_event};
 use sf2hs_sandbox::salesforce::senders::outbound::{OutboundMessageConfig, OutboundSender};
-use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events};
+use sf2hs_sandbox::salesforce::senders::{CdcRelayConfig, change_events, post_events_with};
 use sf2hs_shared::domain::SalesforceId;
+use sf2hs_shared::ports::ChangeQueue;
+use sf2hs_shared::salesforce::intake::auth::EVENTS_TOKEN_HEADER;
 use sf2hs_tests::stack::ENDPOINT_TOKEN;
 use sf2hs_tests::stack::local_credentials;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -110,9 +112,76 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         .update("Project__c", &projects[0], json!({ "Name": "P0 renamed" }))
         .expect("update");
     let events = change_events(&handle, &CdcRelayConfig::default(), sequence);
-    let statuses = post_events(&format!("{base}/events"), &events)
+
+    // The events endpoint takes the endpoint token as an API destination sends it (API-key
+    // header, or basic auth); without it, or with another, nothing is queued.
+    let store =
+        sf2hs_shared::embedded::EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
+    let queued = || async {
+        let depth = store.change_queue(5).depth().await.expect("depth");
+        depth.visible + depth.delayed + depth.in_flight + depth.dead
+    };
+    let before = queued().await;
+    let http = reqwest::Client::new();
+    for (label, request) in [
+        ("no credential", http.post(format!("{base}/events"))),
+        (
+            "a wrong token",
+            http.post(format!("{base}/events"))
+                .header(EVENTS_TOKEN_HEADER, "not-the-token-0123456789"),
+        ),
+        (
+            "a wrong basic-auth password",
+            http.post(format!("{base}/events"))
+                .basic_auth("eventbridge", Some("not-the-token-0123456789")),
+        ),
+    ] {
+        let answer = request
+            .json(&events[0])
+            .send()
+            .await
+            .expect("serve answers");
+        assert_eq!(answer.status().as_u16(), 401, "{label}");
+        let body = answer.text().await.unwrap_or_default();
+        assert!(body.contains(EVENTS_TOKEN_HEADER), "{label}: {body}");
+    }
+    assert_eq!(queued().await, before, "nothing queued for a refused event");
+    let basic = http
+        .post(format!("{base}/events"))
+        .basic_auth("eventbridge", Some(ENDPOINT_TOKEN))
+        .json(&events[0])
+        .send()
         .await
-        .expect("posted");
+        .expect("serve answers");
+    assert_eq!(basic.status().as_u16(), 200, "basic auth with the token");
+
+    // SF2HS_MAX_BODY_BYTES (4 MiB by default), not axum's 2 MiB, bounds a body: 3 MiB reaches
+    // the handler (which answers this one's bad XML with a SOAP fault), 5 MiB is refused.
+    let outbound_url = format!("{base}/outbound/{ENDPOINT_TOKEN}");
+    for (size, expected) in [(3 << 20, 400), (5 << 20, 413)] {
+        let answer = http
+            .post(&outbound_url)
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(vec![b'x'; size])
+            .send()
+            .await
+            .expect("serve answers");
+        assert_eq!(answer.status().as_u16(), expected, "{size} bytes");
+        if expected == 400 {
+            let body = answer.text().await.unwrap_or_default();
+            assert!(
+                body.contains("soapenv:Fault") || body.contains("Fault"),
+                "{body}"
+            );
+        }
+    }
+    let statuses = post_events_with(
+        &format!("{base}/events"),
+        &events,
+        Some((EVENTS_TOKEN_HEADER, ENDPOINT_TOKEN)),
+    )
+    .await
+    .expect("posted");
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 
     let hub = hubspot.handle();
@@ -157,9 +226,13 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         json!({ "Record_Id__c": projects[1], "Change_Type__c": "UPDATE",
                 "CreatedDate": "2026-12-05T10:00:00.000Z" }),
     );
-    let statuses = post_events(&format!("{base}/events"), &[event])
-        .await
-        .expect("posted");
+    let statuses = post_events_with(
+        &format!("{base}/events"),
+        &[event],
+        Some((EVENTS_TOKEN_HEADER, ENDPOINT_TOKEN)),
+    )
+    .await
+    .expect("posted");
     assert_eq!(statuses, [200]);
     let started = Instant::now();
     let through_the_event = || {
@@ -194,9 +267,13 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         Some(1),
         "no values"
     );
-    let statuses = post_events(&format!("{base}/events"), &gaps)
-        .await
-        .expect("posted");
+    let statuses = post_events_with(
+        &format!("{base}/events"),
+        &gaps,
+        Some((EVENTS_TOKEN_HEADER, ENDPOINT_TOKEN)),
+    )
+    .await
+    .expect("posted");
     assert_eq!(statuses, [200]);
     let started = Instant::now();
     while hub
@@ -230,9 +307,13 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
         "Project__c",
         overflow_at,
     );
-    let statuses = post_events(&format!("{base}/events"), &[overflow])
-        .await
-        .expect("posted");
+    let statuses = post_events_with(
+        &format!("{base}/events"),
+        &[overflow],
+        Some((EVENTS_TOKEN_HEADER, ENDPOINT_TOKEN)),
+    )
+    .await
+    .expect("posted");
     assert_eq!(statuses, [200]);
     let started = Instant::now();
     loop {

@@ -190,15 +190,27 @@ pub fn change_events(
 /// POSTs each event as JSON to `url` (as an EventBridge API destination or a Lambda URL
 /// would receive it); returns the HTTP status of each.
 pub async fn post_events(url: &str, events: &[Value]) -> Result<Vec<u16>, SenderError> {
+    post_events_with(url, events, None).await
+}
+
+/// [`post_events`] as an EventBridge API destination with an API-key connection sends them:
+/// `api_key` is the (header name, value) it adds to each request.
+pub async fn post_events_with(
+    url: &str,
+    events: &[Value],
+    api_key: Option<(&str, &str)>,
+) -> Result<Vec<u16>, SenderError> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| SenderError::Config(e.to_string()))?;
     let mut statuses = Vec::with_capacity(events.len());
     for event in events {
-        let status = http
-            .post(url)
-            .json(event)
+        let mut request = http.post(url).json(event);
+        if let Some((name, value)) = api_key {
+            request = request.header(name, value);
+        }
+        let status = request
             .send()
             .await
             .map(|r| r.status().as_u16())

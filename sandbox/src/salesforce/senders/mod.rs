@@ -4,7 +4,7 @@
 pub mod cdc;
 pub mod outbound;
 
-pub use cdc::{CdcRelayConfig, change_events, post_events};
+pub use cdc::{CdcRelayConfig, change_events, post_events, post_events_with};
 pub use outbound::{
     AttemptOutcome, DeliveryReport, MessageDelivery, OutboundMessageConfig, OutboundSender, is_ack,
 };
