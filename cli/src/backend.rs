@@ -54,10 +54,18 @@ pub struct Backend {
 impl Backend {
     /// The embedded store in `data_dir` (created when missing).
     pub fn open(data_dir: &Path, max_receives: u32) -> Result<Self, CliError> {
+        let created = !data_dir.exists();
         std::fs::create_dir_all(data_dir).map_err(|e| CliError::DataDir {
             path: data_dir.display().to_string(),
             reason: e.to_string(),
         })?;
+        // A directory sf2hs makes is its owner's only; one given that exists is left as it is.
+        if created {
+            sf2hs_shared::embedded::owner_only(data_dir, 0o700).map_err(|e| CliError::DataDir {
+                path: data_dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
         let store = EmbeddedStore::open(data_dir.join(STORE_FILE))?;
         let queue: Arc<dyn ChangeQueue> = Arc::new(store.change_queue(max_receives));
         Ok(Backend {

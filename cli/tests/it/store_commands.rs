@@ -419,3 +419,38 @@ async fn import_list_and_status() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no import `nope`"), "{stderr}");
 }
+
+/// The store holds record data and failure reasons with field values: a data directory sf2hs
+/// makes is its owner's only (0700), and so is the database (0600, its WAL files alike).
+#[cfg(unix)]
+#[test]
+fn a_fresh_data_directory_is_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = DataDir::new();
+    let fresh = parent.0.join("fresh");
+    let out = Command::new(env!("CARGO_BIN_EXE_sf2hs"))
+        .args(["status"])
+        .env("SF2HS_DATA_DIR", &fresh)
+        .output()
+        .expect("run sf2hs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&fresh), 0o700, "the directory");
+    assert_eq!(mode(&fresh.join("sf2hs.db")), 0o600, "the database");
+    for side in ["sf2hs.db-wal", "sf2hs.db-shm"] {
+        let path = fresh.join(side);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{side}");
+        }
+    }
+}

@@ -174,6 +174,10 @@ impl EmbeddedStore {
         let location = path.display().to_string();
         let connection =
             Connection::open(path).map_err(|e| sql_error(&format!("opening {location}"), e))?;
+        owner_only(path, 0o600).map_err(|e| PortError::Unavailable {
+            backend: BACKEND,
+            reason: format!("cannot make {location} readable by its owner only: {e}"),
+        })?;
         Self::configure(connection, location, true)
     }
 
@@ -486,5 +490,21 @@ mod tests {
             ),
         );
         assert!(err.is_retryable(), "{err}");
+    }
+}
+
+/// Sets `path`'s mode (Unix): the store holds record data, dead letters and failure reasons with
+/// field values, which other users of the machine must not read. SQLite gives its `-wal` and
+/// `-shm` files the database's mode.
+pub fn owner_only(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
     }
 }
