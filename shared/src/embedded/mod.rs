@@ -379,6 +379,22 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// Sets `path`'s mode (Unix): the store holds record data, dead letters and failure reasons with
+/// field values, which other users of the machine must not read. SQLite gives its `-wal` and
+/// `-shm` files the database's mode.
+pub fn owner_only(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,21 +506,5 @@ mod tests {
             ),
         );
         assert!(err.is_retryable(), "{err}");
-    }
-}
-
-/// Sets `path`'s mode (Unix): the store holds record data, dead letters and failure reasons with
-/// field values, which other users of the machine must not read. SQLite gives its `-wal` and
-/// `-shm` files the database's mode.
-pub fn owner_only(path: &Path, mode: u32) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, mode);
-        Ok(())
     }
 }
