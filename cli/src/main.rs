@@ -111,7 +111,8 @@ enum Command {
     /// Run the whole pipeline in this process on the embedded store and queue.
     ///
     /// Serves `POST /outbound/<token>` (Salesforce outbound messages) and `POST /events`
-    /// (EventBridge-shaped CDC and platform events) with the ingest Lambda's handlers, and
+    /// (EventBridge-shaped CDC and platform events, with the same token in the `x-sf2hs-token`
+    /// header or as the basic-auth password) with the ingest Lambda's handlers, and
     /// drains the queue with worker tasks. It reads the same variables as the Lambdas:
     /// SF2HS_ORG_ID, SF2HS_ENDPOINT_TOKEN_SECRET, SF2HS_HUBSPOT_SECRET, SF2HS_SALESFORCE_SECRET
     /// (names of secrets) and the optional SF2HS_HUBSPOT_*, SF2HS_SALESFORCE_* settings. A

@@ -108,6 +108,10 @@ impl chaos::Deployment for EmbeddedDeployment {
         let answer = self
             .http
             .post(format!("{}/events", self.ingest.base_url()))
+            .header(
+                sf2hs_shared::salesforce::intake::auth::EVENTS_TOKEN_HEADER,
+                ENDPOINT_TOKEN,
+            )
             .json(&event)
             .send()
             .await
