@@ -566,3 +566,47 @@ async fn every_aws_request_a_function_makes_is_granted_to_it_and_no_more() {
         }
     }
 }
+
+/// Every alarm reaches someone (the AlertTopic, which AlertEmail subscribes to), and every
+/// place work is parked is watched: each dead-letter queue, the ingest failure queue, and the
+/// age of the oldest live change.
+#[test]
+fn every_alarm_has_an_action_and_every_parked_queue_an_alarm() {
+    let transformed = transform();
+    let resources = transformed["Resources"].as_object().expect("resources");
+    let alarms: Vec<(&String, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    assert!(!alarms.is_empty());
+    for (name, alarm) in &alarms {
+        let actions: Vec<Option<&str>> = alarm["Properties"]["AlarmActions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no AlarmActions"))
+            .iter()
+            .map(named_resource)
+            .collect();
+        assert_eq!(actions, [Some("AlertTopic")], "{name}");
+    }
+    assert_eq!(resources["AlertTopic"]["Type"], "AWS::SNS::Topic");
+    assert_eq!(resources["AlertSubscription"]["Condition"], "HasAlertEmail");
+    let watched = |metric: &str| -> Vec<&str> {
+        let mut queues: Vec<&str> = alarms
+            .iter()
+            .filter(|(_, a)| a["Properties"]["MetricName"] == metric)
+            .filter_map(|(_, a)| named_resource(&a["Properties"]["Dimensions"][0]["Value"]))
+            .collect();
+        queues.sort_unstable();
+        queues
+    };
+    assert_eq!(
+        watched("ApproximateNumberOfMessagesVisible"),
+        [
+            "BackfillDeadLetterQueue",
+            "ChangeDeadLetterQueue",
+            "ImportDeadLetterQueue",
+            "IngestFailureQueue"
+        ]
+    );
+    assert_eq!(watched("ApproximateAgeOfOldestMessage"), ["ChangeQueue"]);
+}
