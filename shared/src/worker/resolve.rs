@@ -10,6 +10,14 @@ use super::item::{Budget, Item, fail_all};
 use crate::mapping::{AssociationTarget, HubSpotObjectRef, Mapping, Resolved};
 use crate::ports::{RemoteError, StoredMapping};
 
+/// Why a mapping's objects could not be resolved.
+enum Unresolved {
+    /// HubSpot has no object of that name.
+    Missing(HubSpotObjectRef),
+    /// HubSpot could not say.
+    Failed(HubSpotObjectRef, RemoteError),
+}
+
 impl Worker {
     /// `stored`'s mapping with its objects resolved, storing what was resolved; `None` with the
     /// items settled when HubSpot cannot say or has no such object.
@@ -21,43 +29,9 @@ impl Worker {
         if stored.mapping.resolved.is_some() {
             return Some(stored.mapping);
         }
-        let mut mapping = stored.mapping;
-        let mut resolved = Resolved {
-            object_type_id: self
-                .object_type_id(&mapping.hubspot_object, &mapping, items)
-                .await?,
-            ..Resolved::default()
-        };
-        for association in &mapping.associations {
-            if let AssociationTarget::HubSpotObject { object, .. } = &association.target {
-                let id = self
-                    .object_type_id(&HubSpotObjectRef::parse(object), &mapping, items)
-                    .await?;
-                resolved.association_objects.insert(object.clone(), id);
-            }
-        }
-        mapping.resolved = Some(resolved);
-        // Stored for the next batches; a concurrent edit wins (its own resolution follows).
-        if let Err(e) = self
-            .ports
-            .mappings
-            .put(&mapping, Some(stored.version))
-            .await
-        {
-            tracing::info!(object = %mapping.salesforce_object, error = %e, "resolved objects not stored");
-        }
-        Some(mapping)
-    }
-
-    async fn object_type_id(
-        &self,
-        object: &HubSpotObjectRef,
-        mapping: &Mapping,
-        items: &mut [Item],
-    ) -> Option<String> {
-        match self.ports.hubspot.object_type_id(object).await {
-            Ok(Some(id)) => Some(id),
-            Ok(None) => {
+        match self.resolve_and_store(stored).await {
+            Ok(mapping) => Some(mapping),
+            Err((mapping, Unresolved::Missing(object))) => {
                 let reason = format!(
                     "HubSpot has no object `{object}` (mapping `{}`): create it (`sf2hs schema \
                      ensure {}`) or fix the mapping, apply it, then replay the dead letters",
@@ -66,7 +40,7 @@ impl Worker {
                 fail_all(items, &reason, self.settings.retry_delay, Budget::Counted);
                 None
             }
-            Err(e) => {
+            Err((_, Unresolved::Failed(object, e))) => {
                 let reason = format!("resolving HubSpot object `{object}`: {e}");
                 let budget = match e {
                     RemoteError::Permanent { .. } | RemoteError::UnknownObject { .. } => {
@@ -80,26 +54,67 @@ impl Worker {
         }
     }
 
+    /// Resolves the mapping's object and its associations' HubSpot objects, and stores the
+    /// result for the next batches (a concurrent edit wins: its own resolution follows).
+    async fn resolve_and_store(
+        &self,
+        stored: StoredMapping,
+    ) -> Result<Mapping, (Mapping, Unresolved)> {
+        let mut mapping = stored.mapping;
+        let resolved = match self.resolve_objects(&mapping).await {
+            Ok(resolved) => resolved,
+            Err(why) => return Err((mapping, why)),
+        };
+        mapping.resolved = Some(resolved);
+        if let Err(e) = self
+            .ports
+            .mappings
+            .put(&mapping, Some(stored.version))
+            .await
+        {
+            tracing::info!(object = %mapping.salesforce_object, error = %e, "resolved objects not stored");
+        }
+        Ok(mapping)
+    }
+
+    async fn resolve_objects(&self, mapping: &Mapping) -> Result<Resolved, Unresolved> {
+        let mut resolved = Resolved {
+            object_type_id: self.object_type_id(&mapping.hubspot_object).await?,
+            ..Resolved::default()
+        };
+        for association in &mapping.associations {
+            if let AssociationTarget::HubSpotObject { object, .. } = &association.target {
+                let id = self
+                    .object_type_id(&HubSpotObjectRef::parse(object))
+                    .await?;
+                resolved.association_objects.insert(object.clone(), id);
+            }
+        }
+        Ok(resolved)
+    }
+
+    async fn object_type_id(&self, object: &HubSpotObjectRef) -> Result<String, Unresolved> {
+        match self.ports.hubspot.object_type_id(object).await {
+            Ok(Some(id)) => Ok(id),
+            Ok(None) => Err(Unresolved::Missing(object.clone())),
+            Err(e) => Err(Unresolved::Failed(object.clone(), e)),
+        }
+    }
+
     /// The HubSpot object (as paths take it) and id property of the mapped Salesforce object a
-    /// lookup leads to; `None` when it has no mapping or its object cannot be resolved now (the
-    /// record then waits, as for a target not written yet).
+    /// lookup leads to, resolved and stored as its own worker would; `None` when it has no
+    /// mapping or its object cannot be resolved now (the record then waits, as for a target not
+    /// written yet).
     pub(super) async fn mapped_target(
         &self,
         salesforce_object: &str,
     ) -> Option<(HubSpotObjectRef, String)> {
         let stored = self.ports.mappings.get(salesforce_object).await.ok()??;
-        let mapping = stored.mapping;
-        let object = match &mapping.resolved {
-            Some(_) => mapping.hubspot_target(),
-            None => HubSpotObjectRef::ObjectTypeId(
-                self.ports
-                    .hubspot
-                    .object_type_id(&mapping.hubspot_object)
-                    .await
-                    .ok()??,
-            ),
+        let mapping = match stored.mapping.resolved {
+            Some(_) => stored.mapping,
+            None => self.resolve_and_store(stored).await.ok()?,
         };
-        Some((object, mapping.id_property))
+        Some((mapping.hubspot_target(), mapping.id_property))
     }
 
     /// HubSpot answered that it does not know `mapping`'s stored objectTypeId: the stored
@@ -210,6 +225,33 @@ mod tests {
                 .records
                 .keys()
                 .any(|(object, _)| object == "2-102")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lookups_target_mapping_is_resolved_once_and_stored() {
+        let rig = Rig::new().await;
+        rig.hubspot
+            .state()
+            .object_ids
+            .insert("project".into(), "2-202".into());
+        let project = crate::worker::fakes::id("a02", 1);
+        rig.hubspot.put("2-202", project.as_str());
+        let result = rig
+            .process(vec![rig.invoice(1, "INV-1", Some(&project), stamp(0))])
+            .await;
+        assert_eq!(only(&result), &Disposition::Done, "{result:?}");
+        let stored = rig
+            .store
+            .mapping_store()
+            .get("Project__c")
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            stored.mapping.resolved.map(|r| r.object_type_id).as_deref(),
+            Some("2-202"),
+            "the next batches find it resolved"
         );
     }
 
