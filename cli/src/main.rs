@@ -77,6 +77,35 @@ struct GlobalArgs {
     /// Deliveries of one change before it goes to the dead-letter queue [default: 5].
     #[arg(long, global = true, env = registry::MAX_RECEIVES.variable)]
     max_receives: Option<u32>,
+
+    /// How log lines (refusals, warnings, each batch) are written to stderr: `text` or `json`
+    /// (one JSON object per line, for a log collector). RUST_LOG picks what is logged
+    /// [default: info for serve, warn otherwise].
+    #[arg(long, global = true, env = "SF2HS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the log subscriber: RUST_LOG when set, else `default_level`, to stderr (stdout is
+/// the commands' output).
+fn init_logging(format: LogFormat, default_level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    // A second subscriber (a test harness's) is no reason to stop.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +279,11 @@ struct ImportRunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    init_logging(cli.global.log_format, default_level);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -92,6 +92,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<SandboxConfig
                     client_secret: (*secret).to_string(),
                     refresh_tokens: vec![(*refresh).to_string()],
                     scopes: None,
+                    rotates_refresh_tokens: false,
                 });
             }
             "--rate-limit" => {

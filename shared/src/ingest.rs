@@ -4,10 +4,12 @@
 //! HTTP-free: it returns the status, content type and body to answer with, so the Lambda
 //! (Function URL / HTTP API) and the local axum server share it.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::domain::SalesforceId;
-use crate::ports::ChangeQueue;
+use crate::ports::{ChangeQueue, SecretsProvider};
 use crate::salesforce::intake::auth;
 use crate::salesforce::intake::cdc::{self, EventError, EventItem, EventOptions, ResyncRequest};
 use crate::salesforce::intake::outbound::{self, OutboundError};
@@ -18,8 +20,8 @@ use crate::salesforce::intake::soap;
 pub struct IngestSettings {
     /// The organisation whose messages are taken.
     pub org_id: SalesforceId,
-    /// The secret in the outbound-message endpoint's path.
-    pub endpoint_token: String,
+    /// The secret in the outbound-message endpoint's path (and the events endpoint's credential).
+    pub endpoint_token: EndpointToken,
     pub max_body_bytes: usize,
     pub events: EventOptions,
 }
@@ -32,6 +34,97 @@ impl std::fmt::Debug for IngestSettings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("events", &self.events)
             .finish()
+    }
+}
+
+/// Tokens shorter than this are refused as configuration: a guessable endpoint token is none.
+pub const MIN_ENDPOINT_TOKEN_CHARS: usize = 16;
+
+/// The endpoint token, read from its secret each time a request is checked (the secrets adapter
+/// keeps it for minutes) and read fresh once before a request is refused, so a token rotated in
+/// the secret is taken by a warm process at once and the old one stops working within the cache
+/// time (platform-behaviours.md A3).
+#[derive(Clone)]
+pub struct EndpointToken {
+    source: TokenSource,
+}
+
+#[derive(Clone)]
+enum TokenSource {
+    Fixed(String),
+    Secret {
+        secrets: Arc<dyn SecretsProvider>,
+        name: String,
+    },
+}
+
+/// Why a request's credential was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialRefused {
+    #[error(transparent)]
+    Refused(#[from] auth::SenderRefused),
+    /// The expected token could not be read: nobody is let in, and the sender retries.
+    #[error("sf2hs cannot read its endpoint token now ({0}); the request is refused until it can")]
+    Unavailable(String),
+}
+
+impl EndpointToken {
+    /// A token given as it is (tests, the demo).
+    pub fn fixed(token: impl Into<String>) -> Self {
+        EndpointToken {
+            source: TokenSource::Fixed(token.into()),
+        }
+    }
+
+    /// The token kept in secret `name`.
+    pub fn from_secret(secrets: Arc<dyn SecretsProvider>, name: impl Into<String>) -> Self {
+        EndpointToken {
+            source: TokenSource::Secret {
+                secrets,
+                name: name.into(),
+            },
+        }
+    }
+
+    /// The token now; `fresh` reads past the secrets cache.
+    pub async fn current(&self, fresh: bool) -> Result<String, CredentialRefused> {
+        let (secrets, name) = match &self.source {
+            TokenSource::Fixed(token) => return Ok(token.clone()),
+            TokenSource::Secret { secrets, name } => (secrets, name),
+        };
+        let read = if fresh {
+            secrets.fresh(name).await
+        } else {
+            secrets.secret(name).await
+        };
+        let token = read
+            .map_err(|e| CredentialRefused::Unavailable(e.to_string()))?
+            .trim()
+            .to_owned();
+        if token.chars().count() < MIN_ENDPOINT_TOKEN_CHARS {
+            return Err(CredentialRefused::Unavailable(format!(
+                "secret {name} holds fewer than {MIN_ENDPOINT_TOKEN_CHARS} characters; store a \
+                 long random value (e.g. `openssl rand -hex 32`)"
+            )));
+        }
+        Ok(token)
+    }
+
+    /// Checks a request's credential with `check` (constant time) against the token, and once
+    /// more against the token read fresh before refusing it.
+    pub async fn check(
+        &self,
+        check: impl Fn(&str) -> Result<(), auth::SenderRefused>,
+    ) -> Result<(), CredentialRefused> {
+        let token = self.current(false).await?;
+        if check(&token).is_ok() {
+            return Ok(());
+        }
+        let fresh = self.current(true).await?;
+        if fresh != token {
+            tracing::info!("the endpoint token was rotated; the new one is in use");
+        }
+        check(&fresh).map_err(CredentialRefused::from)
     }
 }
 
@@ -68,24 +161,38 @@ pub async fn outbound_message(
     body: &[u8],
     received_at: DateTime<Utc>,
 ) -> HttpAnswer {
-    if let Err(refused) = auth::check_token(path_token, &settings.endpoint_token) {
-        tracing::warn!(reason = %refused, "outbound message refused");
-        return HttpAnswer::fault(403, soap::FaultCode::Client, &refused.to_string());
+    match settings
+        .endpoint_token
+        .check(|expected| auth::check_token(path_token, expected))
+        .await
+    {
+        Ok(()) => {}
+        Err(CredentialRefused::Refused(refused)) => {
+            tracing::warn!(reason = %refused, "outbound message refused");
+            crate::metrics::refused(crate::metrics::EntryPoint::Outbound, "token");
+            return HttpAnswer::fault(403, soap::FaultCode::Client, &refused.to_string());
+        }
+        Err(unavailable) => {
+            tracing::error!(reason = %unavailable, "outbound message refused: no endpoint token");
+            return HttpAnswer::fault(503, soap::FaultCode::Server, &unavailable.to_string());
+        }
     }
     let message = match outbound::parse_outbound_message(body, settings.max_body_bytes) {
         Ok(message) => message,
         Err(e) => {
             tracing::warn!(reason = %e, bytes = body.len(), "outbound message refused");
-            let status = if matches!(e, OutboundError::TooLarge { .. }) {
-                413
+            let (status, reason) = if matches!(e, OutboundError::TooLarge { .. }) {
+                (413, "too_large")
             } else {
-                400
+                (400, "malformed")
             };
+            crate::metrics::refused(crate::metrics::EntryPoint::Outbound, reason);
             return HttpAnswer::fault(status, soap::FaultCode::Client, &e.to_string());
         }
     };
     if let Err(refused) = auth::check_organization(&message.organization_id, &settings.org_id) {
         tracing::warn!(reason = %refused, "outbound message refused");
+        crate::metrics::refused(crate::metrics::EntryPoint::Outbound, "organization");
         return HttpAnswer::fault(403, soap::FaultCode::Client, &refused.to_string());
     }
     let changes = message.into_changes(received_at);
@@ -174,7 +281,10 @@ pub async fn change_event(
 ) -> Result<EventIngested, IngestError> {
     let mut options = settings.events.clone();
     options.org_id = Some(settings.org_id.clone());
-    let parsed = cdc::parse_event_value(event, &options, received_at)?;
+    let parsed = cdc::parse_event_value(event, &options, received_at).inspect_err(|e| {
+        tracing::warn!(reason = %e, "event refused");
+        crate::metrics::refused(crate::metrics::EntryPoint::Events, e.metric_reason());
+    })?;
     let mut changes = Vec::new();
     let mut resyncs = Vec::new();
     for item in parsed.items {

@@ -15,6 +15,7 @@ pub mod hubspot;
 pub mod import;
 pub mod ingest;
 pub mod mapping;
+pub mod metrics;
 pub mod ports;
 pub mod salesforce;
 pub mod settings;

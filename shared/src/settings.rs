@@ -7,13 +7,14 @@
 
 pub mod registry;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::domain::SalesforceId;
-use crate::hubspot::{self, HubSpotClient, HubSpotConfig, OAuthCredentials, TokenSource};
-use crate::ingest::IngestSettings;
+use crate::hubspot::{self, HubSpotClient, HubSpotConfig, TokenSource};
+use crate::ingest::{CredentialRefused, EndpointToken, IngestSettings};
 use crate::ports::{Cause, SecretsProvider, json_secret};
 use crate::salesforce::client::{
     self as sf, SalesforceAuth, SalesforceClient, SalesforceClientConfig, Secret,
@@ -59,8 +60,11 @@ pub mod vars {
 /// A setting missing or malformed, or a secret that cannot be read: what to set, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
-    #[error("environment variable {0} is not set; {1}")]
+    #[error("environment variable {0} (`{key}` in sf2hs.toml) is not set; {1}", key = key_of(.0))]
     Missing(&'static str, &'static str),
+    /// Every required setting that is missing, so one run names them all.
+    #[error("{} settings are missing:{}", .0.len(), list_missing(.0))]
+    AllMissing(Vec<(&'static str, &'static str)>),
     #[error("environment variable {name} = {value:?} is not valid: {reason}")]
     Malformed {
         name: &'static str,
@@ -77,6 +81,63 @@ pub enum SettingsError {
         cause: Cause,
     },
 }
+
+fn key_of(variable: &str) -> String {
+    variable
+        .strip_prefix("SF2HS_")
+        .unwrap_or(variable)
+        .to_ascii_lowercase()
+}
+
+fn list_missing(missing: &[(&'static str, &'static str)]) -> String {
+    missing
+        .iter()
+        .map(|(variable, hint)| {
+            format!(
+                "\n  - {variable} (`{}` in sf2hs.toml): {hint}",
+                key_of(variable)
+            )
+        })
+        .collect()
+}
+
+/// Checks that every one of `required` is set, and names all that are not at once (a first run
+/// should not find them one restart at a time). Each is `(variable, what to set it to)`.
+pub fn require_all(
+    lookup: Lookup<'_>,
+    required: &[(&'static str, &'static str)],
+) -> Result<(), SettingsError> {
+    let missing: Vec<_> = required
+        .iter()
+        .filter(|(variable, _)| optional(lookup, variable).is_none())
+        .copied()
+        .collect();
+    match missing.len() {
+        0 => Ok(()),
+        1 => Err(SettingsError::Missing(missing[0].0, missing[0].1)),
+        _ => Err(SettingsError::AllMissing(missing)),
+    }
+}
+
+/// What the local pipeline (and the ingest and worker functions together) cannot start without.
+pub const PIPELINE_REQUIRED: &[(&str, &str)] = &[
+    (
+        vars::ORG_ID,
+        "set it to the Salesforce organisation id (Setup > Company Information)",
+    ),
+    (
+        vars::ENDPOINT_TOKEN_SECRET,
+        "name the secret that holds the outbound-message endpoint token",
+    ),
+    (
+        vars::HUBSPOT_SECRET,
+        "name the secret that holds the HubSpot token",
+    ),
+    (
+        vars::SALESFORCE_SECRET,
+        "name the secret that holds the Salesforce connected-app credentials",
+    ),
+];
 
 impl SettingsError {
     fn client(what: &str, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
@@ -136,10 +197,11 @@ fn org_id(lookup: Lookup<'_>) -> Result<SalesforceId, SettingsError> {
     })
 }
 
-/// Ingest's settings; the endpoint token is read from the secret the environment names.
+/// Ingest's settings. The endpoint token stays in its secret, read on use (so a rotation is
+/// taken without a restart); it is read once here so a missing or short token stops the start.
 pub async fn ingest_settings(
     lookup: Lookup<'_>,
-    secrets: &dyn SecretsProvider,
+    secrets: Arc<dyn SecretsProvider>,
 ) -> Result<IngestSettings, SettingsError> {
     let org_id = org_id(lookup)?;
     let token_secret = required(
@@ -147,23 +209,17 @@ pub async fn ingest_settings(
         vars::ENDPOINT_TOKEN_SECRET,
         "name the secret that holds the outbound-message endpoint token",
     )?;
-    let endpoint_token = secrets
-        .secret(&token_secret)
+    let endpoint_token = EndpointToken::from_secret(secrets, token_secret.clone());
+    endpoint_token
+        .current(false)
         .await
         .map_err(|e| SettingsError::Secret {
             name: token_secret.clone(),
-            reason: e.to_string(),
-        })?
-        .trim()
-        .to_owned();
-    if endpoint_token.len() < 16 {
-        return Err(SettingsError::Secret {
-            name: token_secret,
-            reason: "the endpoint token is shorter than 16 characters; store a long random \
-                     value (e.g. `openssl rand -hex 32`)"
-                .into(),
-        });
-    }
+            reason: match e {
+                CredentialRefused::Unavailable(reason) => reason,
+                other => other.to_string(),
+            },
+        })?;
     let max_body_bytes = parsed(lookup, vars::MAX_BODY_BYTES, "a number of bytes")?
         .unwrap_or(DEFAULT_MAX_BODY_BYTES);
     let echo_clients = optional(lookup, vars::ECHO_CLIENTS)
@@ -186,6 +242,7 @@ pub async fn ingest_settings(
     Ok(IngestSettings {
         events: EventOptions {
             org_id: Some(org_id.clone()),
+            accept_unsourced: false,
             echo_clients,
             platform_events,
         },
@@ -232,37 +289,7 @@ pub fn worker_settings(lookup: Lookup<'_>) -> Result<WorkerSettings, SettingsErr
     Ok(settings)
 }
 
-/// HubSpot credentials as stored in their secret: a static token (Service Key or private-app
-/// `pat-…` token), or an OAuth app with the installation's refresh token.
-#[derive(Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum HubSpotSecret {
-    Static {
-        token: String,
-    },
-    OAuth {
-        client_id: String,
-        client_secret: String,
-        refresh_token: String,
-    },
-}
-
-impl HubSpotSecret {
-    pub fn token_source(self) -> TokenSource {
-        match self {
-            HubSpotSecret::Static { token } => TokenSource::static_token(token),
-            HubSpotSecret::OAuth {
-                client_id,
-                client_secret,
-                refresh_token,
-            } => TokenSource::oauth(OAuthCredentials {
-                client_id,
-                client_secret: client_secret.into(),
-                refresh_token: refresh_token.into(),
-            }),
-        }
-    }
-}
+pub use crate::hubspot::auth::HubSpotSecret;
 
 /// The HubSpot client configuration from the environment (everything but the credentials).
 pub fn hubspot_config(lookup: Lookup<'_>) -> Result<HubSpotConfig, SettingsError> {
@@ -314,7 +341,7 @@ fn is_date_version(text: &str) -> bool {
 /// The HubSpot client, with the credentials from the secret the environment names.
 pub async fn hubspot_client(
     lookup: Lookup<'_>,
-    secrets: &dyn SecretsProvider,
+    secrets: Arc<dyn SecretsProvider>,
 ) -> Result<HubSpotClient, SettingsError> {
     let config = hubspot_config(lookup)?;
     let name = required(
@@ -322,16 +349,17 @@ pub async fn hubspot_client(
         vars::HUBSPOT_SECRET,
         "name the secret that holds the HubSpot token",
     )?;
-    let secret: HubSpotSecret =
-        json_secret(secrets, &name)
-            .await
-            .map_err(|e| SettingsError::Secret {
-                name: name.clone(),
-                reason: format!(
-                    "{e}; it must be {{\"token\": \"…\"}} or {{\"client_id\", \"client_secret\", \"refresh_token\"}}"
-                ),
-            })?;
-    HubSpotClient::new(config, secret.token_source())
+    let home = hubspot::auth::SecretHome {
+        secrets,
+        name: name.clone(),
+    };
+    let tokens = TokenSource::from_secret(home)
+        .await
+        .map_err(|e| SettingsError::Secret {
+            name: name.clone(),
+            reason: e.to_string(),
+        })?;
+    HubSpotClient::new(config, tokens)
         .map_err(|e| SettingsError::client("cannot build the HubSpot client", e))
 }
 
@@ -360,10 +388,85 @@ fn default_audience() -> String {
     "https://login.salesforce.com".into()
 }
 
-/// The Salesforce client, with the credentials from the secret the environment names.
+impl SalesforceSecret {
+    /// The login URL (without a trailing `/`) and the grant's credentials.
+    fn into_credentials(self) -> (String, SalesforceAuth) {
+        let (login_url, auth) = match self {
+            SalesforceSecret::ClientCredentials {
+                login_url,
+                client_id,
+                client_secret,
+            } => (
+                login_url,
+                SalesforceAuth::ClientCredentials {
+                    client_id,
+                    client_secret: Secret::new(client_secret),
+                },
+            ),
+            SalesforceSecret::JwtBearer {
+                login_url,
+                consumer_key,
+                username,
+                private_key_pem,
+                audience,
+            } => (
+                login_url,
+                SalesforceAuth::JwtBearer {
+                    consumer_key,
+                    username,
+                    private_key_pem: Secret::new(private_key_pem),
+                    audience,
+                },
+            ),
+        };
+        (login_url.trim_end_matches('/').to_owned(), auth)
+    }
+}
+
+const SALESFORCE_SECRET_FORM: &str = "it must hold login_url with client_id and client_secret, or \
+                                      with consumer_key, username and private_key_pem";
+
+/// The Salesforce secret, read again when Salesforce refuses the credentials in hand.
+struct SalesforceSecretHome {
+    secrets: Arc<dyn SecretsProvider>,
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl sf::auth::CredentialReload for SalesforceSecretHome {
+    async fn reload(&self) -> Result<(String, SalesforceAuth), sf::SalesforceError> {
+        let secret: SalesforceSecret = json_secret_fresh(self.secrets.as_ref(), &self.name)
+            .await
+            .map_err(|e| {
+            sf::SalesforceError::Config(format!(
+                "cannot read the Salesforce secret `{}` again: {e}; {SALESFORCE_SECRET_FORM}",
+                self.name
+            ))
+        })?;
+        Ok(secret.into_credentials())
+    }
+}
+
+/// A JSON secret read past the secrets cache.
+async fn json_secret_fresh<T: serde::de::DeserializeOwned>(
+    secrets: &dyn SecretsProvider,
+    name: &str,
+) -> Result<T, crate::ports::PortError> {
+    let text = secrets.fresh(name).await?;
+    serde_json::from_str(&text).map_err(|e| {
+        crate::ports::PortError::invalid(format!(
+            "secret {name} is not the JSON expected (error at line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// The Salesforce client, with the credentials from the secret the environment names; they are
+/// read again from it when Salesforce refuses them.
 pub async fn salesforce_client(
     lookup: Lookup<'_>,
-    secrets: &dyn SecretsProvider,
+    secrets: Arc<dyn SecretsProvider>,
 ) -> Result<SalesforceClient, SettingsError> {
     let name = required(
         lookup,
@@ -371,14 +474,11 @@ pub async fn salesforce_client(
         "name the secret that holds the Salesforce connected-app credentials",
     )?;
     let secret: SalesforceSecret =
-        json_secret(secrets, &name)
+        json_secret(secrets.as_ref(), &name)
             .await
             .map_err(|e| SettingsError::Secret {
                 name: name.clone(),
-                reason: format!(
-                    "{e}; it must hold login_url with client_id and client_secret, or with \
-                     consumer_key, username and private_key_pem"
-                ),
+                reason: format!("{e}; {SALESFORCE_SECRET_FORM}"),
             })?;
     let version = match optional(lookup, vars::SALESFORCE_API_VERSION) {
         Some(v) => sf::ApiVersion::parse(&v).map_err(|e| SettingsError::Malformed {
@@ -389,34 +489,7 @@ pub async fn salesforce_client(
         None => sf::ApiVersion::parse(registry::DEFAULT_SALESFORCE_API_VERSION)
             .map_err(|e| SettingsError::client("the default Salesforce API version", e))?,
     };
-    let (login_url, auth) = match secret {
-        SalesforceSecret::ClientCredentials {
-            login_url,
-            client_id,
-            client_secret,
-        } => (
-            login_url,
-            SalesforceAuth::ClientCredentials {
-                client_id,
-                client_secret: Secret::new(client_secret),
-            },
-        ),
-        SalesforceSecret::JwtBearer {
-            login_url,
-            consumer_key,
-            username,
-            private_key_pem,
-            audience,
-        } => (
-            login_url,
-            SalesforceAuth::JwtBearer {
-                consumer_key,
-                username,
-                private_key_pem: Secret::new(private_key_pem),
-                audience,
-            },
-        ),
-    };
+    let (login_url, auth) = secret.into_credentials();
     let mut config = SalesforceClientConfig::new(&login_url, version, auth);
     if let Some(share) = parsed::<f64>(
         lookup,
@@ -425,8 +498,9 @@ pub async fn salesforce_client(
     )? {
         config.max_api_share = share;
     }
-    SalesforceClient::new(config)
-        .map_err(|e| SettingsError::client("cannot build the Salesforce client", e))
+    let client = SalesforceClient::new(config)
+        .map_err(|e| SettingsError::client("cannot build the Salesforce client", e))?;
+    Ok(client.with_credential_reload(Arc::new(SalesforceSecretHome { secrets, name })))
 }
 
 #[cfg(test)]

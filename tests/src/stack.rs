@@ -15,7 +15,7 @@ use sf2hs_shared::aws::{
     create_queues, create_table, deployment,
 };
 use sf2hs_shared::mapping::validate_sources;
-use sf2hs_shared::ports::MappingStore;
+use sf2hs_shared::ports::{MappingStore, SecretsProvider};
 use sf2hs_shared::settings::vars;
 
 /// The mappings of the stack: `examples/demo/mappings.toml` (projects archived on delete, invoices kept,

@@ -156,10 +156,11 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
     let clients = Clients {
         ingest: IngestSettings {
             org_id: org.clone(),
-            endpoint_token: ENDPOINT_TOKEN.into(),
+            endpoint_token: sf2hs_shared::ingest::EndpointToken::fixed(ENDPOINT_TOKEN),
             max_body_bytes: sf2hs_shared::salesforce::intake::outbound::DEFAULT_MAX_BODY_BYTES,
             events: EventOptions {
                 org_id: Some(org.clone()),
+                accept_unsourced: false,
                 echo_clients: Vec::new(),
                 platform_events: Vec::new(),
             },

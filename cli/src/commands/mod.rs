@@ -22,10 +22,10 @@ pub async fn remote_clients(
     use sf2hs_shared::settings;
 
     let setup = crate::output::CliError::Settings;
-    let salesforce = settings::salesforce_client(lookup, secrets)
+    let salesforce = settings::salesforce_client(lookup, std::sync::Arc::new(secrets.clone()))
         .await
         .map_err(setup)?;
-    let hubspot = settings::hubspot_client(lookup, secrets)
+    let hubspot = settings::hubspot_client(lookup, std::sync::Arc::new(secrets.clone()))
         .await
         .map_err(setup)?;
     Ok((salesforce, hubspot))

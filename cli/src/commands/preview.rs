@@ -81,7 +81,7 @@ async fn fetch_records(
     use sf2hs_shared::settings;
 
     let secrets = LocalSecrets::new(secrets_dir.map(Path::to_path_buf));
-    let client = settings::salesforce_client(lookup, &secrets)
+    let client = settings::salesforce_client(lookup, std::sync::Arc::new(secrets))
         .await
         .map_err(|e| {
             CliError::Setup(format!(

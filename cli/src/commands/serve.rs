@@ -11,6 +11,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::json;
 use sf2hs_shared::embedded::LocalSecrets;
 use sf2hs_shared::hubspot::HubSpotClient;
@@ -45,6 +46,10 @@ const IDLE: Duration = Duration::from_millis(100);
 struct Server {
     settings: IngestSettings,
     queue: Arc<dyn ChangeQueue>,
+    mappings: Arc<dyn sf2hs_shared::ports::MappingStore>,
+    /// Worker tasks still running, of `workers_started`.
+    workers_alive: Arc<AtomicUsize>,
+    workers_started: usize,
     /// Re-syncs Salesforce asks for, stored as running import jobs (the re-sync runner runs
     /// them).
     resyncs: sf2hs_shared::import::ResyncJobs,
@@ -65,7 +70,8 @@ pub struct Clients {
 impl Clients {
     /// From the Lambdas' variables (read through `lookup`), with secret values from `secrets`.
     pub async fn from_env(secrets: &LocalSecrets, lookup: Lookup<'_>) -> Result<Self, CliError> {
-        let ingest = settings::ingest_settings(lookup, secrets)
+        settings::require_all(lookup, settings::PIPELINE_REQUIRED).map_err(setup)?;
+        let ingest = settings::ingest_settings(lookup, Arc::new(secrets.clone()))
             .await
             .map_err(setup)?;
         let (salesforce, hubspot) = super::remote_clients(secrets, lookup).await?;
@@ -102,6 +108,25 @@ impl Running {
 pub struct Workers {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// How many of the worker tasks are running (a task that ended or panicked is not).
+    alive: Arc<AtomicUsize>,
+    started: usize,
+}
+
+/// Counts a worker task as running for as long as it lives, however it ends.
+struct AliveGuard(Arc<AtomicUsize>);
+
+impl AliveGuard {
+    fn new(alive: &Arc<AtomicUsize>) -> Self {
+        alive.fetch_add(1, Ordering::SeqCst);
+        AliveGuard(alive.clone())
+    }
+}
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Workers {
@@ -139,11 +164,14 @@ pub fn spawn_workers(
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    let alive = Arc::new(AtomicUsize::new(0));
     for n in 0..count.max(1) {
         let worker = worker.clone();
         let queue = queue.clone();
         let mut stop = stop_rx.clone();
+        let guard = AliveGuard::new(&alive);
         tasks.push(tokio::spawn(async move {
+            let _alive = guard;
             while !*stop.borrow() {
                 match drain_once(&worker, queue.as_ref(), 100, visibility, window).await {
                     Ok(report) if report.received > 0 => {
@@ -164,7 +192,7 @@ pub fn spawn_workers(
                         }
                     }
                     Err(e) => {
-                        eprintln!("worker {n}: {e}; retrying in 1 s");
+                        tracing::warn!(worker = n, error = %e, "a batch failed; retrying in 1 s");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
@@ -174,6 +202,8 @@ pub fn spawn_workers(
     Workers {
         stop: stop_tx,
         tasks,
+        alive,
+        started: count.max(1),
     }
 }
 
@@ -204,7 +234,9 @@ fn spawn_resync_runner(
                 let deadline = std::time::Instant::now() + Duration::from_secs(60);
                 match importer.run(&job.id, deadline).await {
                     Ok(_) => {}
-                    Err(e) => eprintln!("re-sync {} of {}: {e}", job.id, job.salesforce_object),
+                    Err(e) => {
+                        tracing::warn!(job = %job.id, object = %job.salesforce_object, error = %e, "a re-sync stopped; it is tried again")
+                    }
                 }
             }
             tokio::select! {
@@ -230,22 +262,6 @@ pub async fn start(
         )
     })?;
     let address = listener.local_addr().map_err(setup)?;
-    let server = Arc::new(Server {
-        settings: clients.ingest.clone(),
-        queue: backend.queue.clone(),
-        resyncs: sf2hs_shared::import::ResyncJobs {
-            jobs: backend.jobs.clone(),
-            continuation: None,
-        },
-    });
-    // Bodies up to the setting reach the handlers (axum's own default is 2 MiB); larger ones
-    // are refused before they are read whole.
-    let body_limit = clients.ingest.max_body_bytes;
-    let app = Router::new()
-        .route("/outbound/{token}", post(outbound))
-        .route("/events", post(event))
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .with_state(server);
     let mut workers = spawn_workers(
         backend,
         clients.hubspot.clone(),
@@ -259,6 +275,31 @@ pub async fn start(
         clients,
         workers.stop.subscribe(),
     ));
+    // The events endpoint's sender proved itself with the endpoint token, so a CometD envelope
+    // (no EventBridge `source`) is taken as from the configured org; an EventBridge event must
+    // still come from the org's Event Relay source.
+    let mut ingest_settings = clients.ingest.clone();
+    ingest_settings.events.accept_unsourced = true;
+    let server = Arc::new(Server {
+        settings: ingest_settings,
+        queue: backend.queue.clone(),
+        mappings: backend.mappings.clone(),
+        workers_alive: workers.alive.clone(),
+        workers_started: workers.started,
+        resyncs: sf2hs_shared::import::ResyncJobs {
+            jobs: backend.jobs.clone(),
+            continuation: None,
+        },
+    });
+    // Bodies up to the setting reach the handlers (axum's own default is 2 MiB); larger ones
+    // are refused before they are read whole.
+    let body_limit = clients.ingest.max_body_bytes;
+    let app = Router::new()
+        .route("/outbound/{token}", post(outbound))
+        .route("/events", post(event))
+        .route("/healthz", get(healthz))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .with_state(server);
     let (stop_tx, mut shutdown) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -320,6 +361,56 @@ async fn wait_for_signal() {
     }
 }
 
+/// `GET /healthz`: 200 when the store and queue answer and every worker task runs, else 503
+/// with what is wrong. No credential: it shows counts, never record data or secrets.
+async fn healthz(State(server): State<Arc<Server>>) -> Response {
+    let store = match server.mappings.list().await {
+        Ok(mappings) => json!({ "ok": true, "mappings": mappings.len() }),
+        Err(e) => json!({ "ok": false, "error": e.to_string() }),
+    };
+    let queue = match server.queue.depth().await {
+        Ok(depth) => json!({
+            "ok": true,
+            "visible": depth.visible,
+            "inFlight": depth.in_flight,
+            "delayed": depth.delayed,
+            "deadLetters": depth.dead,
+        }),
+        Err(e) => json!({ "ok": false, "error": e.to_string() }),
+    };
+    let alive = server.workers_alive.load(Ordering::SeqCst);
+    let workers = json!({
+        "ok": alive == server.workers_started,
+        "alive": alive,
+        "started": server.workers_started,
+    });
+    let refusals: Vec<_> = sf2hs_shared::metrics::refusals()
+        .into_iter()
+        .map(|(entry, reason, count)| {
+            json!({ "entryPoint": entry.as_str(), "reason": reason, "count": count })
+        })
+        .collect();
+    let healthy = [&store, &queue, &workers]
+        .iter()
+        .all(|part| part["ok"] == json!(true));
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({
+            "status": if healthy { "ok" } else { "failing" },
+            "store": store,
+            "queue": queue,
+            "workers": workers,
+            "refusals": refusals,
+        })),
+    )
+        .into_response()
+}
+
 async fn outbound(
     State(server): State<Arc<Server>>,
     Path(token): Path<String>,
@@ -349,22 +440,40 @@ async fn event(
 ) -> Response {
     use sf2hs_shared::salesforce::intake::auth;
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Err(refused) = auth::check_events_credential(
+    let (api_key, authorization) = (
         text(auth::EVENTS_TOKEN_HEADER),
         text(header::AUTHORIZATION.as_str()),
-        &server.settings.endpoint_token,
-    ) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({
-                "error": format!(
-                    "{refused}: send it in the {} header (an EventBridge API destination \
-                     connection with API-key authorization) or as the basic-auth password",
-                    auth::EVENTS_TOKEN_HEADER
-                )
-            })),
-        )
-            .into_response();
+    );
+    match server
+        .settings
+        .endpoint_token
+        .check(|expected| auth::check_events_credential(api_key, authorization, expected))
+        .await
+    {
+        Ok(()) => {}
+        Err(ingest::CredentialRefused::Refused(refused)) => {
+            tracing::warn!(reason = %refused, "event refused");
+            sf2hs_shared::metrics::refused(sf2hs_shared::metrics::EntryPoint::Events, "token");
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({
+                    "error": format!(
+                        "{refused}: send it in the {} header (an EventBridge API destination \
+                         connection with API-key authorization) or as the basic-auth password",
+                        auth::EVENTS_TOKEN_HEADER
+                    )
+                })),
+            )
+                .into_response();
+        }
+        Err(unavailable) => {
+            tracing::error!(reason = %unavailable, "event refused: no endpoint token");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({ "error": unavailable.to_string() })),
+            )
+                .into_response();
+        }
     }
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(value) => value,

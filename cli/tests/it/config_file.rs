@@ -83,7 +83,8 @@ fn pipeline_settings_in_the_file_reach_the_pipeline() {
     let root = dir.path();
     std::fs::write(
         root.join("sf2hs.toml"),
-        "data_dir = \"data\"\norg_id = \"not-an-org\"\nendpoint_token_secret = \"endpoint\"\n",
+        "data_dir = \"data\"\norg_id = \"not-an-org\"\nendpoint_token_secret = \"endpoint\"\n\
+         hubspot_secret = \"hubspot\"\nsalesforce_secret = \"salesforce\"\n",
     )
     .expect("config");
     let (code, _, err) = run(root, &["serve", "--listen", "127.0.0.1:0"], &[]);
@@ -157,4 +158,32 @@ fn a_closed_pipe_ends_the_output_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn serve_names_every_missing_setting_at_once_with_its_variable_and_key() {
+    let dir = sf2hs_tests::TempDir::new("config-missing").expect("dir");
+    let root = dir.path();
+    std::fs::write(
+        root.join("sf2hs.toml"),
+        "endpoint_token_secret = \"endpoint\"\n",
+    )
+    .expect("config");
+    let (code, _, err) = run(root, &["serve", "--listen", "127.0.0.1:0"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("3 settings are missing"), "{err}");
+    for (variable, key) in [
+        ("SF2HS_ORG_ID", "org_id"),
+        ("SF2HS_HUBSPOT_SECRET", "hubspot_secret"),
+        ("SF2HS_SALESFORCE_SECRET", "salesforce_secret"),
+    ] {
+        assert!(
+            err.contains(&format!("{variable} (`{key}` in sf2hs.toml)")),
+            "{variable}: {err}"
+        );
+    }
+    assert!(
+        !err.contains("SF2HS_ENDPOINT_TOKEN_SECRET"),
+        "the file's setting counts: {err}"
+    );
 }

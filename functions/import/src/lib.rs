@@ -44,7 +44,7 @@ pub async fn from_connection(
     connection: AwsConnection,
 ) -> Result<ImportFunction, Error> {
     let deployment = Deployment::with_connection(connection, lookup).await?;
-    let salesforce = settings::salesforce_client(lookup, deployment.secrets.as_ref()).await?;
+    let salesforce = settings::salesforce_client(lookup, deployment.secrets.clone()).await?;
     let continuations = deployment.continuations(lookup).await?;
     Ok(ImportFunction {
         importer: Importer {

@@ -41,8 +41,10 @@ pub async fn from_connection(
     lookup: Lookup<'_>,
     connection: AwsConnection,
 ) -> Result<IngestFunction, Error> {
+    // Under Lambda, refusals become the `sf2hs/Refusals` metric through the log.
+    sf2hs_shared::metrics::emit_emf(lookup("AWS_LAMBDA_FUNCTION_NAME").is_some());
     let deployment = Deployment::with_connection(connection, lookup).await?;
-    let settings = settings::ingest_settings(lookup, deployment.secrets.as_ref()).await?;
+    let settings = settings::ingest_settings(lookup, deployment.secrets.clone()).await?;
     let resyncs = deployment.resyncs(lookup).await?;
     Ok(IngestFunction {
         settings,

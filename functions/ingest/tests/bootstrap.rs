@@ -1,6 +1,8 @@
 //! The ingest bootstrap binary under a local Lambda Runtime API, on moto and the sandboxes:
 //! an outbound message through a Function URL event is acked only once its changes are on
-//! SQS, a refused one gets a SOAP fault, and a CDC event from EventBridge is queued.
+//! SQS, a refused one gets a SOAP fault (and a `Refusals` metric line), a CDC event from
+//! EventBridge is queued, one from a source that is not the org's Event Relay is refused, and an
+//! endpoint token rotated in Secrets Manager is taken by the warm function.
 
 use std::path::Path;
 use std::time::Duration;
@@ -124,6 +126,25 @@ async fn outbound_messages_and_events_through_the_runtime_api() {
     // presented).
     let logged = std::fs::read_to_string(&log).expect("log");
     assert!(logged.contains("outbound message refused"), "{logged}");
+    // Each refusal is an Embedded Metric Format line, which CloudWatch turns into the metric
+    // the template's IngestRefusalsAlarm watches.
+    let metric_lines: Vec<serde_json::Value> = logged
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["_aws"]["CloudWatchMetrics"].is_array())
+        .collect();
+    assert!(
+        metric_lines
+            .iter()
+            .any(|m| m["EntryPoint"] == "outbound" && m["Reason"] == "token" && m["Refusals"] == 1),
+        "{logged}"
+    );
+    assert!(
+        metric_lines
+            .iter()
+            .any(|m| m["EntryPoint"] == "events" && m["Reason"] == "organization"),
+        "{logged}"
+    );
     assert!(
         !logged.contains(ENDPOINT_TOKEN),
         "the endpoint token in the logs"
@@ -133,12 +154,14 @@ async fn outbound_messages_and_events_through_the_runtime_api() {
         "a presented token in the logs"
     );
 
-    // The same event to an instance configured for the stack's org is queued.
+    // The same event to an instance configured for the stack's org is queued. Its secrets are
+    // kept for one second, so the test can see a rotated-out token stop working.
     let api = RuntimeApi::start("sf2hs-ingest")
         .await
         .expect("runtime API");
-    bootstrap =
-        Bootstrap::spawn(Path::new(BINARY), &api, "sf2hs-ingest", &stack.env).expect("bootstrap");
+    let mut env = stack.env.clone();
+    env.push(("SF2HS_SECRETS_CACHE_SECONDS".to_owned(), "1".to_owned()));
+    bootstrap = Bootstrap::spawn(Path::new(BINARY), &api, "sf2hs-ingest", &env).expect("bootstrap");
     let taken = response(
         api.invoke(events[0].clone(), INVOKE)
             .await
@@ -146,6 +169,59 @@ async fn outbound_messages_and_events_through_the_runtime_api() {
     );
     assert_eq!(taken["changes"], 1, "{taken} for {project}");
     assert_eq!(stack.queue.depth().await.expect("depth").visible, 4);
+
+    // The same event under another source: AppFlow's (no org to check), and a look-alike.
+    for source in [
+        "aws.partner/appflow/salesforce.com/123456789012/flow".to_owned(),
+        format!("aws.partner/salesforce.com.evil/{}/0YL", handle.org_id()),
+    ] {
+        let mut untrusted = events[0].clone();
+        untrusted["source"] = json!(source);
+        match api.invoke(untrusted, INVOKE).await.expect("answered") {
+            Outcome::Error(e) => assert!(e.to_string().contains("source"), "{source}: {e}"),
+            Outcome::Response(r) => panic!("an event from {source} was taken: {r}"),
+        }
+    }
+    assert_eq!(stack.queue.depth().await.expect("depth").visible, 4);
+
+    // The endpoint token is rotated in Secrets Manager while the function is warm: the new
+    // token is taken at once (a refused token makes it read the secret again), and the old one
+    // is refused once the cache time has passed. No restart in between.
+    let token_secret = env
+        .iter()
+        .find(|(k, _)| k == vars::ENDPOINT_TOKEN_SECRET)
+        .map(|(_, v)| v.clone())
+        .expect("the endpoint token secret's name");
+    let rotated = "fedcba9876543210fedcba9876543210";
+    sf2hs_shared::ports::SecretsProvider::store(
+        &sf2hs_shared::aws::SecretsManagerSecrets::new(&stack.connection),
+        &token_secret,
+        rotated,
+    )
+    .await
+    .expect("rotated");
+    let message = fixture("outbound-account-update.xml")
+        .replace("00Dxx0000001gPFEAY", &handle.org_id())
+        .replace("00Dxx0000001gPF", &handle.org_id());
+    let with_new = response(
+        api.invoke(url_event(&format!("/outbound/{rotated}"), &message), INVOKE)
+            .await
+            .expect("answered"),
+    );
+    assert_eq!(with_new["statusCode"], 200, "the rotated token: {with_new}");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let with_old = response(
+        api.invoke(
+            url_event(&format!("/outbound/{ENDPOINT_TOKEN}"), &message),
+            INVOKE,
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(
+        with_old["statusCode"], 403,
+        "the rotated-out token: {with_old}"
+    );
     assert!(
         bootstrap.is_running(),
         "the bootstrap keeps serving invocations"

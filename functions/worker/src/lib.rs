@@ -37,8 +37,8 @@ pub async fn from_connection(
     connection: AwsConnection,
 ) -> Result<WorkerFunction, Error> {
     let deployment = Deployment::with_connection(connection, lookup).await?;
-    let hubspot = settings::hubspot_client(lookup, deployment.secrets.as_ref()).await?;
-    let salesforce = settings::salesforce_client(lookup, deployment.secrets.as_ref()).await?;
+    let hubspot = settings::hubspot_client(lookup, deployment.secrets.clone()).await?;
+    let salesforce = settings::salesforce_client(lookup, deployment.secrets.clone()).await?;
     let worker_settings = settings::worker_settings(lookup)?;
     let store = &deployment.store;
     let ports = WorkerPorts {

@@ -42,6 +42,19 @@ pub struct OAuthClient {
     pub client_secret: String,
     pub refresh_tokens: Vec<String>,
     pub scopes: Option<BTreeSet<String>>,
+    /// Each refresh answers with a new refresh token and retires the one redeemed. RFC 6749 §6
+    /// lets an authorization server do so ("the client MUST discard the old refresh token");
+    /// HubSpot's token answer carries a `refresh_token` (hubspot.md §5) without saying whether
+    /// it changes, so a test that must hold for both turns this on.
+    pub rotates_refresh_tokens: bool,
+}
+
+/// What a refresh grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    pub access_token: String,
+    /// The refresh token to use next time (the one redeemed, unless the client rotates them).
+    pub refresh_token: String,
 }
 
 #[derive(Debug, Default)]
@@ -96,10 +109,10 @@ impl TokenRegistry {
         client_id: &str,
         client_secret: &str,
         refresh_token: &str,
-    ) -> Result<String, (&'static str, &'static str)> {
+    ) -> Result<Refreshed, (&'static str, &'static str)> {
         let client = self
             .clients
-            .iter()
+            .iter_mut()
             .find(|c| c.client_id == client_id)
             .ok_or(("BAD_CLIENT_ID", "missing or invalid client_id"))?;
         if client.client_secret != client_secret {
@@ -109,6 +122,14 @@ impl TokenRegistry {
             return Err(("BAD_REFRESH_TOKEN", "missing or unknown refresh token"));
         }
         let scopes = client.scopes.clone();
+        let next_refresh = if client.rotates_refresh_tokens {
+            let next = uuid::Uuid::new_v4().to_string();
+            client.refresh_tokens.retain(|t| t != refresh_token);
+            client.refresh_tokens.push(next.clone());
+            next
+        } else {
+            refresh_token.to_owned()
+        };
         // Shaped like HubSpot's opaque tokens; far below the 300-character budget.
         let token = format!("CO{}", uuid::Uuid::new_v4().simple());
         self.grants.insert(
@@ -119,7 +140,10 @@ impl TokenRegistry {
                 expires_at: Some(Instant::now() + Duration::from_secs(OAUTH_EXPIRES_IN_SECS)),
             },
         );
-        Ok(token)
+        Ok(Refreshed {
+            access_token: token,
+            refresh_token: next_refresh,
+        })
     }
 
     /// Checks a bearer token and the scope a route needs.
@@ -209,9 +233,9 @@ pub async fn oauth_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
         field("client_secret"),
         field("refresh_token"),
     ) {
-        Ok(access_token) => Json(json!({
-            "access_token": access_token,
-            "refresh_token": field("refresh_token"),
+        Ok(refreshed) => Json(json!({
+            "access_token": refreshed.access_token,
+            "refresh_token": refreshed.refresh_token,
             "token_type": "bearer",
             "expires_in": OAUTH_EXPIRES_IN_SECS,
         }))

@@ -91,6 +91,7 @@ impl Default for SandboxConfig {
                 client_secret: DEFAULT_CLIENT_SECRET.into(),
                 refresh_tokens: vec![DEFAULT_REFRESH_TOKEN.into()],
                 scopes: None,
+                rotates_refresh_tokens: false,
             }],
             rate_limit: RateLimitConfig::default(),
             faults: FaultPlan::default(),

@@ -192,7 +192,11 @@ fn client_credentials(
         ));
     };
     // Compared in full either way; this is a test stand-in, not a timing-safe store.
-    if app.client_secret != secret {
+    let current = lock(&shared.rotated_client_secrets)?
+        .get(&app.client_id)
+        .cloned()
+        .unwrap_or_else(|| app.client_secret.clone());
+    if current != secret {
         return Ok(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_client",

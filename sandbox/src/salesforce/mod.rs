@@ -341,6 +341,13 @@ impl SalesforceHandle {
             .unwrap_or_default()
     }
 
+    /// Replaces the consumer secret of client-credentials app `client_id`: the old one is
+    /// refused from now on; access tokens already issued stay valid until they expire.
+    pub fn rotate_client_secret(&self, client_id: &str, secret: &str) -> Result<(), SfError> {
+        lock(&self.shared.rotated_client_secrets)?.insert(client_id.to_owned(), secret.to_owned());
+        Ok(())
+    }
+
     /// Mints an access token directly (no OAuth round trip).
     pub fn issue_token(&self) -> Result<String, SfError> {
         Ok(lock(&self.shared.tokens)?.issue())

@@ -110,6 +110,9 @@ pub struct SfShared {
     pub stats: Mutex<RequestStats>,
     pub cursors: Mutex<CursorStore>,
     pub jobs: Mutex<BulkJobs>,
+    /// Consumer secrets an admin replaced (Setup > App Manager > Manage Consumer Details), by
+    /// client id: from then on only the new one is taken.
+    pub rotated_client_secrets: Mutex<std::collections::HashMap<String, String>>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -137,6 +140,7 @@ impl SfShared {
             stats: Mutex::new(RequestStats::default()),
             cursors: Mutex::new(CursorStore::default()),
             jobs: Mutex::new(BulkJobs::default()),
+            rotated_client_secrets: Mutex::new(std::collections::HashMap::new()),
             shutdown,
             config,
         }

@@ -77,8 +77,20 @@ impl Deployment {
                 ))
             }
         };
+        let ttl = match optional(lookup, registry::SECRETS_CACHE_SECONDS.variable) {
+            None => super::secrets::DEFAULT_SECRETS_TTL,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .map(std::time::Duration::from_secs)
+                .map_err(|e| SettingsError::Malformed {
+                    name: registry::SECRETS_CACHE_SECONDS.variable,
+                    value: text.clone(),
+                    reason: format!("{e}; give whole seconds such as 300"),
+                })?,
+        };
         Ok(Deployment {
-            secrets: Arc::new(SecretsManagerSecrets::new(&connection)),
+            secrets: Arc::new(SecretsManagerSecrets::with_ttl(&connection, ttl)),
             connection,
             settings,
             store,

@@ -80,6 +80,37 @@ impl SecretsProvider for LocalSecrets {
             what: format!("secret {name} ({place})"),
         })
     }
+
+    /// Writes the secret's file (owner-only), where the value came from a file: a variable of
+    /// this process's environment cannot be changed for the next one.
+    async fn store(&self, name: &str, value: &str) -> PortResult<()> {
+        let variable = Self::variable(name);
+        if std::env::var_os(&variable).is_some() {
+            return Err(PortError::invalid(format!(
+                "secret {name} comes from {variable}, which sf2hs cannot change for the next \
+                 start: set it to the new value there, or keep the secret in a file of the \
+                 secrets directory"
+            )));
+        }
+        let safe = !name.is_empty() && !name.contains(['/', '\\']) && name != "..";
+        let Some(dir) = self.dir.as_ref().filter(|_| safe) else {
+            return Err(PortError::invalid(format!(
+                "secret {name} cannot be written: no secrets directory is set (--secrets-dir)"
+            )));
+        };
+        let path = dir.join(name);
+        let partial = dir.join(format!(".{name}.new"));
+        let write = || -> std::io::Result<()> {
+            std::fs::write(&partial, format!("{value}\n"))?;
+            super::owner_only(&partial, 0o600)?;
+            // A rename, so a reader never sees half a value.
+            std::fs::rename(&partial, &path)
+        };
+        write().map_err(|e| PortError::Unavailable {
+            backend: "the local secrets directory",
+            reason: format!("writing {}: {e}", path.display()),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! [`SecretString`], whose `Debug` and `Display` never show them.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -76,6 +77,79 @@ pub struct OAuthCredentials {
     pub refresh_token: SecretString,
 }
 
+/// HubSpot credentials as stored in their secret: a static token (Service Key or private-app
+/// `pat-…` token), or an OAuth app with the installation's refresh token.
+#[derive(Deserialize, serde::Serialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum HubSpotSecret {
+    Static {
+        token: String,
+    },
+    OAuth {
+        client_id: String,
+        client_secret: String,
+        refresh_token: String,
+    },
+}
+
+impl HubSpotSecret {
+    /// A token source holding these values, never reading the secret again.
+    pub fn token_source(self) -> TokenSource {
+        match self {
+            HubSpotSecret::Static { token } => TokenSource::static_token(token),
+            HubSpotSecret::OAuth {
+                client_id,
+                client_secret,
+                refresh_token,
+            } => TokenSource::oauth(OAuthCredentials {
+                client_id,
+                client_secret: client_secret.into(),
+                refresh_token: refresh_token.into(),
+            }),
+        }
+    }
+}
+
+/// The secret the credentials live in: read again on use and after a refusal (a rotation is
+/// taken without a restart), and written back when HubSpot rotates the refresh token
+/// (platform-behaviours.md A3).
+#[derive(Clone)]
+pub struct SecretHome {
+    pub secrets: Arc<dyn SecretsProvider>,
+    pub name: String,
+}
+
+impl fmt::Debug for SecretHome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretHome")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl SecretHome {
+    async fn read(&self, fresh: bool) -> Result<HubSpotSecret, HubSpotError> {
+        let read = if fresh {
+            self.secrets.fresh(&self.name).await
+        } else {
+            self.secrets.secret(&self.name).await
+        };
+        let text = read.map_err(|e| HubSpotError::Configuration {
+            reason: format!("cannot read the HubSpot secret `{}`: {e}", self.name),
+        })?;
+        serde_json::from_str(&text).map_err(|e| HubSpotError::Configuration {
+            reason: format!(
+                "the HubSpot secret `{}` is not {{\"token\": \"…\"}} or {{\"client_id\", \
+                 \"client_secret\", \"refresh_token\"}} (error at line {}, column {}); store it \
+                 again",
+                self.name,
+                e.line(),
+                e.column()
+            ),
+        })
+    }
+}
+
 /// Gives the client a bearer token, refreshing OAuth tokens before they expire and once after a
 /// 401.
 #[derive(Debug)]
@@ -86,16 +160,20 @@ pub struct TokenSource {
 #[derive(Debug)]
 enum TokenKind {
     Static(SecretString),
+    /// A static token read from its secret on every use (the secrets adapter caches it).
+    StaticInSecret(SecretHome),
     OAuth {
         client_id: String,
-        client_secret: SecretString,
         /// One refresh at a time; the refresh token itself may rotate.
         session: Mutex<OAuthSession>,
+        /// Where a rotated refresh token is written back, and newer credentials read from.
+        home: Option<SecretHome>,
     },
 }
 
 #[derive(Debug)]
 struct OAuthSession {
+    client_secret: SecretString,
     refresh_token: SecretString,
     access: Option<AccessToken>,
 }
@@ -129,16 +207,44 @@ impl TokenSource {
     }
 
     pub fn oauth(credentials: OAuthCredentials) -> Self {
+        Self::oauth_at(credentials, None)
+    }
+
+    fn oauth_at(credentials: OAuthCredentials, home: Option<SecretHome>) -> Self {
         Self {
             kind: TokenKind::OAuth {
                 client_id: credentials.client_id,
-                client_secret: credentials.client_secret,
                 session: Mutex::new(OAuthSession {
+                    client_secret: credentials.client_secret,
                     refresh_token: credentials.refresh_token,
                     access: None,
                 }),
+                home,
             },
         }
+    }
+
+    /// The credentials in `home`, read now (a wrong secret stops the start) and again later:
+    /// a static token on every use, OAuth credentials when a refresh is refused; a refresh
+    /// token HubSpot rotates is written back.
+    pub async fn from_secret(home: SecretHome) -> Result<Self, HubSpotError> {
+        Ok(match home.read(false).await? {
+            HubSpotSecret::Static { .. } => Self {
+                kind: TokenKind::StaticInSecret(home),
+            },
+            HubSpotSecret::OAuth {
+                client_id,
+                client_secret,
+                refresh_token,
+            } => Self::oauth_at(
+                OAuthCredentials {
+                    client_id,
+                    client_secret: client_secret.into(),
+                    refresh_token: refresh_token.into(),
+                },
+                Some(home),
+            ),
+        })
     }
 
     /// A static token kept in a secrets store under `secret_name`.
@@ -177,10 +283,11 @@ impl TokenSource {
     ) -> Result<SecretString, HubSpotError> {
         match &self.kind {
             TokenKind::Static(token) => Ok(token.clone()),
+            TokenKind::StaticInSecret(home) => static_token(home, false).await,
             TokenKind::OAuth {
                 client_id,
-                client_secret,
                 session,
+                home,
             } => {
                 let mut session = session.lock().await;
                 if let Some(access) = &session.access
@@ -188,7 +295,7 @@ impl TokenSource {
                 {
                     return Ok(access.token.clone());
                 }
-                refresh(http, token_url, client_id, client_secret, &mut session).await
+                refresh_or_reread(http, token_url, client_id, &mut session, home.as_ref()).await
             }
         }
     }
@@ -203,10 +310,12 @@ impl TokenSource {
     ) -> Result<bool, HubSpotError> {
         match &self.kind {
             TokenKind::Static(_) => Ok(false),
+            // Rotated in the secret since it was read? Then the new one is worth a try.
+            TokenKind::StaticInSecret(home) => Ok(static_token(home, true).await? != *rejected),
             TokenKind::OAuth {
                 client_id,
-                client_secret,
                 session,
+                home,
             } => {
                 let mut session = session.lock().await;
                 let already_replaced = session
@@ -214,10 +323,86 @@ impl TokenSource {
                     .as_ref()
                     .is_some_and(|a| a.token != *rejected);
                 if !already_replaced {
-                    refresh(http, token_url, client_id, client_secret, &mut session).await?;
+                    refresh_or_reread(http, token_url, client_id, &mut session, home.as_ref())
+                        .await?;
                 }
                 Ok(true)
             }
+        }
+    }
+}
+
+async fn static_token(home: &SecretHome, fresh: bool) -> Result<SecretString, HubSpotError> {
+    match home.read(fresh).await? {
+        HubSpotSecret::Static { token } => Ok(SecretString::new(token)),
+        HubSpotSecret::OAuth { .. } => Err(HubSpotError::Configuration {
+            reason: format!(
+                "the HubSpot secret `{}` now holds OAuth credentials where it held a token; \
+                 restart sf2hs to use them",
+                home.name
+            ),
+        }),
+    }
+}
+
+/// A refresh; when HubSpot refuses it, the credentials are read again from their secret (an
+/// operator may have rotated the app secret, or another process the refresh token) and, if
+/// they changed, tried once more. A refresh token HubSpot rotates is written back.
+async fn refresh_or_reread(
+    http: &reqwest::Client,
+    token_url: &str,
+    client_id: &str,
+    session: &mut OAuthSession,
+    home: Option<&SecretHome>,
+) -> Result<SecretString, HubSpotError> {
+    let before = session.refresh_token.clone();
+    let result = match refresh(http, token_url, client_id, session).await {
+        Err(refused @ HubSpotError::OAuthRefresh { .. }) => match home {
+            None => Err(refused),
+            Some(home) => match home.read(true).await? {
+                HubSpotSecret::OAuth {
+                    client_secret,
+                    refresh_token,
+                    ..
+                } if client_secret != session.client_secret.expose()
+                    || refresh_token != session.refresh_token.expose() =>
+                {
+                    tracing::info!(secret = %home.name, "HubSpot refused the refresh; the credentials were rotated in their secret, trying them");
+                    session.client_secret = SecretString::new(client_secret);
+                    session.refresh_token = SecretString::new(refresh_token);
+                    refresh(http, token_url, client_id, session).await
+                }
+                _ => Err(refused),
+            },
+        },
+        other => other,
+    };
+    if let (Ok(_), Some(home)) = (&result, home)
+        && session.refresh_token != before
+    {
+        write_back(home, client_id, session).await;
+    }
+    result
+}
+
+/// Stores a rotated refresh token in its secret, so the next process starts from it. A failure
+/// is logged, not raised: this process holds the token and goes on working.
+async fn write_back(home: &SecretHome, client_id: &str, session: &OAuthSession) {
+    let value = HubSpotSecret::OAuth {
+        client_id: client_id.to_owned(),
+        client_secret: session.client_secret.expose().to_owned(),
+        refresh_token: session.refresh_token.expose().to_owned(),
+    };
+    let stored = match serde_json::to_string(&value) {
+        Ok(text) => home.secrets.store(&home.name, &text).await,
+        Err(e) => Err(crate::ports::PortError::invalid(e.to_string())),
+    };
+    match stored {
+        Ok(()) => {
+            tracing::info!(secret = %home.name, "HubSpot rotated the refresh token; the new one is stored")
+        }
+        Err(e) => {
+            tracing::error!(secret = %home.name, error = %e, "HubSpot rotated the refresh token and it cannot be stored: this process goes on with it, but store it in the secret before the next start")
         }
     }
 }
@@ -227,13 +412,12 @@ async fn refresh(
     http: &reqwest::Client,
     token_url: &str,
     client_id: &str,
-    client_secret: &SecretString,
     session: &mut OAuthSession,
 ) -> Result<SecretString, HubSpotError> {
     let form = [
         ("grant_type", "refresh_token"),
         ("client_id", client_id),
-        ("client_secret", client_secret.expose()),
+        ("client_secret", session.client_secret.expose()),
         ("refresh_token", session.refresh_token.expose()),
     ];
     let requested_at = Instant::now();

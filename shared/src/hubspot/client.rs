@@ -190,12 +190,14 @@ impl HubSpotClient {
                     self.exchange(request).await
                 };
             let action = match action {
-                RetryAction::DontRetry(HubSpotError::Unauthorized { .. })
-                    if !refreshed_after_401
-                        && inner
-                            .tokens
-                            .refresh_after_unauthorized(&inner.http, &token_url, &token)
-                            .await? =>
+                // A 403 too: a token rotated in its secret may carry the scopes this one lacks.
+                RetryAction::DontRetry(
+                    HubSpotError::Unauthorized { .. } | HubSpotError::MissingScopes { .. },
+                ) if !refreshed_after_401
+                    && inner
+                        .tokens
+                        .refresh_after_unauthorized(&inner.http, &token_url, &token)
+                        .await? =>
                 {
                     // The one retry an expired OAuth token gets; it does not use the budget.
                     refreshed_after_401 = true;

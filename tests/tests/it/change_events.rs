@@ -31,6 +31,7 @@ fn org() -> SalesforceId {
 fn options() -> EventOptions {
     EventOptions {
         org_id: Some(org()),
+        accept_unsourced: true,
         echo_clients: vec!["sf2hs".into()],
         platform_events: vec![],
     }
@@ -121,12 +122,10 @@ fn update_with_compound_name_is_partial() {
 
 #[test]
 fn a_fanned_out_event_with_a_singular_record_id() {
-    // AppFlow shape: the body directly in `detail`, no org in the source.
-    let event = json!({
-        "source": "aws.partner/appflow/salesforce.com/123456789012/flow",
-        "detail-type": "UserChangeEvent",
-        "detail": fixture("cdc-user-update-fanned-out.payload.json"),
-    });
+    let event = relayed(
+        fixture("cdc-user-update-fanned-out.payload.json"),
+        "00DRM000000Fxts2AC",
+    );
     let parsed = parse_event_value(&event, &options(), now()).unwrap();
     let c = changes(&parsed.items)[0];
     assert_eq!(c.object, "User");
@@ -354,6 +353,72 @@ fn refusals() {
         err.to_string().starts_with("the event is not JSON"),
         "{err}"
     );
+}
+
+/// platform-behaviours.md A2, salesforce.md §2.4: Event Relay's partner source is
+/// `aws.partner/salesforce.com/<orgId18>/<channelId>`; AppFlow's names an AWS account and a
+/// flow. Only the first, for the configured org, is taken; the ingest function (which leaves
+/// `accept_unsourced` off) also refuses an event without a source.
+#[test]
+fn only_the_configured_orgs_event_relay_source_is_taken() {
+    let payload = fixture("cdc-account-create.payload.json");
+    let with_source = |source: Value| {
+        let mut event = relayed(payload.clone(), "00DRM000000Fxts2AC");
+        event["source"] = source;
+        event
+    };
+    let ingest = EventOptions {
+        accept_unsourced: false,
+        ..options()
+    };
+    // The org's own relay, its 15- or 18-character id: taken.
+    for id in ["00DRM000000Fxts2AC", "00DRM000000Fxts"] {
+        let event = with_source(json!(format!(
+            "aws.partner/salesforce.com/{id}/0YLRM0000004Dfg4AE"
+        )));
+        let parsed = parse_event_value(&event, &ingest, now()).expect("the org's relay");
+        assert_eq!(changes(&parsed.items)[0].org_id, org());
+    }
+    let refused: Vec<(Value, &str)> = vec![
+        (
+            json!("aws.partner/appflow/salesforce.com/123456789012/flow"),
+            "Amazon AppFlow's, which names no Salesforce organisation",
+        ),
+        (
+            json!("aws.partner/salesforce.com.evil/00DRM000000Fxts2AC/0YL"),
+            "is not `aws.partner/salesforce.com/<org id>/<channel id>`",
+        ),
+        (
+            json!("aws.partner/salesforce.com/00DRM000000Fxts2AC"),
+            "is not `aws.partner/salesforce.com/<org id>/<channel id>`",
+        ),
+        (
+            json!("aws.partner/salesforce.com/not-an-org/0YL"),
+            "is not `aws.partner/salesforce.com/<org id>/<channel id>`",
+        ),
+        (json!("my.app"), "is not `aws.partner/salesforce.com/"),
+        (json!(42), "the event's source is not a string"),
+    ];
+    for (source, expected) in refused {
+        let err = parse_event_value(&with_source(source.clone()), &ingest, now())
+            .expect_err(&format!("{source} was taken"));
+        assert!(err.to_string().contains(expected), "{source}: {err}");
+        assert_eq!(err.metric_reason(), "source", "{source}");
+    }
+    // No source at all: refused by the ingest function, taken where the sender authenticated.
+    let mut unsourced = relayed(payload.clone(), "00DRM000000Fxts2AC");
+    unsourced.as_object_mut().expect("object").remove("source");
+    let err = parse_event_value(&unsourced, &ingest, now()).expect_err("taken without source");
+    assert!(err.to_string().contains("has no source"), "{err}");
+    let parsed = parse_event_value(&unsourced, &options(), now()).expect("local /events");
+    assert_eq!(changes(&parsed.items)[0].org_id, org());
+    // Event Relay's envelope always wraps the body in `detail.payload`.
+    let mut bare_detail = with_source(json!(
+        "aws.partner/salesforce.com/00DRM000000Fxts2AC/0YLRM0000004Dfg4AE"
+    ));
+    bare_detail["detail"] = fixture("cdc-account-create.payload.json");
+    let err = parse_event_value(&bare_detail, &ingest, now()).expect_err("bare detail");
+    assert!(err.to_string().contains("detail.payload"), "{err}");
 }
 
 proptest! {

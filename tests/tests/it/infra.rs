@@ -20,7 +20,7 @@ use sf2hs_shared::aws::dynamodb::{
     TIMELINE_INDEX, TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY, TTL_ATTRIBUTE,
 };
 use sf2hs_shared::mapping::validate_sources;
-use sf2hs_shared::ports::MappingStore;
+use sf2hs_shared::ports::{MappingStore, SecretsProvider};
 use sf2hs_shared::settings::vars;
 use sf2hs_tests::stack::Stack;
 
@@ -599,14 +599,84 @@ fn every_alarm_has_an_action_and_every_parked_queue_an_alarm() {
         queues.sort_unstable();
         queues
     };
+    // Every queue where something waits for a person (all but the three working queues) has
+    // its alarm, a queue added later included.
+    let working = ["BackfillQueue", "ChangeQueue", "ImportQueue"];
+    let mut parked: Vec<&str> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::SQS::Queue")
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !working.contains(name))
+        .collect();
+    parked.sort_unstable();
     assert_eq!(
-        watched("ApproximateNumberOfMessagesVisible"),
+        parked,
         [
             "BackfillDeadLetterQueue",
             "ChangeDeadLetterQueue",
             "ImportDeadLetterQueue",
+            "IngestEventDeadLetterQueue",
             "IngestFailureQueue"
         ]
     );
+    assert_eq!(watched("ApproximateNumberOfMessagesVisible"), parked);
     assert_eq!(watched("ApproximateAgeOfOldestMessage"), ["ChangeQueue"]);
+}
+
+#[test]
+fn the_event_path_takes_only_event_relay_keeps_what_it_cannot_deliver_and_is_bounded() {
+    let transformed = transform();
+    let resources = transformed["Resources"].as_object().expect("resources");
+    let rule = &resources["IngestFunctionSalesforceEvents"]["Properties"];
+    // Event Relay's sources only (the org is checked by ingest): not AppFlow's, not any
+    // `aws.partner/salesforce.com…`-looking prefix without the slash.
+    assert_eq!(
+        rule["EventPattern"]["source"],
+        json!([{ "prefix": "aws.partner/salesforce.com/" }])
+    );
+    let target = &rule["Targets"][0];
+    assert_eq!(named_resource(&target["Arn"]), Some("IngestFunction"));
+    assert_eq!(
+        named_resource(&target["DeadLetterConfig"]["Arn"]),
+        Some("IngestEventDeadLetterQueue")
+    );
+    assert_eq!(target["RetryPolicy"]["MaximumEventAgeInSeconds"], 86400);
+    // EventBridge may write to that queue, for this rule only.
+    let policy = &resources["IngestEventDeadLetterQueuePolicy"]["Properties"];
+    let statement = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(statement["Action"], "sqs:SendMessage");
+    assert_eq!(
+        named_resource(&statement["Condition"]["ArnEquals"]["aws:SourceArn"]),
+        Some("IngestFunctionSalesforceEvents")
+    );
+    // Reserved concurrency bounds the public function URL, unless the parameter turns it off.
+    assert_eq!(
+        resources["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"],
+        json!({ "Fn::If": [
+            "ReservesIngestConcurrency",
+            { "Ref": "IngestReservedConcurrency" },
+            { "Ref": "AWS::NoValue" }
+        ] })
+    );
+    assert_eq!(
+        transformed["Parameters"]["IngestReservedConcurrency"]["Default"],
+        20
+    );
+    // The refusal alarms watch the metric ingest writes (sf2hs_shared::metrics), per entry point.
+    let mut refusal_alarms: Vec<&str> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter(|r| r["Properties"]["Namespace"] == sf2hs_shared::metrics::NAMESPACE)
+        .filter(|r| r["Properties"]["MetricName"] == sf2hs_shared::metrics::REFUSALS)
+        .filter_map(|r| r["Properties"]["Dimensions"][0]["Value"].as_str())
+        .collect();
+    refusal_alarms.sort_unstable();
+    assert_eq!(
+        refusal_alarms,
+        [
+            sf2hs_shared::metrics::EntryPoint::Events.as_str(),
+            sf2hs_shared::metrics::EntryPoint::Outbound.as_str()
+        ]
+    );
 }

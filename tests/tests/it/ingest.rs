@@ -29,7 +29,7 @@ fn fixture(name: &str) -> Vec<u8> {
 fn settings() -> IngestSettings {
     IngestSettings {
         org_id: SalesforceId::parse("00Dxx0000001gPF").unwrap(),
-        endpoint_token: TOKEN.into(),
+        endpoint_token: sf2hs_shared::ingest::EndpointToken::fixed(TOKEN),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         events: EventOptions::default(),
     }

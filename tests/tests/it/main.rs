@@ -19,6 +19,7 @@ mod pipeline_aws;
 mod record_ids;
 mod salesforce_client;
 mod salesforce_schema;
+mod secret_rotation;
 mod typed_conversions;
 mod worker_races;
 mod worker_rules;

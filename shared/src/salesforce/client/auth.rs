@@ -123,13 +123,41 @@ pub async fn mint(
     })
 }
 
+/// Reads the connected app's credentials again, from where they are kept (their secret), when
+/// Salesforce refuses the ones in hand: a rotated client secret or key is taken without a
+/// restart (platform-behaviours.md A3).
+#[async_trait::async_trait]
+pub trait CredentialReload: Send + Sync {
+    /// The login URL and credentials as they are stored now.
+    async fn reload(&self) -> Result<(String, SalesforceAuth), SalesforceError>;
+}
+
 /// One cached token shared by all calls; re-minted when Salesforce rejects it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TokenCache {
     current: Mutex<Option<AccessToken>>,
+    /// Where newer credentials come from, and the newer ones once read.
+    reload: Option<std::sync::Arc<dyn CredentialReload>>,
+    rotated: Mutex<Option<(String, SalesforceAuth)>>,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("reloads", &self.reload.is_some())
+            .finish()
+    }
 }
 
 impl TokenCache {
+    /// A cache that reads the credentials again through `reload` when a mint is refused.
+    pub fn reloading(reload: std::sync::Arc<dyn CredentialReload>) -> Self {
+        TokenCache {
+            reload: Some(reload),
+            ..TokenCache::default()
+        }
+    }
+
     /// The cached token, minting one first when there is none.
     pub async fn get(
         &self,
@@ -140,8 +168,40 @@ impl TokenCache {
         if let Some(token) = current.as_ref() {
             return Ok(token.clone());
         }
-        let token = mint(http, config).await?;
+        let token = self.mint_with_newest(http, config).await?;
         *current = Some(token.clone());
+        Ok(token)
+    }
+
+    async fn mint_with_newest(
+        &self,
+        http: &reqwest::Client,
+        config: &SalesforceClientConfig,
+    ) -> Result<AccessToken, SalesforceError> {
+        let mut rotated = self.rotated.lock().await;
+        let mut effective = config.clone();
+        if let Some((login_url, auth)) = rotated.as_ref() {
+            effective.login_url.clone_from(login_url);
+            effective.auth = auth.clone();
+        }
+        let refused = match mint(http, &effective).await {
+            Err(refused @ SalesforceError::Auth { .. }) => refused,
+            other => return other,
+        };
+        let Some(reload) = &self.reload else {
+            return Err(refused);
+        };
+        let (login_url, auth) = reload.reload().await?;
+        if login_url == effective.login_url && auth == effective.auth {
+            return Err(refused);
+        }
+        tracing::info!(
+            "Salesforce refused the credentials; they were rotated in their secret, trying them"
+        );
+        effective.login_url.clone_from(&login_url);
+        effective.auth = auth.clone();
+        let token = mint(http, &effective).await?;
+        *rotated = Some((login_url, auth));
         Ok(token)
     }
 

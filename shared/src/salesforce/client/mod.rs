@@ -95,6 +95,15 @@ impl SalesforceClient {
         })
     }
 
+    /// Reads the credentials again through `reload` when Salesforce refuses them.
+    pub fn with_credential_reload(
+        mut self,
+        reload: std::sync::Arc<dyn auth::CredentialReload>,
+    ) -> Self {
+        self.tokens = TokenCache::reloading(reload);
+        self
+    }
+
     pub fn config(&self) -> &SalesforceClientConfig {
         &self.config
     }

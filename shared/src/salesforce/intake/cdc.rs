@@ -1,6 +1,11 @@
-//! Change Data Capture and platform events, as relayed to Amazon EventBridge (Event Relay), as
-//! delivered by AppFlow (body directly in `detail`), or in the CometD envelope (`payload` beside
-//! `event.replayId`). All become `Change`s, one per record id (salesforce.md §2).
+//! Change Data Capture and platform events, as relayed to Amazon EventBridge (Event Relay) or in
+//! the CometD envelope (`payload` beside `event.replayId`). All become `Change`s, one per record
+//! id (salesforce.md §2).
+//!
+//! Trust: an EventBridge event must come from the configured org's Event Relay source,
+//! `aws.partner/salesforce.com/<org>/<channel>` (platform-behaviours.md A2). Amazon AppFlow's
+//! events are refused: their source names an AWS account and a flow, never the organisation, so
+//! nothing in them could be checked against the configured org.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
@@ -12,9 +17,13 @@ use crate::domain::{
 /// How CDC and platform events are read.
 #[derive(Debug, Clone, Default)]
 pub struct EventOptions {
-    /// The organisation sf2hs syncs. Events whose source names another org are refused; events
-    /// whose source names none (AppFlow, CometD) are taken as from this org.
+    /// The organisation sf2hs syncs. Events whose source names another org are refused.
     pub org_id: Option<SalesforceId>,
+    /// Whether an event with no `source` at all (the CometD envelope, a bare payload) is taken as
+    /// from `org_id`: only where its sender has already proved who it is (the local `/events`
+    /// endpoint's credential). EventBridge always sets `source`, so the ingest function leaves
+    /// this off.
+    pub accept_unsourced: bool,
     /// Integration client ids whose own writes must not come back as changes (echo
     /// suppression): a `changeOrigin` of `…;client=<id>` with one of these is skipped.
     pub echo_clients: Vec<String>,
@@ -147,8 +156,18 @@ pub enum EventError {
         received: SalesforceId,
         expected: SalesforceId,
     },
-    #[error("the event source `{0}` does not name a Salesforce organisation id")]
+    #[error(
+        "the event source `{0}` is not `aws.partner/salesforce.com/<org id>/<channel id>`; sf2hs takes only Event Relay's source for the configured org"
+    )]
     BadSource(String),
+    #[error(
+        "the event source `{0}` is Amazon AppFlow's, which names no Salesforce organisation sf2hs could check: relay change events with Event Relay instead (docs/deploy.md)"
+    )]
+    AppFlowSource(String),
+    #[error(
+        "the event has no source; only the local /events endpoint takes a CometD envelope or bare payload, the ingest function takes Event Relay's EventBridge events"
+    )]
+    NoSource,
     #[error("the event's organisation is unknown: set the org id in the configuration")]
     NoOrganization,
     #[error("record id `{value}` of {object}: {source}")]
@@ -165,7 +184,23 @@ pub enum EventError {
     RouteFieldMissing { event: String, field: String },
 }
 
-/// Reads one EventBridge event (Event Relay or AppFlow shape) or CometD message.
+impl EventError {
+    /// The refusal's kind, as the `Reason` of the `Refusals` metric.
+    pub fn metric_reason(&self) -> &'static str {
+        match self {
+            EventError::WrongOrganization { .. } | EventError::NoOrganization => "organization",
+            EventError::BadSource(_)
+            | EventError::AppFlowSource(_)
+            | EventError::NoSource
+            | EventError::WrongType {
+                field: "source", ..
+            } => "source",
+            _ => "malformed",
+        }
+    }
+}
+
+/// Reads one EventBridge event (Event Relay) or CometD message.
 pub fn parse_event(
     body: &[u8],
     options: &EventOptions,
@@ -198,12 +233,13 @@ pub fn parse_event_value(
         });
     let detail_type = envelope.get("detail-type").and_then(Value::as_str);
 
-    // Event Relay: detail.payload; AppFlow: detail; CometD: payload; a bare payload as a last resort.
-    let payload = envelope
-        .get("detail")
-        .map(|d| d.get("payload").unwrap_or(d))
-        .or_else(|| envelope.get("payload"))
-        .unwrap_or(event);
+    // Event Relay: detail.payload; CometD: payload; a bare payload as a last resort.
+    let payload = match envelope.get("detail") {
+        Some(detail) => detail
+            .get("payload")
+            .ok_or(EventError::Missing("detail.payload"))?,
+        None => envelope.get("payload").unwrap_or(event),
+    };
     let payload = payload.as_object().ok_or(EventError::WrongType {
         field: "payload",
         expected: "a JSON object",
@@ -224,25 +260,41 @@ fn event_org(
     envelope: &Map<String, Value>,
     options: &EventOptions,
 ) -> Result<SalesforceId, EventError> {
-    let source = envelope.get("source").and_then(Value::as_str);
-    let from_source = match source {
-        Some(s) if s.starts_with("aws.partner/salesforce.com/") => {
-            let org = s.split('/').nth(2).unwrap_or_default();
-            Some(SalesforceId::parse(org).map_err(|_| EventError::BadSource(s.to_owned()))?)
-        }
-        _ => None,
+    let Some(source) = envelope.get("source") else {
+        return match (&options.org_id, options.accept_unsourced) {
+            (Some(expected), true) => Ok(expected.clone()),
+            (None, true) => Err(EventError::NoOrganization),
+            (_, false) => Err(EventError::NoSource),
+        };
     };
-    match (from_source, &options.org_id) {
-        (Some(received), Some(expected)) if &received != expected => {
-            Err(EventError::WrongOrganization {
-                received,
-                expected: expected.clone(),
-            })
-        }
-        (Some(received), _) => Ok(received),
-        (None, Some(expected)) => Ok(expected.clone()),
-        (None, None) => Err(EventError::NoOrganization),
+    let source = source.as_str().ok_or(EventError::WrongType {
+        field: "source",
+        expected: "a string",
+    })?;
+    let received = relay_source_org(source)?;
+    match &options.org_id {
+        Some(expected) if &received != expected => Err(EventError::WrongOrganization {
+            received,
+            expected: expected.clone(),
+        }),
+        _ => Ok(received),
     }
+}
+
+/// The org of an Event Relay source: exactly `aws.partner/salesforce.com/<org>/<channel>`.
+fn relay_source_org(source: &str) -> Result<SalesforceId, EventError> {
+    if source.starts_with("aws.partner/appflow") {
+        return Err(EventError::AppFlowSource(source.to_owned()));
+    }
+    let bad = || EventError::BadSource(source.to_owned());
+    let rest = source
+        .strip_prefix("aws.partner/salesforce.com/")
+        .ok_or_else(bad)?;
+    let (org, channel) = rest.split_once('/').ok_or_else(bad)?;
+    if channel.is_empty() || channel.contains('/') {
+        return Err(bad());
+    }
+    SalesforceId::parse(org).map_err(|_| bad())
 }
 
 fn change_event(
