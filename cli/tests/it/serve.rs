@@ -349,3 +349,193 @@ async fn serve_takes_outbound_messages_and_events_and_stops_cleanly() {
     let seen = output.await.expect("output");
     assert!(seen.iter().any(|l| l == "sf2hs serve: stopped"), "{seen:?}");
 }
+
+/// An outbound message of `notifications` projects, each with an unmapped `Notes__c` of
+/// `notes_chars` characters (a long text area), as Salesforce would send it.
+fn big_outbound_message(org_id: &str, ids: &[String], notes_chars: usize) -> String {
+    let notes = "n".repeat(notes_chars);
+    let mut xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>{org_id}</OrganizationId>
+   <ActionId>04kxx00000000blCAA</ActionId>
+   <SessionId xsi:nil="true"/>
+   <EnterpriseUrl>https://example.my.salesforce.com/services/Soap/c/60.0</EnterpriseUrl>
+   <PartnerUrl>https://example.my.salesforce.com/services/Soap/u/60.0</PartnerUrl>
+"#
+    );
+    for (n, id) in ids.iter().enumerate() {
+        xml.push_str(&format!(
+            r#"   <Notification>
+    <Id>04lxx000000Ca{n:03}AAK</Id>
+    <sObject xsi:type="sf:Project__c" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>{id}</sf:Id>
+     <sf:Name>Big {n}</sf:Name>
+     <sf:Budget__c>{n}</sf:Budget__c>
+     <sf:Notes__c>{notes}</sf:Notes__c>
+     <sf:SystemModstamp>2026-12-05T10:00:00.000Z</sf:SystemModstamp>
+    </sObject>
+   </Notification>
+"#
+        ));
+    }
+    xml.push_str("  </notifications>\n </soapenv:Body>\n</soapenv:Envelope>\n");
+    xml
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_acks_a_3_mib_message_under_a_4_mib_limit_logs_json_and_reports_its_health() {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let handle = salesforce.handle();
+    let (_dir, data_dir) =
+        sf2hs_tests::stack::cli_data_dir(BINARY, "serve-big", &salesforce, &hubspot);
+    let mut child = tokio::process::Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--log-format", "json"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2"])
+        .env_remove("RUST_LOG")
+        .env("SF2HS_ORG_ID", handle.org_id())
+        .env("SF2HS_ENDPOINT_TOKEN_SECRET", "endpoint-token")
+        .env("SF2HS_SECRET_ENDPOINT_TOKEN", ENDPOINT_TOKEN)
+        .env("SF2HS_MAX_BODY_BYTES", (4 << 20).to_string())
+        .envs(local_credentials(&salesforce, &hubspot))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut base = None;
+    while let Some(line) = lines.next_line().await.expect("stdout line") {
+        if let Some(url) = line.strip_prefix("sf2hs serve: listening on ") {
+            base = Some(url.to_owned());
+            break;
+        }
+    }
+    let base = base.expect("serve printed its address");
+    let stderr = child.stderr.take().expect("stderr");
+    let logged = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+        }
+        seen
+    });
+
+    let ids = handle
+        .create_many(
+            "Project__c",
+            (0..100)
+                .map(|i| json!({ "Name": format!("Big {i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("projects");
+    let org = id18(&handle.org_id());
+    let http = reqwest::Client::new();
+    let outbound_url = format!("{base}/outbound/{ENDPOINT_TOKEN}");
+    // 100 notifications with 31,000-character notes: about 3 MiB, under the 4 MiB limit.
+    let three = big_outbound_message(&org, &ids, 31_000);
+    assert!(
+        (3 << 20) - 100_000 < three.len() && three.len() < (3 << 20) + 200_000,
+        "{}",
+        three.len()
+    );
+    let answer = http
+        .post(&outbound_url)
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(three)
+        .send()
+        .await
+        .expect("serve answers");
+    assert_eq!(answer.status().as_u16(), 200);
+    let body = answer.text().await.expect("body");
+    assert!(body.contains("<Ack>true</Ack>"), "{body}");
+    // The same with 53,000-character notes: over 5 MiB, refused before it is read whole.
+    let five = big_outbound_message(&org, &ids, 53_000);
+    assert!(five.len() > 5 << 20, "{}", five.len());
+    let answer = http
+        .post(&outbound_url)
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(five)
+        .send()
+        .await
+        .expect("serve answers");
+    assert_eq!(answer.status().as_u16(), 413);
+
+    // The 100 acked records reach HubSpot.
+    let hub = hubspot.handle();
+    let started = Instant::now();
+    while !ids.iter().all(|id| {
+        hub.record_by_unique("sf_project", "salesforce_id", &id18(id))
+            .expect("read")
+            .is_some()
+    }) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the records did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A refused request is logged as JSON, counted, and shown by /healthz.
+    let refused = http
+        .post(format!("{base}/outbound/not-the-token-0123456789abcdef"))
+        .body("<x/>")
+        .send()
+        .await
+        .expect("serve answers");
+    assert_eq!(refused.status().as_u16(), 403);
+    let health = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz answers");
+    assert_eq!(health.status().as_u16(), 200);
+    let health: serde_json::Value = health.json().await.expect("json");
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["store"]["ok"], true, "{health}");
+    assert_eq!(health["queue"]["ok"], true, "{health}");
+    assert_eq!(health["workers"]["alive"], 2, "{health}");
+    assert_eq!(health["workers"]["started"], 2, "{health}");
+    assert!(
+        health["refusals"]
+            .as_array()
+            .expect("refusals")
+            .iter()
+            .any(|r| r["entryPoint"] == "outbound" && r["reason"] == "token" && r["count"] == 1),
+        "{health}"
+    );
+
+    let pid = child.id().expect("pid");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("serve stops")
+        .expect("exit status");
+    assert!(status.success(), "{status:?}");
+    let logged = logged.await.expect("stderr");
+    let entries: Vec<serde_json::Value> = logged
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    assert!(
+        entries.iter().any(|e| e["level"] == "WARN"
+            && e["message"] == "outbound message refused"
+            && e["reason"].as_str().is_some_and(|r| r.contains("token"))),
+        "no JSON refusal line in {logged:?}"
+    );
+    assert!(
+        !logged
+            .iter()
+            .any(|l| l.contains(ENDPOINT_TOKEN) || l.contains("not-the-token")),
+        "a token in the log"
+    );
+}
