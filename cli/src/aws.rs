@@ -78,6 +78,12 @@ pub async fn open(config: &Config, stack: Option<String>) -> Result<Backend, Cli
         index: Arc::new(store.record_index()),
         jobs: Arc::new(store.import_jobs()),
         log: Arc::new(store.sync_log(deployment.settings.sync_log_retention)),
+        backfill: match &deployment.backfill {
+            Some(backfill) => backfill.clone(),
+            None => live.clone(),
+        },
+        embedded: None,
+        max_receives: 0,
         queue: live,
         queues,
         imports: Imports::Aws(AwsImports {

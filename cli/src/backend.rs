@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sf2hs_shared::embedded::EmbeddedStore;
+use sf2hs_shared::embedded::{EmbeddedStore, Lane, ProcessInfo, ProcessRole};
 use sf2hs_shared::ports::{ChangeQueue, ImportJobs, MappingStore, RecordIndex, SyncLog};
 
 use crate::output::CliError;
@@ -42,8 +42,15 @@ pub struct Backend {
     pub index: Arc<dyn RecordIndex>,
     pub jobs: Arc<dyn ImportJobs>,
     pub log: Arc<dyn SyncLog>,
-    /// Where live changes go; the local pipeline's only queue.
+    /// Where live changes go (locally also where workers receive from: live first, then
+    /// backfill).
     pub queue: Arc<dyn ChangeQueue>,
+    /// Where imported records go: on AWS the backfill queue, locally the queue's backfill line,
+    /// which waits behind live changes.
+    pub backfill: Arc<dyn ChangeQueue>,
+    /// The embedded store itself, for the processes working on it (`None` on AWS).
+    pub embedded: Option<EmbeddedStore>,
+    pub(crate) max_receives: u32,
     /// Every queue, live first (on AWS also the backfill queue): status and dead letters.
     pub queues: Vec<NamedQueue>,
     pub imports: Imports,
@@ -68,7 +75,12 @@ impl Backend {
         }
         let store = EmbeddedStore::open(data_dir.join(STORE_FILE))?;
         let queue: Arc<dyn ChangeQueue> = Arc::new(store.change_queue(max_receives));
+        let backfill: Arc<dyn ChangeQueue> =
+            Arc::new(store.change_queue(max_receives).in_lane(Lane::Backfill));
         Ok(Backend {
+            backfill,
+            embedded: Some(store.clone()),
+            max_receives,
             kind: BackendKind::Embedded,
             mappings: Arc::new(store.mapping_store()),
             index: Arc::new(store.record_index()),
@@ -95,5 +107,104 @@ impl Backend {
                  or see docs/deploy.md)"
             ))),
         }
+    }
+}
+
+/// This process, registered on the embedded store: its workers' leases carry its id, a
+/// heartbeat says it is alive, and what dead processes held is taken back at the start and on
+/// every heartbeat.
+pub struct Registration {
+    store: EmbeddedStore,
+    pub info: ProcessInfo,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Registration {
+    /// A clean stop: the heartbeat ends and the registration is removed.
+    pub async fn end(self) {
+        self.heartbeat.abort();
+        if let Err(e) = self.store.deregister_process(&self.info.owner).await {
+            tracing::warn!(error = %e, "cannot remove this process's registration; the next start removes it");
+        }
+    }
+}
+
+impl Backend {
+    /// Registers this process in `role` on the embedded store (nothing on AWS), takes back at
+    /// once what dead processes held, and makes this backend's queues receive under its lease.
+    pub async fn register(&mut self, role: ProcessRole) -> Result<Option<Registration>, CliError> {
+        let Some(store) = self.embedded.clone() else {
+            return Ok(None);
+        };
+        let info = store.register_process(role).await?;
+        let reclaimed = store.reclaim_dead_processes(&info.owner).await?;
+        report_reclaimed(&reclaimed);
+        let queue: Arc<dyn ChangeQueue> = Arc::new(
+            store
+                .change_queue(self.max_receives)
+                .held_by(info.owner.clone()),
+        );
+        self.backfill = Arc::new(
+            store
+                .change_queue(self.max_receives)
+                .in_lane(Lane::Backfill)
+                .held_by(info.owner.clone()),
+        );
+        for named in &mut self.queues {
+            named.queue = queue.clone();
+        }
+        self.queue = queue;
+        let heartbeat = {
+            let store = store.clone();
+            let owner = info.owner.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(sf2hs_shared::embedded::HEARTBEAT_EVERY).await;
+                    if let Err(e) = store.heartbeat(&owner).await {
+                        tracing::warn!(error = %e, "cannot record this process's heartbeat");
+                    }
+                    match store.reclaim_dead_processes(&owner).await {
+                        Ok(reclaimed) => report_reclaimed(&reclaimed),
+                        Err(e) => tracing::warn!(error = %e, "cannot look for stopped processes"),
+                    }
+                }
+            })
+        };
+        Ok(Some(Registration {
+            store,
+            info,
+            heartbeat,
+        }))
+    }
+
+    /// The other live processes on the embedded store in `role` (after a sweep for dead ones).
+    pub async fn live_processes(
+        &self,
+        role: ProcessRole,
+        except: Option<&str>,
+    ) -> Result<Vec<ProcessInfo>, CliError> {
+        let Some(store) = &self.embedded else {
+            return Ok(Vec::new());
+        };
+        let reclaimed = store.reclaim_dead_processes(except.unwrap_or("")).await?;
+        report_reclaimed(&reclaimed);
+        Ok(store
+            .processes()
+            .await?
+            .into_iter()
+            .filter(|p| p.role == role && Some(p.owner.as_str()) != except)
+            .collect())
+    }
+}
+
+fn report_reclaimed(reclaimed: &sf2hs_shared::embedded::Reclaimed) {
+    for process in &reclaimed.processes {
+        tracing::warn!(pid = process.pid, host = %process.host, "a process that stopped without finishing was found");
+    }
+    if reclaimed.messages > 0 {
+        tracing::warn!(
+            changes = reclaimed.messages,
+            "took back the changes stopped processes held; they are delivered again now"
+        );
     }
 }

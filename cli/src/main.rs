@@ -392,7 +392,7 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
         Command::Demo => return commands::demo::demo(json).await,
         _ => {}
     }
-    let backend = open_backend(&cli.global, config).await?;
+    let mut backend = open_backend(&cli.global, config).await?;
     match cli.command {
         Command::Mappings(MappingsCommand::Validate { .. } | MappingsCommand::Preview { .. })
         | Command::Demo => Ok(ExitCode::SUCCESS),
@@ -440,7 +440,7 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
                 workers: run.workers,
                 secrets_dir: secrets_dir(config, run.secrets_dir),
             };
-            commands::import::start(&backend, &object, options, &lookup, json).await
+            commands::import::start(&mut backend, &object, options, &lookup, json).await
         }
         Command::Import(ImportCommand::Resume { id, run }) => {
             let options = commands::import::RunOptions {
@@ -449,7 +449,7 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
                 workers: run.workers,
                 secrets_dir: secrets_dir(config, run.secrets_dir),
             };
-            commands::import::resume(&backend, &id, options, &lookup, json).await
+            commands::import::resume(&mut backend, &id, options, &lookup, json).await
         }
         Command::Schema(SchemaCommand::Ensure {
             object,
@@ -479,7 +479,7 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
                 }
             };
             commands::serve::serve(
-                &backend,
+                &mut backend,
                 commands::serve::ServeOptions {
                     listen,
                     workers,

@@ -188,7 +188,7 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
     let importer = Importer {
         mappings: backend.mappings.clone(),
         jobs: backend.jobs.clone(),
-        queue: backend.queue.clone(),
+        queue: backend.backfill.clone(),
         pages: salesforce_client.clone(),
         org_id: org.clone(),
     };

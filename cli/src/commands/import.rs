@@ -154,7 +154,7 @@ async fn runner(
         importer: sf2hs_shared::import::Importer {
             mappings: backend.mappings.clone(),
             jobs: backend.jobs.clone(),
-            queue: backend.queue.clone(),
+            queue: backend.backfill.clone(),
             pages: salesforce.clone(),
             org_id: settings::import_org_id(lookup).map_err(setup)?,
         },
@@ -196,7 +196,7 @@ async fn confirmed(backend: &Backend, job: &ImportJob, yes: bool) -> Result<bool
 /// Counts the records of `object`, asks, then imports them: with the local workers, or by the
 /// deployed import function.
 pub async fn start(
-    backend: &Backend,
+    backend: &mut Backend,
     object: &str,
     options: RunOptions,
     lookup: Lookup<'_>,
@@ -224,7 +224,7 @@ pub async fn start(
 
 /// Goes on with an import that was interrupted, from its last checkpoint.
 pub async fn resume(
-    backend: &Backend,
+    backend: &mut Backend,
     id: &str,
     options: RunOptions,
     lookup: Lookup<'_>,
@@ -272,7 +272,7 @@ async fn run_remotely(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    follow(backend, id, None, None, json).await
+    follow(backend, id, None, Writers::Aws, json).await
 }
 
 fn no_import(id: &str) -> CliError {
@@ -280,20 +280,41 @@ fn no_import(id: &str) -> CliError {
 }
 
 async fn run_locally(
-    backend: &Backend,
+    backend: &mut Backend,
     runner: Runner,
     id: &str,
     workers: usize,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let workers = super::serve::spawn_workers(
-        backend,
-        runner.hubspot.clone(),
-        runner.salesforce.clone(),
-        runner.worker.clone(),
-        workers,
-        false,
-    );
+    use sf2hs_shared::embedded::ProcessRole;
+
+    // One HubSpot budget per data directory: where a `serve` already writes HubSpot, the import
+    // only sends its records (into the backfill line, behind live changes) and serve's workers
+    // write them under serve's one rate limiter.
+    let serving = backend.live_processes(ProcessRole::Serve, None).await?;
+    let (writers, registration) = match serving.first() {
+        Some(serve) => {
+            eprintln!(
+                "import {id}: `sf2hs serve` (pid {}) writes HubSpot from this data directory; the \
+                 import sends its records and serve's workers write them, within the portal's \
+                 rate limit, after live changes",
+                serve.pid
+            );
+            (Writers::Serve, None)
+        }
+        None => {
+            let registration = backend.register(ProcessRole::ImportWorkers).await?;
+            let workers = super::serve::spawn_workers(
+                backend,
+                runner.hubspot.clone(),
+                runner.salesforce.clone(),
+                runner.worker.clone(),
+                workers,
+                false,
+            );
+            (Writers::Own(workers), registration)
+        }
+    };
     let importer = Arc::new(runner.importer);
     let sending = {
         let importer = importer.clone();
@@ -316,7 +337,22 @@ async fn run_locally(
             }
         })
     };
-    follow(backend, id, Some(sending), Some(workers), json).await
+    let outcome = follow(backend, id, Some(sending), writers, json).await;
+    if let Some(registration) = registration {
+        registration.end().await;
+    }
+    outcome
+}
+
+/// Who writes an import's records to HubSpot while it is followed.
+enum Writers {
+    /// This process's workers, stopped with the import.
+    Own(super::serve::Workers),
+    /// The `serve` working on the same data directory.
+    Serve,
+    /// The deployed worker function.
+    #[cfg(feature = "aws")]
+    Aws,
 }
 
 type Sending = tokio::task::JoinHandle<
@@ -330,7 +366,7 @@ async fn follow(
     backend: &Backend,
     id: &str,
     mut sending: Option<Sending>,
-    workers: Option<super::serve::Workers>,
+    writers: Writers,
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let first = backend.jobs.get(id).await?.ok_or_else(|| no_import(id))?;
@@ -375,18 +411,20 @@ async fn follow(
             _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
             _ = &mut interrupted => {
                 bar.abandon();
-                match workers {
-                    Some(workers) => {
+                match writers {
+                    Writers::Own(workers) => {
                         workers.stop().await;
                         eprintln!("interrupted; every page sent so far is on the queue: `sf2hs import resume {id}` goes on from the last checkpoint");
                     }
-                    None => eprintln!("stopped following; the import goes on in AWS: `sf2hs import status {id}` shows it"),
+                    Writers::Serve => eprintln!("interrupted; every page sent so far is on the queue and serve writes it: `sf2hs import resume {id}` goes on from the last checkpoint"),
+                    #[cfg(feature = "aws")]
+                    Writers::Aws => eprintln!("stopped following; the import goes on in AWS: `sf2hs import status {id}` shows it"),
                 }
                 return Ok(ExitCode::from(130));
             }
         }
     };
-    if let Some(workers) = workers {
+    if let Writers::Own(workers) = writers {
         workers.stop().await;
     }
     bar.finish();

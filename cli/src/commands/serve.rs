@@ -220,7 +220,7 @@ fn spawn_resync_runner(
     let importer = sf2hs_shared::import::Importer {
         mappings: backend.mappings.clone(),
         jobs: backend.jobs.clone(),
-        queue: backend.queue.clone(),
+        queue: backend.backfill.clone(),
         pages: clients.salesforce.clone(),
         org_id: clients.ingest.org_id.clone(),
     };
@@ -317,11 +317,32 @@ pub async fn start(
 }
 
 pub async fn serve(
-    backend: &Backend,
+    backend: &mut Backend,
     options: ServeOptions,
     lookup: Lookup<'_>,
 ) -> Result<std::process::ExitCode, CliError> {
+    use sf2hs_shared::embedded::ProcessRole;
+
     let clients = Clients::from_env(&LocalSecrets::new(options.secrets_dir), lookup).await?;
+    // Registered first: what a killed serve held is delivered again now, not after the
+    // visibility timeout.
+    let registration = backend.register(ProcessRole::Serve).await?;
+    let owner = registration.as_ref().map(|r| r.info.owner.clone());
+    let importers = backend
+        .live_processes(ProcessRole::ImportWorkers, owner.as_deref())
+        .await?;
+    if let Some(import) = importers.first() {
+        if let Some(registration) = registration {
+            registration.end().await;
+        }
+        return Err(CliError::Setup(format!(
+            "a local import (pid {}) writes HubSpot from this data directory with workers of its \
+             own, and two writers together would exceed the portal's rate limit. Let it finish \
+             (`sf2hs import list`), or stop it with Ctrl-C and start serve first: `sf2hs import \
+             resume ID` then only sends its records and serve writes them",
+            import.pid
+        )));
+    }
     let running = start(backend, &clients, options.listen, options.workers, true).await?;
     let address = running.address;
     out!("sf2hs serve: listening on http://{address}");
@@ -335,6 +356,9 @@ pub async fn serve(
     wait_for_signal().await;
     out!("sf2hs serve: stopping; finishing requests and batches in flight");
     running.stop().await?;
+    if let Some(registration) = registration {
+        registration.end().await;
+    }
     out!("sf2hs serve: stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }

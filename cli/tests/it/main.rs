@@ -8,6 +8,7 @@ mod chaos_embedded;
 mod config_file;
 mod demo;
 mod import_run;
+mod lifecycle;
 mod mappings_validate;
 mod preview;
 mod schema_ensure;

@@ -17,11 +17,25 @@ use super::{EmbeddedStore, SqlContext, immediate, sql_limit, to_u64};
 use crate::domain::Change;
 use crate::ports::{ChangeQueue, DeadLetter, Delivery, PortError, PortResult, QueueDepth};
 
+/// Which line a message waits in. On AWS live changes and imported records have queues of
+/// their own, so a large import never delays a live change; the embedded queue keeps one
+/// table and always delivers the live line first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Live = 0,
+    Backfill = 1,
+}
+
 /// [`ChangeQueue`] on the embedded SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteChangeQueue {
     store: EmbeddedStore,
     max_receives: u32,
+    /// Where `send_batch` puts messages (receiving takes both lines, live first).
+    lane: Lane,
+    /// The registered process whose lease a received message is under (`processes.owner`), so
+    /// a starting process can take back at once what a dead one held.
+    holder: Option<String>,
 }
 
 impl SqliteChangeQueue {
@@ -31,7 +45,21 @@ impl SqliteChangeQueue {
         SqliteChangeQueue {
             store,
             max_receives: max_receives.max(1),
+            lane: Lane::Live,
+            holder: None,
         }
+    }
+
+    /// The same queue, sending into `lane`.
+    pub fn in_lane(mut self, lane: Lane) -> Self {
+        self.lane = lane;
+        self
+    }
+
+    /// The same queue, receiving under the lease of registered process `owner`.
+    pub fn held_by(mut self, owner: impl Into<String>) -> Self {
+        self.holder = Some(owner.into());
+        self
     }
 
     pub fn max_receives(&self) -> u32 {
@@ -86,6 +114,7 @@ impl SqliteChangeQueue {
             .iter()
             .map(crate::ports::message_body)
             .collect::<PortResult<Vec<_>>>()?;
+        let lane = self.lane as i64;
         self.store
             .call("sending to the queue", move |connection| {
                 let context = "sending to the queue";
@@ -95,14 +124,14 @@ impl SqliteChangeQueue {
                 {
                     let mut insert = tx
                         .prepare_cached(
-                            "INSERT INTO queue_messages (message_id, body, visible_at_ms)
-                             VALUES (?1, ?2, ?3)",
+                            "INSERT INTO queue_messages (message_id, body, visible_at_ms, lane)
+                             VALUES (?1, ?2, ?3, ?4)",
                         )
                         .context(context)?;
                     for body in &bodies {
                         let message_id = uuid::Uuid::new_v4().to_string();
                         insert
-                            .execute(params![message_id, body, visible_at])
+                            .execute(params![message_id, body, visible_at, lane])
                             .context(context)?;
                     }
                 }
@@ -127,6 +156,7 @@ impl ChangeQueue for SqliteChangeQueue {
             return Ok(Vec::new());
         }
         let max_receives = i64::from(self.max_receives);
+        let holder = self.holder.clone();
         self.store
             .call("receiving from the queue", move |connection| {
                 let context = "receiving from the queue";
@@ -137,27 +167,33 @@ impl ChangeQueue for SqliteChangeQueue {
                 let hidden_until = later_ms(now, visibility);
                 let mut deliveries = Vec::new();
                 // Messages past their receive limit are dead-lettered instead of delivered; keep
-                // looking past them so that a poison message does not starve a receive.
+                // looking past them so that a poison message does not starve a receive. The
+                // live line first: backfill fills what is left of the batch.
+                let mut lanes = [Lane::Live, Lane::Backfill].into_iter();
+                let mut lane = lanes.next();
                 let mut after_seq = 0_i64;
                 while deliveries.len() < max {
+                    let Some(current) = lane else { break };
                     let wanted = sql_limit(max - deliveries.len());
                     let candidates: Vec<(i64, String, String, i64)> = {
                         let mut select = tx
                             .prepare_cached(
                                 "SELECT seq, message_id, body, receive_count FROM queue_messages
-                                 WHERE visible_at_ms <= ?1 AND seq > ?2
+                                 WHERE lane = ?4 AND visible_at_ms <= ?1 AND seq > ?2
                                  ORDER BY seq LIMIT ?3",
                             )
                             .context(context)?;
                         let rows = select
-                            .query_map(params![now, after_seq, wanted], |row| {
+                            .query_map(params![now, after_seq, wanted, current as i64], |row| {
                                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                             })
                             .context(context)?;
                         rows.collect::<rusqlite::Result<_>>().context(context)?
                     };
                     if candidates.is_empty() {
-                        break;
+                        lane = lanes.next();
+                        after_seq = 0;
+                        continue;
                     }
                     for (seq, message_id, body, count) in candidates {
                         after_seq = seq;
@@ -170,9 +206,10 @@ impl ChangeQueue for SqliteChangeQueue {
                         let receipt = uuid::Uuid::new_v4().to_string();
                         tx.execute(
                             "UPDATE queue_messages
-                             SET receipt = ?2, visible_at_ms = ?3, receive_count = receive_count + 1
+                             SET receipt = ?2, visible_at_ms = ?3, receive_count = receive_count + 1,
+                                 holder = ?4
                              WHERE seq = ?1",
-                            params![seq, receipt, hidden_until],
+                            params![seq, receipt, hidden_until, holder],
                         )
                         .context(context)?;
                         deliveries.push(Delivery {
@@ -217,10 +254,12 @@ impl ChangeQueue for SqliteChangeQueue {
         self.store
             .call("releasing a queue message", move |connection| {
                 // The receipt stays valid, as with SQS's ChangeMessageVisibility, until the
-                // message is received again.
+                // message is received again. Released, it is under nobody's lease: its delay is
+                // a retry's wait, which a restart must not cut short.
                 connection
                     .execute(
-                        "UPDATE queue_messages SET visible_at_ms = ?2 WHERE receipt = ?1",
+                        "UPDATE queue_messages SET visible_at_ms = ?2, holder = NULL
+                         WHERE receipt = ?1",
                         params![receipt, later_ms(now_ms(), delay)],
                     )
                     .context("releasing a queue message")?;

@@ -13,6 +13,7 @@
 mod change_queue;
 mod import_jobs;
 mod mapping_store;
+mod processes;
 mod record_index;
 mod secrets;
 mod sync_log;
@@ -24,9 +25,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
-pub use change_queue::SqliteChangeQueue;
+pub use change_queue::{Lane, SqliteChangeQueue};
 pub use import_jobs::SqliteImportJobs;
 pub use mapping_store::SqliteMappingStore;
+pub use processes::{HEARTBEAT_EVERY, ProcessInfo, ProcessRole, Reclaimed, STALE_AFTER};
 pub use record_index::SqliteRecordIndex;
 pub use secrets::LocalSecrets;
 pub use sync_log::{DEFAULT_SYNC_LOG_RETENTION, SqliteSyncLog};
@@ -137,6 +139,23 @@ const MIGRATIONS: &[&str] = &[
         since_ms      INTEGER NOT NULL,
         PRIMARY KEY (target_object, target_id, waiter_object, waiter_id)
     ) WITHOUT ROWID;
+    ",
+    // 6: the backfill line of the queue, behind live changes (`Lane`), and who holds each
+    // message in flight, with the processes that may hold them (`processes.rs`): a starting
+    // process takes back at once what a dead one held.
+    "
+    ALTER TABLE queue_messages ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE queue_messages ADD COLUMN holder TEXT;
+    CREATE INDEX queue_messages_by_lane ON queue_messages (lane, seq);
+    CREATE INDEX queue_messages_by_holder ON queue_messages (holder) WHERE holder IS NOT NULL;
+    CREATE TABLE processes (
+        owner        TEXT PRIMARY KEY,
+        role         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        host         TEXT NOT NULL,
+        started_ms   INTEGER NOT NULL,
+        heartbeat_ms INTEGER NOT NULL
+    );
     ",
 ];
 
