@@ -223,6 +223,18 @@ impl Stack {
         .await
         .expect("import queue");
 
+        let hubspot_secret = match hubspot_config
+            .oauth_clients
+            .iter()
+            .find(|c| c.rotates_refresh_tokens)
+        {
+            Some(app) => json!({
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+                "refresh_token": app.refresh_tokens.first().cloned().unwrap_or_default(),
+            }),
+            None => json!({ "token": DEFAULT_TOKEN }),
+        };
         let (salesforce, hubspot) =
             sf2hs_sandbox::demo::start_pair_with(hubspot_config, project, invoice)
                 .await
@@ -234,11 +246,10 @@ impl Stack {
             crate::unique_name(&format!("{label}-salesforce")),
             crate::unique_name(&format!("{label}-endpoint-token")),
         ];
+        // An OAuth app that rotates its refresh tokens gets OAuth credentials (so the worker's
+        // write-back of a rotated token is exercised); otherwise the static token.
         secrets
-            .store(
-                &secret_names[0],
-                &json!({ "token": DEFAULT_TOKEN }).to_string(),
-            )
+            .store(&secret_names[0], &hubspot_secret.to_string())
             .await
             .expect("HubSpot secret");
         secrets

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
 
 use super::config::AwsConnection;
 use super::error::port_error;
@@ -152,37 +152,38 @@ impl SecretsProvider for SecretsManagerSecrets {
         }
     }
 
-    /// Creates secret `name` or stores a new value of it (a rotated refresh token, the CLI's
-    /// setup, the tests); this provider's cache takes the new value, other processes read it
-    /// when their cached value expires or is refused.
+    /// Stores a new value of secret `name` (a rotated refresh token: `PutSecretValue`, all a
+    /// function's role allows), or creates it when there is none (the CLI's setup, the tests);
+    /// this provider's cache takes the new value, other processes read it when their cached
+    /// value expires or is refused.
     async fn store(&self, name: &str, value: &str) -> PortResult<()> {
-        let created = self
+        let put = self
             .client
-            .create_secret()
-            .name(name)
+            .put_secret_value()
+            .secret_id(name)
             .secret_string(value)
             .send()
             .await;
-        match created {
+        match put {
             Ok(_) => {}
             Err(error)
                 if matches!(
                     error.as_service_error(),
-                    Some(CreateSecretError::ResourceExistsException(_))
+                    Some(PutSecretValueError::ResourceNotFoundException(_))
                 ) =>
             {
                 self.client
-                    .put_secret_value()
-                    .secret_id(name)
+                    .create_secret()
+                    .name(name)
                     .secret_string(value)
                     .send()
                     .await
-                    .map_err(|e| port_error(BACKEND, &format!("storing secret {name}"), e))?;
+                    .map_err(|e| port_error(BACKEND, &format!("creating secret {name}"), e))?;
             }
             Err(error) => {
                 return Err(port_error(
                     BACKEND,
-                    &format!("creating secret {name}"),
+                    &format!("storing secret {name}"),
                     error,
                 ));
             }

@@ -394,8 +394,21 @@ async fn every_aws_request_a_function_makes_is_granted_to_it_and_no_more() {
             ]
             .contains(&variable)
     };
+    // HubSpot through an OAuth app that rotates its refresh tokens: the worker writes the new
+    // one back into its secret, a call its role must allow.
+    let hubspot = sf2hs_sandbox::hubspot::SandboxConfig {
+        oauth_clients: vec![sf2hs_sandbox::hubspot::OAuthClient {
+            client_id: sf2hs_sandbox::hubspot::DEFAULT_CLIENT_ID.into(),
+            client_secret: sf2hs_sandbox::hubspot::DEFAULT_CLIENT_SECRET.into(),
+            refresh_tokens: vec![sf2hs_sandbox::hubspot::DEFAULT_REFRESH_TOKEN.into()],
+            scopes: None,
+            rotates_refresh_tokens: true,
+        }],
+        ..sf2hs_sandbox::hubspot::SandboxConfig::default()
+    };
     let options = common_pipeline::Options {
         sees: Some(&set_by_template),
+        hubspot: Some(hubspot),
         ..common_pipeline::Options::default()
     };
     let mut p = Pipeline::start_with("iam", options).await;

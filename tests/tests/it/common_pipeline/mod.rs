@@ -36,6 +36,9 @@ pub struct Options<'a> {
     pub env: Vec<(String, String)>,
     /// Which variables each function sees: `sees(function, variable)`; all when `None`.
     pub sees: Option<&'a Sees<'a>>,
+    /// The HubSpot sandbox's configuration (an OAuth app puts OAuth credentials in the stack's
+    /// HubSpot secret).
+    pub hubspot: Option<sf2hs_sandbox::hubspot::SandboxConfig>,
 }
 
 pub struct Pipeline {
@@ -80,9 +83,10 @@ impl Pipeline {
             worker_endpoint,
             env,
             sees,
+            hubspot,
         } = options;
         let sees = sees.unwrap_or(&|_, _| true);
-        let mut stack = Stack::start(label).await;
+        let mut stack = Stack::start_with(label, hubspot.unwrap_or_default()).await;
         // Short retry waits so that retried associations come back within the test.
         stack
             .env
