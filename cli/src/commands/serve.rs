@@ -531,3 +531,26 @@ async fn event(
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/healthz` counts worker tasks through their guards: a task that ends, even by a panic,
+    /// is no longer alive.
+    #[tokio::test]
+    async fn a_worker_task_that_panics_is_no_longer_counted_alive() {
+        let alive = Arc::new(AtomicUsize::new(0));
+        let steady = AliveGuard::new(&alive);
+        let doomed = AliveGuard::new(&alive);
+        assert_eq!(alive.load(Ordering::SeqCst), 2);
+        let task = tokio::spawn(async move {
+            let _alive = doomed;
+            panic!("a worker task fails");
+        });
+        assert!(task.await.is_err(), "the task panicked");
+        assert_eq!(alive.load(Ordering::SeqCst), 1);
+        drop(steady);
+        assert_eq!(alive.load(Ordering::SeqCst), 0);
+    }
+}

@@ -2,8 +2,9 @@
 //! against three `sf2hs serve` processes (the real binary) sharing one data directory, so one
 //! SQLite store and queue. The first takes every delivery (outbound messages and CDC events on
 //! its HTTP server); all three drain the queue. The second and third are SIGKILLed while
-//! batches are in flight, three times in all, and started again; what they held comes back when
-//! its visibility ends.
+//! batches are in flight, three times in all, and started again; what they held comes back as
+//! soon as a process finds them dead (a start, or a survivor's heartbeat: their leases are taken
+//! back), not when its visibility ends.
 //!
 //! CI runs 1,000 records; `cargo nextest run -p sf2hs-cli --test it --run-ignored only
 //! chaos_embedded::` runs the 10,000 of the issue.
