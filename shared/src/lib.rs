@@ -11,6 +11,7 @@ pub mod aws;
 pub mod domain;
 pub mod embedded;
 pub mod engine;
+pub mod health;
 pub mod hubspot;
 pub mod import;
 pub mod ingest;

@@ -58,6 +58,8 @@ pub struct ItemFailure {
     pub id_value: String,
     pub message: String,
     pub category: Option<String>,
+    /// The properties HubSpot named (`context.propertyName`), first the one at fault.
+    pub properties: Vec<String>,
     /// Whether sending it again unchanged may work.
     pub retryable: bool,
 }
@@ -392,11 +394,13 @@ fn read_upsert_answer(
             continue;
         }
         let retryable = classify_item(category.as_deref()) == ItemAction::Retry;
+        let properties = strings_at(&context, "propertyName");
         for i in targets {
             settled[i] = Some(Err(ItemFailure {
                 id_value: group[i].item.id_value.clone(),
                 message: message.clone(),
                 category: category.clone(),
+                properties: properties.clone(),
                 retryable,
             }));
         }
@@ -423,6 +427,7 @@ fn read_upsert_answer(
                     id_value: group[i].item.id_value.clone(),
                     message,
                     category: None,
+                    properties: Vec::new(),
                     retryable: false,
                 });
             }
@@ -535,6 +540,7 @@ impl HubSpotClient {
                         id_value: input.item.id_value,
                         message,
                         category,
+                        properties: Vec::new(),
                         retryable: false,
                     });
                 }

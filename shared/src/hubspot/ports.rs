@@ -65,6 +65,8 @@ impl HubSpotRecords for HubSpotClient {
                 failed.id_value,
                 WriteOutcome::Failed {
                     message: failed.message,
+                    category: failed.category,
+                    property: failed.properties.into_iter().next(),
                     retryable: failed.retryable,
                 },
             );

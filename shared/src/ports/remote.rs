@@ -56,7 +56,14 @@ pub struct UpsertRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
     Written { hubspot_id: String, created: bool },
-    Failed { message: String, retryable: bool },
+    /// HubSpot's words, and its error category when it gave one (`VALIDATION_ERROR`…).
+    Failed {
+        message: String,
+        category: Option<String>,
+        /// The HubSpot property at fault, when HubSpot named one.
+        property: Option<String>,
+        retryable: bool,
+    },
 }
 
 /// One association to create between two HubSpot records.

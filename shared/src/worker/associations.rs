@@ -294,7 +294,7 @@ impl Worker {
                     pending.insert(
                         index,
                         format!(
-                            "association target {target} is not in HubSpot {object} yet (by {id_property}); it will be retried"
+                            "association target {target} is not in HubSpot {object} yet (by {id_property}, lookup `{field}`); it will be retried"
                         ),
                     );
                 }

@@ -122,6 +122,8 @@ impl HubSpotRecords for FakeHubSpot {
             if let Some(message) = state.refuse.get(&record.id_value).cloned() {
                 let failed = WriteOutcome::Failed {
                     message,
+                    category: None,
+                    property: None,
                     retryable: false,
                 };
                 outcomes.insert(record.id_value.clone(), failed);

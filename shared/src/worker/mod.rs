@@ -67,6 +67,7 @@ pub use drain::{DrainReport, drain_once};
 pub use gate::{PAUSED_REASON_PREFIX, replay_parked};
 pub use index::{RACED_OTHER_STATE, RACED_SAME_STATE};
 pub use message::{Applied, BatchResult, Disposition, InboundMessage};
+pub use read::NOT_VISIBLE;
 pub use settings::{INDEX_WRITES_IN_FLIGHT, WorkerSettings};
 
 use item::{Budget, Item, fail_all, newest_per_record};

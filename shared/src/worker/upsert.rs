@@ -47,8 +47,23 @@ impl Worker {
                         item.hubspot_id = Some(hubspot_id.clone());
                         item.created = *created;
                     }
-                    Some(WriteOutcome::Failed { message, retryable }) => {
-                        let reason = format!("HubSpot refused the record: {message}");
+                    Some(WriteOutcome::Failed {
+                        message,
+                        category,
+                        property,
+                        retryable,
+                    }) => {
+                        // HubSpot's category and property lead, for `sf2hs health` to group by.
+                        let about: Vec<String> = category
+                            .iter()
+                            .cloned()
+                            .chain(property.iter().map(|p| format!("property `{p}`")))
+                            .collect();
+                        let reason = if about.is_empty() {
+                            format!("HubSpot refused the record: {message}")
+                        } else {
+                            format!("HubSpot refused the record ({}): {message}", about.join(", "))
+                        };
                         item.outcome = Some(if *retryable {
                             self.retry(&item.message, reason, self.settings.retry_delay)
                         } else {

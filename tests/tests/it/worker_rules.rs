@@ -1050,3 +1050,88 @@ async fn a_value_longer_than_hubspot_takes_fails_its_record_only() {
         "which field, how long, the limit: {reason}"
     );
 }
+
+/// `sf2hs health` and the console group failures by the category read from the reason the
+/// worker logs (`sf2hs_shared::health::classify`): each kind of failure driven through the
+/// worker here, against the sandboxes, lands in its category with its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_categories() {
+    use sf2hs_shared::health::{Category, Health};
+
+    let rig = Rig::start_with(
+        1,
+        sf2hs_sandbox::demo::invoice_object_with_statuses(&["Draft", "Sent", "Paid", "Void"]),
+    )
+    .await;
+    let sf = rig.sf();
+    let project = sf
+        .create("Project__c", json!({ "Name": "Not yet", "Budget__c": 1 }))
+        .expect("project");
+    let waiting = sf
+        .create("Invoice__c", invoice(Some(&project), 5.0))
+        .expect("invoice");
+    let refused = sf
+        .create(
+            "Invoice__c",
+            json!({ "Name": "INV-V", "Amount__c": 1, "Status__c": "Void" }),
+        )
+        .expect("invoice");
+    let unconvertible = sf
+        .create("Invoice__c", invoice(None, 1.0))
+        .expect("invoice");
+    let hidden = rig.synced_project("Shared", 1).await;
+    sf.set_hidden("Project__c", &hidden, true).expect("hidden");
+    rig.send(&[
+        rig.reread("Invoice__c", &waiting),
+        rig.reread("Invoice__c", &refused),
+        invoice_snapshot(&rig, &unconvertible, json!("twelve")),
+        Change {
+            object: "Contract".into(),
+            ..rig.reread("Invoice__c", &unconvertible)
+        },
+        rig.reread("Project__c", &hidden),
+    ])
+    .await;
+    rig.drain(3).await;
+
+    let entries = rig
+        .store
+        .sync_log()
+        .query(&SyncLogQuery::default())
+        .await
+        .expect("sync log");
+    let health = Health::from_entries(&entries, None);
+    let group_of = |object: &str, id: &str| {
+        let id = SalesforceId::parse(id).expect("id");
+        health
+            .groups
+            .iter()
+            .find(|g| {
+                g.salesforce_object == object && g.failing.iter().any(|r| r.record_id == id)
+            })
+            .unwrap_or_else(|| panic!("{object} {id} fails in no group: {health:#?}"))
+    };
+    let waiting_group = group_of("Invoice__c", &waiting);
+    assert_eq!(waiting_group.kind.category, Category::AssociationTarget);
+    assert_eq!(waiting_group.kind.field.as_deref(), Some("Project__c"));
+    let refused_group = group_of("Invoice__c", &refused);
+    assert_eq!(refused_group.kind.category, Category::HubSpotRefused);
+    assert!(refused_group.kind.hubspot_category.is_some(), "{refused_group:?}");
+    assert_eq!(
+        refused_group.kind.field.as_deref(),
+        Some("invoice_status"),
+        "{refused_group:#?}"
+    );
+    let conversion_group = group_of("Invoice__c", &unconvertible);
+    assert_eq!(conversion_group.kind.category, Category::Conversion);
+    assert_eq!(conversion_group.kind.field.as_deref(), Some("Amount__c"));
+    assert_eq!(
+        group_of("Contract", &unconvertible).kind.category,
+        Category::Mapping
+    );
+    assert_eq!(
+        group_of("Project__c", &hidden).kind.category,
+        Category::NotVisible
+    );
+    assert_eq!(health.failing_records, 5, "{health:#?}");
+}
