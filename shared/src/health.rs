@@ -124,7 +124,8 @@ pub fn classify(reason: &str) -> Classified {
         return Classified {
             category: Category::Conversion,
             hubspot_category: None,
-            field: word_after(reason, "field "),
+            // The first field named (`… cannot sync: 2 fields … - Object id: field X = …`).
+            field: word_after(reason, ": field "),
         };
     }
     if reason.starts_with("association target ") || reason.contains("association target ") {
@@ -169,7 +170,10 @@ fn word_after(text: &str, marker: &str) -> Option<String> {
     text[start..]
         .split_whitespace()
         .next()
-        .map(|w| w.trim_matches(|c: char| c == '`' || c == ',' || c == ':').to_owned())
+        .map(|w| {
+            w.trim_matches(|c: char| c == '`' || c == ',' || c == ':')
+                .to_owned()
+        })
         .filter(|w| !w.is_empty())
 }
 
@@ -248,8 +252,9 @@ impl Health {
         let mut groups: BTreeMap<(String, Classified), FailureGroup> = BTreeMap::new();
         for ((object, _), mut history) in by_record {
             history.sort_by(|a, b| b.at.cmp(&a.at));
-            let is_failure =
-                |e: &&SyncLogEntry| matches!(e.outcome, SyncOutcome::Failed | SyncOutcome::DeadLettered);
+            let is_failure = |e: &&SyncLogEntry| {
+                matches!(e.outcome, SyncOutcome::Failed | SyncOutcome::DeadLettered)
+            };
             let Some(newest_failure) = history.iter().find(|e| is_failure(e)) else {
                 continue;
             };
@@ -284,7 +289,9 @@ impl Health {
         let mut groups: Vec<FailureGroup> = groups.into_values().collect();
         for group in &mut groups {
             group.failing.sort_by(|a, b| b.at.cmp(&a.at));
-            group.resolved.sort_by(|a, b| b.resolved_at.cmp(&a.resolved_at));
+            group
+                .resolved
+                .sort_by(|a, b| b.resolved_at.cmp(&a.resolved_at));
         }
         groups.sort_by(|a, b| {
             b.failing
@@ -322,9 +329,10 @@ mod tests {
         }
     }
 
-    const CONVERSION: &str = "Invoice__c a015f00002J0001AAA: field Amount__c = \"twelve\" cannot \
-                              become a HubSpot number: it is not a decimal number such as 1234.56 \
-                              (fix the value in Salesforce)";
+    const CONVERSION: &str = "Invoice__c a015f00002J0001AAA cannot sync: 1 field cannot be \
+                              written\n  - Invoice__c a015f00002J0001AAA: field Amount__c = \
+                              \"twelve\" cannot become a HubSpot number: it is not a decimal \
+                              number such as 1234.56 (fix the value in Salesforce)";
 
     #[test]
     fn each_kind_of_reason_has_its_category_and_field() {
@@ -352,12 +360,7 @@ mod tests {
                 None,
                 Some("Project__c"),
             ),
-            (
-                crate::worker::NOT_VISIBLE,
-                Category::NotVisible,
-                None,
-                None,
-            ),
+            (crate::worker::NOT_VISIBLE, Category::NotVisible, None, None),
             (
                 "no mapping for `Contract`: apply one (`sf2hs mappings apply FILE`), then replay",
                 Category::Mapping,
@@ -382,7 +385,11 @@ mod tests {
         for (reason, category, hubspot_category, field) in cases {
             let classified = classify(reason);
             assert_eq!(classified.category, category, "{reason}");
-            assert_eq!(classified.hubspot_category.as_deref(), hubspot_category, "{reason}");
+            assert_eq!(
+                classified.hubspot_category.as_deref(),
+                hubspot_category,
+                "{reason}"
+            );
             assert_eq!(classified.field.as_deref(), field, "{reason}");
         }
     }

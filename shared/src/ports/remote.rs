@@ -55,7 +55,10 @@ pub struct UpsertRecord {
 /// What happened to one record of a batch write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
-    Written { hubspot_id: String, created: bool },
+    Written {
+        hubspot_id: String,
+        created: bool,
+    },
     /// HubSpot's words, and its error category when it gave one (`VALIDATION_ERROR`…).
     Failed {
         message: String,

@@ -62,7 +62,10 @@ impl Worker {
                         let reason = if about.is_empty() {
                             format!("HubSpot refused the record: {message}")
                         } else {
-                            format!("HubSpot refused the record ({}): {message}", about.join(", "))
+                            format!(
+                                "HubSpot refused the record ({}): {message}",
+                                about.join(", ")
+                            )
                         };
                         item.outcome = Some(if *retryable {
                             self.retry(&item.message, reason, self.settings.retry_delay)

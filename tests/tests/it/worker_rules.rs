@@ -1106,9 +1106,7 @@ async fn health_categories() {
         health
             .groups
             .iter()
-            .find(|g| {
-                g.salesforce_object == object && g.failing.iter().any(|r| r.record_id == id)
-            })
+            .find(|g| g.salesforce_object == object && g.failing.iter().any(|r| r.record_id == id))
             .unwrap_or_else(|| panic!("{object} {id} fails in no group: {health:#?}"))
     };
     let waiting_group = group_of("Invoice__c", &waiting);
@@ -1116,7 +1114,10 @@ async fn health_categories() {
     assert_eq!(waiting_group.kind.field.as_deref(), Some("Project__c"));
     let refused_group = group_of("Invoice__c", &refused);
     assert_eq!(refused_group.kind.category, Category::HubSpotRefused);
-    assert!(refused_group.kind.hubspot_category.is_some(), "{refused_group:?}");
+    assert!(
+        refused_group.kind.hubspot_category.is_some(),
+        "{refused_group:?}"
+    );
     assert_eq!(
         refused_group.kind.field.as_deref(),
         Some("invoice_status"),
