@@ -15,3 +15,18 @@ ensure_python_tools() {
   "$SF2HS_VENV/bin/pip" install --quiet --disable-pip-version-check $SF2HS_PY_REQUIREMENTS
   printf '%s' "$SF2HS_PY_REQUIREMENTS" >"$stamp"
 }
+
+# The console's browser tests drive Debian's headless Chromium through its chromedriver.
+ensure_browser() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "installing Debian's chromium and chromium-driver (the console's browser tests)" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "chromium and chromium-driver are missing: install them (apt-get install chromium chromium-driver) as root" >&2; return 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+}

@@ -16,6 +16,7 @@ mod aws;
 mod backend;
 mod commands;
 mod config;
+mod console;
 mod output;
 
 use std::path::PathBuf;
@@ -115,13 +116,49 @@ enum Command {
     Mappings(MappingsCommand),
     /// Per mapping: state, records synced, failures in the last 24 h, last change; queue depth.
     Status,
-    /// Recent sync failures with their reasons, newest first.
+    /// Recent sync failures with their reasons, newest first; with --record, one record's
+    /// whole history.
     Errors {
         /// Only this Salesforce object.
         object: Option<String>,
         /// How many to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Every sync-log entry of this record (its Salesforce id, 15 or 18 characters).
+        #[arg(long)]
+        record: Option<String>,
+    },
+    /// The Sync Health console in the browser: overview, failures grouped, one record's
+    /// history, dead letters and imports, with resync and replay. On 127.0.0.1 by default;
+    /// another address needs the endpoint token (SF2HS_ENDPOINT_TOKEN_SECRET) as the
+    /// basic-auth password.
+    Console {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// A directory of secret files, one per secret name.
+        #[arg(long, env = registry::SECRETS_DIR.variable)]
+        secrets_dir: Option<PathBuf>,
+    },
+    /// Reads records from Salesforce again and writes what it has now (after fixing a cause):
+    /// the ones named, or every record of the object failing now.
+    Resync {
+        /// The Salesforce object.
+        object: String,
+        /// Record ids (15 or 18 characters); none: every failing record of the object.
+        records: Vec<String>,
+    },
+    /// Failures grouped by object, kind and field, counted in records, with those resolved
+    /// since; exits 1 while any record is failing (for monitoring).
+    Health {
+        /// Only this Salesforce object.
+        object: Option<String>,
+        /// How far back to look, in days.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Records shown per group.
+        #[arg(long, default_value_t = 5)]
+        records: usize,
     },
     /// The dead-letter queue: changes that failed for good, with why.
     #[command(subcommand)]
@@ -136,7 +173,12 @@ enum Command {
     /// mappings, an import of existing records, a stream of live changes, and a check of every
     /// record. Needs nothing but this binary; takes about a minute; exits 1 if any record does
     /// not match.
-    Demo,
+    Demo {
+        /// Then keep the sandboxes and the data, and serve the console on 127.0.0.1 (its URL is
+        /// printed) until Ctrl-C.
+        #[arg(long)]
+        keep_open: bool,
+    },
     /// Run the whole pipeline in this process on the embedded store and queue.
     ///
     /// Serves `POST /outbound/<token>` (Salesforce outbound messages) and `POST /events`
@@ -389,13 +431,13 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
             return commands::preview::preview(&file, options, &lookup, json).await;
         }
         // The demo makes its own data directory: it never touches the operator's.
-        Command::Demo => return commands::demo::demo(json).await,
+        Command::Demo { keep_open } => return commands::demo::demo(json, keep_open).await,
         _ => {}
     }
     let mut backend = open_backend(&cli.global, config).await?;
     match cli.command {
         Command::Mappings(MappingsCommand::Validate { .. } | MappingsCommand::Preview { .. })
-        | Command::Demo => Ok(ExitCode::SUCCESS),
+        | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
         Command::Mappings(MappingsCommand::Apply { files }) => {
             let live = commands::mappings::Live {
                 secrets_dir: secrets_dir(config, None),
@@ -415,7 +457,34 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
             commands::mappings::pause(&backend, &object, json).await
         }
         Command::Status => commands::status::status(&backend, json).await,
-        Command::Errors { object, limit } => {
+        Command::Health {
+            object,
+            days,
+            records,
+        } => commands::health::health(&backend, object.as_deref(), days, records, json).await,
+        Command::Console {
+            listen,
+            secrets_dir: flag,
+        } => {
+            let org_id = sf2hs_shared::settings::import_org_id(&lookup).ok();
+            let mut console = console::Console::new(&backend, org_id);
+            if !listen.ip().is_loopback() {
+                let token = commands::console_token(secrets_dir(config, flag), &lookup).await?;
+                console.auth = console::ConsoleAuth::Token(token);
+            }
+            console::run(console, listen).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resync { object, records } => {
+            let org_id = sf2hs_shared::settings::import_org_id(&lookup)
+                .map_err(output::CliError::Settings)?;
+            commands::health::resync(&backend, &object, &records, &org_id, json).await
+        }
+        Command::Errors {
+            record: Some(record),
+            ..
+        } => commands::status::record_history(&backend, &record, json).await,
+        Command::Errors { object, limit, .. } => {
             commands::status::errors(&backend, object.as_deref(), limit, json).await
         }
         Command::Dlq(DlqCommand::List { limit }) => {

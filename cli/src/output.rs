@@ -70,12 +70,40 @@ pub fn fail(e: &CliError) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// The width tables wrap to: `COLUMNS` when set, else the terminal's; `None` (no wrapping) when
+/// stdout is not a terminal, so a script or a pipe gets whole lines.
+pub fn table_width() -> Option<u16> {
+    if let Some(columns) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|c| *c >= 40)
+    {
+        return Some(columns);
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(width, _)| width.0)
+}
+
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    table_in(header, rows, table_width())
+}
+
+/// A table wrapped to `width` columns (its cells break between words), or as wide as its
+/// content without one.
+pub fn table_in(header: &[&str], rows: Vec<Vec<String>>, width: Option<u16>) -> String {
     let mut table = Table::new();
     table
         .load_preset(UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header.to_vec());
+    match width {
+        Some(width) => {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width);
+        }
+        None => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
     for row in rows {
         table.add_row(row);
     }

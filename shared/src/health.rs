@@ -25,6 +25,7 @@ pub enum Category {
     /// A Salesforce value the mapping cannot convert to its HubSpot property.
     Conversion,
     /// HubSpot refused the record (with HubSpot's own category, when it gave one).
+    #[serde(rename = "hubspot_refused")]
     HubSpotRefused,
     /// The record's lookup target is not in HubSpot yet.
     AssociationTarget,
@@ -189,6 +190,32 @@ fn quoted_after(text: &str, marker: &str) -> Option<String> {
     Some(text[start..start + end].to_owned())
 }
 
+/// The changes that resync `records` of `object`: each read from Salesforce by the worker and
+/// written as it is now, whatever the record index says HubSpot holds.
+pub fn resync_changes(
+    org_id: &SalesforceId,
+    object: &str,
+    records: &[SalesforceId],
+    now: DateTime<Utc>,
+) -> Vec<crate::domain::Change> {
+    records
+        .iter()
+        .map(|record_id| crate::domain::Change {
+            org_id: org_id.clone(),
+            object: object.to_owned(),
+            record_id: record_id.clone(),
+            kind: crate::domain::ChangeKind::Reread {
+                reason: crate::domain::RereadReason::Requested,
+                partial: crate::domain::FieldSnapshot::new(),
+            },
+            modstamp: None,
+            source: crate::domain::ChangeSource::Worker,
+            received_at: now,
+            prior_deliveries: 0,
+        })
+        .collect()
+}
+
 /// One record's newest failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordFailure {
@@ -251,7 +278,7 @@ impl Health {
         }
         let mut groups: BTreeMap<(String, Classified), FailureGroup> = BTreeMap::new();
         for ((object, _), mut history) in by_record {
-            history.sort_by(|a, b| b.at.cmp(&a.at));
+            history.sort_by_key(|e| std::cmp::Reverse(e.at));
             let is_failure = |e: &&SyncLogEntry| {
                 matches!(e.outcome, SyncOutcome::Failed | SyncOutcome::DeadLettered)
             };
@@ -288,10 +315,10 @@ impl Health {
         }
         let mut groups: Vec<FailureGroup> = groups.into_values().collect();
         for group in &mut groups {
-            group.failing.sort_by(|a, b| b.at.cmp(&a.at));
+            group.failing.sort_by_key(|r| std::cmp::Reverse(r.at));
             group
                 .resolved
-                .sort_by(|a, b| b.resolved_at.cmp(&a.resolved_at));
+                .sort_by_key(|r| std::cmp::Reverse(r.resolved_at));
         }
         groups.sort_by(|a, b| {
             b.failing
@@ -391,6 +418,21 @@ mod tests {
                 "{reason}"
             );
             assert_eq!(classified.field.as_deref(), field, "{reason}");
+        }
+    }
+
+    #[test]
+    fn json_names_are_the_categories_names() {
+        for category in [
+            Category::HubSpotRefused,
+            Category::AssociationTarget,
+            Category::Other,
+        ] {
+            assert_eq!(
+                serde_json::to_value(category).expect("json"),
+                serde_json::json!(category.name())
+            );
+            assert_eq!(Category::from_name(category.name()), Some(category));
         }
     }
 

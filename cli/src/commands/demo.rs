@@ -60,7 +60,7 @@ fn data_dir() -> PathBuf {
     std::env::temp_dir().join(format!("sf2hs-demo-{stamp}"))
 }
 
-pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
+pub async fn demo(json: bool, keep_open: bool) -> Result<std::process::ExitCode, CliError> {
     let started = Instant::now();
     let say = |line: String| {
         if !json {
@@ -340,6 +340,13 @@ pub async fn demo(json: bool) -> Result<std::process::ExitCode, CliError> {
     } else {
         print_summary(&summary, &problems, &dir);
     }
+    if keep_open {
+        let org_id = SalesforceId::parse(&sf.org_id()).ok();
+        let console = crate::console::Console::new(&backend, org_id);
+        out!("");
+        out!("The sandboxes stay up and the console shows this run; Ctrl-C ends the demo.");
+        crate::console::run(console, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    }
     salesforce.shutdown().await;
     hubspot.shutdown().await;
     Ok(if problems.is_empty() {
@@ -385,5 +392,9 @@ fn print_summary(summary: &Value, problems: &[String], dir: &Path) {
     out!("Look closer:");
     out!("  sf2hs --data-dir {} status", dir.display());
     out!("  sf2hs --data-dir {} import list", dir.display());
-    out!("  sf2hs --data-dir {} errors", dir.display());
+    out!("  sf2hs --data-dir {} health", dir.display());
+    out!(
+        "  sf2hs --data-dir {} console      # in the browser",
+        dir.display()
+    );
 }

@@ -1,5 +1,6 @@
 pub mod demo;
 pub mod dlq;
+pub mod health;
 pub mod import;
 pub mod mappings;
 pub mod preview;
@@ -29,4 +30,23 @@ pub async fn remote_clients(
         .await
         .map_err(setup)?;
     Ok((salesforce, hubspot))
+}
+
+/// The endpoint token, for a console listening beyond this machine: the setting must name it.
+pub async fn console_token(
+    secrets_dir: Option<std::path::PathBuf>,
+    lookup: sf2hs_shared::settings::Lookup<'_>,
+) -> Result<sf2hs_shared::ingest::EndpointToken, crate::output::CliError> {
+    let settings = sf2hs_shared::settings::ingest_settings(
+        lookup,
+        std::sync::Arc::new(sf2hs_shared::embedded::LocalSecrets::new(secrets_dir)),
+    )
+    .await
+    .map_err(|e| {
+        crate::output::CliError::Setup(format!(
+            "a console on another address than 127.0.0.1 asks for the endpoint token as its \
+             password, and it cannot be read: {e}"
+        ))
+    })?;
+    Ok(settings.endpoint_token)
 }

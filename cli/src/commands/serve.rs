@@ -294,12 +294,16 @@ pub async fn start(
     // Bodies up to the setting reach the handlers (axum's own default is 2 MiB); larger ones
     // are refused before they are read whole.
     let body_limit = clients.ingest.max_body_bytes;
+    // The console, behind the endpoint token (the same credential as /events).
+    let console = crate::console::Console::new(backend, Some(clients.ingest.org_id.clone()))
+        .mounted("/console", clients.ingest.endpoint_token.clone());
     let app = Router::new()
         .route("/outbound/{token}", post(outbound))
         .route("/events", post(event))
         .route("/healthz", get(healthz))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .with_state(server);
+        .with_state(server)
+        .nest("/console", console.router());
     let (stop_tx, mut shutdown) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -202,3 +202,68 @@ pub async fn errors(
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// Every sync-log entry of one record, newest first: what happened to it and why.
+pub async fn record_history(
+    backend: &Backend,
+    record: &str,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let id = sf2hs_shared::domain::SalesforceId::parse(record).map_err(|e| {
+        CliError::Setup(format!(
+            "`{record}` is not a Salesforce record id ({e}); give the 15- or 18-character id"
+        ))
+    })?;
+    let entries = backend
+        .log
+        .query(&SyncLogQuery {
+            record_id: Some(id.clone()),
+            ..SyncLogQuery::default()
+        })
+        .await?;
+    if json {
+        let items: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "at": e.at,
+                    "salesforce_object": e.salesforce_object,
+                    "record_id": e.record_id.as_str(),
+                    "outcome": e.outcome.name(),
+                    "reason": e.reason,
+                    "hubspot_id": e.hubspot_id,
+                })
+            })
+            .collect();
+        output::print_json(&json!({ "record_id": id.as_str(), "history": items }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        out!(
+            "no sync-log entry for {id}: it has not reached the worker in the log's retention \
+             (check the id, `sf2hs status` for the queue, `sf2hs dlq list`)"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                output::time(Some(e.at)),
+                e.salesforce_object.clone(),
+                e.outcome.name().to_owned(),
+                e.hubspot_id.clone().unwrap_or_default(),
+                e.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out!("{id}: {} entries, newest first", entries.len());
+    out!(
+        "{}",
+        output::table(
+            &["at (UTC)", "object", "outcome", "HubSpot id", "detail"],
+            rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}

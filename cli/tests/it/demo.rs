@@ -57,3 +57,45 @@ fn the_demo_ends_with_hubspot_matching_salesforce() {
     assert!(jobs.iter().all(|j| j["status"] == "completed"), "{jobs:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `sf2hs demo --keep-open` (the README's way to look at a run) serves the console on loopback
+/// until Ctrl-C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_keeps_the_console_open_until_ctrl_c() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let dir = std::env::temp_dir().join(format!("sf2hs-demo-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sf2hs"))
+        .args(["demo", "--keep-open"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TMPDIR", &dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("demo runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut url = None;
+    while let Some(line) = lines.next_line().await.expect("line") {
+        if let Some(found) = line.strip_prefix("sf2hs console: ") {
+            url = Some(found.trim().to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the demo printed the console's URL");
+    let page = reqwest::get(format!("{url}health"))
+        .await
+        .expect("the console answers");
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.expect("body").contains("Sync health"));
+    let pid = child.id().expect("pid");
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("the demo ends on Ctrl-C")
+        .expect("status");
+    assert!(status.success(), "{status:?}");
+}

@@ -6,6 +6,7 @@ mod aws_backend;
 mod backfill_live;
 mod chaos_embedded;
 mod config_file;
+mod console;
 mod demo;
 mod import_run;
 mod lifecycle;

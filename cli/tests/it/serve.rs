@@ -512,6 +512,46 @@ async fn serve_acks_a_3_mib_message_under_a_4_mib_limit_logs_json_and_reports_it
         "{health}"
     );
 
+    // The console is mounted at /console behind the endpoint token (basic auth, as /events).
+    let console = http
+        .get(format!("{base}/console/health"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(console.status().as_u16(), 401);
+    assert!(
+        console
+            .headers()
+            .get("www-authenticate")
+            .is_some_and(|v| v.to_str().unwrap_or_default().starts_with("Basic")),
+        "a browser is asked for the token"
+    );
+    let console = http
+        .get(format!("{base}/console/health"))
+        .basic_auth("operator", Some(ENDPOINT_TOKEN))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(console.status().as_u16(), 200);
+    let page = console.text().await.expect("page");
+    assert!(
+        page.contains("Sync health") && page.contains("/console/record"),
+        "links stay under /console"
+    );
+    let cross_site = http
+        .post(format!("{base}/console/resync"))
+        .basic_auth("operator", Some(ENDPOINT_TOKEN))
+        .header("sec-fetch-site", "cross-site")
+        .body("object=Project__c&id=a0Plak0000000001")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        cross_site.status().as_u16(),
+        403,
+        "a page elsewhere cannot act"
+    );
+
     let pid = child.id().expect("pid");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])

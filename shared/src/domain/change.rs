@@ -84,6 +84,9 @@ pub enum RereadReason {
     EventOnly,
     /// The state was too big for a queue message (`ports::message_body`): read it instead.
     TooLarge,
+    /// An operator asked for it (`sf2hs resync`, the console): read the record and write what
+    /// Salesforce has now, even where the record index says HubSpot holds it already.
+    Requested,
 }
 
 /// Where a change came from: kept for the sync log and for de-duplication.

@@ -85,14 +85,17 @@ impl Item {
         std::iter::once(&self.message).chain(&self.superseded)
     }
 
-    /// A re-read after a lost race or a pending association: HubSpot may hold another state
-    /// than the index says, so "unchanged since the last write" cannot be trusted for it.
+    /// A re-read after a lost race or a pending association, or one an operator asked for:
+    /// HubSpot may hold another state than the index says, so "unchanged since the last
+    /// write" cannot be trusted for it.
     pub fn after_lost_race(&self) -> bool {
         self.messages().any(|m| {
             matches!(
                 m.change.kind,
                 ChangeKind::Reread {
-                    reason: RereadReason::ConcurrentUpdate | RereadReason::AssociationPending,
+                    reason: RereadReason::ConcurrentUpdate
+                        | RereadReason::AssociationPending
+                        | RereadReason::Requested,
                     ..
                 }
             )

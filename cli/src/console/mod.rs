@@ -1,0 +1,106 @@
+//! The Sync Health console: server-rendered pages over the same ports the CLI reads (the
+//! embedded store, or a deployed stack's table and queues). `sf2hs console` serves it alone;
+//! `sf2hs serve` mounts it at `/console` behind the endpoint token.
+//!
+//! No JavaScript: a group expands with `<details>`, every action is a form, and every action
+//! that changes something asks for a confirmation first. POSTs are taken only from the
+//! console's own pages (`Sec-Fetch-Site` / `Origin`), so a page elsewhere cannot make a
+//! logged-in browser act.
+
+mod auth;
+mod pages;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::backend::NamedQueue;
+use sf2hs_shared::domain::SalesforceId;
+use sf2hs_shared::ingest::EndpointToken;
+use sf2hs_shared::ports::{ChangeQueue, ImportJobs, MappingStore, RecordIndex, SyncLog};
+
+pub use auth::ConsoleAuth;
+
+/// What the console reads and acts on.
+#[derive(Clone)]
+pub struct Console {
+    pub mappings: Arc<dyn MappingStore>,
+    pub index: Arc<dyn RecordIndex>,
+    pub jobs: Arc<dyn ImportJobs>,
+    pub log: Arc<dyn SyncLog>,
+    /// Where resyncs go.
+    pub queue: Arc<dyn ChangeQueue>,
+    /// Every queue, live first: depths and dead letters.
+    pub queues: Vec<NamedQueue>,
+    /// The org resyncs are tagged with (`SF2HS_ORG_ID`); without it, resync says what to set.
+    pub org_id: Option<SalesforceId>,
+    /// The store's name, for the page footer.
+    pub location: String,
+    /// Where the pages live (`""` alone, `/console` in serve): links are built from it.
+    pub base: String,
+    pub auth: ConsoleAuth,
+}
+
+impl Console {
+    pub fn new(backend: &crate::backend::Backend, org_id: Option<SalesforceId>) -> Self {
+        Console {
+            mappings: backend.mappings.clone(),
+            index: backend.index.clone(),
+            jobs: backend.jobs.clone(),
+            log: backend.log.clone(),
+            queue: backend.queue.clone(),
+            queues: backend.queues.clone(),
+            org_id,
+            location: backend.location.clone(),
+            base: String::new(),
+            auth: ConsoleAuth::None,
+        }
+    }
+
+    /// Mounted under `base` (no trailing slash), behind the endpoint token.
+    pub fn mounted(mut self, base: &str, token: EndpointToken) -> Self {
+        self.base = base.trim_end_matches('/').to_owned();
+        self.auth = ConsoleAuth::Token(token);
+        self
+    }
+
+    /// The console's routes, relative to its base.
+    pub fn router(self) -> Router {
+        let console = Arc::new(self);
+        Router::new()
+            .route("/", get(pages::overview))
+            .route("/health", get(pages::health))
+            .route("/record", get(pages::record))
+            .route("/resync", post(pages::resync))
+            .route("/dead-letters", get(pages::dead_letters))
+            .route("/dead-letters/replay", post(pages::replay))
+            .route("/imports", get(pages::imports))
+            .layer(axum::middleware::from_fn_with_state(
+                console.clone(),
+                auth::guard,
+            ))
+            .with_state(console)
+    }
+}
+
+/// Serves the console on `listen` until Ctrl-C.
+pub async fn run(console: Console, listen: SocketAddr) -> Result<(), crate::output::CliError> {
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        crate::output::CliError::caused(
+            format!("cannot listen on {listen}: {e}; choose another with --listen"),
+            e,
+        )
+    })?;
+    let address = listener
+        .local_addr()
+        .map_err(crate::output::CliError::failed)?;
+    out!("sf2hs console: http://{address}/");
+    axum::serve(listener, console.router())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(crate::output::CliError::failed)
+}

@@ -1,0 +1,673 @@
+//! The console's pages, rendered on the server with maud (escaped by default).
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Duration, Utc};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use sf2hs_shared::domain::{RecordKey, SalesforceId};
+use sf2hs_shared::health::{FailureGroup, Health, RecordFailure};
+use sf2hs_shared::ports::{ImportJob, PortError, SyncLogQuery};
+
+use super::Console;
+
+/// How far back the health pages look.
+const HEALTH_DAYS: i64 = 7;
+
+const STYLE: &str = "
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
+header{background:#1d2330;color:#fff;padding:.6rem 1rem;display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;align-items:center}
+header strong{font-size:1.05rem;margin-right:.6rem}
+header a{color:#d7e0ff;text-decoration:none}
+header a[aria-current]{color:#fff;text-decoration:underline}
+main{max-width:1200px;margin:0 auto;padding:1rem}
+h1{font-size:1.4rem;margin:.4rem 0 1rem}
+h2{font-size:1.1rem;margin:1.4rem 0 .6rem}
+.cards{display:flex;flex-wrap:wrap;gap:.8rem}
+.card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:.8rem 1rem;min-width:10rem;flex:1 1 10rem}
+.card b{display:block;font-size:1.5rem}
+.scroll{overflow-x:auto;background:#fff;border:1px solid #dde1e8;border-radius:8px}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #eceff3;vertical-align:top}
+th{background:#f0f2f6;font-weight:600;white-space:nowrap}
+td.reason{min-width:16rem;word-break:break-word}
+details{background:#fff;border:1px solid #dde1e8;border-radius:8px;margin:.6rem 0;padding:.2rem .8rem}
+summary{cursor:pointer;padding:.5rem 0;font-weight:600}
+.bad{color:#b3261e}.good{color:#1e7a34}.muted{color:#667085}
+.pill{display:inline-block;border-radius:999px;padding:0 .55rem;font-size:.85rem;background:#eef1f6;margin-left:.3rem}
+form.inline{display:inline}
+button{font:inherit;padding:.35rem .8rem;border-radius:6px;border:1px solid #3451b2;background:#3451b2;color:#fff;cursor:pointer}
+button.secondary{background:#fff;color:#3451b2}
+input[type=search]{font:inherit;padding:.35rem .5rem;border:1px solid #c5ccd8;border-radius:6px;width:min(26rem,100%)}
+.notice{background:#e8f3ea;border:1px solid #b7dcc0;border-radius:8px;padding:.6rem .8rem;margin-bottom:1rem}
+.warn{background:#fdf0e6;border-color:#f2cfae}
+footer{color:#667085;font-size:.85rem;padding:1rem;text-align:center}
+@media (max-width:640px){main{padding:.6rem}th,td{padding:.35rem .4rem}.card b{font-size:1.2rem}}
+";
+
+fn page(console: &Console, title: &str, current: &str, body: Markup) -> Markup {
+    let base = &console.base;
+    let nav = [
+        ("/", "Overview"),
+        ("/health", "Sync health"),
+        ("/record", "Record"),
+        ("/dead-letters", "Dead letters"),
+        ("/imports", "Imports"),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · sf2hs" }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    strong { "sf2hs" }
+                    @for (path, label) in nav {
+                        @if path == current {
+                            a href={ (base) (path) } aria-current="page" { (label) }
+                        } @else {
+                            a href={ (base) (path) } { (label) }
+                        }
+                    }
+                }
+                main { (body) }
+                footer { "store: " (console.location) }
+            }
+        }
+    }
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A store error as a page: what failed; the operator retries.
+fn unavailable(console: &Console, error: PortError) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        page(
+            console,
+            "Unavailable",
+            "",
+            html! { h1 { "The store did not answer" } p { (error.to_string()) } },
+        ),
+    )
+        .into_response()
+}
+
+async fn read_health(console: &Console, object: Option<&str>) -> Result<Health, PortError> {
+    let since = Utc::now() - Duration::days(HEALTH_DAYS);
+    let entries = console
+        .log
+        .query(&SyncLogQuery {
+            salesforce_object: object.map(str::to_owned),
+            since: Some(since),
+            ..SyncLogQuery::default()
+        })
+        .await?;
+    Ok(Health::from_entries(&entries, Some(since)))
+}
+
+pub async fn overview(State(console): State<Arc<Console>>) -> Response {
+    match overview_page(&console).await {
+        Ok(markup) => markup.into_response(),
+        Err(e) => unavailable(&console, e),
+    }
+}
+
+async fn overview_page(console: &Console) -> Result<Markup, PortError> {
+    let health = read_health(console, None).await?;
+    let since = Utc::now() - Duration::hours(24);
+    let mut rows = Vec::new();
+    for stored in console.mappings.list().await? {
+        let mapping = stored.mapping;
+        let object = mapping.salesforce_object.clone();
+        let records = console.index.count(&object).await?;
+        let counts = console.log.counts(&object, since).await?;
+        let last = console
+            .log
+            .query(&SyncLogQuery {
+                salesforce_object: Some(object.clone()),
+                limit: 1,
+                ..SyncLogQuery::default()
+            })
+            .await?
+            .into_iter()
+            .next()
+            .map(|e| e.at);
+        let failing: usize = health
+            .groups
+            .iter()
+            .filter(|g| g.salesforce_object == object)
+            .map(|g| g.failing.len())
+            .sum();
+        rows.push((
+            object,
+            mapping.status.name(),
+            mapping.hubspot_target().to_string(),
+            records,
+            counts.synced,
+            failing,
+            last,
+        ));
+    }
+    let mut queues = Vec::new();
+    for named in &console.queues {
+        queues.push((named.name.clone(), named.queue.depth().await?));
+    }
+    let imports: Vec<ImportJob> = console
+        .jobs
+        .list()
+        .await?
+        .into_iter()
+        .filter(|j| !j.status.is_finished())
+        .collect();
+    let dead: u64 = queues.iter().map(|(_, d)| d.dead).sum();
+    let waiting: u64 = queues.iter().map(|(_, d)| d.visible + d.delayed).sum();
+    Ok(page(
+        console,
+        "Overview",
+        "/",
+        html! {
+            h1 { "Overview" }
+            div.cards {
+                div.card { b class=(if health.failing_records > 0 { "bad" } else { "good" }) { (health.failing_records) } "records failing" }
+                div.card { b { (health.resolved_records) } "resolved in " (HEALTH_DAYS) " days" }
+                div.card { b class=(if dead > 0 { "bad" } else { "" }) { (dead) } "dead letters" }
+                div.card { b { (waiting) } "changes queued" }
+                div.card { b { (imports.len()) } "imports running" }
+            }
+            h2 { "Mappings" }
+            div.scroll { table {
+                thead { tr { th { "Salesforce object" } th { "state" } th { "HubSpot object" } th { "records" } th { "synced 24 h" } th { "failing now" } th { "last change" } } }
+                tbody {
+                    @for (object, state, target, records, synced, failing, last) in &rows {
+                        tr {
+                            td { a href={ (console.base) "/health?object=" (object) } { (object) } }
+                            td { (state) }
+                            td { code { (target) } }
+                            td { (records) }
+                            td { (synced) }
+                            td class=(if *failing > 0 { "bad" } else { "" }) { (failing) }
+                            td { (last.map(time).unwrap_or_else(|| "-".into())) }
+                        }
+                    }
+                    @if rows.is_empty() {
+                        tr { td colspan="7" { "no mapping stored: `sf2hs mappings apply FILE`" } }
+                    }
+                }
+            } }
+            h2 { "Queues" }
+            div.scroll { table {
+                thead { tr { th { "queue" } th { "waiting" } th { "in flight" } th { "delayed" } th { "dead letters" } } }
+                tbody {
+                    @for (name, depth) in &queues {
+                        tr { td { (name) } td { (depth.visible) } td { (depth.in_flight) } td { (depth.delayed) } td { a href={ (console.base) "/dead-letters" } { (depth.dead) } } }
+                    }
+                }
+            } }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct HealthQuery {
+    object: Option<String>,
+    done: Option<usize>,
+}
+
+pub async fn health(
+    State(console): State<Arc<Console>>,
+    Query(query): Query<HealthQuery>,
+) -> Response {
+    let object = query.object.filter(|o| !o.is_empty());
+    let health = match read_health(&console, object.as_deref()).await {
+        Ok(health) => health,
+        Err(e) => return unavailable(&console, e),
+    };
+    page(
+        &console,
+        "Sync health",
+        "/health",
+        html! {
+            h1 { "Sync health" @if let Some(object) = &object { " · " (object) } }
+            @if let Some(done) = query.done {
+                p.notice { "Queued a resync of " (done) " record(s): each is read from Salesforce and written as it is now." }
+            }
+            p {
+                span class=(if health.failing_records > 0 { "bad" } else { "good" }) { strong { (health.failing_records) } " records failing" }
+                ", " strong { (health.resolved_records) } " resolved, in the last " (HEALTH_DAYS) " days (" (health.entries) " sync-log entries). Each record counts once, in the group of its newest failure."
+            }
+            @if health.groups.is_empty() {
+                p.good { "No failures." }
+            }
+            @for group in &health.groups {
+                (group_view(&console, group))
+            }
+        },
+    )
+    .into_response()
+}
+
+fn group_title(group: &FailureGroup) -> String {
+    let mut title = format!(
+        "{} · {}",
+        group.salesforce_object,
+        group.kind.category.title()
+    );
+    if let Some(category) = &group.kind.hubspot_category {
+        title.push_str(&format!(" ({category})"));
+    }
+    if let Some(field) = &group.kind.field {
+        title.push_str(&format!(" · {field}"));
+    }
+    title
+}
+
+fn group_view(console: &Console, group: &FailureGroup) -> Markup {
+    html! {
+        details data-group=(group.key()) {
+            summary {
+                (group_title(group))
+                span.pill.bad { (group.failing.len()) " failing" }
+                span.pill.good { (group.resolved.len()) " resolved" }
+            }
+            @if !group.failing.is_empty() {
+                form.inline method="post" action={ (console.base) "/resync" } {
+                    input type="hidden" name="object" value=(group.salesforce_object);
+                    @for record in &group.failing {
+                        input type="hidden" name="id" value=(record.record_id.as_str());
+                    }
+                    button type="submit" { "Resync " (group.failing.len()) " failing record(s)…" }
+                }
+                (records_table(console, &group.failing, false))
+            }
+            @if !group.resolved.is_empty() {
+                p.muted { "Resolved since:" }
+                (records_table(console, &group.resolved, true))
+            }
+        }
+    }
+}
+
+fn records_table(console: &Console, records: &[RecordFailure], resolved: bool) -> Markup {
+    html! {
+        div.scroll { table {
+            thead { tr { th { "record" } th { "outcome" } th { "attempts" } th { "failed" } @if resolved { th { "synced" } } th { "reason" } } }
+            tbody {
+                @for record in records {
+                    tr data-record=(record.record_id.as_str()) {
+                        td { a href={ (console.base) "/record?id=" (record.record_id.as_str()) } { (record.record_id.as_str()) } }
+                        td { (record.outcome.name()) }
+                        td { (record.attempts) }
+                        td { (time(record.at)) }
+                        @if resolved { td { (record.resolved_at.map(time).unwrap_or_default()) } }
+                        td.reason { (record.reason) }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RecordQuery {
+    id: Option<String>,
+}
+
+pub async fn record(
+    State(console): State<Arc<Console>>,
+    Query(query): Query<RecordQuery>,
+) -> Response {
+    let asked = query.id.unwrap_or_default().trim().to_owned();
+    let search = html! {
+        form method="get" action={ (console.base) "/record" } {
+            input type="search" name="id" value=(asked) placeholder="Salesforce id (15 or 18) or HubSpot id" aria-label="record id";
+            " " button type="submit" { "Find" }
+        }
+    };
+    if asked.is_empty() {
+        return page(
+            &console,
+            "Record",
+            "/record",
+            html! { h1 { "Record" } (search) },
+        )
+        .into_response();
+    }
+    let entries = match find_record(&console, &asked).await {
+        Ok(entries) => entries,
+        Err(e) => return unavailable(&console, e),
+    };
+    let Some(first) = entries.first() else {
+        return page(
+            &console,
+            "Record",
+            "/record",
+            html! {
+                h1 { "Record" } (search)
+                p.notice.warn { "No sync-log entry for " code { (asked) } " in the log's retention: check the id; `sf2hs status` shows what is queued." }
+            },
+        )
+        .into_response();
+    };
+    let object = first.salesforce_object.clone();
+    let id = first.record_id.clone();
+    let index = console
+        .index
+        .get(&RecordKey {
+            object: object.clone(),
+            record_id: id.clone(),
+        })
+        .await
+        .ok()
+        .flatten();
+    page(
+        &console,
+        "Record",
+        "/record",
+        html! {
+            h1 { "Record " code { (id.as_str()) } }
+            (search)
+            h2 { (object) }
+            div.cards {
+                div.card { "HubSpot id" b { (index.as_ref().and_then(|i| i.hubspot_id.clone()).unwrap_or_else(|| "-".into())) } }
+                div.card { "newest state written" b { (index.as_ref().map(|i| time(i.modstamp)).unwrap_or_else(|| "-".into())) } }
+                div.card { "deleted" b { (index.as_ref().map(|i| if i.deleted { "yes" } else { "no" }).unwrap_or("-")) } }
+            }
+            p {
+                form.inline method="post" action={ (console.base) "/resync" } {
+                    input type="hidden" name="object" value=(object);
+                    input type="hidden" name="id" value=(id.as_str());
+                    button type="submit" { "Resync this record…" }
+                }
+            }
+            h2 { "History" }
+            div.scroll { table {
+                thead { tr { th { "at" } th { "outcome" } th { "HubSpot id" } th { "detail" } } }
+                tbody {
+                    @for entry in &entries {
+                        tr { td { (time(entry.at)) } td { (entry.outcome.name()) } td { (entry.hubspot_id.clone().unwrap_or_default()) } td.reason { (entry.reason.clone().unwrap_or_default()) } }
+                    }
+                }
+            } }
+        },
+    )
+    .into_response()
+}
+
+/// The sync log of a record named by its Salesforce id, or by a HubSpot id the log recorded.
+async fn find_record(
+    console: &Console,
+    asked: &str,
+) -> Result<Vec<sf2hs_shared::ports::SyncLogEntry>, PortError> {
+    if let Ok(id) = SalesforceId::parse(asked) {
+        return console
+            .log
+            .query(&SyncLogQuery {
+                record_id: Some(id),
+                ..SyncLogQuery::default()
+            })
+            .await;
+    }
+    // A HubSpot id: the newest entries that name it lead to the Salesforce record.
+    let recent = console
+        .log
+        .query(&SyncLogQuery {
+            since: Some(Utc::now() - Duration::days(30)),
+            limit: 100_000,
+            ..SyncLogQuery::default()
+        })
+        .await?;
+    let Some(found) = recent
+        .iter()
+        .find(|e| e.hubspot_id.as_deref() == Some(asked))
+    else {
+        return Ok(Vec::new());
+    };
+    let id = found.record_id.clone();
+    console
+        .log
+        .query(&SyncLogQuery {
+            record_id: Some(id),
+            ..SyncLogQuery::default()
+        })
+        .await
+}
+
+/// A form's fields, repeated names kept (`id=…&id=…`); a body that is not a form has none.
+fn form_fields(body: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(body).unwrap_or_default()
+}
+
+/// `POST /resync` (object, id…): first a confirmation page, then (`confirm=yes`) the re-reads.
+pub async fn resync(State(console): State<Arc<Console>>, body: String) -> Response {
+    let fields = form_fields(&body);
+    let value = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let object = value("object").unwrap_or_default();
+    let ids: Vec<SalesforceId> = fields
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .filter_map(|(_, v)| SalesforceId::parse(v).ok())
+        .collect();
+    if object.is_empty() || ids.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "name an object and at least one record id",
+        )
+            .into_response();
+    }
+    let Some(org_id) = console.org_id.clone() else {
+        return page(
+            &console,
+            "Resync",
+            "/health",
+            html! { h1 { "Resync" } p.notice.warn { "A resync needs the organisation id: set SF2HS_ORG_ID (or `org_id` in sf2hs.toml) and start the console again." } },
+        )
+        .into_response();
+    };
+    if value("confirm").as_deref() != Some("yes") {
+        return page(
+            &console,
+            "Resync",
+            "/health",
+            html! {
+                h1 { "Resync " (ids.len()) " " (object) " record(s)?" }
+                p { "Each is read from Salesforce and written to HubSpot as it is now, even where sf2hs thinks HubSpot has it. Fix the cause first (the value in Salesforce, the HubSpot property, the sharing)." }
+                ul { @for id in ids.iter().take(20) { li { code { (id.as_str()) } } } @if ids.len() > 20 { li { "… and " (ids.len() - 20) " more" } } }
+                form method="post" action={ (console.base) "/resync" } {
+                    input type="hidden" name="object" value=(object);
+                    @for id in &ids { input type="hidden" name="id" value=(id.as_str()); }
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" { "Resync " (ids.len()) " record(s)" }
+                    " " a href={ (console.base) "/health" } { "Cancel" }
+                }
+            },
+        )
+        .into_response();
+    }
+    let changes = sf2hs_shared::health::resync_changes(&org_id, &object, &ids, Utc::now());
+    match console.queue.send_batch(&changes).await {
+        Ok(()) => Redirect::to(&format!(
+            "{}/health?object={object}&done={}",
+            console.base,
+            ids.len()
+        ))
+        .into_response(),
+        Err(e) => unavailable(&console, e),
+    }
+}
+
+pub async fn dead_letters(State(console): State<Arc<Console>>) -> Response {
+    let mut sections = Vec::new();
+    for named in &console.queues {
+        match named.queue.dead_letters(500).await {
+            Ok(letters) => sections.push((named.name.clone(), letters)),
+            Err(e) => return unavailable(&console, e),
+        }
+    }
+    page(
+        &console,
+        "Dead letters",
+        "/dead-letters",
+        html! {
+            h1 { "Dead letters" }
+            p { "Changes that failed for good, with why. Fix the cause, then replay them: each goes back on its queue with all its tries." }
+            @for (name, letters) in &sections {
+                h2 { (name) " · " (letters.len()) }
+                @if letters.is_empty() { p.good { "None." } } @else {
+                    form method="post" action={ (console.base) "/dead-letters/replay" } {
+                        input type="hidden" name="queue" value=(name);
+                        div.scroll { table {
+                            thead { tr { th { "replay" } th { "object" } th { "record" } th { "tries" } th { "dead-lettered" } th { "reason" } } }
+                            tbody {
+                                @for letter in letters {
+                                    tr data-message=(letter.message_id) {
+                                        td { input type="checkbox" name="id" value=(letter.message_id) aria-label="replay this one"; }
+                                        td { (letter.change.object) }
+                                        td { a href={ (console.base) "/record?id=" (letter.change.record_id.as_str()) } { (letter.change.record_id.as_str()) } }
+                                        td { (letter.receive_count) }
+                                        td { (time(letter.dead_lettered_at)) }
+                                        td.reason { (letter.reason) }
+                                    }
+                                }
+                            }
+                        } }
+                        p { button type="submit" { "Replay selected…" } " " button.secondary type="submit" name="all" value="yes" { "Replay all " (letters.len()) "…" } }
+                    }
+                }
+            }
+        },
+    )
+    .into_response()
+}
+
+/// `POST /dead-letters/replay` (queue, id… or all): a confirmation, then the replay.
+pub async fn replay(State(console): State<Arc<Console>>, body: String) -> Response {
+    let fields = form_fields(&body);
+    let value = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let name = value("queue").unwrap_or_default();
+    let Some(named) = console.queues.iter().find(|q| q.name == name) else {
+        return (StatusCode::BAD_REQUEST, "no such queue").into_response();
+    };
+    let all = value("all").as_deref() == Some("yes");
+    let ids: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .map(|(_, v)| v.clone())
+        .collect();
+    if !all && ids.is_empty() {
+        return page(
+            &console,
+            "Replay",
+            "/dead-letters",
+            html! { h1 { "Replay" } p.notice.warn { "Select the dead letters to replay, or replay all." } a href={ (console.base) "/dead-letters" } { "Back" } },
+        )
+        .into_response();
+    }
+    if value("confirm").as_deref() != Some("yes") {
+        let what = if all {
+            "every dead letter".to_owned()
+        } else {
+            format!("{} dead letter(s)", ids.len())
+        };
+        return page(
+            &console,
+            "Replay",
+            "/dead-letters",
+            html! {
+                h1 { "Replay " (what) " of " (name) "?" }
+                p { "They go back on the queue with all their tries; fix their cause first, or they fail again." }
+                form method="post" action={ (console.base) "/dead-letters/replay" } {
+                    input type="hidden" name="queue" value=(name);
+                    @if all { input type="hidden" name="all" value="yes"; }
+                    @for id in &ids { input type="hidden" name="id" value=(id); }
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" { "Replay " (what) }
+                    " " a href={ (console.base) "/dead-letters" } { "Cancel" }
+                }
+            },
+        )
+        .into_response();
+    }
+    let ids = if all { Vec::new() } else { ids };
+    match named.queue.replay(&ids).await {
+        Ok(moved) => page(
+            &console,
+            "Replay",
+            "/dead-letters",
+            html! { h1 { "Replayed" } p.notice { (moved) " change(s) are back on " (name) "." } a href={ (console.base) "/dead-letters" } { "Dead letters" } " · " a href={ (console.base) "/health" } { "Sync health" } },
+        )
+        .into_response(),
+        Err(e) => unavailable(&console, e),
+    }
+}
+
+pub async fn imports(State(console): State<Arc<Console>>) -> Response {
+    let jobs = match console.jobs.list().await {
+        Ok(jobs) => jobs,
+        Err(e) => return unavailable(&console, e),
+    };
+    page(
+        &console,
+        "Imports",
+        "/imports",
+        html! {
+            h1 { "Imports" }
+            @if jobs.is_empty() { p { "No import yet: `sf2hs import start OBJECT` counts the records, asks, and runs it." } } @else {
+                div.scroll { table {
+                    thead { tr { th { "id" } th { "object" } th { "state" } th { "counted" } th { "sent" } th { "synced" } th { "failed" } th { "started" } th { "rate" } } }
+                    tbody {
+                        @for job in &jobs {
+                            @let seconds = (job.finished_at.unwrap_or_else(Utc::now) - job.created_at).num_seconds().max(1);
+                            tr {
+                                td { code { (job.id) } }
+                                td { (job.salesforce_object) }
+                                td { (job.status.name()) }
+                                td { (job.total.map(|t| t.to_string()).unwrap_or_else(|| "-".into())) }
+                                td { (job.enqueued) }
+                                td { (job.synced) }
+                                td class=(if job.failed > 0 { "bad" } else { "" }) { (job.failed) }
+                                td { (time(job.created_at)) }
+                                td { (format!("{:.0}/s", (job.synced + job.failed) as f64 / seconds as f64)) }
+                            }
+                        }
+                    }
+                } }
+            }
+        },
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_fields_keep_repeated_names_and_decode() {
+        let fields =
+            form_fields("object=Invoice__c&id=a015f00002J0001&id=a015f00002J0002&x=a%20b+c");
+        assert_eq!(fields[0], ("object".into(), "Invoice__c".into()));
+        assert_eq!(fields.iter().filter(|(k, _)| k == "id").count(), 2);
+        assert_eq!(fields[3].1, "a b c");
+    }
+}

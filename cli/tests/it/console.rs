@@ -1,0 +1,581 @@
+//! The Sync Health console in a real browser: headless Chromium through chromedriver (Debian's
+//! `chromium` and `chromium-driver`, which `scripts/test` installs), driven with fantoccini, on a
+//! data directory holding synced, failing and dead-lettered records written by the worker
+//! against the sandboxes. Each page loads and fits a 1280-pixel window and a phone; the groups
+//! match `sf2hs health --json` on the same data; a resync from the page fixes a record whose
+//! cause was repaired; a dead letter replayed from the page lands.
+//!
+//! `SF2HS_CONSOLE_SCREENSHOTS=docs/console` writes each page's screenshot there (the README
+//! links them); otherwise they go to a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use sf2hs_sandbox::hubspot::{DEFAULT_TOKEN, SandboxConfig};
+use sf2hs_shared::domain::{Change, ChangeKind, ChangeSource, RereadReason, SalesforceId};
+use sf2hs_shared::embedded::EmbeddedStore;
+use sf2hs_shared::hubspot::{HubSpotClient, HubSpotConfig, TokenSource};
+use sf2hs_shared::ports::ChangeQueue;
+use sf2hs_shared::worker::{Worker, WorkerSettings, drain_once};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// chromedriver on a free port, stopped with the test.
+async fn chromedriver() -> (tokio::process::Child, u16) {
+    let binary = std::env::var("SF2HS_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let port = free_port();
+    let child = tokio::process::Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {binary} ({e}): scripts/test installs Debian's chromium and \
+                 chromium-driver; or set SF2HS_CHROMEDRIVER"
+            )
+        });
+    sf2hs_tests::wait_listening(&format!("127.0.0.1:{port}")).await;
+    (child, port)
+}
+
+async fn browser(port: u16) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1280,900", "--hide-scrollbars"],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromedriver session")
+}
+
+/// The page fits the window: no horizontal scroll of the page itself.
+async fn fits(client: &Client, label: &str) {
+    let widths = client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    let (scroll, inner) = (
+        widths[0].as_i64().unwrap_or(0),
+        widths[1].as_i64().unwrap_or(0),
+    );
+    assert!(
+        scroll <= inner,
+        "{label}: the page scrolls sideways ({scroll} > {inner})"
+    );
+}
+
+async fn screenshot(client: &Client, dir: &Path, name: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
+}
+
+struct Data {
+    _salesforce: sf2hs_sandbox::salesforce::RunningSalesforceSandbox,
+    hubspot: sf2hs_sandbox::hubspot::RunningSandbox,
+    sf: sf2hs_sandbox::salesforce::SalesforceHandle,
+    worker: Worker,
+    queue: Arc<sf2hs_shared::embedded::SqliteChangeQueue>,
+    org: SalesforceId,
+}
+
+impl Data {
+    fn reread(&self, object: &str, id: &str) -> Change {
+        Change {
+            org_id: self.org.clone(),
+            object: object.into(),
+            record_id: SalesforceId::parse(id).expect("id"),
+            kind: ChangeKind::Reread {
+                reason: RereadReason::EventOnly,
+                partial: Default::default(),
+            },
+            modstamp: None,
+            source: ChangeSource::Worker,
+            received_at: chrono::Utc::now(),
+            prior_deliveries: 0,
+        }
+    }
+
+    async fn drain(&self) {
+        for _ in 0..5 {
+            drain_once(
+                &self.worker,
+                self.queue.as_ref(),
+                100,
+                Duration::from_secs(30),
+                Duration::ZERO,
+            )
+            .await
+            .expect("drained");
+        }
+    }
+
+    fn in_hubspot(&self, object: &str, id: &str) -> Option<sf2hs_sandbox::hubspot::StoredRecord> {
+        self.hubspot
+            .handle()
+            .record_by_unique(
+                object,
+                "salesforce_id",
+                SalesforceId::parse(id).expect("id").as_str(),
+            )
+            .expect("read")
+    }
+}
+
+/// A data directory after the worker met synced, refused, waiting and hidden records.
+async fn data(data_dir: &Path) -> (Data, Vec<String>) {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair_with(
+        SandboxConfig::default(),
+        sf2hs_sandbox::demo::project_object(),
+        // Salesforce allows "Void"; HubSpot's property has no such option.
+        sf2hs_sandbox::demo::invoice_object_with_statuses(&["Draft", "Sent", "Paid", "Void"]),
+    )
+    .await
+    .expect("sandboxes");
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
+    let report = sf2hs_shared::mapping::validate_sources(&[(
+        "demo.toml".to_owned(),
+        sf2hs_tests::stack::MAPPINGS.to_owned(),
+    )]);
+    use sf2hs_shared::ports::MappingStore;
+    for located in &report.mappings {
+        store
+            .mapping_store()
+            .put(&located.mapping, None)
+            .await
+            .expect("mapping");
+    }
+    // One receive: a refused record is dead-lettered at once.
+    let queue = Arc::new(store.change_queue(1));
+    let (salesforce_client, _) = sf2hs_tests::stack::sandbox_clients(&salesforce, &hubspot);
+    let hubspot_client = HubSpotClient::new(
+        HubSpotConfig::with_base_url(hubspot.base_url()),
+        TokenSource::static_token(DEFAULT_TOKEN),
+    )
+    .expect("client");
+    let worker = Worker::new(
+        sf2hs_tests::stack::embedded_worker_ports(
+            &store,
+            queue.clone(),
+            hubspot_client,
+            salesforce_client,
+        ),
+        WorkerSettings {
+            max_receives: 1,
+            retry_delay: Duration::ZERO,
+            association_retry_delay: Duration::from_secs(3600),
+            ..WorkerSettings::default()
+        },
+    );
+    let sf = salesforce.handle();
+    let org = SalesforceId::parse(&sf.org_id()).expect("org");
+    let data = Data {
+        _salesforce: salesforce,
+        hubspot,
+        sf: sf.clone(),
+        worker,
+        queue,
+        org,
+    };
+    let synced: Vec<String> = (0..3)
+        .map(|i| {
+            sf.create(
+                "Project__c",
+                json!({ "Name": format!("P{i}"), "Budget__c": i }),
+            )
+            .expect("project")
+        })
+        .collect();
+    let unsynced_project = sf
+        .create("Project__c", json!({ "Name": "Later", "Budget__c": 9 }))
+        .expect("project");
+    let waiting = sf
+        .create(
+            "Invoice__c",
+            json!({ "Name": "INV-W", "Amount__c": 5, "Status__c": "Sent", "Project__c": unsynced_project }),
+        )
+        .expect("invoice");
+    let refused: Vec<String> = (0..2)
+        .map(|i| {
+            sf.create(
+                "Invoice__c",
+                json!({ "Name": format!("INV-V{i}"), "Amount__c": 1, "Status__c": "Void" }),
+            )
+            .expect("invoice")
+        })
+        .collect();
+    let mut changes: Vec<Change> = synced
+        .iter()
+        .map(|p| data.reread("Project__c", p))
+        .collect();
+    changes.push(data.reread("Invoice__c", &waiting));
+    changes.extend(refused.iter().map(|i| data.reread("Invoice__c", i)));
+    data.queue.send_batch(&changes).await.expect("queued");
+    data.drain().await;
+    (data, vec![refused[0].clone(), refused[1].clone(), waiting])
+}
+
+fn health_json(data_dir: &Path) -> Value {
+    let output = std::process::Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--json", "health"])
+        .output()
+        .expect("sf2hs health runs");
+    assert_eq!(output.status.code(), Some(1), "exit 1 while records fail");
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
+    let dir = sf2hs_tests::TempDir::new("console").expect("dir");
+    let data_dir = dir.path().join("data");
+    let (data, records) = data(&data_dir).await;
+    let (refused_a, refused_b, waiting) = (&records[0], &records[1], &records[2]);
+    let shots: PathBuf = std::env::var("SF2HS_CONSOLE_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("screenshots"));
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+
+    // The same in the CLI: one record's history; the grouped view wrapped to a 100-column
+    // terminal; a resync of named records.
+    let sf2hs = |args: &[&str], columns: Option<&str>| {
+        let mut command = std::process::Command::new(BINARY);
+        command.arg("--data-dir").arg(&data_dir).args(args);
+        command.env("SF2HS_ORG_ID", data.org.as_str());
+        if let Some(columns) = columns {
+            command.env("COLUMNS", columns);
+        }
+        command.output().expect("sf2hs runs")
+    };
+    let history = sf2hs(&["--json", "errors", "--record", refused_a], None);
+    assert!(history.status.success());
+    let history: Value = serde_json::from_slice(&history.stdout).expect("JSON");
+    assert_eq!(
+        history["history"][0]["outcome"], "dead_lettered",
+        "{history}"
+    );
+    let grouped = sf2hs(&["health"], Some("100"));
+    assert_eq!(grouped.status.code(), Some(1), "failing: exit 1");
+    let grouped = String::from_utf8_lossy(&grouped.stdout).into_owned();
+    assert!(grouped.contains("3 record(s) failing"), "{grouped}");
+    let widest = grouped
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        widest <= 100,
+        "a line of {widest} columns on a 100-column terminal:\n{grouped}"
+    );
+    let before = data.queue.depth().await.expect("depth");
+    let resynced = sf2hs(&["resync", "Invoice__c", waiting], None);
+    assert!(
+        resynced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resynced.stderr)
+    );
+    let after = data.queue.depth().await.expect("depth");
+    assert_eq!(after.visible, before.visible + 1, "one re-read queued");
+
+    let port = free_port();
+    let mut console = tokio::process::Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["console", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("SF2HS_ORG_ID", data.org.as_str())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("console starts");
+    sf2hs_tests::wait_listening(&format!("127.0.0.1:{port}")).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let (_driver, driver_port) = chromedriver().await;
+    let client = browser(driver_port).await;
+
+    // Overview: the failing count is health's.
+    let health = health_json(&data_dir);
+    let failing = health["failing_records"].as_u64().expect("failing");
+    assert_eq!(failing, 3, "{health}");
+    client.goto(&format!("{base}/")).await.expect("overview");
+    let text = client
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(&format!("{failing}\nrecords failing"))
+            || text.contains(&format!("{failing} records failing")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Invoice__c") && text.contains("Project__c"),
+        "{text}"
+    );
+    fits(&client, "overview").await;
+    screenshot(&client, &shots, "overview").await;
+
+    // Sync health: one <details> per group of `sf2hs health`, with its failing records.
+    client
+        .goto(&format!("{base}/health"))
+        .await
+        .expect("health");
+    let groups = client
+        .find_all(Locator::Css("details[data-group]"))
+        .await
+        .expect("groups");
+    let mut page_keys = Vec::new();
+    for group in &groups {
+        page_keys.push(group.attr("data-group").await.expect("attr").expect("key"));
+    }
+    let mut cli_keys: Vec<String> = health["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| {
+            format!(
+                "{}/{}/{}",
+                g["salesforce_object"].as_str().expect("object"),
+                g["category"].as_str().expect("category"),
+                g["field"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    page_keys.sort();
+    cli_keys.sort();
+    assert_eq!(page_keys, cli_keys, "the page's groups are health's");
+    let refused_key = "Invoice__c/hubspot_refused/invoice_status";
+    assert!(page_keys.iter().any(|k| k == refused_key), "{page_keys:?}");
+    let group = client
+        .find(Locator::Css(&format!(
+            "details[data-group='{refused_key}']"
+        )))
+        .await
+        .expect("the refused group");
+    group
+        .find(Locator::Css("summary"))
+        .await
+        .expect("summary")
+        .click()
+        .await
+        .expect("expanded");
+    let rows = group
+        .find_all(Locator::Css("tr[data-record]"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 2, "two records refused, each once");
+    fits(&client, "health").await;
+    screenshot(&client, &shots, "sync-health").await;
+
+    // Record: the refused invoice's history names HubSpot's reason.
+    let refused_a18 = SalesforceId::parse(refused_a)
+        .expect("id")
+        .as_str()
+        .to_owned();
+    client
+        .goto(&format!("{base}/record?id={refused_a}"))
+        .await
+        .expect("record");
+    let text = client
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(&refused_a18) && text.contains("Void was not one of the allowed options"),
+        "{text}"
+    );
+    fits(&client, "record").await;
+    screenshot(&client, &shots, "record").await;
+
+    // The cause is repaired in Salesforce; a resync from the record's page writes it.
+    data.sf
+        .update("Invoice__c", refused_a, json!({ "Status__c": "Paid" }))
+        .expect("repaired");
+    client
+        .find(Locator::XPath(
+            "//button[starts-with(., 'Resync this record')]",
+        ))
+        .await
+        .expect("resync button")
+        .click()
+        .await
+        .expect("clicked");
+    // Each click loads a page: wait for what only the next page has.
+    client
+        .wait()
+        .for_element(Locator::XPath("//button[.='Resync 1 record(s)']"))
+        .await
+        .expect("the confirmation")
+        .click()
+        .await
+        .expect("confirmed");
+    client
+        .wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("the health page with its notice");
+    let url = client.current_url().await.expect("url");
+    assert!(
+        url.as_str().contains("/health") && url.as_str().contains("done=1"),
+        "{url}"
+    );
+    data.drain().await;
+    let written = data
+        .in_hubspot("sf_invoice", refused_a)
+        .expect("written after the resync");
+    assert_eq!(written.properties["invoice_status"], "Paid");
+
+    // Dead letters: the other refused invoice, repaired, replayed from the page, lands.
+    data.sf
+        .update("Invoice__c", refused_b, json!({ "Status__c": "Sent" }))
+        .expect("repaired");
+    client
+        .goto(&format!("{base}/dead-letters"))
+        .await
+        .expect("dead letters");
+    fits(&client, "dead letters").await;
+    screenshot(&client, &shots, "dead-letters").await;
+    let letters = client
+        .find_all(Locator::Css("tr[data-message]"))
+        .await
+        .expect("dead letters");
+    assert_eq!(letters.len(), 2, "both refused invoices were dead-lettered");
+    let refused_b18 = SalesforceId::parse(refused_b)
+        .expect("id")
+        .as_str()
+        .to_owned();
+    let mut chosen = false;
+    for letter in &letters {
+        if letter.text().await.expect("text").contains(&refused_b18) {
+            letter
+                .find(Locator::Css("input[type=checkbox]"))
+                .await
+                .expect("checkbox")
+                .click()
+                .await
+                .expect("checked");
+            chosen = true;
+        }
+    }
+    assert!(chosen, "the dead letter of {refused_b18} is listed");
+    client
+        .find(Locator::XPath(
+            "//button[starts-with(., 'Replay selected')]",
+        ))
+        .await
+        .expect("replay button")
+        .click()
+        .await
+        .expect("clicked");
+    client
+        .wait()
+        .for_element(Locator::XPath(
+            "//button[starts-with(., 'Replay 1 dead letter')]",
+        ))
+        .await
+        .expect("confirm button")
+        .click()
+        .await
+        .expect("confirmed");
+    client
+        .wait()
+        .for_element(Locator::XPath("//h1[.='Replayed']"))
+        .await
+        .expect("the replay's answer");
+    let text = client
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("1 change(s) are back"), "{text}");
+    data.drain().await;
+    let landed = data
+        .in_hubspot("sf_invoice", refused_b)
+        .expect("landed after the replay");
+    assert_eq!(landed.properties["invoice_status"], "Sent");
+
+    // Health after both: the refused group has no record failing, two resolved; the waiting
+    // invoice still waits. The page and the CLI still agree.
+    let after = health_json(&data_dir);
+    assert_eq!(after["failing_records"], 1, "{after}");
+    client
+        .goto(&format!("{base}/health"))
+        .await
+        .expect("health");
+    let text = client
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("1 records failing"), "{text}");
+    assert!(
+        client
+            .find(Locator::Css(&format!(
+                "details[data-group='{refused_key}']"
+            )))
+            .await
+            .expect("group")
+            .text()
+            .await
+            .expect("text")
+            .contains("2 resolved"),
+    );
+
+    // Imports, and every page on a phone.
+    client
+        .goto(&format!("{base}/imports"))
+        .await
+        .expect("imports");
+    screenshot(&client, &shots, "imports").await;
+    client.set_window_size(390, 844).await.expect("phone");
+    for path in [
+        "/",
+        "/health",
+        &format!("/record?id={refused_a}"),
+        "/dead-letters",
+        "/imports",
+    ] {
+        client.goto(&format!("{base}{path}")).await.expect("page");
+        fits(&client, &format!("phone {path}")).await;
+    }
+    client
+        .goto(&format!("{base}/health"))
+        .await
+        .expect("health");
+    screenshot(&client, &shots, "sync-health-phone").await;
+
+    client.close().await.expect("closed");
+    let _ = console.kill().await;
+}
