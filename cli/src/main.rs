@@ -258,8 +258,20 @@ enum DlqCommand {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Put dead letters back on the queue (all of them, or the message ids given).
-    Replay { message_ids: Vec<String> },
+    /// Put dead letters back on the queue, with all their tries: all of them, the message ids
+    /// given, or those of an object or with a reason; asks first unless --yes.
+    Replay {
+        message_ids: Vec<String>,
+        /// Only dead letters of this Salesforce object.
+        #[arg(long)]
+        object: Option<String>,
+        /// Only dead letters whose reason contains this text.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Replay without asking.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +280,8 @@ enum ImportCommand {
     List,
     /// One import job's progress and counts.
     Status { id: String },
+    /// Stop an import: no further page is sent; what is queued is still written.
+    Cancel { id: String },
     /// Count the records of a mapped object, confirm, and import them, with a progress bar.
     ///
     /// Embedded backend: this process runs the import and the workers; it needs SF2HS_ORG_ID,
@@ -490,12 +504,25 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
         Command::Dlq(DlqCommand::List { limit }) => {
             commands::dlq::list(&backend, limit, json).await
         }
-        Command::Dlq(DlqCommand::Replay { message_ids }) => {
-            commands::dlq::replay(&backend, &message_ids, json).await
+        Command::Dlq(DlqCommand::Replay {
+            message_ids,
+            object,
+            reason,
+            yes,
+        }) => {
+            let filter = commands::dlq::ReplayFilter {
+                message_ids,
+                object,
+                reason,
+            };
+            commands::dlq::replay(&backend, &filter, yes, json).await
         }
         Command::Import(ImportCommand::List) => commands::import::list(&backend, json).await,
         Command::Import(ImportCommand::Status { id }) => {
             commands::import::status(&backend, &id, json).await
+        }
+        Command::Import(ImportCommand::Cancel { id }) => {
+            commands::import::cancel(&backend, &id, json).await
         }
         Command::Import(ImportCommand::Start {
             object,

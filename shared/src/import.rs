@@ -86,6 +86,30 @@ pub async fn complete_if_settled(
     Ok(None)
 }
 
+/// Cancels job `job_id` (pending or running): no further page is sent (a run looks before each
+/// page); changes already on the queue are written. A finished job is refused with what it is.
+pub async fn cancel(jobs: &dyn ImportJobs, job_id: &str) -> Result<ImportJob, ImportError> {
+    let job = jobs
+        .get(job_id)
+        .await?
+        .ok_or_else(|| ImportError::NoJob(job_id.to_owned()))?;
+    if job.status.is_finished() {
+        return Err(ImportError::Finished {
+            id: job.id,
+            status: job.status.name(),
+        });
+    }
+    jobs.finish(
+        job_id,
+        ImportStatus::Cancelled,
+        Some("cancelled by the operator"),
+    )
+    .await?;
+    jobs.get(job_id)
+        .await?
+        .ok_or_else(|| ImportError::NoJob(job_id.to_owned()))
+}
+
 pub struct Importer {
     pub mappings: Arc<dyn MappingStore>,
     pub jobs: Arc<dyn ImportJobs>,
@@ -147,6 +171,15 @@ impl Importer {
         loop {
             if Instant::now() >= deadline {
                 return Ok(ImportProgress::Paused(self.reload(job_id).await?));
+            }
+            // Cancelled meanwhile (`sf2hs import cancel`, the console): no further page goes out;
+            // what is on the queue already is written.
+            let current = self.reload(job_id).await?;
+            if current.status.is_finished() {
+                return Err(ImportError::Finished {
+                    id: current.id,
+                    status: current.status.name(),
+                });
             }
             // A re-sync's second phase: the records deleted in its window.
             let deletes = cursor

@@ -449,3 +449,24 @@ async fn follow(
         },
     )
 }
+
+/// Cancels an import: no further page is sent (locally, the running `import` stops at its next
+/// page; on AWS the import function ends its continuation); what is queued is written.
+pub async fn cancel(backend: &Backend, id: &str, json: bool) -> Result<ExitCode, CliError> {
+    let job = sf2hs_shared::import::cancel(backend.jobs.as_ref(), id)
+        .await
+        .map_err(|e| match e {
+            sf2hs_shared::import::ImportError::NoJob(_) => no_import(id),
+            other => import_failed(other),
+        })?;
+    if json {
+        output::print_json(&job_json(&job));
+    } else {
+        out!(
+            "import {}: cancelled ({} records sent before; they are written)",
+            job.id,
+            job.enqueued
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -303,7 +303,12 @@ pub async fn start(
         .route("/healthz", get(healthz))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(server)
-        .nest("/console", console.router());
+        .nest("/console", console.router())
+        // `/console/` too: what a person types.
+        .route(
+            "/console/",
+            get(|| async { axum::response::Redirect::permanent("/console") }),
+        );
     let (stop_tx, mut shutdown) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

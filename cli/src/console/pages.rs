@@ -71,10 +71,12 @@ fn page(console: &Console, title: &str, current: &str, body: Markup) -> Markup {
                 header {
                     strong { "sf2hs" }
                     @for (path, label) in nav {
+                        // The overview is the base itself (`/console` when mounted, `/` alone).
+                        @let href = if path == "/" && !base.is_empty() { base.clone() } else { format!("{base}{path}") };
                         @if path == current {
-                            a href={ (base) (path) } aria-current="page" { (label) }
+                            a href=(href) aria-current="page" { (label) }
                         } @else {
-                            a href={ (base) (path) } { (label) }
+                            a href=(href) { (label) }
                         }
                     }
                 }
@@ -170,6 +172,9 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
         .into_iter()
         .filter(|j| !j.status.is_finished())
         .collect();
+    // The worker metrics of this process (the console mounted in `sf2hs serve`): what the
+    // dashboard shows on AWS.
+    let totals = sf2hs_shared::metrics::batch_totals();
     let dead: u64 = queues.iter().map(|(_, d)| d.dead).sum();
     let waiting: u64 = queues.iter().map(|(_, d)| d.visible + d.delayed).sum();
     Ok(page(
@@ -205,6 +210,17 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
                     }
                 }
             } }
+            @if !totals.is_empty() {
+                h2 { "Worker since this process started" }
+                div.scroll { table {
+                    thead { tr { th { "object" } th { "synced" } th { "unchanged" } th { "failed" } th { "dead-lettered" } th { "longest lag" } } }
+                    tbody {
+                        @for (object, counts) in &totals {
+                            tr { td { (object) } td { (counts.synced) } td { (counts.unchanged) } td { (counts.failed) } td { (counts.dead_lettered) } td { (format!("{:.1} s", counts.lag_ms as f64 / 1000.0)) } }
+                        }
+                    }
+                } }
+            }
             h2 { "Queues" }
             div.scroll { table {
                 thead { tr { th { "queue" } th { "waiting" } th { "in flight" } th { "delayed" } th { "dead letters" } } }

@@ -417,7 +417,12 @@ async fn the_cli_drives_a_deployed_stack() {
     let letters = json_of(&out)["dead_letters"].clone();
     assert_eq!(letters.as_array().map(Vec::len), Some(1), "{out}");
     assert_eq!(letters[0]["reason"], "seeded by the test");
-    let (code, out, err) = sf2hs(&config, lambda.endpoint(), &["dlq", "replay", "--json"]).await;
+    let (code, out, err) = sf2hs(
+        &config,
+        lambda.endpoint(),
+        &["dlq", "replay", "--json", "--yes"],
+    )
+    .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(json_of(&out)["replayed"], 1);
     assert_eq!(stack.queue.depth().await.expect("depth").dead, 0);

@@ -538,6 +538,20 @@ async fn serve_acks_a_3_mib_message_under_a_4_mib_limit_logs_json_and_reports_it
         page.contains("Sync health") && page.contains("/console/record"),
         "links stay under /console"
     );
+    // Mounted in serve, the overview shows the worker's counters (the dashboard's metrics).
+    let overview = http
+        .get(format!("{base}/console"))
+        .basic_auth("operator", Some(ENDPOINT_TOKEN))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        overview.contains("Worker since this process started") && overview.contains("Project__c"),
+        "{overview}"
+    );
     let cross_site = http
         .post(format!("{base}/console/resync"))
         .basic_auth("operator", Some(ENDPOINT_TOKEN))

@@ -347,13 +347,25 @@ async fn status_errors_and_dead_letters() {
     assert_eq!(letters[0]["reason"], "Amount__c cannot convert");
     let first = letters[0]["message_id"].as_str().unwrap().to_owned();
 
-    let (code, _, stderr) = dir.run(&["dlq", "replay", &first, "no-such-id"]);
+    // Without --yes, and no terminal to answer the question: nothing is replayed.
+    let (code, _, stderr) = dir.run(&["dlq", "replay"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("Replay 2 dead letter(s)") && stderr.contains("nothing replayed"),
+        "{stderr}"
+    );
+    assert_eq!(dir.json(&["status"])["queue"]["dead"], 2);
+
+    let (code, _, stderr) = dir.run(&["dlq", "replay", &first, "no-such-id", "--yes"]);
     assert_eq!(code, 1, "an unknown id is reported");
     assert!(
         stderr.contains("1 of the message ids given are not in the dead-letter queue"),
         "{stderr}"
     );
-    let replayed = dir.json(&["dlq", "replay"]);
+    // Filters: a reason no dead letter has replays nothing; the object's replays the rest.
+    let none = dir.json(&["dlq", "replay", "--reason", "no such text", "--yes"]);
+    assert_eq!(none["replayed"], 0);
+    let replayed = dir.json(&["dlq", "replay", "--object", "Invoice__c", "--yes"]);
     assert_eq!(replayed["replayed"], 1);
     let status = dir.json(&["status"]);
     assert_eq!(status["queue"]["dead"], 0);
@@ -418,6 +430,22 @@ async fn import_list_and_status() {
     let (code, _, stderr) = dir.run(&["import", "status", "nope"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("no import `nope`"), "{stderr}");
+
+    // Cancel: a running job is cancelled; a finished one is refused with what it is.
+    let running = {
+        let jobs = dir.store().import_jobs();
+        let job = jobs
+            .create("Invoice__c", Some(50), Utc::now())
+            .await
+            .unwrap();
+        jobs.start(&job.id).await.unwrap();
+        job.id
+    };
+    let cancelled = dir.json(&["import", "cancel", &running]);
+    assert_eq!(cancelled["status"], "cancelled");
+    let (code, _, stderr) = dir.run(&["import", "cancel", &id]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is failed"), "{stderr}");
 }
 
 /// The store holds record data and failure reasons with field values: a data directory sf2hs

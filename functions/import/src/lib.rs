@@ -112,7 +112,16 @@ impl ImportFunction {
     }
 
     async fn run(&self, job_id: &str, deadline: Instant) -> Result<Value, Error> {
-        match self.importer.run(job_id, deadline).await? {
+        let progress = match self.importer.run(job_id, deadline).await {
+            // Cancelled (or done) since its continuation was queued: nothing to run, and
+            // nothing to retry.
+            Err(sf2hs_shared::import::ImportError::Finished { id, status }) => {
+                tracing::info!(import = %id, status, "the import is finished; its continuation ends here");
+                return Ok(json!({ "job": { "id": id, "status": status }, "state": "finished" }));
+            }
+            other => other?,
+        };
+        match progress {
             ImportProgress::AllSent(job) => Ok(summary(&job, "all_sent")),
             ImportProgress::Waiting { job, reason } => {
                 self.continuations

@@ -23,6 +23,9 @@ use sf2hs_shared::worker::{Applied, InboundMessage, Worker, WorkerPorts};
 pub struct WorkerFunction {
     pub worker: Worker,
     pub deployment: Deployment,
+    /// The worker's clients, whose call counts each batch's metrics report.
+    hubspot: Arc<sf2hs_shared::hubspot::HubSpotClient>,
+    salesforce: Arc<sf2hs_shared::salesforce::client::SalesforceClient>,
 }
 
 /// Builds the function from the environment the SAM template sets (`endpoint`: moto's, in
@@ -36,9 +39,12 @@ pub async fn from_connection(
     lookup: Lookup<'_>,
     connection: AwsConnection,
 ) -> Result<WorkerFunction, Error> {
+    // Under Lambda, each batch's counts become `sf2hs` metrics through the log.
+    sf2hs_shared::metrics::emit_emf(lookup("AWS_LAMBDA_FUNCTION_NAME").is_some());
     let deployment = Deployment::with_connection(connection, lookup).await?;
-    let hubspot = settings::hubspot_client(lookup, deployment.secrets.clone()).await?;
-    let salesforce = settings::salesforce_client(lookup, deployment.secrets.clone()).await?;
+    let hubspot = Arc::new(settings::hubspot_client(lookup, deployment.secrets.clone()).await?);
+    let salesforce =
+        Arc::new(settings::salesforce_client(lookup, deployment.secrets.clone()).await?);
     let worker_settings = settings::worker_settings(lookup)?;
     let store = &deployment.store;
     let ports = WorkerPorts {
@@ -47,12 +53,14 @@ pub async fn from_connection(
         log: Arc::new(store.sync_log(deployment.settings.sync_log_retention)),
         jobs: Arc::new(store.import_jobs()),
         queue: deployment.queue.clone(),
-        hubspot: Arc::new(hubspot),
-        salesforce: Arc::new(salesforce),
+        hubspot: hubspot.clone(),
+        salesforce: salesforce.clone(),
     };
     Ok(WorkerFunction {
         worker: Worker::new(ports, worker_settings),
         deployment,
+        hubspot,
+        salesforce,
     })
 }
 
@@ -129,7 +137,15 @@ impl WorkerFunction {
         // The invocation's deadline, kept: what is not written by then is retried, not lost to
         // a timeout that spends every message's receive.
         let deadline = tokio::time::Instant::now() + remaining;
+        let (hubspot_before, salesforce_before) =
+            (self.hubspot.stats(), self.salesforce.requests());
         let result = self.worker.process_until(batch, Some(deadline)).await;
+        let hubspot_after = self.hubspot.stats();
+        sf2hs_shared::metrics::record_calls(
+            hubspot_after.requests - hubspot_before.requests,
+            hubspot_after.rate_limited - hubspot_before.rate_limited,
+            self.salesforce.requests() - salesforce_before,
+        );
         tracing::info!(
             messages = records.len(),
             written = result.written,

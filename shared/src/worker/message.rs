@@ -115,6 +115,8 @@ pub struct BatchResult {
     pub written: usize,
     /// Records skipped on purpose (unchanged, older, kept).
     pub skipped: usize,
+    /// What the batch did, by object (for the `sf2hs` metrics).
+    pub metrics: crate::metrics::BatchMetrics,
 }
 
 impl BatchResult {

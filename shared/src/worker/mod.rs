@@ -125,6 +125,14 @@ impl Worker {
         deadline: Option<Instant>,
     ) -> BatchResult {
         let cutoff = deadline.map(stages_cutoff);
+        // How long each object's changes waited since intake: the lag the metrics show.
+        let now = Utc::now();
+        let mut lag_ms: BTreeMap<String, u64> = BTreeMap::new();
+        for message in &batch {
+            let waited = (now - message.change.received_at).num_milliseconds().max(0) as u64;
+            let lag = lag_ms.entry(message.change.object.clone()).or_default();
+            *lag = (*lag).max(waited);
+        }
         let mut by_object: BTreeMap<String, Vec<InboundMessage>> = BTreeMap::new();
         for message in batch {
             by_object
@@ -140,10 +148,12 @@ impl Worker {
             }
         }
         let Settlement {
-            result,
+            mut result,
             log,
             import_counts,
         } = settlement;
+        result.metrics = crate::metrics::BatchMetrics::from_log(&log, &lag_ms);
+        crate::metrics::record_batch(&result.metrics);
         if let Err(e) = self.ports.log.append(&log).await {
             // The sync log is for people; losing entries must not make HubSpot writes repeat.
             tracing::warn!(entries = log.len(), error = %e, "cannot write sync-log entries");

@@ -256,3 +256,46 @@ async fn a_resync_sends_the_changes_and_deletes_of_its_window_and_nothing_older(
     assert_eq!(upserts, id18(&expected), "the window's live changes");
     assert_eq!(deletes, id18(&old[10..15]), "the window's deletes");
 }
+
+/// `sf2hs import cancel`: a job cancelled while it waits at its checkpoint sends no further page
+/// when run again, and says it is cancelled; what was on the queue stays there to be written.
+#[tokio::test]
+async fn a_cancelled_import_sends_no_further_page() {
+    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let sf = salesforce.handle();
+    seed_projects(&sf);
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    let queue = Arc::new(store.change_queue(5));
+    let (importer, job, stopped) =
+        import_until_the_guard_stops(&store, queue.clone(), paging_client(&salesforce), &sf).await;
+    assert!(
+        matches!(stopped, ImportProgress::Waiting { .. }),
+        "{stopped:?}"
+    );
+    let sent_before = queue.depth().await.expect("depth").visible;
+
+    let cancelled = sf2hs_shared::import::cancel(&store.import_jobs(), &job.id)
+        .await
+        .expect("cancelled");
+    assert_eq!(cancelled.status, ImportStatus::Cancelled);
+    sf.set_api_usage(ApiUsage { used: 10, max: 100 })
+        .expect("usage");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    match importer.run(&job.id, far()).await {
+        Err(sf2hs_shared::import::ImportError::Finished { status, .. }) => {
+            assert_eq!(status, "cancelled")
+        }
+        other => panic!("a cancelled import ran on: {other:?}"),
+    }
+    assert_eq!(
+        queue.depth().await.expect("depth").visible,
+        sent_before,
+        "no further page, and nothing taken back"
+    );
+    match sf2hs_shared::import::cancel(&store.import_jobs(), &job.id).await {
+        Err(sf2hs_shared::import::ImportError::Finished { .. }) => {}
+        other => panic!("cancelling twice: {other:?}"),
+    }
+}

@@ -693,3 +693,69 @@ fn the_event_path_takes_only_event_relay_keeps_what_it_cannot_deliver_and_is_bou
         ]
     );
 }
+
+/// The dashboard shows what the code emits: every `sf2hs` metric it names is one the worker or
+/// ingest writes (`sf2hs_shared::metrics`), and every one they write is on it.
+#[test]
+fn the_dashboard_shows_the_metrics_the_code_emits() {
+    let transformed = transform();
+    let resources = transformed["Resources"].as_object().expect("resources");
+    let body = &resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"];
+    let text = body.as_str().expect("a Sub string");
+    // Substitutions stand for names and the region; any string will do to read the JSON.
+    let mut plain = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        plain.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("closed") + start;
+        plain.push_str("x");
+        rest = &rest[end + 1..];
+    }
+    plain.push_str(rest);
+    let dashboard: Value = serde_json::from_str(&plain).expect("the dashboard body is JSON");
+    let mut shown = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().expect("widgets") {
+        for metric in widget["properties"]["metrics"].as_array().expect("metrics") {
+            if metric[0] == sf2hs_shared::metrics::NAMESPACE {
+                shown.insert(metric[1].as_str().expect("name").to_owned());
+            }
+        }
+    }
+    let emitted: BTreeSet<String> = sf2hs_shared::metrics::BATCH_METRICS
+        .iter()
+        .chain(sf2hs_shared::metrics::CALL_METRICS.iter())
+        .chain(std::iter::once(&sf2hs_shared::metrics::REFUSALS))
+        .map(|name| (*name).to_owned())
+        .collect();
+    assert_eq!(shown, emitted);
+    assert_eq!(
+        transformed["Resources"]["WorkerFunction"]["Properties"]["LoggingConfig"]["LogFormat"],
+        "JSON"
+    );
+}
+
+/// `sam build && sam deploy` is the whole deploy after `--guided` once: the committed
+/// samconfig.toml names the stack, the template, the beta flag the rust-cargolambda build needs,
+/// the capability the roles need, and the bucket SAM manages.
+#[test]
+fn samconfig_makes_build_and_deploy_two_commands() {
+    let text = std::fs::read_to_string(root().join("samconfig.toml")).expect("samconfig.toml");
+    let config: toml::Value = toml::from_str(&text).expect("TOML");
+    let default = &config["default"];
+    assert_eq!(
+        default["global"]["parameters"]["stack_name"].as_str(),
+        Some("sf2hs")
+    );
+    let build = &default["build"]["parameters"];
+    assert_eq!(build["template_file"].as_str(), Some("infra/template.yaml"));
+    assert!(root().join("infra/template.yaml").exists());
+    assert_eq!(build["beta_features"].as_bool(), Some(true));
+    let template = std::fs::read_to_string(root().join("infra/template.yaml")).expect("template");
+    assert!(
+        template.contains("BuildMethod: rust-cargolambda"),
+        "the beta build method"
+    );
+    let deploy = &default["deploy"]["parameters"];
+    assert_eq!(deploy["capabilities"].as_str(), Some("CAPABILITY_IAM"));
+    assert_eq!(deploy["resolve_s3"].as_bool(), Some(true));
+}

@@ -105,4 +105,24 @@ async fn an_sqs_batch_through_the_runtime_api() {
     ] {
         assert!(!logged.contains(secret), "a secret in the logs: {secret}");
     }
+    // The batch's metrics, as Embedded Metric Format lines CloudWatch reads from the log: the
+    // project synced, and the calls it took.
+    let metric_lines: Vec<serde_json::Value> = logged
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "sf2hs")
+        .collect();
+    assert!(
+        metric_lines
+            .iter()
+            .any(|m| m["Object"] == "Project__c" && m["Synced"] == 1),
+        "{logged}"
+    );
+    assert!(
+        metric_lines
+            .iter()
+            .any(|m| m["HubSpotCalls"].as_u64().is_some_and(|n| n >= 1)
+                && m["SalesforceCalls"].is_u64()),
+        "{logged}"
+    );
 }

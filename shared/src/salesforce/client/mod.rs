@@ -67,6 +67,8 @@ pub struct SalesforceClient {
     http: reqwest::Client,
     tokens: TokenCache,
     quota: QuotaGuard,
+    /// API requests sent (each try), for the worker's metrics.
+    requests: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for SalesforceClient {
@@ -92,6 +94,7 @@ impl SalesforceClient {
             http,
             tokens: TokenCache::default(),
             quota,
+            requests: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -106,6 +109,11 @@ impl SalesforceClient {
 
     pub fn config(&self) -> &SalesforceClientConfig {
         &self.config
+    }
+
+    /// API requests sent so far (every try of every call).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The latest `Sforce-Limit-Info` reading, if any answer carried one.
@@ -159,6 +167,8 @@ impl SalesforceClient {
             if let Body::Json(json) = &body {
                 request = request.json(json);
             }
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(e) => {
