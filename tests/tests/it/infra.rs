@@ -708,7 +708,7 @@ fn the_dashboard_shows_the_metrics_the_code_emits() {
     while let Some(start) = rest.find("${") {
         plain.push_str(&rest[..start]);
         let end = rest[start..].find('}').expect("closed") + start;
-        plain.push_str("x");
+        plain.push('x');
         rest = &rest[end + 1..];
     }
     plain.push_str(rest);
