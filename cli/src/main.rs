@@ -223,6 +223,10 @@ enum MappingsCommand {
     Apply {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Store the mappings even when the live check finds blocking errors (their records
+        /// then fail with those reasons).
+        #[arg(long)]
+        force: bool,
     },
     /// A dry run: the resolved mapping and what sample records become in HubSpot (properties and
     /// associations). Records come from Salesforce (SF2HS_SALESFORCE_SECRET) or from a JSON file;
@@ -246,7 +250,12 @@ enum MappingsCommand {
     List,
     /// Check a stored mapping against the live schemas again, start syncing it, and replay the
     /// changes parked while it was paused.
-    Activate { object: String },
+    Activate {
+        object: String,
+        /// Activate even when the live check finds blocking errors.
+        #[arg(long)]
+        force: bool,
+    },
     /// Stop syncing a stored mapping for now; its changes wait and sync on activation.
     Pause { object: String },
 }
@@ -452,18 +461,20 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
     match cli.command {
         Command::Mappings(MappingsCommand::Validate { .. } | MappingsCommand::Preview { .. })
         | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
-        Command::Mappings(MappingsCommand::Apply { files }) => {
+        Command::Mappings(MappingsCommand::Apply { files, force }) => {
             let live = commands::mappings::Live {
                 secrets_dir: secrets_dir(config, None),
                 lookup: &lookup,
+                force,
             };
             commands::mappings::apply(&backend, &files, live, json).await
         }
         Command::Mappings(MappingsCommand::List) => commands::mappings::list(&backend, json).await,
-        Command::Mappings(MappingsCommand::Activate { object }) => {
+        Command::Mappings(MappingsCommand::Activate { object, force }) => {
             let live = commands::mappings::Live {
                 secrets_dir: secrets_dir(config, None),
                 lookup: &lookup,
+                force,
             };
             commands::mappings::activate(&backend, &object, live, json).await
         }

@@ -43,6 +43,8 @@ async fn live_schemas(
 pub struct Live<'a> {
     pub secrets_dir: Option<PathBuf>,
     pub lookup: sf2hs_shared::settings::Lookup<'a>,
+    /// Store (or activate) despite blocking errors of the live check (`--force`).
+    pub force: bool,
 }
 
 /// `mappings validate` with credentials configured (SF2HS_SALESFORCE_SECRET and
@@ -59,6 +61,17 @@ pub async fn validate_live(
     let mut report = load_files(files);
     let configured =
         lookup(vars::SALESFORCE_SECRET).is_some() && lookup(vars::HUBSPOT_SECRET).is_some();
+    if !configured && report.is_ok() {
+        // On stderr, so that `--json` output stays one document.
+        eprintln!(
+            "live checks skipped: set {} and {} (`salesforce_secret`, `hubspot_secret` in \
+             sf2hs.toml) naming secrets with their values (SF2HS_SECRET_<NAME> or a file in \
+             --secrets-dir) to check the mappings against the live Salesforce describe and \
+             HubSpot schemas, as `mappings apply` does",
+            vars::SALESFORCE_SECRET,
+            vars::HUBSPOT_SECRET
+        );
+    }
     if !configured || !report.is_ok() {
         return finish(&report, files.len(), json);
     }
@@ -199,12 +212,18 @@ pub async fn apply(
         })?;
     let checked = sf2hs_shared::mapping::check_live(&report.mappings, &schemas).await;
     report.problems.extend(checked.problems);
-    if !report.is_ok() {
+    if !report.is_ok() && !live.force {
         print_report(&report, files.len(), json);
         if !json {
-            eprintln!("nothing was stored");
+            eprintln!(
+                "nothing was stored (`--force` stores them anyway; their records then fail with \
+                 these reasons)"
+            );
         }
         return Ok(ExitCode::from(1));
+    }
+    if !report.is_ok() {
+        eprintln!("stored despite the live check's errors (--force):");
     }
     for problem in &report.problems {
         eprintln!("{problem}");
@@ -398,13 +417,16 @@ pub async fn activate(
         problems: checked.problems,
         mappings: vec![located],
     };
-    if !report.is_ok() {
+    if !report.is_ok() && !live.force {
         print_report(&report, 0, json);
         eprintln!(
             "{object} stays {previous}: fix the mapping file or HubSpot, `sf2hs mappings apply` it, \
-             then activate again"
+             then activate again (`--force` activates it anyway)"
         );
         return Ok(ExitCode::from(1));
+    }
+    if !report.is_ok() {
+        eprintln!("activated despite the live check's errors (--force):");
     }
     for problem in &report.problems {
         eprintln!("{problem}");

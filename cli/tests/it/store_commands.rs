@@ -238,8 +238,32 @@ async fn apply_refuses_an_object_hubspot_does_not_have() {
         "the hint lists the objects that exist: {stderr}"
     );
     assert!(stderr.contains("nothing was stored"), "{stderr}");
+    assert!(stderr.contains("`--force` stores them anyway"), "{stderr}");
     let list = dir.json(&["mappings", "list"]);
     assert_eq!(list["mappings"].as_array().unwrap().len(), 0);
+
+    // `--force`: stored all the same, the errors said.
+    let (code, _, stderr) = dir.run(&["mappings", "apply", "--force", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("stored despite the live check's errors"),
+        "{stderr}"
+    );
+    let list = dir.json(&["mappings", "list"]);
+    assert_eq!(list["mappings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn validate_says_when_live_checks_were_skipped_and_what_enables_them() {
+    let dir = DataDir::new();
+    let (code, _, stderr) = dir.run(&["mappings", "validate", &example("demo/mappings.toml")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("live checks skipped")
+            && stderr.contains("SF2HS_SALESFORCE_SECRET")
+            && stderr.contains("`hubspot_secret`"),
+        "{stderr}"
+    );
 }
 
 #[test]
