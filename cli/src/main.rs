@@ -140,6 +140,14 @@ enum Command {
         #[arg(long, env = registry::SECRETS_DIR.variable)]
         secrets_dir: Option<PathBuf>,
     },
+    /// Checks what a first day needs, one line each with its fix: the settings, the secrets (no
+    /// placeholders), the Salesforce login and API allowance, the HubSpot token and scopes, and
+    /// every stored mapping against the live schemas. Exits 1 when a check fails.
+    Doctor {
+        /// A directory of secret files, one per secret name.
+        #[arg(long, env = registry::SECRETS_DIR.variable)]
+        secrets_dir: Option<PathBuf>,
+    },
     /// Reads records from Salesforce again and writes what it has now (after fixing a cause):
     /// the ones named, or every record of the object failing now.
     Resync {
@@ -499,6 +507,9 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
             }
             console::run(console, listen).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { secrets_dir: flag } => {
+            commands::doctor::doctor(&backend, secrets_dir(config, flag), &lookup, json).await
         }
         Command::Resync { object, records } => {
             let org_id = sf2hs_shared::settings::import_org_id(&lookup)

@@ -1,5 +1,6 @@
 pub mod demo;
 pub mod dlq;
+pub mod doctor;
 pub mod health;
 pub mod import;
 pub mod mappings;

@@ -506,3 +506,62 @@ fn a_fresh_data_directory_is_its_owners_only() {
         }
     }
 }
+
+/// `sf2hs doctor`: with nothing set, every missing setting in one line with its fix; with the
+/// sandboxes' credentials and the demo's mappings applied, every check passes; a secret still
+/// holding the template's placeholder is named with where to store the real one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_settings_secrets_connections_and_mappings() {
+    let bare = DataDir::new();
+    let (code, stdout, _) = bare.run(&["doctor"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("FAIL  settings: 4 settings are missing") && stdout.contains("fix:"),
+        "{stdout}"
+    );
+
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let mut dir = DataDir::connected(&salesforce, &hubspot);
+    dir.1.push(("SF2HS_ORG_ID", salesforce.handle().org_id()));
+    dir.1
+        .push(("SF2HS_ENDPOINT_TOKEN_SECRET", "endpoint-token".to_owned()));
+    dir.1.push((
+        "SF2HS_SECRET_ENDPOINT_TOKEN",
+        "0123456789abcdef0123456789abcdef".to_owned(),
+    ));
+    let (code, _, stderr) = dir.run(&["mappings", "apply", &example("demo/mappings.toml")]);
+    assert_eq!(code, 0, "{stderr}");
+    let report = dir.json(&["doctor"]);
+    let checks = report["checks"].as_array().expect("checks");
+    assert!(
+        checks.iter().all(|c| c["ok"] == true),
+        "every check passes: {report:#}"
+    );
+    let names: Vec<&str> = checks.iter().filter_map(|c| c["check"].as_str()).collect();
+    for expected in [
+        "settings",
+        "Salesforce",
+        "HubSpot",
+        "mapping Project__c (active)",
+        "mapping Invoice__c (active)",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+
+    let mut placeholder = DataDir(dir.0.clone(), dir.1.clone());
+    placeholder.1.retain(|(k, _)| *k != "SF2HS_SECRET_HUBSPOT");
+    placeholder.1.push((
+        "SF2HS_SECRET_HUBSPOT",
+        r#"{"token": "replace me: docs/deploy.md"}"#.to_owned(),
+    ));
+    let (code, stdout, _) = placeholder.run(&["doctor"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(
+            "FAIL  secret hubspot: the HubSpot credentials still hold the template's placeholder"
+        ) && stdout.contains("SF2HS_SECRET_HUBSPOT"),
+        "{stdout}"
+    );
+}
