@@ -501,6 +501,16 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
         } => {
             let org_id = sf2hs_shared::settings::import_org_id(&lookup).ok();
             let mut console = console::Console::new(&backend, org_id);
+            // With Salesforce credentials, imports are counted, started and resumed here too.
+            if lookup(registry::SALESFORCE_SECRET.variable).is_some() {
+                let secrets = std::sync::Arc::new(sf2hs_shared::embedded::LocalSecrets::new(
+                    secrets_dir(config, flag.clone()),
+                ));
+                match sf2hs_shared::settings::salesforce_client(&lookup, secrets).await {
+                    Ok(client) => console = console.with_salesforce(std::sync::Arc::new(client)),
+                    Err(e) => eprintln!("imports cannot start from the console: {e}"),
+                }
+            }
             if !listen.ip().is_loopback() {
                 let token = commands::console_token(secrets_dir(config, flag), &lookup).await?;
                 console.auth = console::ConsoleAuth::Token(token);

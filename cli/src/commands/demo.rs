@@ -342,7 +342,8 @@ pub async fn demo(json: bool, keep_open: bool) -> Result<std::process::ExitCode,
     }
     if keep_open {
         let org_id = SalesforceId::parse(&sf.org_id()).ok();
-        let console = crate::console::Console::new(&backend, org_id);
+        let console = crate::console::Console::new(&backend, org_id)
+            .with_salesforce(salesforce_client.clone());
         out!("");
         out!("The sandboxes stay up and the console shows this run; Ctrl-C ends the demo.");
         crate::console::run(console, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;

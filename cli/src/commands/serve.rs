@@ -296,6 +296,7 @@ pub async fn start(
     let body_limit = clients.ingest.max_body_bytes;
     // The console, behind the endpoint token (the same credential as /events).
     let console = crate::console::Console::new(backend, Some(clients.ingest.org_id.clone()))
+        .with_salesforce(clients.salesforce.clone())
         .mounted("/console", clients.ingest.endpoint_token.clone());
     let app = Router::new()
         .route("/outbound/{token}", post(outbound))

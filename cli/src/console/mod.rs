@@ -8,6 +8,7 @@
 //! logged-in browser act.
 
 mod auth;
+mod imports;
 mod pages;
 
 use std::net::SocketAddr;
@@ -32,6 +33,15 @@ pub struct Console {
     pub log: Arc<dyn SyncLog>,
     /// Where resyncs go.
     pub queue: Arc<dyn ChangeQueue>,
+    /// Where imported records go (the backfill queue, or the local queue's backfill line).
+    pub backfill: Arc<dyn ChangeQueue>,
+    /// Salesforce, when the credentials are configured: imports are counted and sent from here.
+    pub salesforce: Option<Arc<sf2hs_shared::salesforce::client::SalesforceClient>>,
+    /// Whether imports run in this process (the embedded backend); on AWS the import function
+    /// runs them (`sf2hs import start`).
+    pub local_imports: bool,
+    /// Imports this process is sending now.
+    pub sending: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Every queue, live first: depths and dead letters.
     pub queues: Vec<NamedQueue>,
     /// The org resyncs are tagged with (`SF2HS_ORG_ID`); without it, resync says what to set.
@@ -51,12 +61,25 @@ impl Console {
             jobs: backend.jobs.clone(),
             log: backend.log.clone(),
             queue: backend.queue.clone(),
+            backfill: backend.backfill.clone(),
+            salesforce: None,
+            local_imports: matches!(backend.imports, crate::backend::Imports::Local),
+            sending: Arc::default(),
             queues: backend.queues.clone(),
             org_id,
             location: backend.location.clone(),
             base: String::new(),
             auth: ConsoleAuth::None,
         }
+    }
+
+    /// With the Salesforce client: imports can be counted, started and resumed here.
+    pub fn with_salesforce(
+        mut self,
+        salesforce: Arc<sf2hs_shared::salesforce::client::SalesforceClient>,
+    ) -> Self {
+        self.salesforce = Some(salesforce);
+        self
     }
 
     /// Mounted under `base` (no trailing slash), behind the endpoint token.
@@ -77,6 +100,10 @@ impl Console {
             .route("/dead-letters", get(pages::dead_letters))
             .route("/dead-letters/replay", post(pages::replay))
             .route("/imports", get(pages::imports))
+            .route("/mappings", get(pages::mappings))
+            .route("/imports/start", post(imports::start))
+            .route("/imports/run", post(imports::run))
+            .route("/imports/cancel", post(imports::cancel))
             .layer(axum::middleware::from_fn_with_state(
                 console.clone(),
                 auth::guard,

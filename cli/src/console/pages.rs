@@ -49,7 +49,7 @@ footer{color:#667085;font-size:.85rem;padding:1rem;text-align:center}
 @media (max-width:640px){main{padding:.6rem}th,td{padding:.35rem .4rem}.card b{font-size:1.2rem}}
 ";
 
-fn page(console: &Console, title: &str, current: &str, body: Markup) -> Markup {
+pub(super) fn page(console: &Console, title: &str, current: &str, body: Markup) -> Markup {
     let base = &console.base;
     let nav = [
         ("/", "Overview"),
@@ -57,6 +57,7 @@ fn page(console: &Console, title: &str, current: &str, body: Markup) -> Markup {
         ("/record", "Record"),
         ("/dead-letters", "Dead letters"),
         ("/imports", "Imports"),
+        ("/mappings", "Mappings"),
     ];
     html! {
         (DOCTYPE)
@@ -87,12 +88,12 @@ fn page(console: &Console, title: &str, current: &str, body: Markup) -> Markup {
     }
 }
 
-fn time(t: DateTime<Utc>) -> String {
+pub(super) fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// A store error as a page: what failed; the operator retries.
-fn unavailable(console: &Console, error: PortError) -> Response {
+pub(super) fn unavailable(console: &Console, error: PortError) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         page(
@@ -460,7 +461,7 @@ async fn find_record(
 }
 
 /// A form's fields, repeated names kept (`id=…&id=…`); a body that is not a form has none.
-fn form_fields(body: &str) -> Vec<(String, String)> {
+pub(super) fn form_fields(body: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str(body).unwrap_or_default()
 }
 
@@ -637,37 +638,146 @@ pub async fn replay(State(console): State<Arc<Console>>, body: String) -> Respon
     }
 }
 
-pub async fn imports(State(console): State<Arc<Console>>) -> Response {
+#[derive(Deserialize)]
+pub struct ImportsQuery {
+    said: Option<String>,
+}
+
+pub async fn imports(
+    State(console): State<Arc<Console>>,
+    Query(query): Query<ImportsQuery>,
+) -> Response {
     let jobs = match console.jobs.list().await {
         Ok(jobs) => jobs,
         Err(e) => return unavailable(&console, e),
     };
+    let objects: Vec<String> = match console.mappings.list().await {
+        Ok(stored) => stored
+            .into_iter()
+            .map(|s| s.mapping.salesforce_object)
+            .collect(),
+        Err(e) => return unavailable(&console, e),
+    };
+    let sending = console
+        .sending
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    let can_run = console.local_imports && console.salesforce.is_some();
     page(
         &console,
         "Imports",
         "/imports",
         html! {
             h1 { "Imports" }
-            @if jobs.is_empty() { p { "No import yet: `sf2hs import start OBJECT` counts the records, asks, and runs it." } } @else {
+            @if let Some(said) = &query.said { p.notice { (said) } }
+            @if can_run {
+                form method="post" action={ (console.base) "/imports/start" } {
+                    "Import the existing records of "
+                    select name="object" aria-label="Salesforce object" {
+                        @for object in &objects { option value=(object) { (object) } }
+                    }
+                    " " button type="submit" { "Count them…" }
+                }
+            } @else if !console.local_imports {
+                p.muted { "On AWS the import function runs imports: `sf2hs import start OBJECT` counts, asks and starts one." }
+            } @else {
+                p.muted { "Imports start here once the Salesforce credentials are configured (SF2HS_SALESFORCE_SECRET)." }
+            }
+            @if jobs.is_empty() { p { "No import yet." } } @else {
                 div.scroll { table {
-                    thead { tr { th { "id" } th { "object" } th { "state" } th { "counted" } th { "sent" } th { "synced" } th { "failed" } th { "started" } th { "rate" } } }
+                    thead { tr { th { "id" } th { "object" } th { "state" } th { "counted" } th { "sent" } th { "synced" } th { "failed" } th { "progress" } th { "rate" } th { "ETA" } th { "" } } }
                     tbody {
                         @for job in &jobs {
                             @let seconds = (job.finished_at.unwrap_or_else(Utc::now) - job.created_at).num_seconds().max(1);
-                            tr {
+                            @let settled = job.synced + job.failed;
+                            @let rate = settled as f64 / seconds as f64;
+                            @let total = job.total.unwrap_or(0);
+                            tr data-job=(job.id) {
                                 td { code { (job.id) } }
                                 td { (job.salesforce_object) }
-                                td { (job.status.name()) }
+                                td data-state=(job.status.name()) { (job.status.name()) @if sending.contains(&job.id) { span.pill { "sending" } } }
                                 td { (job.total.map(|t| t.to_string()).unwrap_or_else(|| "-".into())) }
                                 td { (job.enqueued) }
                                 td { (job.synced) }
                                 td class=(if job.failed > 0 { "bad" } else { "" }) { (job.failed) }
-                                td { (time(job.created_at)) }
-                                td { (format!("{:.0}/s", (job.synced + job.failed) as f64 / seconds as f64)) }
+                                td { (if total > 0 { format!("{:.0} %", 100.0 * settled as f64 / total as f64) } else { "-".into() }) }
+                                td { (format!("{rate:.0}/s")) }
+                                td { (if job.status.is_finished() || rate <= 0.0 || total <= settled { "-".to_owned() } else { format!("{:.0} s", (total - settled) as f64 / rate) }) }
+                                td {
+                                    @if !job.status.is_finished() {
+                                        @if can_run && !sending.contains(&job.id) {
+                                            form.inline method="post" action={ (console.base) "/imports/run" } {
+                                                input type="hidden" name="id" value=(job.id);
+                                                button.secondary type="submit" { (if job.status.name() == "pending" { "Start…" } else { "Resume…" }) }
+                                            }
+                                            " "
+                                        }
+                                        form.inline method="post" action={ (console.base) "/imports/cancel" } {
+                                            input type="hidden" name="id" value=(job.id);
+                                            button.secondary type="submit" { "Cancel…" }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
                 } }
+            }
+        },
+    )
+    .into_response()
+}
+
+/// `GET /mappings`: each stored mapping as the worker uses it: its fields with their
+/// conversions, its associations, its delete rule and state.
+pub async fn mappings(State(console): State<Arc<Console>>) -> Response {
+    use sf2hs_shared::mapping::AssociationTarget;
+
+    let stored = match console.mappings.list().await {
+        Ok(stored) => stored,
+        Err(e) => return unavailable(&console, e),
+    };
+    page(
+        &console,
+        "Mappings",
+        "/mappings",
+        html! {
+            h1 { "Mappings" }
+            p.muted { "As stored by `sf2hs mappings apply`: the mapping files stay the source (configuration is code). `sf2hs mappings activate` / `pause` change the state; `sf2hs doctor` checks each against the live schemas." }
+            @if stored.is_empty() { p { "No mapping stored: write one (examples/README.md) and `sf2hs mappings apply FILE`." } }
+            @for entry in &stored {
+                @let mapping = &entry.mapping;
+                details data-mapping=(mapping.salesforce_object) open {
+                    summary {
+                        (mapping.salesforce_object) " → " code { (mapping.hubspot_target().to_string()) }
+                        span.pill { (mapping.status.name()) }
+                        span.pill { "version " (entry.version) }
+                    }
+                    p { "Unique property " code { (mapping.id_property) } " holds the 18-character Salesforce id. A Salesforce delete: " strong { (mapping.on_delete.name()) } "." }
+                    div.scroll { table {
+                        thead { tr { th { "Salesforce field" } th { "HubSpot property" } th { "conversion" } } }
+                        tbody {
+                            @for field in &mapping.fields {
+                                tr { td { (field.salesforce_field) } td { (field.hubspot_property) } td { (mapping.conversion_of(field).name()) } }
+                            }
+                        }
+                    } }
+                    @if !mapping.associations.is_empty() {
+                        p { "Associations:" }
+                        ul {
+                            @for association in &mapping.associations {
+                                li {
+                                    code { (association.salesforce_field) } " → "
+                                    @match &association.target {
+                                        AssociationTarget::MappedObject { salesforce_object } => { "the " (salesforce_object) " record synced by sf2hs" }
+                                        AssociationTarget::HubSpotObject { object, id_property } => { "HubSpot " (object) " by " code { (id_property) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         },
     )

@@ -92,7 +92,7 @@ async fn screenshot(client: &Client, dir: &Path, name: &str) {
 }
 
 struct Data {
-    _salesforce: sf2hs_sandbox::salesforce::RunningSalesforceSandbox,
+    salesforce: sf2hs_sandbox::salesforce::RunningSalesforceSandbox,
     hubspot: sf2hs_sandbox::hubspot::RunningSandbox,
     sf: sf2hs_sandbox::salesforce::SalesforceHandle,
     worker: Worker,
@@ -192,7 +192,7 @@ async fn data(data_dir: &Path) -> (Data, Vec<String>) {
     let sf = salesforce.handle();
     let org = SalesforceId::parse(&sf.org_id()).expect("org");
     let data = Data {
-        _salesforce: salesforce,
+        salesforce,
         hubspot,
         sf: sf.clone(),
         worker,
@@ -307,6 +307,11 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         .args(["console", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .env("SF2HS_ORG_ID", data.org.as_str())
+        // With the Salesforce credentials, imports start from the page.
+        .envs(sf2hs_tests::stack::local_credentials(
+            &data.salesforce,
+            &data.hubspot,
+        ))
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -553,12 +558,104 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
             .contains("2 resolved"),
     );
 
-    // Imports, and every page on a phone.
+    // An import started from the page: counted, confirmed, sent, written, completed.
     client
         .goto(&format!("{base}/imports"))
         .await
         .expect("imports");
+    client
+        .find(Locator::Css("select[name=object] option[value=Project__c]"))
+        .await
+        .expect("the object")
+        .click()
+        .await
+        .expect("chosen");
+    client
+        .find(Locator::XPath("//button[.='Count them…']"))
+        .await
+        .expect("count button")
+        .click()
+        .await
+        .expect("clicked");
+    let review = client
+        .wait()
+        .for_element(Locator::XPath("//h1[starts-with(., 'Import ')]"))
+        .await
+        .expect("the count review")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        review, "Import 4 Project__c records?",
+        "3 synced and 1 never sent"
+    );
+    client
+        .find(Locator::XPath("//button[.='Start the import']"))
+        .await
+        .expect("start button")
+        .click()
+        .await
+        .expect("started");
+    client
+        .wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("back on the imports page");
+    let jobs = EmbeddedStore::open(data_dir.join("sf2hs.db"))
+        .expect("store")
+        .import_jobs();
+    use sf2hs_shared::ports::ImportJobs;
+    let job = jobs.list().await.expect("jobs").remove(0);
+    let waited = std::time::Instant::now();
+    loop {
+        data.drain().await;
+        let now = jobs.get(&job.id).await.expect("job").expect("there");
+        if now.status.is_finished() {
+            assert_eq!(now.status.name(), "completed", "{now:?}");
+            assert_eq!(now.synced, 4, "{now:?}");
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the import did not complete: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+        .goto(&format!("{base}/imports"))
+        .await
+        .expect("imports");
+    let state = client
+        .find(Locator::Css(&format!(
+            "tr[data-job='{}'] td[data-state]",
+            job.id
+        )))
+        .await
+        .expect("the job's row")
+        .text()
+        .await
+        .expect("text");
+    assert!(state.starts_with("completed"), "{state}");
+    fits(&client, "imports").await;
     screenshot(&client, &shots, "imports").await;
+    // Mappings: each stored one with its fields, associations and delete rule.
+    client
+        .goto(&format!("{base}/mappings"))
+        .await
+        .expect("mappings");
+    let invoice = client
+        .find(Locator::Css("details[data-mapping=Invoice__c]"))
+        .await
+        .expect("the invoice mapping")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        invoice.contains("invoice_status") && invoice.contains("Project__c"),
+        "{invoice}"
+    );
+    fits(&client, "mappings").await;
+    screenshot(&client, &shots, "mappings").await;
     client.set_window_size(390, 844).await.expect("phone");
     for path in [
         "/",
@@ -566,6 +663,7 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         &format!("/record?id={refused_a}"),
         "/dead-letters",
         "/imports",
+        "/mappings",
     ] {
         client.goto(&format!("{base}{path}")).await.expect("page");
         fits(&client, &format!("phone {path}")).await;

@@ -1,0 +1,182 @@
+//! Imports from the console, as the native connector has them: count the records first and
+//! ask, then send them (the worker writes them after live changes); resume one whose sender
+//! stopped; cancel. Each change asks for a confirmation first.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use sf2hs_shared::import::{ImportError, ImportProgress, Importer};
+
+use super::Console;
+use super::pages::{form_fields, page, time};
+
+fn value(fields: &[(String, String)], name: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+fn back(console: &Console, said: &str) -> Response {
+    let said: String = serde_urlencoded::to_string([("said", said)]).unwrap_or_default();
+    Redirect::to(&format!("{}/imports?{said}", console.base)).into_response()
+}
+
+fn importer(console: &Console) -> Option<Importer> {
+    let org_id = console.org_id.clone()?;
+    let pages = console.salesforce.clone()?;
+    Some(Importer {
+        mappings: console.mappings.clone(),
+        jobs: console.jobs.clone(),
+        queue: console.backfill.clone(),
+        pages,
+        org_id,
+    })
+}
+
+fn cannot_run(console: &Console) -> Response {
+    page(
+        console,
+        "Imports",
+        "/imports",
+        html! { h1 { "Imports" } p.notice.warn { "Imports run here on the embedded backend, with the Salesforce credentials (SF2HS_SALESFORCE_SECRET) and the org id (SF2HS_ORG_ID) configured; on AWS, `sf2hs import start OBJECT`." } },
+    )
+    .into_response()
+}
+
+/// `POST /imports/start` (object): counts the records (a pending job), then asks.
+pub async fn start(State(console): State<Arc<Console>>, body: String) -> Response {
+    let fields = form_fields(&body);
+    let Some(object) = value(&fields, "object") else {
+        return (StatusCode::BAD_REQUEST, "name the object to import").into_response();
+    };
+    let Some(importer) = importer(&console).filter(|_| console.local_imports) else {
+        return cannot_run(&console);
+    };
+    match importer.start(&object).await {
+        Ok(job) => page(
+            &console,
+            "Import",
+            "/imports",
+            html! {
+                h1 { "Import " (job.total.unwrap_or(0)) " " (object) " records?" }
+                p { "Salesforce counts " strong { (job.total.unwrap_or(0)) } " records of " (object) " changed up to " (time(job.cutoff)) "; changes after that come live. They are written after live changes, at the portal's rate limit." }
+                form.inline method="post" action={ (console.base) "/imports/run" } {
+                    input type="hidden" name="id" value=(job.id);
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" { "Start the import" }
+                }
+                " "
+                form.inline method="post" action={ (console.base) "/imports/cancel" } {
+                    input type="hidden" name="id" value=(job.id);
+                    input type="hidden" name="confirm" value="yes";
+                    button.secondary type="submit" { "Do not import" }
+                }
+            },
+        )
+        .into_response(),
+        Err(e) => back(&console, &format!("cannot start an import of {object}: {e}")),
+    }
+}
+
+/// `POST /imports/run` (id): asks, then (`confirm=yes`) sends the job's pages from this process
+/// until it is done (the worker settles it), waiting out Salesforce's stops.
+pub async fn run(State(console): State<Arc<Console>>, body: String) -> Response {
+    let fields = form_fields(&body);
+    let Some(id) = value(&fields, "id") else {
+        return (StatusCode::BAD_REQUEST, "name the import").into_response();
+    };
+    let Some(importer) = importer(&console).filter(|_| console.local_imports) else {
+        return cannot_run(&console);
+    };
+    if value(&fields, "confirm").as_deref() != Some("yes") {
+        return page(
+            &console,
+            "Import",
+            "/imports",
+            html! {
+                h1 { "Resume import " code { (id) } "?" }
+                p { "It goes on from its last checkpoint; at worst one page is sent twice, and writing it again changes nothing." }
+                form method="post" action={ (console.base) "/imports/run" } {
+                    input type="hidden" name="id" value=(id);
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" { "Resume" }
+                    " " a href={ (console.base) "/imports" } { "Cancel" }
+                }
+            },
+        )
+        .into_response();
+    }
+    {
+        let Ok(mut sending) = console.sending.lock() else {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the console's state is broken",
+            )
+                .into_response();
+        };
+        if !sending.insert(id.clone()) {
+            return back(&console, &format!("import {id} is being sent already"));
+        }
+    }
+    let sending = console.sending.clone();
+    let job_id = id.clone();
+    tokio::spawn(async move {
+        let far = Instant::now() + Duration::from_secs(365 * 86_400);
+        loop {
+            match importer.run(&job_id, far).await {
+                Ok(ImportProgress::Waiting { reason, .. }) => {
+                    tracing::warn!(import = %job_id, %reason, "Salesforce stops the import for now; it goes on later");
+                    tokio::time::sleep(sf2hs_shared::import::STOPPED_WAIT).await;
+                }
+                Ok(_) => break,
+                Err(ImportError::Finished { .. }) => break,
+                Err(e) => {
+                    tracing::error!(import = %job_id, error = %e, "the import stopped; resume it from the console or `sf2hs import resume`");
+                    break;
+                }
+            }
+        }
+        if let Ok(mut sending) = sending.lock() {
+            sending.remove(&job_id);
+        }
+    });
+    back(
+        &console,
+        &format!("import {id} is being sent; the worker writes it after live changes"),
+    )
+}
+
+/// `POST /imports/cancel` (id): asks, then cancels.
+pub async fn cancel(State(console): State<Arc<Console>>, body: String) -> Response {
+    let fields = form_fields(&body);
+    let Some(id) = value(&fields, "id") else {
+        return (StatusCode::BAD_REQUEST, "name the import").into_response();
+    };
+    if value(&fields, "confirm").as_deref() != Some("yes") {
+        return page(
+            &console,
+            "Import",
+            "/imports",
+            html! {
+                h1 { "Cancel import " code { (id) } "?" }
+                p { "No further page is sent; what is on the queue already is still written." }
+                form method="post" action={ (console.base) "/imports/cancel" } {
+                    input type="hidden" name="id" value=(id);
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" { "Cancel the import" }
+                    " " a href={ (console.base) "/imports" } { "Keep it" }
+                }
+            },
+        )
+        .into_response();
+    }
+    match sf2hs_shared::import::cancel(console.jobs.as_ref(), &id).await {
+        Ok(job) => back(&console, &format!("import {} is cancelled", job.id)),
+        Err(e) => back(&console, &e.to_string()),
+    }
+}
