@@ -502,13 +502,19 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
             let org_id = sf2hs_shared::settings::import_org_id(&lookup).ok();
             let mut console = console::Console::new(&backend, org_id);
             // With Salesforce credentials, imports are counted, started and resumed here too.
+            let secrets = std::sync::Arc::new(sf2hs_shared::embedded::LocalSecrets::new(
+                secrets_dir(config, flag.clone()),
+            ));
             if lookup(registry::SALESFORCE_SECRET.variable).is_some() {
-                let secrets = std::sync::Arc::new(sf2hs_shared::embedded::LocalSecrets::new(
-                    secrets_dir(config, flag.clone()),
-                ));
-                match sf2hs_shared::settings::salesforce_client(&lookup, secrets).await {
+                match sf2hs_shared::settings::salesforce_client(&lookup, secrets.clone()).await {
                     Ok(client) => console = console.with_salesforce(std::sync::Arc::new(client)),
-                    Err(e) => eprintln!("imports cannot start from the console: {e}"),
+                    Err(e) => eprintln!("imports and live values need Salesforce: {e}"),
+                }
+            }
+            if lookup(registry::HUBSPOT_SECRET.variable).is_some() {
+                match sf2hs_shared::settings::hubspot_client(&lookup, secrets).await {
+                    Ok(client) => console = console.with_hubspot(std::sync::Arc::new(client)),
+                    Err(e) => eprintln!("live HubSpot values need HubSpot: {e}"),
                 }
             }
             if !listen.ip().is_loopback() {

@@ -297,6 +297,7 @@ pub async fn start(
     // The console, behind the endpoint token (the same credential as /events).
     let console = crate::console::Console::new(backend, Some(clients.ingest.org_id.clone()))
         .with_salesforce(clients.salesforce.clone())
+        .with_hubspot(clients.hubspot.clone())
         .mounted("/console", clients.ingest.endpoint_token.clone());
     let app = Router::new()
         .route("/outbound/{token}", post(outbound))

@@ -35,8 +35,11 @@ pub struct Console {
     pub queue: Arc<dyn ChangeQueue>,
     /// Where imported records go (the backfill queue, or the local queue's backfill line).
     pub backfill: Arc<dyn ChangeQueue>,
-    /// Salesforce, when the credentials are configured: imports are counted and sent from here.
+    /// Salesforce, when the credentials are configured: imports are counted and sent from here,
+    /// and a record's values are read live.
     pub salesforce: Option<Arc<sf2hs_shared::salesforce::client::SalesforceClient>>,
+    /// HubSpot, when the credentials are configured: a record's values are read live.
+    pub hubspot: Option<Arc<sf2hs_shared::hubspot::HubSpotClient>>,
     /// Whether imports run in this process (the embedded backend); on AWS the import function
     /// runs them (`sf2hs import start`).
     pub local_imports: bool,
@@ -63,6 +66,7 @@ impl Console {
             queue: backend.queue.clone(),
             backfill: backend.backfill.clone(),
             salesforce: None,
+            hubspot: None,
             local_imports: matches!(backend.imports, crate::backend::Imports::Local),
             sending: Arc::default(),
             queues: backend.queues.clone(),
@@ -79,6 +83,12 @@ impl Console {
         salesforce: Arc<sf2hs_shared::salesforce::client::SalesforceClient>,
     ) -> Self {
         self.salesforce = Some(salesforce);
+        self
+    }
+
+    /// With the HubSpot client: a record's HubSpot values are shown beside Salesforce's.
+    pub fn with_hubspot(mut self, hubspot: Arc<sf2hs_shared::hubspot::HubSpotClient>) -> Self {
+        self.hubspot = Some(hubspot);
         self
     }
 

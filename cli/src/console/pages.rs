@@ -256,6 +256,15 @@ pub async fn health(
         "/health",
         html! {
             h1 { "Sync health" @if let Some(object) = &object { " · " (object) } }
+            @if let Some(object) = &object {
+                @if console.local_imports && console.salesforce.is_some() {
+                    // The whole object again: an import reads every record through the worker.
+                    form.inline method="post" action={ (console.base) "/imports/start" } {
+                        input type="hidden" name="object" value=(object);
+                        button.secondary type="submit" { "Resync all of " (object) " (an import)…" }
+                    }
+                }
+            }
             @if let Some(done) = query.done {
                 p.notice { "Queued a resync of " (done) " record(s): each is read from Salesforce and written as it is now." }
             }
@@ -407,6 +416,7 @@ pub async fn record(
                     button type="submit" { "Resync this record…" }
                 }
             }
+            (live_values(&console, &object, &id).await)
             h2 { "History" }
             div.scroll { table {
                 thead { tr { th { "at" } th { "outcome" } th { "HubSpot id" } th { "detail" } } }
@@ -419,6 +429,82 @@ pub async fn record(
         },
     )
     .into_response()
+}
+
+/// The record's mapped values now, read live: Salesforce's beside HubSpot's, field by field.
+async fn live_values(console: &Console, object: &str, id: &SalesforceId) -> Markup {
+    let (Some(salesforce), Some(hubspot)) = (&console.salesforce, &console.hubspot) else {
+        return html! { p.muted { "Live values show here when the Salesforce and HubSpot credentials are configured." } };
+    };
+    let mapping = match console.mappings.get(object).await {
+        Ok(Some(stored)) => stored.mapping,
+        Ok(None) => return html! { p.muted { "No mapping for " (object) "." } },
+        Err(e) => return html! { p.notice.warn { (e.to_string()) } },
+    };
+    let fields: Vec<&str> = mapping
+        .fields
+        .iter()
+        .map(|f| f.salesforce_field.as_str())
+        .collect();
+    let properties: Vec<String> = mapping
+        .fields
+        .iter()
+        .map(|f| f.hubspot_property.clone())
+        .collect();
+    let sf = salesforce
+        .retrieve(object, std::slice::from_ref(id), &fields)
+        .await
+        .map(|mut records| records.pop().flatten());
+    let hs = hubspot
+        .read_one_by_unique(
+            &mapping.hubspot_target(),
+            &mapping.id_property,
+            id.as_str(),
+            &properties,
+        )
+        .await;
+    let text = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    html! {
+        h2 { "Now, live" }
+        @match (&sf, &hs) {
+            (Err(e), _) => { p.notice.warn { "Salesforce: " (e.to_string()) } }
+            (_, Err(e)) => { p.notice.warn { "HubSpot: " (e.to_string()) } }
+            (Ok(sf), Ok(hs)) => {
+                p {
+                    "Salesforce: " (if sf.is_some() { "the record is there" } else { "no live record (deleted, or hidden from the integration user)" })
+                    " · HubSpot: " (hs.as_ref().map(|(id, _)| format!("record {id}")).unwrap_or_else(|| "no record".into()))
+                }
+                // What sf2hs writes for Salesforce's values now, to compare with HubSpot's.
+                @let mapped = sf.as_ref().map(|r| sf2hs_shared::engine::map_record(&mapping, id, &r.fields, None));
+                div.scroll { table data-live="values" {
+                    thead { tr { th { "Salesforce field" } th { "Salesforce" } th { "written as" } th { "HubSpot property" } th { "HubSpot" } } }
+                    tbody {
+                        @for field in &mapping.fields {
+                            @let sf_value = sf.as_ref().map(|r| text(r.fields.get(&field.salesforce_field))).unwrap_or_default();
+                            @let written = match &mapped {
+                                Some(Ok(m)) => m.properties.get(&field.hubspot_property).cloned().unwrap_or_default(),
+                                Some(Err(_)) => "(cannot convert)".to_owned(),
+                                None => String::new(),
+                            };
+                            @let hs_value = hs.as_ref().and_then(|(_, v)| v.get(&field.hubspot_property).cloned().flatten()).unwrap_or_default();
+                            tr data-field=(field.salesforce_field) {
+                                td { (field.salesforce_field) }
+                                td { (sf_value) }
+                                td { (written) }
+                                td { (field.hubspot_property) }
+                                td class=(if written == hs_value { "good" } else { "bad" }) { (hs_value) }
+                            }
+                        }
+                    }
+                } }
+                p.muted { "Green: HubSpot holds what sf2hs writes for Salesforce's value now; red: it does not (a change on its way, a failure in the history below, or an edit in HubSpot)." }
+            }
+        }
+    }
 }
 
 /// The sync log of a record named by its Salesforce id, or by a HubSpot id the log recorded.

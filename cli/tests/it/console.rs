@@ -417,8 +417,17 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         text.contains(&refused_a18) && text.contains("Void was not one of the allowed options"),
         "{text}"
     );
+    // Live: Salesforce holds Void, HubSpot has no record of it.
+    let live = client
+        .find(Locator::Css("table[data-live] tr[data-field=Status__c]"))
+        .await
+        .expect("the live values")
+        .text()
+        .await
+        .expect("text");
+    assert!(live.contains("Void"), "{live}");
+    assert!(text.contains("HubSpot: no record"), "{text}");
     fits(&client, "record").await;
-    screenshot(&client, &shots, "record").await;
 
     // The cause is repaired in Salesforce; a resync from the record's page writes it.
     data.sf
@@ -457,6 +466,29 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         .in_hubspot("sf_invoice", refused_a)
         .expect("written after the resync");
     assert_eq!(written.properties["invoice_status"], "Paid");
+    // The record page now shows both sides alike, read live.
+    client
+        .goto(&format!("{base}/record?id={refused_a}"))
+        .await
+        .expect("record");
+    let live = client
+        .find(Locator::Css("table[data-live] tr[data-field=Status__c]"))
+        .await
+        .expect("the live values")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        live.matches("Paid").count(),
+        3,
+        "Salesforce, what sf2hs writes, and HubSpot: {live}"
+    );
+    let differing = client
+        .find_all(Locator::Css("table[data-live] td.bad"))
+        .await
+        .expect("cells");
+    assert!(differing.is_empty(), "every value as sf2hs writes it");
+    screenshot(&client, &shots, "record").await;
 
     // Dead letters: the other refused invoice, repaired, replayed from the page, lands.
     data.sf

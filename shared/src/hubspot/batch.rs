@@ -592,6 +592,46 @@ impl HubSpotClient {
         Ok(found)
     }
 
+    /// One live record holding `value` in `id_property`, with `properties` (`None`: no such
+    /// record): its HubSpot id and each property's value (`None` where it is empty).
+    pub async fn read_one_by_unique(
+        &self,
+        object: &HubSpotObjectRef,
+        id_property: &str,
+        value: &str,
+        properties: &[String],
+    ) -> Result<Option<(String, BTreeMap<String, Option<String>>)>, HubSpotError> {
+        let path = self
+            .paths()
+            .object_batch(object.as_str(), BatchOperation::Read);
+        let body = json!({
+            "idProperty": id_property,
+            "properties": properties,
+            "inputs": [{ "id": value }],
+        });
+        let response = self
+            .send(Method::POST, &path, Some(&body))
+            .await
+            .map_err(|e| whole_request_error(e, object.as_str(), id_property))?;
+        let Some(result) = response.body["results"].as_array().and_then(|r| r.first()) else {
+            return Ok(None);
+        };
+        let Some(id) = result.get("id").and_then(text_of) else {
+            return Ok(None);
+        };
+        let values = properties
+            .iter()
+            .map(|p| {
+                let v = result["properties"]
+                    .get(p)
+                    .and_then(text_of)
+                    .filter(|v| !v.is_empty());
+                (p.clone(), v)
+            })
+            .collect();
+        Ok(Some((id, values)))
+    }
+
     /// Archives records by HubSpot record id (batch archive takes record ids only).
     pub async fn archive(
         &self,
