@@ -6,6 +6,7 @@
 //! clients; adapters convert at their
 //! edge.
 
+pub mod activation;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod domain;

@@ -393,12 +393,13 @@ pub async fn activate(
     live: Live<'_>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let Some(stored) = backend.mappings.get(object).await? else {
+    use sf2hs_shared::activation::{Activation, ActivationError};
+
+    if backend.mappings.get(object).await?.is_none() {
         return Err(CliError::NoMapping {
             object: object.to_owned(),
         });
-    };
-    let previous = stored.mapping.status;
+    }
     let schemas = live_schemas(live.secrets_dir, live.lookup)
         .await
         .map_err(|e| {
@@ -407,48 +408,56 @@ pub async fn activate(
                  schemas first, so it needs both connections: {e}"
             ))
         })?;
-    let mapping = sf2hs_shared::mapping::Mapping {
-        status: MappingStatus::Active,
-        ..stored.mapping.as_written()
-    };
-    let located = sf2hs_shared::mapping::LocatedMapping::stored(mapping.clone());
-    let checked = sf2hs_shared::mapping::check_live(std::slice::from_ref(&located), &schemas).await;
-    let report = ValidationReport {
-        problems: checked.problems,
-        mappings: vec![located],
-    };
-    if !report.is_ok() && !live.force {
-        print_report(&report, 0, json);
-        eprintln!(
-            "{object} stays {previous}: fix the mapping file or HubSpot, `sf2hs mappings apply` it, \
-             then activate again (`--force` activates it anyway)"
-        );
-        return Ok(ExitCode::from(1));
-    }
-    if !report.is_ok() {
-        eprintln!("activated despite the live check's errors (--force):");
-    }
-    for problem in &report.problems {
-        eprintln!("{problem}");
-    }
-    let mapping = sf2hs_shared::mapping::Mapping {
-        resolved: checked.resolved.into_iter().next().flatten(),
-        ..mapping
-    };
-    let version = backend.mappings.put(&mapping, Some(stored.version)).await?;
-    let mut replayed = 0;
-    for named in &backend.queues {
-        replayed += sf2hs_shared::worker::replay_parked(named.queue.as_ref(), object).await?;
-    }
-    report_status(
+    let queues: Vec<&dyn sf2hs_shared::ports::ChangeQueue> =
+        backend.queues.iter().map(|q| q.queue.as_ref()).collect();
+    let activation = sf2hs_shared::activation::activate(
+        backend.mappings.as_ref(),
+        &queues,
+        &schemas,
         object,
-        previous,
-        MappingStatus::Active,
-        version,
-        Some(replayed),
-        json,
-    );
-    Ok(ExitCode::SUCCESS)
+        live.force,
+    )
+    .await
+    .map_err(|e| match e {
+        ActivationError::NoMapping(object) => CliError::NoMapping { object },
+        ActivationError::Store(e) => CliError::Store(e),
+    })?;
+    match activation {
+        Activation::Refused { previous, problems } => {
+            let report = ValidationReport {
+                problems,
+                mappings: Vec::new(),
+            };
+            print_report(&report, 0, json);
+            eprintln!(
+                "{object} stays {previous}: fix the mapping file or HubSpot, `sf2hs mappings apply` \
+                 it, then activate again (`--force` activates it anyway)"
+            );
+            Ok(ExitCode::from(1))
+        }
+        Activation::Done {
+            previous,
+            version,
+            replayed,
+            problems,
+        } => {
+            if problems.iter().any(|p| p.severity == Severity::Error) {
+                eprintln!("activated despite the live check's errors (--force):");
+            }
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            report_status(
+                object,
+                previous,
+                MappingStatus::Active,
+                version,
+                Some(replayed),
+                json,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn report_status(

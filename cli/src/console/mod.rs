@@ -9,6 +9,7 @@
 
 mod auth;
 mod imports;
+mod mappings;
 mod pages;
 
 use std::net::SocketAddr;
@@ -111,6 +112,9 @@ impl Console {
             .route("/dead-letters/replay", post(pages::replay))
             .route("/imports", get(pages::imports))
             .route("/mappings", get(pages::mappings))
+            .route("/mappings/check", get(mappings::check))
+            .route("/mappings/activate", post(mappings::activate))
+            .route("/mappings/pause", post(mappings::pause))
             .route("/imports/start", post(imports::start))
             .route("/imports/run", post(imports::run))
             .route("/imports/cancel", post(imports::cancel))

@@ -815,9 +815,17 @@ pub async fn imports(
     .into_response()
 }
 
+#[derive(Deserialize)]
+pub struct MappingsQuery {
+    said: Option<String>,
+}
+
 /// `GET /mappings`: each stored mapping as the worker uses it: its fields with their
-/// conversions, its associations, its delete rule and state.
-pub async fn mappings(State(console): State<Arc<Console>>) -> Response {
+/// conversions, its associations, its delete rule and state; check, activate or pause it.
+pub async fn mappings(
+    State(console): State<Arc<Console>>,
+    Query(query): Query<MappingsQuery>,
+) -> Response {
     use sf2hs_shared::mapping::AssociationTarget;
 
     let stored = match console.mappings.list().await {
@@ -830,7 +838,8 @@ pub async fn mappings(State(console): State<Arc<Console>>) -> Response {
         "/mappings",
         html! {
             h1 { "Mappings" }
-            p.muted { "As stored by `sf2hs mappings apply`: the mapping files stay the source (configuration is code). `sf2hs mappings activate` / `pause` change the state; `sf2hs doctor` checks each against the live schemas." }
+            @if let Some(said) = &query.said { p.notice { (said) } }
+            p.muted { "As stored by `sf2hs mappings apply`: the mapping files stay the source (configuration is code)." }
             @if stored.is_empty() { p { "No mapping stored: write one (examples/README.md) and `sf2hs mappings apply FILE`." } }
             @for entry in &stored {
                 @let mapping = &entry.mapping;
@@ -841,6 +850,21 @@ pub async fn mappings(State(console): State<Arc<Console>>) -> Response {
                         span.pill { "version " (entry.version) }
                     }
                     p { "Unique property " code { (mapping.id_property) } " holds the 18-character Salesforce id. A Salesforce delete: " strong { (mapping.on_delete.name()) } "." }
+                    p {
+                        a href={ (console.base) "/mappings/check?object=" (mapping.salesforce_object) } { "Check against the live schemas" }
+                        " "
+                        @if mapping.status != sf2hs_shared::mapping::MappingStatus::Active {
+                            form.inline method="post" action={ (console.base) "/mappings/activate" } {
+                                input type="hidden" name="object" value=(mapping.salesforce_object);
+                                button.secondary type="submit" { "Activate…" }
+                            }
+                        } @else {
+                            form.inline method="post" action={ (console.base) "/mappings/pause" } {
+                                input type="hidden" name="object" value=(mapping.salesforce_object);
+                                button.secondary type="submit" { "Pause…" }
+                            }
+                        }
+                    }
                     div.scroll { table {
                         thead { tr { th { "Salesforce field" } th { "HubSpot property" } th { "conversion" } } }
                         tbody {

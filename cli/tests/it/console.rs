@@ -688,6 +688,60 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
     );
     fits(&client, "mappings").await;
     screenshot(&client, &shots, "mappings").await;
+    // Pause and activate from the page (activation checks the live schemas first), and a check.
+    let click = |xpath: String| {
+        let client = client.clone();
+        async move {
+            client
+                .wait()
+                .for_element(Locator::XPath(&xpath))
+                .await
+                .unwrap_or_else(|e| panic!("{xpath}: {e}"))
+                .click()
+                .await
+                .unwrap_or_else(|e| panic!("{xpath}: {e}"));
+        }
+    };
+    click("//details[@data-mapping='Project__c']//button[.='Pause…']".into()).await;
+    click("//button[.='Pause Project__c']".into()).await;
+    let said = client
+        .wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("notice")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(said, "Project__c is paused");
+    click("//details[@data-mapping='Project__c']//button[.='Activate…']".into()).await;
+    click("//button[.='Activate Project__c']".into()).await;
+    let said = client
+        .wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("notice")
+        .text()
+        .await
+        .expect("text");
+    assert!(said.starts_with("Project__c is active"), "{said}");
+    click("//details[@data-mapping='Invoice__c']//a[starts-with(., 'Check')]".into()).await;
+    // The check finds what this org has and HubSpot lacks: Salesforce's status `Void`.
+    let problems = client
+        .wait()
+        .for_element(Locator::Css("[data-check=problems]"))
+        .await
+        .expect("the check's problems")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        problems.contains("`invoice_status` has no option for Salesforce value(s) `Void`"),
+        "{problems}"
+    );
+    assert!(
+        client.find(Locator::Css("[data-check=ok]")).await.is_err(),
+        "an error is not a pass"
+    );
     client.set_window_size(390, 844).await.expect("phone");
     for path in [
         "/",
