@@ -12,14 +12,7 @@ use maud::html;
 use sf2hs_shared::import::{ImportError, ImportProgress, Importer};
 
 use super::Console;
-use super::pages::{form_fields, page, time};
-
-fn value(fields: &[(String, String)], name: &str) -> Option<String> {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-}
+use super::pages::{Confirm, confirm, field, form_fields, page, time};
 
 fn back(console: &Console, said: &str) -> Response {
     let said: String = serde_urlencoded::to_string([("said", said)]).unwrap_or_default();
@@ -51,7 +44,7 @@ fn cannot_run(console: &Console) -> Response {
 /// `POST /imports/start` (object): counts the records (a pending job), then asks.
 pub async fn start(State(console): State<Arc<Console>>, body: String) -> Response {
     let fields = form_fields(&body);
-    let Some(object) = value(&fields, "object") else {
+    let Some(object) = field(&fields, "object") else {
         return (StatusCode::BAD_REQUEST, "name the object to import").into_response();
     };
     let Some(importer) = importer(&console).filter(|_| console.local_imports) else {
@@ -87,29 +80,25 @@ pub async fn start(State(console): State<Arc<Console>>, body: String) -> Respons
 /// until it is done (the worker settles it), waiting out Salesforce's stops.
 pub async fn run(State(console): State<Arc<Console>>, body: String) -> Response {
     let fields = form_fields(&body);
-    let Some(id) = value(&fields, "id") else {
+    let Some(id) = field(&fields, "id") else {
         return (StatusCode::BAD_REQUEST, "name the import").into_response();
     };
     let Some(importer) = importer(&console).filter(|_| console.local_imports) else {
         return cannot_run(&console);
     };
-    if value(&fields, "confirm").as_deref() != Some("yes") {
-        return page(
+    if field(&fields, "confirm").as_deref() != Some("yes") {
+        return confirm(
             &console,
-            "Import",
-            "/imports",
-            html! {
-                h1 { "Resume import " code { (id) } "?" }
-                p { "It goes on from its last checkpoint; at worst one page is sent twice, and writing it again changes nothing." }
-                form method="post" action={ (console.base) "/imports/run" } {
-                    input type="hidden" name="id" value=(id);
-                    input type="hidden" name="confirm" value="yes";
-                    button type="submit" { "Resume" }
-                    " " a href={ (console.base) "/imports" } { "Cancel" }
-                }
+            Confirm {
+                current: "/imports",
+                question: format!("Resume import {id}?"),
+                explain: html! { p { "It goes on from its last checkpoint; at worst one page is sent twice, and writing it again changes nothing." } },
+                action: "/imports/run",
+                fields: vec![("id", id.clone())],
+                button: "Resume".into(),
+                back: "/imports",
             },
-        )
-        .into_response();
+        );
     }
     {
         let Ok(mut sending) = console.sending.lock() else {
@@ -154,26 +143,22 @@ pub async fn run(State(console): State<Arc<Console>>, body: String) -> Response 
 /// `POST /imports/cancel` (id): asks, then cancels.
 pub async fn cancel(State(console): State<Arc<Console>>, body: String) -> Response {
     let fields = form_fields(&body);
-    let Some(id) = value(&fields, "id") else {
+    let Some(id) = field(&fields, "id") else {
         return (StatusCode::BAD_REQUEST, "name the import").into_response();
     };
-    if value(&fields, "confirm").as_deref() != Some("yes") {
-        return page(
+    if field(&fields, "confirm").as_deref() != Some("yes") {
+        return confirm(
             &console,
-            "Import",
-            "/imports",
-            html! {
-                h1 { "Cancel import " code { (id) } "?" }
-                p { "No further page is sent; what is on the queue already is still written." }
-                form method="post" action={ (console.base) "/imports/cancel" } {
-                    input type="hidden" name="id" value=(id);
-                    input type="hidden" name="confirm" value="yes";
-                    button type="submit" { "Cancel the import" }
-                    " " a href={ (console.base) "/imports" } { "Keep it" }
-                }
+            Confirm {
+                current: "/imports",
+                question: format!("Cancel import {id}?"),
+                explain: html! { p { "No further page is sent; what is on the queue already is still written." } },
+                action: "/imports/cancel",
+                fields: vec![("id", id.clone())],
+                button: "Cancel the import".into(),
+                back: "/imports",
             },
-        )
-        .into_response();
+        );
     }
     match sf2hs_shared::import::cancel(console.jobs.as_ref(), &id).await {
         Ok(job) => back(&console, &format!("import {} is cancelled", job.id)),

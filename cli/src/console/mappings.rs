@@ -12,7 +12,7 @@ use sf2hs_shared::activation::Activation;
 use sf2hs_shared::mapping::{LocatedMapping, MappingStatus, Severity};
 
 use super::Console;
-use super::pages::{form_fields, page, unavailable};
+use super::pages::{Confirm, confirm, field, form_fields, page, unavailable};
 
 fn schemas(
     console: &Console,
@@ -89,12 +89,7 @@ pub async fn check(
 /// `POST /mappings/activate` (object): asks, then activates after the live check.
 pub async fn activate(State(console): State<Arc<Console>>, body: String) -> Response {
     let fields = form_fields(&body);
-    let value = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let value = |name: &str| field(&fields, name);
     let Some(object) = value("object") else {
         return (StatusCode::BAD_REQUEST, "name the mapping").into_response();
     };
@@ -102,22 +97,18 @@ pub async fn activate(State(console): State<Arc<Console>>, body: String) -> Resp
         return needs_credentials(&console);
     };
     if value("confirm").as_deref() != Some("yes") {
-        return page(
+        return confirm(
             &console,
-            "Mappings",
-            "/mappings",
-            html! {
-                h1 { "Activate " (object) "?" }
-                p { "It is checked against the live schemas first; active, its changes sync, and those parked while it was paused are replayed." }
-                form method="post" action={ (console.base) "/mappings/activate" } {
-                    input type="hidden" name="object" value=(object);
-                    input type="hidden" name="confirm" value="yes";
-                    button type="submit" { "Activate " (object) }
-                    " " a href={ (console.base) "/mappings" } { "Cancel" }
-                }
+            Confirm {
+                current: "/mappings",
+                question: format!("Activate {object}?"),
+                explain: html! { p { "It is checked against the live schemas first; active, its changes sync, and those parked while it was paused are replayed." } },
+                action: "/mappings/activate",
+                fields: vec![("object", object.clone())],
+                button: format!("Activate {object}"),
+                back: "/mappings",
             },
-        )
-        .into_response();
+        );
     }
     let queues: Vec<&dyn sf2hs_shared::ports::ChangeQueue> =
         console.queues.iter().map(|q| q.queue.as_ref()).collect();
@@ -152,32 +143,23 @@ pub async fn activate(State(console): State<Arc<Console>>, body: String) -> Resp
 /// `POST /mappings/pause` (object): asks, then pauses (its changes wait, parked).
 pub async fn pause(State(console): State<Arc<Console>>, body: String) -> Response {
     let fields = form_fields(&body);
-    let value = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let value = |name: &str| field(&fields, name);
     let Some(object) = value("object") else {
         return (StatusCode::BAD_REQUEST, "name the mapping").into_response();
     };
     if value("confirm").as_deref() != Some("yes") {
-        return page(
+        return confirm(
             &console,
-            "Mappings",
-            "/mappings",
-            html! {
-                h1 { "Pause " (object) "?" }
-                p { "Its changes wait (parked, nothing lost) until it is activated again." }
-                form method="post" action={ (console.base) "/mappings/pause" } {
-                    input type="hidden" name="object" value=(object);
-                    input type="hidden" name="confirm" value="yes";
-                    button type="submit" { "Pause " (object) }
-                    " " a href={ (console.base) "/mappings" } { "Cancel" }
-                }
+            Confirm {
+                current: "/mappings",
+                question: format!("Pause {object}?"),
+                explain: html! { p { "Its changes wait (parked, nothing lost) until it is activated again." } },
+                action: "/mappings/pause",
+                fields: vec![("object", object.clone())],
+                button: format!("Pause {object}"),
+                back: "/mappings",
             },
-        )
-        .into_response();
+        );
     }
     match console
         .mappings

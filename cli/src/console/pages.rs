@@ -551,15 +551,55 @@ pub(super) fn form_fields(body: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str(body).unwrap_or_default()
 }
 
+/// What a confirmation page asks.
+pub(super) struct Confirm<'a> {
+    /// The page's tab (`/health`…), for the menu.
+    pub current: &'a str,
+    pub question: String,
+    /// What happens, in a sentence or two; and anything to list below it.
+    pub explain: Markup,
+    /// Where the form posts, relative to the console's base, with its fields (`confirm=yes`
+    /// is added).
+    pub action: &'a str,
+    pub fields: Vec<(&'a str, String)>,
+    pub button: String,
+    /// Where Cancel leads, relative to the base.
+    pub back: &'a str,
+}
+
+/// Every change the console makes asks first: this page, whose button posts the same form
+/// again with `confirm=yes`.
+pub(super) fn confirm(console: &Console, ask: Confirm<'_>) -> Response {
+    page(
+        console,
+        &ask.question,
+        ask.current,
+        html! {
+            h1 { (ask.question) }
+            (ask.explain)
+            form method="post" action={ (console.base) (ask.action) } {
+                @for (name, value) in &ask.fields { input type="hidden" name=(name) value=(value); }
+                input type="hidden" name="confirm" value="yes";
+                button type="submit" { (ask.button) }
+                " " a href={ (console.base) (ask.back) } { "Cancel" }
+            }
+        },
+    )
+    .into_response()
+}
+
+/// The value of form field `name`.
+pub(super) fn field(fields: &[(String, String)], name: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
 /// `POST /resync` (object, id…): first a confirmation page, then (`confirm=yes`) the re-reads.
 pub async fn resync(State(console): State<Arc<Console>>, body: String) -> Response {
     let fields = form_fields(&body);
-    let value = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let value = |name: &str| field(&fields, name);
     let object = value("object").unwrap_or_default();
     let ids: Vec<SalesforceId> = fields
         .iter()
@@ -583,24 +623,23 @@ pub async fn resync(State(console): State<Arc<Console>>, body: String) -> Respon
         .into_response();
     };
     if value("confirm").as_deref() != Some("yes") {
-        return page(
+        let mut fields = vec![("object", object.clone())];
+        fields.extend(ids.iter().map(|id| ("id", id.as_str().to_owned())));
+        return confirm(
             &console,
-            "Resync",
-            "/health",
-            html! {
-                h1 { "Resync " (ids.len()) " " (object) " record(s)?" }
-                p { "Each is read from Salesforce and written to HubSpot as it is now, even where sf2hs thinks HubSpot has it. Fix the cause first (the value in Salesforce, the HubSpot property, the sharing)." }
-                ul { @for id in ids.iter().take(20) { li { code { (id.as_str()) } } } @if ids.len() > 20 { li { "… and " (ids.len() - 20) " more" } } }
-                form method="post" action={ (console.base) "/resync" } {
-                    input type="hidden" name="object" value=(object);
-                    @for id in &ids { input type="hidden" name="id" value=(id.as_str()); }
-                    input type="hidden" name="confirm" value="yes";
-                    button type="submit" { "Resync " (ids.len()) " record(s)" }
-                    " " a href={ (console.base) "/health" } { "Cancel" }
-                }
+            Confirm {
+                current: "/health",
+                question: format!("Resync {} {object} record(s)?", ids.len()),
+                explain: html! {
+                    p { "Each is read from Salesforce and written to HubSpot as it is now, even where sf2hs thinks HubSpot has it. Fix the cause first (the value in Salesforce, the HubSpot property, the sharing)." }
+                    ul { @for id in ids.iter().take(20) { li { code { (id.as_str()) } } } @if ids.len() > 20 { li { "… and " (ids.len() - 20) " more" } } }
+                },
+                action: "/resync",
+                fields,
+                button: format!("Resync {} record(s)", ids.len()),
+                back: "/health",
             },
-        )
-        .into_response();
+        );
     }
     let changes = sf2hs_shared::health::resync_changes(&org_id, &object, &ids, Utc::now());
     match console.queue.send_batch(&changes).await {
@@ -661,12 +700,7 @@ pub async fn dead_letters(State(console): State<Arc<Console>>) -> Response {
 /// `POST /dead-letters/replay` (queue, id… or all): a confirmation, then the replay.
 pub async fn replay(State(console): State<Arc<Console>>, body: String) -> Response {
     let fields = form_fields(&body);
-    let value = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let value = |name: &str| field(&fields, name);
     let name = value("queue").unwrap_or_default();
     let Some(named) = console.queues.iter().find(|q| q.name == name) else {
         return (StatusCode::BAD_REQUEST, "no such queue").into_response();
@@ -692,24 +726,23 @@ pub async fn replay(State(console): State<Arc<Console>>, body: String) -> Respon
         } else {
             format!("{} dead letter(s)", ids.len())
         };
-        return page(
+        let mut fields = vec![("queue", name.clone())];
+        if all {
+            fields.push(("all", "yes".to_owned()));
+        }
+        fields.extend(ids.iter().map(|id| ("id", id.clone())));
+        return confirm(
             &console,
-            "Replay",
-            "/dead-letters",
-            html! {
-                h1 { "Replay " (what) " of " (name) "?" }
-                p { "They go back on the queue with all their tries; fix their cause first, or they fail again." }
-                form method="post" action={ (console.base) "/dead-letters/replay" } {
-                    input type="hidden" name="queue" value=(name);
-                    @if all { input type="hidden" name="all" value="yes"; }
-                    @for id in &ids { input type="hidden" name="id" value=(id); }
-                    input type="hidden" name="confirm" value="yes";
-                    button type="submit" { "Replay " (what) }
-                    " " a href={ (console.base) "/dead-letters" } { "Cancel" }
-                }
+            Confirm {
+                current: "/dead-letters",
+                question: format!("Replay {what} of {name}?"),
+                explain: html! { p { "They go back on the queue with all their tries; fix their cause first, or they fail again." } },
+                action: "/dead-letters/replay",
+                fields,
+                button: format!("Replay {what}"),
+                back: "/dead-letters",
             },
-        )
-        .into_response();
+        );
     }
     let ids = if all { Vec::new() } else { ids };
     match named.queue.replay(&ids).await {

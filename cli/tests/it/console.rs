@@ -86,6 +86,18 @@ async fn fits(client: &Client, label: &str) {
     );
 }
 
+/// The text of the first element `css` finds (waiting for it: a click may still be loading).
+async fn text_at(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+}
+
 async fn screenshot(client: &Client, dir: &Path, name: &str) {
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
@@ -326,13 +338,7 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
     let failing = health["failing_records"].as_u64().expect("failing");
     assert_eq!(failing, 3, "{health}");
     client.goto(&format!("{base}/")).await.expect("overview");
-    let text = client
-        .find(Locator::Css("body"))
-        .await
-        .expect("body")
-        .text()
-        .await
-        .expect("text");
+    let text = text_at(&client, "body").await;
     assert!(
         text.contains(&format!("{failing}\nrecords failing"))
             || text.contains(&format!("{failing} records failing")),
@@ -406,25 +412,13 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         .goto(&format!("{base}/record?id={refused_a}"))
         .await
         .expect("record");
-    let text = client
-        .find(Locator::Css("main"))
-        .await
-        .expect("main")
-        .text()
-        .await
-        .expect("text");
+    let text = text_at(&client, "main").await;
     assert!(
         text.contains(&refused_a18) && text.contains("Void was not one of the allowed options"),
         "{text}"
     );
     // Live: Salesforce holds Void, HubSpot has no record of it.
-    let live = client
-        .find(Locator::Css("table[data-live] tr[data-field=Status__c]"))
-        .await
-        .expect("the live values")
-        .text()
-        .await
-        .expect("text");
+    let live = text_at(&client, "table[data-live] tr[data-field=Status__c]").await;
     assert!(live.contains("Void"), "{live}");
     assert!(text.contains("HubSpot: no record"), "{text}");
     fits(&client, "record").await;
@@ -471,13 +465,7 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         .goto(&format!("{base}/record?id={refused_a}"))
         .await
         .expect("record");
-    let live = client
-        .find(Locator::Css("table[data-live] tr[data-field=Status__c]"))
-        .await
-        .expect("the live values")
-        .text()
-        .await
-        .expect("text");
+    let live = text_at(&client, "table[data-live] tr[data-field=Status__c]").await;
     assert_eq!(
         live.matches("Paid").count(),
         3,
@@ -547,13 +535,7 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         .for_element(Locator::XPath("//h1[.='Replayed']"))
         .await
         .expect("the replay's answer");
-    let text = client
-        .find(Locator::Css("main"))
-        .await
-        .expect("main")
-        .text()
-        .await
-        .expect("text");
+    let text = text_at(&client, "main").await;
     assert!(text.contains("1 change(s) are back"), "{text}");
     data.drain().await;
     let landed = data
@@ -569,24 +551,11 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         .goto(&format!("{base}/health"))
         .await
         .expect("health");
-    let text = client
-        .find(Locator::Css("main"))
-        .await
-        .expect("main")
-        .text()
-        .await
-        .expect("text");
+    let text = text_at(&client, "main").await;
     assert!(text.contains("1 records failing"), "{text}");
     assert!(
-        client
-            .find(Locator::Css(&format!(
-                "details[data-group='{refused_key}']"
-            )))
+        text_at(&client, &format!("details[data-group='{refused_key}']"))
             .await
-            .expect("group")
-            .text()
-            .await
-            .expect("text")
             .contains("2 resolved"),
     );
 
@@ -657,16 +626,11 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         .goto(&format!("{base}/imports"))
         .await
         .expect("imports");
-    let state = client
-        .find(Locator::Css(&format!(
-            "tr[data-job='{}'] td[data-state]",
-            job.id
-        )))
-        .await
-        .expect("the job's row")
-        .text()
-        .await
-        .expect("text");
+    let state = text_at(
+        &client,
+        &format!("tr[data-job='{}'] td[data-state]", job.id),
+    )
+    .await;
     assert!(state.starts_with("completed"), "{state}");
     fits(&client, "imports").await;
     screenshot(&client, &shots, "imports").await;
@@ -675,13 +639,7 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         .goto(&format!("{base}/mappings"))
         .await
         .expect("mappings");
-    let invoice = client
-        .find(Locator::Css("details[data-mapping=Invoice__c]"))
-        .await
-        .expect("the invoice mapping")
-        .text()
-        .await
-        .expect("text");
+    let invoice = text_at(&client, "details[data-mapping=Invoice__c]").await;
     assert!(
         invoice.contains("invoice_status") && invoice.contains("Project__c"),
         "{invoice}"
@@ -704,36 +662,15 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
     };
     click("//details[@data-mapping='Project__c']//button[.='Pause…']".into()).await;
     click("//button[.='Pause Project__c']".into()).await;
-    let said = client
-        .wait()
-        .for_element(Locator::Css("p.notice"))
-        .await
-        .expect("notice")
-        .text()
-        .await
-        .expect("text");
+    let said = text_at(&client, "p.notice").await;
     assert_eq!(said, "Project__c is paused");
     click("//details[@data-mapping='Project__c']//button[.='Activate…']".into()).await;
     click("//button[.='Activate Project__c']".into()).await;
-    let said = client
-        .wait()
-        .for_element(Locator::Css("p.notice"))
-        .await
-        .expect("notice")
-        .text()
-        .await
-        .expect("text");
+    let said = text_at(&client, "p.notice").await;
     assert!(said.starts_with("Project__c is active"), "{said}");
     click("//details[@data-mapping='Invoice__c']//a[starts-with(., 'Check')]".into()).await;
     // The check finds what this org has and HubSpot lacks: Salesforce's status `Void`.
-    let problems = client
-        .wait()
-        .for_element(Locator::Css("[data-check=problems]"))
-        .await
-        .expect("the check's problems")
-        .text()
-        .await
-        .expect("text");
+    let problems = text_at(&client, "[data-check=problems]").await;
     assert!(
         problems.contains("`invoice_status` has no option for Salesforce value(s) `Void`"),
         "{problems}"
