@@ -80,3 +80,65 @@ pub async fn activate(
         problems: checked.problems,
     })
 }
+
+/// What storing one checked mapping did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Stored {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stored::Created => "created",
+            Stored::Updated => "updated",
+            Stored::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One mapping stored by [`store_checked`].
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub object: String,
+    pub status: MappingStatus,
+    pub stored: Stored,
+    pub version: u64,
+    pub object_type_id: Option<String>,
+}
+
+/// Stores mappings the live check resolved (`mappings apply`, the console's new-mapping flow),
+/// each with what it resolved, with a compare-and-swap on the version read, so a concurrent
+/// edit is refused, not overwritten.
+pub async fn store_checked(
+    store: &dyn MappingStore,
+    located: &[LocatedMapping],
+    resolved: Vec<Option<crate::mapping::Resolved>>,
+) -> Result<Vec<StoredRow>, PortError> {
+    let mut rows = Vec::new();
+    for (located, resolved) in located.iter().zip(resolved) {
+        let mapping = Mapping {
+            resolved,
+            ..located.mapping.clone()
+        };
+        let current = store.get(&mapping.salesforce_object).await?;
+        let (stored, version) = match current {
+            None => (Stored::Created, store.put(&mapping, None).await?),
+            Some(existing) if existing.mapping == mapping => (Stored::Unchanged, existing.version),
+            Some(existing) => (
+                Stored::Updated,
+                store.put(&mapping, Some(existing.version)).await?,
+            ),
+        };
+        rows.push(StoredRow {
+            object: mapping.salesforce_object.clone(),
+            status: mapping.status,
+            stored,
+            version,
+            object_type_id: mapping.resolved.as_ref().map(|r| r.object_type_id.clone()),
+        });
+    }
+    Ok(rows)
+}

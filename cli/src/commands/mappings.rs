@@ -165,24 +165,6 @@ fn print_report(report: &ValidationReport, file_count: usize, json: bool) {
     }
 }
 
-/// What `apply` did to one mapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Applied {
-    Created,
-    Updated,
-    Unchanged,
-}
-
-impl Applied {
-    fn name(self) -> &'static str {
-        match self {
-            Applied::Created => "created",
-            Applied::Updated => "updated",
-            Applied::Unchanged => "unchanged",
-        }
-    }
-}
-
 /// `mappings apply`: all or nothing at validation, against the files and then the live
 /// Salesforce describe and HubSpot schemas; each mapping is stored with what the live check
 /// resolved (the HubSpot objectTypeId, each field's conversion), with a compare-and-swap on the
@@ -228,32 +210,12 @@ pub async fn apply(
     for problem in &report.problems {
         eprintln!("{problem}");
     }
-    let mut rows = Vec::new();
-    for (located, resolved) in report.mappings.iter().zip(checked.resolved) {
-        let mapping = sf2hs_shared::mapping::Mapping {
-            resolved,
-            ..located.mapping.clone()
-        };
-        let current = backend.mappings.get(&mapping.salesforce_object).await?;
-        let (applied, version) = match current {
-            None => (
-                Applied::Created,
-                backend.mappings.put(&mapping, None).await?,
-            ),
-            Some(stored) if stored.mapping == mapping => (Applied::Unchanged, stored.version),
-            Some(stored) => (
-                Applied::Updated,
-                backend.mappings.put(&mapping, Some(stored.version)).await?,
-            ),
-        };
-        rows.push(AppliedRow {
-            object: mapping.salesforce_object.clone(),
-            status: mapping.status,
-            applied,
-            version,
-            object_type_id: mapping.resolved.as_ref().map(|r| r.object_type_id.clone()),
-        });
-    }
+    let rows = sf2hs_shared::activation::store_checked(
+        backend.mappings.as_ref(),
+        &report.mappings,
+        checked.resolved,
+    )
+    .await?;
     if json {
         let applied: Vec<_> = rows
             .iter()
@@ -261,7 +223,7 @@ pub async fn apply(
                 json!({
                     "salesforce_object": row.object,
                     "status": row.status.name(),
-                    "applied": row.applied.name(),
+                    "applied": row.stored.name(),
                     "version": row.version,
                     "object_type_id": row.object_type_id,
                 })
@@ -275,7 +237,7 @@ pub async fn apply(
                 vec![
                     row.object.clone(),
                     row.status.name().to_owned(),
-                    row.applied.name().to_owned(),
+                    row.stored.name().to_owned(),
                     row.version.to_string(),
                     row.object_type_id
                         .clone()
@@ -298,14 +260,6 @@ pub async fn apply(
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-struct AppliedRow {
-    object: String,
-    status: MappingStatus,
-    applied: Applied,
-    version: u64,
-    object_type_id: Option<String>,
 }
 
 /// `mappings list`

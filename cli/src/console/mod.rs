@@ -11,6 +11,7 @@ mod auth;
 mod imports;
 mod mappings;
 mod pages;
+mod wizard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -115,6 +116,11 @@ impl Console {
             .route("/mappings/check", get(mappings::check))
             .route("/mappings/activate", post(mappings::activate))
             .route("/mappings/pause", post(mappings::pause))
+            .route("/mappings/new", get(wizard::objects))
+            .route("/mappings/new/fields", get(wizard::fields))
+            .route("/mappings/new/review", post(wizard::review))
+            .route("/mappings/new/download", post(wizard::download))
+            .route("/mappings/new/save", post(wizard::save))
             .route("/imports/start", post(imports::start))
             .route("/imports/run", post(imports::run))
             .route("/imports/cancel", post(imports::cancel))

@@ -46,6 +46,9 @@ input[type=search]{font:inherit;padding:.35rem .5rem;border:1px solid #c5ccd8;bo
 .notice{background:#e8f3ea;border:1px solid #b7dcc0;border-radius:8px;padding:.6rem .8rem;margin-bottom:1rem}
 .warn{background:#fdf0e6;border-color:#f2cfae}
 footer{color:#667085;font-size:.85rem;padding:1rem;text-align:center}
+ol.steps{display:flex;flex-wrap:wrap;gap:.4rem 1.6rem;padding-left:0;list-style-position:inside;color:#667085}
+ol.steps li.current{color:#1d2330;font-weight:600}
+pre{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:.8rem;overflow-x:auto;white-space:pre-wrap}
 @media (max-width:640px){main{padding:.6rem}th,td{padding:.35rem .4rem}.card b{font-size:1.2rem}}
 ";
 
@@ -873,6 +876,7 @@ pub async fn mappings(
             h1 { "Mappings" }
             @if let Some(said) = &query.said { p.notice { (said) } }
             p.muted { "As stored by `sf2hs mappings apply`: the mapping files stay the source (configuration is code)." }
+            p { a href={ (console.base) "/mappings/new" } { "New mapping…" } }
             @if stored.is_empty() { p { "No mapping stored: write one (examples/README.md) and `sf2hs mappings apply FILE`." } }
             @for entry in &stored {
                 @let mapping = &entry.mapping;

@@ -700,3 +700,162 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
     client.close().await.expect("closed");
     let _ = console.kill().await;
 }
+
+/// The new-mapping flow in the browser: the objects, the fields (guessed where the names agree,
+/// chosen where not), the lookup as an association, the delete rule, a review that shows the
+/// TOML and finds nothing blocking, then "start syncing": stored as `mappings apply` stores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let dir = sf2hs_tests::TempDir::new("console-wizard").expect("dir");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
+    // Projects are mapped already; the invoices are what the flow maps.
+    let report = sf2hs_shared::mapping::validate_sources(&[(
+        "demo.toml".to_owned(),
+        sf2hs_tests::stack::MAPPINGS.to_owned(),
+    )]);
+    use sf2hs_shared::ports::MappingStore;
+    let project = report
+        .mappings
+        .iter()
+        .find(|m| m.mapping.salesforce_object == "Project__c")
+        .expect("the project mapping");
+    store
+        .mapping_store()
+        .put(&project.mapping, None)
+        .await
+        .expect("stored");
+    let shots: PathBuf = std::env::var("SF2HS_CONSOLE_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("screenshots"));
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+
+    let port = free_port();
+    let mut console = tokio::process::Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["console", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("SF2HS_ORG_ID", salesforce.handle().org_id())
+        .envs(sf2hs_tests::stack::local_credentials(&salesforce, &hubspot))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("console starts");
+    sf2hs_tests::wait_listening(&format!("127.0.0.1:{port}")).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let (_driver, driver_port) = chromedriver().await;
+    let client = browser(driver_port).await;
+    let click = |locator: String| {
+        let client = client.clone();
+        async move {
+            client
+                .wait()
+                .for_element(Locator::XPath(&locator))
+                .await
+                .unwrap_or_else(|e| panic!("{locator}: {e}"))
+                .click()
+                .await
+                .unwrap_or_else(|e| panic!("{locator}: {e}"));
+        }
+    };
+
+    // 1. The objects: the invoice is offered (the project is mapped already).
+    client
+        .goto(&format!("{base}/mappings"))
+        .await
+        .expect("mappings");
+    click("//a[.='New mapping…']".into()).await;
+    let offered = text_at(&client, "select[name=salesforce_object]").await;
+    assert!(
+        offered.contains("Invoice__c") && !offered.contains("Project__c"),
+        "{offered}"
+    );
+    click("//select[@name='salesforce_object']/option[@value='Invoice__c']".into()).await;
+    click("//select[@name='hubspot_object']/option[@value='sf_invoice']".into()).await;
+    fits(&client, "new mapping: objects").await;
+    click("//button[.='Next: fields']".into()).await;
+
+    // 2. The fields: Amount__c is guessed; Name and Status__c are chosen; the lookup is an
+    // association; invoices are kept when deleted.
+    let amount = client
+        .wait()
+        .for_element(Locator::Css("select[name='field.Amount__c']"))
+        .await
+        .expect("the amount field")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(amount.as_deref(), Some("amount"), "guessed from the name");
+    click("//select[@name='field.Name']/option[@value='invoice_number']".into()).await;
+    click("//select[@name='field.Status__c']/option[@value='invoice_status']".into()).await;
+    let association = client
+        .find(Locator::Css("input[name='association.Project__c']"))
+        .await
+        .expect("the lookup as an association")
+        .prop("checked")
+        .await
+        .expect("checked");
+    assert_eq!(association.as_deref(), Some("true"));
+    click("//input[@name='on_delete' and @value='keep']".into()).await;
+    fits(&client, "new mapping: fields").await;
+    screenshot(&client, &shots, "new-mapping-fields").await;
+    click("//button[.='Next: review']".into()).await;
+
+    // 3. The review: the TOML a person writes, nothing blocking, then "Start syncing".
+    let toml = text_at(&client, "pre[data-toml]").await;
+    for line in [
+        "salesforce_object = \"Invoice__c\"",
+        "hubspot_object = \"sf_invoice\"",
+        "on_delete = \"keep\"",
+        "Name = \"invoice_number\"",
+        "Status__c = \"invoice_status\"",
+        "to_mapped_object = \"Project__c\"",
+    ] {
+        assert!(toml.contains(line), "{line} in\n{toml}");
+    }
+    let listed = match client.find(Locator::Css("[data-review=problems]")).await {
+        Ok(list) => list.text().await.expect("text"),
+        Err(_) => String::new(),
+    };
+    assert!(
+        client
+            .find(Locator::Css("[data-review=problems] li.bad"))
+            .await
+            .is_err(),
+        "nothing blocks: {listed}"
+    );
+    fits(&client, "new mapping: review").await;
+    screenshot(&client, &shots, "new-mapping-review").await;
+    click("//button[.='Start syncing']".into()).await;
+    let said = text_at(&client, "p.notice").await;
+    assert!(
+        said.starts_with("Invoice__c is stored and active"),
+        "{said}"
+    );
+
+    // Stored as `mappings apply` stores it: active, with what the live check resolved.
+    let stored = store
+        .mapping_store()
+        .get("Invoice__c")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.mapping.status.name(), "active");
+    assert_eq!(stored.mapping.associations.len(), 1);
+    assert_eq!(
+        stored
+            .mapping
+            .resolved
+            .as_ref()
+            .map(|r| r.object_type_id.clone()),
+        hubspot.handle().object_type_id("sf_invoice").ok(),
+        "the objectTypeId resolved"
+    );
+    client.close().await.expect("closed");
+    let _ = console.kill().await;
+}

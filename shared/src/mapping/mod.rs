@@ -26,4 +26,4 @@ pub use model::{
 };
 pub use reads::{read_fields, snapshot_for_mapping};
 pub use report::{LocatedMapping, MappingLines, Problem, Severity, ValidationReport};
-pub use validate::{load_files, validate_sources};
+pub use validate::{load_files, validate_sources, validate_sources_beside};

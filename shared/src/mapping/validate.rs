@@ -20,11 +20,20 @@ use super::suggest::did_you_mean;
 /// Validates mapping files given as `(file name, text)` pairs; the names are only used in
 /// problems. Mappings in one file may associate to objects mapped in another.
 pub fn validate_sources(sources: &[(String, String)]) -> ValidationReport {
+    validate_sources_beside(sources, &[])
+}
+
+/// [`validate_sources`] for files stored beside mappings already stored (the console's new
+/// mapping): an association to one of `stored` (Salesforce object names) is to a mapped object.
+pub fn validate_sources_beside(
+    sources: &[(String, String)],
+    stored: &[String],
+) -> ValidationReport {
     let files = sources
         .iter()
         .map(|(name, text)| (name.clone(), Ok(text.as_str())))
         .collect::<Vec<_>>();
-    validate(&files)
+    validate(&files, stored)
 }
 
 /// Reads and validates mapping files. A file that cannot be read is reported as a problem (line
@@ -49,7 +58,7 @@ pub fn load_files(paths: &[PathBuf]) -> ValidationReport {
         .iter()
         .map(|(name, text)| (name.clone(), text.as_deref().map_err(Clone::clone)))
         .collect::<Vec<_>>();
-    validate(&files)
+    validate(&files, &[])
 }
 
 /// A mapping with the lines cross-file checks point at.
@@ -59,7 +68,7 @@ struct Resolved {
     mapped_targets: Vec<At<String>>,
 }
 
-fn validate(files: &[(String, Result<&str, Problem>)]) -> ValidationReport {
+fn validate(files: &[(String, Result<&str, Problem>)], stored: &[String]) -> ValidationReport {
     let mut problems = Vec::new();
     let mut resolved = Vec::new();
     // When a file could not be read in full, its mappings are unknown, so "target not mapped"
@@ -87,7 +96,7 @@ fn validate(files: &[(String, Result<&str, Problem>)]) -> ValidationReport {
             }
         }
     }
-    check_across_mappings(&resolved, every_file_read, &mut problems);
+    check_across_mappings(&resolved, every_file_read, stored, &mut problems);
 
     let file_order: HashMap<&str, usize> = files
         .iter()
@@ -105,6 +114,7 @@ fn validate(files: &[(String, Result<&str, Problem>)]) -> ValidationReport {
 fn check_across_mappings(
     resolved: &[Resolved],
     every_file_read: bool,
+    stored: &[String],
     problems: &mut Vec<Problem>,
 ) {
     // Salesforce names are case-insensitive; HubSpot object refs are compared as written.
@@ -160,7 +170,9 @@ fn check_across_mappings(
         .collect();
     for r in resolved {
         for target in &r.mapped_targets {
-            if by_salesforce.contains_key(&target.value.to_lowercase()) {
+            if by_salesforce.contains_key(&target.value.to_lowercase())
+                || stored.iter().any(|s| s.eq_ignore_ascii_case(&target.value))
+            {
                 continue;
             }
             let hint = match native_sync_target(&target.value) {
@@ -691,6 +703,19 @@ mod tests {
 
     fn report(text: &str) -> ValidationReport {
         validate_sources(&[("m.toml".to_owned(), text.to_owned())])
+    }
+
+    #[test]
+    fn an_association_to_a_stored_mapping_is_to_a_mapped_object() {
+        let text = "[[mapping]]\nsalesforce_object = \"Invoice__c\"\nhubspot_object = \"sf_invoice\"\n\
+                    [mapping.fields]\nName = \"invoice_number\"\n\
+                    [[mapping.associations]]\nfield = \"Project__c\"\nto_mapped_object = \"Project__c\"\n";
+        assert!(!report(text).is_ok(), "alone, the target is not mapped");
+        let beside = validate_sources_beside(
+            &[("m.toml".to_owned(), text.to_owned())],
+            &["project__c".into()],
+        );
+        assert!(beside.is_ok(), "{:?}", beside.problems);
     }
 
     #[test]
