@@ -47,12 +47,18 @@ pub async fn start(State(console): State<Arc<Console>>, body: String) -> Respons
     let Some(object) = field(&fields, "object") else {
         return (StatusCode::BAD_REQUEST, "name the object to import").into_response();
     };
-    let Some(importer) = importer(&console).filter(|_| console.local_imports) else {
-        return cannot_run(&console);
+    count_review(&console, &object).await
+}
+
+/// The native connector's count review: the records of `object` counted (a pending job), and
+/// the question whether to import them.
+pub async fn count_review(console: &Console, object: &str) -> Response {
+    let Some(importer) = importer(console).filter(|_| console.local_imports) else {
+        return cannot_run(console);
     };
-    match importer.start(&object).await {
+    match importer.start(object).await {
         Ok(job) => page(
-            &console,
+            console,
             "Import",
             "/imports",
             html! {
@@ -72,7 +78,7 @@ pub async fn start(State(console): State<Arc<Console>>, body: String) -> Respons
             },
         )
         .into_response(),
-        Err(e) => back(&console, &format!("cannot start an import of {object}: {e}")),
+        Err(e) => back(console, &format!("cannot start an import of {object}: {e}")),
     }
 }
 

@@ -287,6 +287,11 @@ pub async fn review(State(console): State<Arc<Console>>, body: String) -> Respon
     let blocking = problems
         .iter()
         .any(|(severity, _, _)| *severity == Severity::Error);
+    let samples = if blocking {
+        html! {}
+    } else {
+        preview(&console, &schemas, &text, &stored).await
+    };
     page(
         &console,
         "New mapping",
@@ -303,6 +308,7 @@ pub async fn review(State(console): State<Arc<Console>>, body: String) -> Respon
                     }
                 }
             }
+            (samples)
             h2 { "The mapping file" }
             pre data-toml { (text) }
             form method="post" action={ (console.base) "/mappings/new/save" } {
@@ -348,6 +354,63 @@ async fn check(
         );
     }
     problems
+}
+
+/// A few of the object's newest records as the mapping writes them to HubSpot (nothing is
+/// sent): what `sf2hs mappings preview` shows.
+async fn preview(console: &Console, schemas: &Schemas, text: &str, stored: &[String]) -> Markup {
+    let Some(salesforce) = &console.salesforce else {
+        return html! {};
+    };
+    let report = validate_sources_beside(&[("preview".to_owned(), text.to_owned())], stored);
+    let Some(located) = report.mappings.first() else {
+        return html! {};
+    };
+    let checked = sf2hs_shared::mapping::check_live(std::slice::from_ref(located), schemas).await;
+    let mapping = sf2hs_shared::mapping::Mapping {
+        resolved: checked.resolved.into_iter().next().flatten(),
+        ..located.mapping.clone()
+    };
+    let fields: Vec<String> = std::iter::once("Id".to_owned())
+        .chain(mapping.fields.iter().map(|f| f.salesforce_field.clone()))
+        .chain(
+            mapping
+                .associations
+                .iter()
+                .map(|a| a.salesforce_field.clone()),
+        )
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let soql = format!(
+        "SELECT {} FROM {} ORDER BY SystemModstamp DESC LIMIT 3",
+        fields.join(", "),
+        mapping.salesforce_object
+    );
+    let records = match salesforce.query_collect(&soql, false).await {
+        Ok(records) => records,
+        Err(e) => return html! { p.notice.warn { "No preview: " (e.to_string()) } },
+    };
+    html! {
+        h2 { "Preview: the newest records as HubSpot would get them" }
+        @if records.is_empty() { p.muted { "The object has no records yet." } }
+        @for record in &records {
+            @if let Some(id) = &record.id {
+                div.scroll data-preview=(id.as_str()) { table {
+                    thead { tr { th { "HubSpot property" } th { "value for " (id.as_str()) } } }
+                    tbody {
+                        @match sf2hs_shared::engine::map_record(&mapping, id, &record.fields, None) {
+                            Ok(mapped) => {
+                                @for (property, value) in &mapped.properties { tr { td { (property) } td { (value) } } }
+                                @for association in &mapped.associations { tr { td { "association (" (association.salesforce_field) ")" } td { (association.target_record_id.as_str()) } } }
+                            }
+                            Err(errors) => { tr { td colspan="2" class="bad" { (errors.to_string()) } } }
+                        }
+                    }
+                } }
+            }
+        }
+    }
 }
 
 /// `POST /mappings/new/download`: the TOML as a file.
@@ -411,6 +474,11 @@ pub async fn save(State(console): State<Arc<Console>>, body: String) -> Response
     {
         Ok(rows) => {
             let object = rows.first().map(|r| r.object.clone()).unwrap_or_default();
+            // Active: on to the count review of an import of its existing records, as the
+            // native connector's last step.
+            if status == "active" && console.local_imports && console.salesforce.is_some() {
+                return super::imports::count_review(&console, &object).await;
+            }
             let said = if status == "active" {
                 format!(
                     "{object} is stored and active: its changes sync from now on. Import its existing records below."

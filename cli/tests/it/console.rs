@@ -734,6 +734,22 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
         .unwrap_or_else(|_| dir.path().join("screenshots"));
     std::fs::create_dir_all(&shots).expect("screenshots dir");
 
+    // Two invoices exist already: the review previews them, the count review counts them.
+    let handle = salesforce.handle();
+    let project_id = handle
+        .create("Project__c", json!({ "Name": "P", "Budget__c": 1 }))
+        .expect("project");
+    let invoices: Vec<String> = (0..2)
+        .map(|i| {
+            handle
+                .create(
+                    "Invoice__c",
+                    json!({ "Name": format!("INV-{i}"), "Amount__c": 2.5, "Status__c": "Sent", "Project__c": project_id }),
+                )
+                .expect("invoice")
+        })
+        .collect();
+
     let port = free_port();
     let mut console = tokio::process::Command::new(BINARY)
         .arg("--data-dir")
@@ -829,14 +845,31 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
             .is_err(),
         "nothing blocks: {listed}"
     );
+    // The preview: each invoice as HubSpot would get it, the amount converted, the project
+    // association named.
+    let first = SalesforceId::parse(&invoices[0]).expect("id");
+    let preview = text_at(&client, &format!("[data-preview='{}']", first.as_str())).await;
+    assert!(
+        preview.contains("invoice_number INV-0") && preview.contains("amount 2.5"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains(SalesforceId::parse(&project_id).expect("id").as_str()),
+        "the association's target: {preview}"
+    );
     fits(&client, "new mapping: review").await;
     screenshot(&client, &shots, "new-mapping-review").await;
     click("//button[.='Start syncing']".into()).await;
-    let said = text_at(&client, "p.notice").await;
-    assert!(
-        said.starts_with("Invoice__c is stored and active"),
-        "{said}"
-    );
+    // Active: straight on to the count review of an import of the existing records.
+    let review = client
+        .wait()
+        .for_element(Locator::XPath("//h1[starts-with(., 'Import ')]"))
+        .await
+        .expect("the count review")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(review, "Import 2 Invoice__c records?");
 
     // Stored as `mappings apply` stores it: active, with what the live check resolved.
     let stored = store
