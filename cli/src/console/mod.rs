@@ -118,6 +118,7 @@ impl Console {
             .route("/mappings/pause", post(mappings::pause))
             .route("/mappings/new", get(wizard::objects))
             .route("/mappings/new/fields", get(wizard::fields))
+            .route("/mappings/new/create", post(wizard::create))
             .route("/mappings/new/review", post(wizard::review))
             .route("/mappings/new/download", post(wizard::download))
             .route("/mappings/new/save", post(wizard::save))

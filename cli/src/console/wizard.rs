@@ -105,8 +105,16 @@ pub async fn objects(State(console): State<Arc<Console>>) -> Response {
                 p { label { "HubSpot object " select name="hubspot_object" {
                     @for (name, id) in &hubspot { option value=(name) { (name) " (" (id) ")" } }
                 } } }
-                p.muted { "A HubSpot object that does not exist yet: save the mapping for later, `sf2hs schema ensure OBJECT` creates it from the mapping, then activate it." }
                 button type="submit" { "Next: fields" }
+            }
+            h2 { "No HubSpot object for it yet?" }
+            form method="post" action={ (console.base) "/mappings/new/create" } {
+                p { label { "Salesforce object " select name="salesforce_object" {
+                    @for name in &choices { option value=(name) { (name) } }
+                } } }
+                p { label { "New HubSpot object's name " input type="text" name="name" placeholder="e.g. sf_invoice" pattern="[a-z][a-z0-9_]*" required; } }
+                p.muted { "sf2hs creates it with a property for each Salesforce field and the unique " code { "salesforce_id" } ", as `sf2hs schema ensure` does." }
+                button.secondary type="submit" { "Create it…" }
             }
         },
     )
@@ -119,9 +127,10 @@ pub struct ObjectsChosen {
     hubspot_object: String,
 }
 
-/// A HubSpot property name for a Salesforce field: lower case, `__c` dropped.
+/// The HubSpot property name `schema ensure` gives a Salesforce field (`Amount__c` → `amount`):
+/// the guess for each field.
 fn property_for(field: &str) -> String {
-    field.trim_end_matches("__c").to_ascii_lowercase()
+    sf2hs_shared::hubspot::schemas::hubspot_property_name(field)
 }
 
 /// Step 2: each Salesforce field with a HubSpot property to write it to (HubSpot's required
@@ -238,6 +247,60 @@ pub async fn fields(
         },
     )
     .into_response()
+}
+
+/// `POST /mappings/new/create` (salesforce_object, name): asks, then creates the HubSpot object
+/// from the Salesforce describe (`schema ensure`'s plan) and goes on to the fields.
+pub async fn create(State(console): State<Arc<Console>>, body: String) -> Response {
+    let (Some(salesforce), Some(hubspot)) = (console.salesforce.clone(), console.hubspot.clone())
+    else {
+        return needs_credentials(&console);
+    };
+    let form = form_fields(&body);
+    let (Some(object), Some(name)) = (field(&form, "salesforce_object"), field(&form, "name"))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "name the Salesforce object and the new HubSpot object",
+        )
+            .into_response();
+    };
+    let describe = match salesforce.describe(&object).await {
+        Ok(describe) => describe,
+        Err(e) => return error_page(&console, &format!("Salesforce: {e}")),
+    };
+    let request = sf2hs_shared::hubspot::SchemaRequest::from_salesforce(&name, &describe);
+    if field(&form, "confirm").as_deref() != Some("yes") {
+        return super::pages::confirm(
+            &console,
+            super::pages::Confirm {
+                current: "/mappings",
+                question: format!("Create the HubSpot object {name}?"),
+                explain: html! {
+                    p { "A custom object " code { (name) } " with the unique property " code { (request.id_property) } " and one property per field of " (object) ":" }
+                    p.muted { @for (i, p) in request.properties.iter().enumerate() { @if i > 0 { ", " } (p.name) } }
+                },
+                action: "/mappings/new/create",
+                fields: vec![
+                    ("salesforce_object", object.clone()),
+                    ("name", name.clone()),
+                ],
+                button: format!("Create {name}"),
+                back: "/mappings/new",
+            },
+        );
+    }
+    match hubspot.ensure_schema(&request).await {
+        Ok(outcome) => {
+            let query = serde_urlencoded::to_string([
+                ("salesforce_object", object.as_str()),
+                ("hubspot_object", outcome.schema.name.as_str()),
+            ])
+            .unwrap_or_default();
+            Redirect::to(&format!("{}/mappings/new/fields?{query}", console.base)).into_response()
+        }
+        Err(e) => error_page(&console, &format!("HubSpot: {e}")),
+    }
 }
 
 /// The mapping file the form describes, written as a person writes one.

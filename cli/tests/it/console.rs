@@ -51,6 +51,29 @@ async fn chromedriver() -> (tokio::process::Child, u16) {
     (child, port)
 }
 
+/// `sf2hs console` on `data_dir`, with the sandboxes' credentials; its base URL.
+async fn start_console(
+    data_dir: &Path,
+    salesforce: &sf2hs_sandbox::salesforce::RunningSalesforceSandbox,
+    hubspot: &sf2hs_sandbox::hubspot::RunningSandbox,
+) -> (tokio::process::Child, String) {
+    let port = free_port();
+    let console = tokio::process::Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["console", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("SF2HS_ORG_ID", salesforce.handle().org_id())
+        // With the credentials, imports start from the page and values are read live.
+        .envs(sf2hs_tests::stack::local_credentials(salesforce, hubspot))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("console starts");
+    sf2hs_tests::wait_listening(&format!("127.0.0.1:{port}")).await;
+    (console, format!("http://127.0.0.1:{port}"))
+}
+
 async fn browser(port: u16) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -312,24 +335,7 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
     let after = data.queue.depth().await.expect("depth");
     assert_eq!(after.visible, before.visible + 1, "one re-read queued");
 
-    let port = free_port();
-    let mut console = tokio::process::Command::new(BINARY)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["console", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env("SF2HS_ORG_ID", data.org.as_str())
-        // With the Salesforce credentials, imports start from the page.
-        .envs(sf2hs_tests::stack::local_credentials(
-            &data.salesforce,
-            &data.hubspot,
-        ))
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("console starts");
-    sf2hs_tests::wait_listening(&format!("127.0.0.1:{port}")).await;
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut console, base) = start_console(&data_dir, &data.salesforce, &data.hubspot).await;
     let (_driver, driver_port) = chromedriver().await;
     let client = browser(driver_port).await;
 
@@ -750,20 +756,7 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
         })
         .collect();
 
-    let port = free_port();
-    let mut console = tokio::process::Command::new(BINARY)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["console", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env("SF2HS_ORG_ID", salesforce.handle().org_id())
-        .envs(sf2hs_tests::stack::local_credentials(&salesforce, &hubspot))
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("console starts");
-    sf2hs_tests::wait_listening(&format!("127.0.0.1:{port}")).await;
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut console, base) = start_console(&data_dir, &salesforce, &hubspot).await;
     let (_driver, driver_port) = chromedriver().await;
     let client = browser(driver_port).await;
     let click = |locator: String| {
@@ -888,6 +881,97 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
             .map(|r| r.object_type_id.clone()),
         hubspot.handle().object_type_id("sf_invoice").ok(),
         "the objectTypeId resolved"
+    );
+    client.close().await.expect("closed");
+    let _ = console.kill().await;
+}
+
+/// No HubSpot object for the Salesforce object yet: the flow creates one from its describe (as
+/// `sf2hs schema ensure`), then every field finds the property made for it; saved for later, the
+/// mapping is a draft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_mapping_flow_creates_the_hubspot_object_it_needs() {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let dir = sf2hs_tests::TempDir::new("console-create").expect("dir");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
+    let (mut console, base) = start_console(&data_dir, &salesforce, &hubspot).await;
+    let (_driver, driver_port) = chromedriver().await;
+    let client = browser(driver_port).await;
+    let click = |locator: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .wait()
+                .for_element(Locator::XPath(locator))
+                .await
+                .unwrap_or_else(|e| panic!("{locator}: {e}"))
+                .click()
+                .await
+                .unwrap_or_else(|e| panic!("{locator}: {e}"));
+        }
+    };
+    client
+        .goto(&format!("{base}/mappings/new"))
+        .await
+        .expect("new");
+    click("//form[contains(@action, '/mappings/new/create')]//option[@value='Project__c']").await;
+    client
+        .find(Locator::Css("input[name=name]"))
+        .await
+        .expect("name input")
+        .send_keys("sf_budget")
+        .await
+        .expect("typed");
+    click("//button[.='Create it…']").await;
+    click("//button[.='Create sf_budget']").await;
+    let heading = client
+        .wait()
+        .for_element(Locator::XPath("//h1[contains(., 'sf_budget')]"))
+        .await
+        .expect("the fields step")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(heading, "New mapping: Project__c → sf_budget");
+    assert!(
+        hubspot.handle().object_type_id("sf_budget").is_ok(),
+        "the object exists in HubSpot"
+    );
+    // Each field's guess is the property made for it.
+    for (field, property) in [("Name", "name"), ("Budget__c", "budget")] {
+        let chosen = client
+            .find(Locator::Css(&format!("select[name='field.{field}']")))
+            .await
+            .expect("select")
+            .prop("value")
+            .await
+            .expect("value");
+        assert_eq!(chosen.as_deref(), Some(property), "{field}");
+    }
+    click("//button[.='Next: review']").await;
+    click("//button[.='Save for later']").await;
+    client
+        .wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("the notice");
+    use sf2hs_shared::ports::MappingStore;
+    let stored = store
+        .mapping_store()
+        .get("Project__c")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.mapping.status.name(), "draft");
+    assert_eq!(
+        stored.mapping.fields.len(),
+        2,
+        "{:?}",
+        stored.mapping.fields
     );
     client.close().await.expect("closed");
     let _ = console.kill().await;
