@@ -180,6 +180,8 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
     // dashboard shows on AWS.
     let totals = sf2hs_shared::metrics::batch_totals();
     let dead: u64 = queues.iter().map(|(_, d)| d.dead).sum();
+    // The lag: how long the oldest change still queued has waited since intake.
+    let lag = console.queue.oldest_change_age().await?;
     let waiting: u64 = queues.iter().map(|(_, d)| d.visible + d.delayed).sum();
     Ok(page(
         console,
@@ -192,6 +194,10 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
                 div.card { b { (health.resolved_records) } "resolved in " (HEALTH_DAYS) " days" }
                 div.card { b class=(if dead > 0 { "bad" } else { "" }) { (dead) } "dead letters" }
                 div.card { b { (waiting) } "changes queued" }
+                div.card data-lag {
+                    b { (match lag { Some(age) => format!("{:.0} s", age.as_secs_f64()), None if console.local_imports => "0 s".to_owned(), None => "on the dashboard".to_owned() }) }
+                    "oldest queued change"
+                }
                 div.card { b { (imports.len()) } "imports running" }
             }
             h2 { "Mappings" }

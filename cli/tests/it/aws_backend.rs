@@ -34,11 +34,27 @@ async fn sf2hs_with(
     args: &[&str],
     env: &[(&str, String)],
 ) -> (i32, String, String) {
-    let output = tokio::process::Command::new(BINARY)
+    let output = command(config, lambda)
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("sf2hs runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `sf2hs --config CONFIG` reaching moto and the import function at `lambda`, with no AWS
+/// configuration of the machine's.
+fn command(config: &Path, lambda: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(BINARY);
+    command
         .arg("--config")
         .arg(config)
-        .args(args)
         .env("AWS_ENDPOINT_URL", sf2hs_tests::moto_endpoint())
         .env("AWS_ENDPOINT_URL_LAMBDA", lambda)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -51,16 +67,8 @@ async fn sf2hs_with(
             config.with_extension("no-aws-credentials"),
         )
         .env_remove("SF2HS_BACKEND")
-        .env_remove("SF2HS_STACK")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("sf2hs runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+        .env_remove("SF2HS_STACK");
+    command
 }
 
 fn json_of(stdout: &str) -> Value {
@@ -426,6 +434,34 @@ async fn the_cli_drives_a_deployed_stack() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(json_of(&out)["replayed"], 1);
     assert_eq!(stack.queue.depth().await.expect("depth").dead, 0);
+
+    // The console on the deployed stack's table and queues.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut console = command(&config, lambda.endpoint())
+        .args(["console", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("console starts");
+    sf2hs_tests::wait_listening(&format!("127.0.0.1:{port}")).await;
+    for (path, expected) in [
+        ("/", "on the dashboard"),
+        ("/health", "Sync health"),
+        ("/imports", "the import function runs imports"),
+        ("/mappings", "Project__c"),
+    ] {
+        let page = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+            .await
+            .expect("the console answers");
+        assert_eq!(page.status().as_u16(), 200, "{path}");
+        let body = page.text().await.expect("page");
+        assert!(body.contains(expected), "{path}: {expected} in {body}");
+    }
+    let _ = console.kill().await;
 
     running.store(false, Ordering::SeqCst);
     let _ = mappings.await;

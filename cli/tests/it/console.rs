@@ -354,6 +354,9 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         text.contains("Invoice__c") && text.contains("Project__c"),
         "{text}"
     );
+    // The lag: the waiting invoice has been queued since the worker met it.
+    let lag = text_at(&client, "[data-lag] b").await;
+    assert!(lag.ends_with(" s"), "{lag}");
     fits(&client, "overview").await;
     screenshot(&client, &shots, "overview").await;
 
@@ -838,6 +841,22 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
             .is_err(),
         "nothing blocks: {listed}"
     );
+    // The file downloads as it is shown.
+    let downloaded = reqwest::Client::new()
+        .post(format!("{base}/mappings/new/download"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([("toml", toml.as_str())]).expect("form"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(
+        downloaded
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok()),
+        Some("attachment; filename=\"mapping.toml\"")
+    );
+    assert_eq!(downloaded.text().await.expect("body").trim(), toml.trim());
     // The preview: each invoice as HubSpot would get it, the amount converted, the project
     // association named.
     let first = SalesforceId::parse(&invoices[0]).expect("id");

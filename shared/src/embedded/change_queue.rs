@@ -376,6 +376,33 @@ impl ChangeQueue for SqliteChangeQueue {
             .await
     }
 
+    async fn oldest_change_age(&self) -> PortResult<Option<Duration>> {
+        self.store
+            .call("reading the oldest queued change", |connection| {
+                let context = "reading the oldest queued change";
+                // The live line's first message: the oldest change a person waits for.
+                let oldest: Option<(String, String)> = connection
+                    .query_row(
+                        "SELECT message_id, body FROM queue_messages
+                         ORDER BY lane, seq LIMIT 1",
+                        [],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()
+                    .context(context)?;
+                let Some((message_id, body)) = oldest else {
+                    return Ok(None);
+                };
+                let change = decode_change(&message_id, &body, "queue_messages")?;
+                Ok(Some(
+                    (Utc::now() - change.received_at)
+                        .to_std()
+                        .unwrap_or_default(),
+                ))
+            })
+            .await
+    }
+
     async fn depth(&self) -> PortResult<QueueDepth> {
         self.store
             .call("measuring the queue", |connection| {

@@ -374,6 +374,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_oldest_queued_change_has_its_age_since_intake() {
+        let store = EmbeddedStore::open_in_memory().expect("store");
+        let queue = store.change_queue(5);
+        assert_eq!(queue.oldest_change_age().await.expect("age"), None);
+        let mut old = change(1);
+        old.received_at = chrono::Utc::now() - chrono::Duration::seconds(90);
+        queue.send_batch(&[old, change(2)]).await.expect("sent");
+        let age = queue
+            .oldest_change_age()
+            .await
+            .expect("age")
+            .expect("a change is queued");
+        assert!(
+            age >= Duration::from_secs(90) && age < Duration::from_secs(120),
+            "{age:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn the_live_line_is_delivered_before_the_backfill_line() {
         let store = EmbeddedStore::open_in_memory().expect("store");
         let live = store.change_queue(5);
