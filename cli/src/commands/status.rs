@@ -18,6 +18,21 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
         let object = stored.mapping.salesforce_object.clone();
         let records = backend.index.count(&object).await?;
         let counts = backend.log.counts(&object, since).await?;
+        // Records, not attempts: a record retried five times counts once, and one synced
+        // since is no longer failing.
+        let window = backend
+            .log
+            .query(&SyncLogQuery {
+                salesforce_object: Some(object.clone()),
+                since: Some(since),
+                ..SyncLogQuery::default()
+            })
+            .await?;
+        let health = sf2hs_shared::health::Health::from_entries(&window, Some(since));
+        let failures = (
+            health.failing_records + health.resolved_records,
+            health.failing_records,
+        );
         let last = backend
             .log
             .query(&SyncLogQuery {
@@ -29,7 +44,14 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
             .into_iter()
             .next()
             .map(|e| e.at);
-        rows.push((stored.mapping.status, object, records, counts, last));
+        rows.push((
+            stored.mapping.status,
+            object,
+            records,
+            counts,
+            failures,
+            last,
+        ));
     }
     let mut depths = Vec::new();
     for named in &backend.queues {
@@ -46,17 +68,21 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
     if json {
         let mappings: Vec<_> = rows
             .iter()
-            .map(|(state, object, records, counts, last)| {
-                json!({
-                    "salesforce_object": object,
-                    "status": state.name(),
-                    "records": records,
-                    "synced_24h": counts.synced,
-                    "skipped_24h": counts.skipped,
-                    "failed_24h": counts.failed + counts.dead_lettered,
-                    "last_change": last,
-                })
-            })
+            .map(
+                |(state, object, records, counts, (failed, failing), last)| {
+                    json!({
+                        "salesforce_object": object,
+                        "status": state.name(),
+                        "records": records,
+                        "synced_24h": counts.synced,
+                        "skipped_24h": counts.skipped,
+                        // Distinct records that failed in 24 h, and of them those still failing.
+                        "failed_24h": failed,
+                        "failing_now": failing,
+                        "last_change": last,
+                    })
+                },
+            )
             .collect();
         let queues: Vec<_> = depths
             .iter()
@@ -95,16 +121,19 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
     } else {
         let table_rows = rows
             .iter()
-            .map(|(state, object, records, counts, last)| {
-                vec![
-                    object.clone(),
-                    state.name().to_owned(),
-                    records.to_string(),
-                    counts.synced.to_string(),
-                    (counts.failed + counts.dead_lettered).to_string(),
-                    output::time(*last),
-                ]
-            })
+            .map(
+                |(state, object, records, counts, (failed, failing), last)| {
+                    vec![
+                        object.clone(),
+                        state.name().to_owned(),
+                        records.to_string(),
+                        counts.synced.to_string(),
+                        failed.to_string(),
+                        failing.to_string(),
+                        output::time(*last),
+                    ]
+                },
+            )
             .collect();
         out!(
             "{}",
@@ -114,7 +143,8 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
                     "status",
                     "records",
                     "synced 24h",
-                    "failed 24h",
+                    "records failed 24h",
+                    "still failing",
                     "last change (UTC)",
                 ],
                 table_rows
@@ -148,7 +178,8 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
     Ok(ExitCode::SUCCESS)
 }
 
-/// Recent failures, newest first, with the reason of each.
+/// Recent failures, newest first: one line per record (its newest failure, with how many failed
+/// tries the log holds), not one per retry.
 pub async fn errors(
     backend: &Backend,
     object: Option<&str>,
@@ -160,12 +191,33 @@ pub async fn errors(
         .query(&SyncLogQuery {
             salesforce_object: object.map(str::to_owned),
             outcomes: vec![SyncOutcome::Failed, SyncOutcome::DeadLettered],
-            limit: limit.max(1),
+            // Each record's tries, within reason: enough to find `limit` records.
+            limit: limit.max(1).saturating_mul(20),
             ..SyncLogQuery::default()
         })
         .await?;
+    // Newest first already: the first entry of a record is its newest failure.
+    let mut seen: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
+    let mut newest: Vec<&sf2hs_shared::ports::SyncLogEntry> = Vec::new();
+    for entry in &entries {
+        let key = (
+            entry.salesforce_object.clone(),
+            entry.record_id.as_str().to_owned(),
+        );
+        let count = seen.entry(key).or_insert(0);
+        if *count == 0 && newest.len() < limit.max(1) {
+            newest.push(entry);
+        }
+        *count += 1;
+    }
+    let attempts = |e: &sf2hs_shared::ports::SyncLogEntry| {
+        seen.get(&(e.salesforce_object.clone(), e.record_id.as_str().to_owned()))
+            .copied()
+            .unwrap_or(1)
+    };
     if json {
-        let items: Vec<_> = entries
+        let items: Vec<_> = newest
             .iter()
             .map(|e| {
                 json!({
@@ -174,17 +226,18 @@ pub async fn errors(
                     "record_id": e.record_id.as_str(),
                     "outcome": e.outcome.name(),
                     "reason": e.reason,
+                    "attempts": attempts(e),
                 })
             })
             .collect();
         output::print_json(&json!({ "errors": items }));
         return Ok(ExitCode::SUCCESS);
     }
-    if entries.is_empty() {
+    if newest.is_empty() {
         out!("no sync failures recorded");
         return Ok(ExitCode::SUCCESS);
     }
-    let rows = entries
+    let rows = newest
         .iter()
         .map(|e| {
             vec![
@@ -192,13 +245,20 @@ pub async fn errors(
                 e.salesforce_object.clone(),
                 e.record_id.to_string(),
                 e.outcome.name().to_owned(),
+                attempts(e).to_string(),
                 e.reason.clone().unwrap_or_default(),
             ]
         })
         .collect();
     out!(
         "{}",
-        output::table(&["at (UTC)", "object", "record", "outcome", "reason"], rows)
+        output::table(
+            &["at (UTC)", "object", "record", "outcome", "tries", "reason"],
+            rows
+        )
+    );
+    out!(
+        "`sf2hs health` groups them and says which were resolved; `sf2hs errors --record ID` shows one record's history"
     );
     Ok(ExitCode::SUCCESS)
 }

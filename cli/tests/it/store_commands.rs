@@ -315,6 +315,15 @@ async fn status_errors_and_dead_letters() {
                 reason: None,
                 hubspot_id: Some("101".into()),
             },
+            // Two failed tries of one record count it once.
+            SyncLogEntry {
+                at: Utc::now() - chrono::Duration::seconds(5),
+                salesforce_object: "Invoice__c".into(),
+                record_id: SalesforceId::parse("a015f00002J9YYF").unwrap(),
+                outcome: SyncOutcome::Failed,
+                reason: Some("field Amount__c = \"12,50\" cannot become a HubSpot number".into()),
+                hubspot_id: None,
+            },
             SyncLogEntry {
                 at: Utc::now(),
                 salesforce_object: "Invoice__c".into(),
@@ -348,7 +357,8 @@ async fn status_errors_and_dead_letters() {
         .find(|m| m["salesforce_object"] == "Invoice__c")
         .unwrap();
     assert_eq!(invoice["synced_24h"], 1);
-    assert_eq!(invoice["failed_24h"], 1);
+    assert_eq!(invoice["failed_24h"], 1, "records, not attempts");
+    assert_eq!(invoice["failing_now"], 1);
     assert_eq!(status["queue"]["dead"], 2);
     let (_, stdout, _) = dir.run(&["status"]);
     assert!(
@@ -357,7 +367,16 @@ async fn status_errors_and_dead_letters() {
     );
 
     let errors = dir.json(&["errors", "Invoice__c"]);
-    assert_eq!(errors["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        errors["errors"].as_array().unwrap().len(),
+        1,
+        "one line per record"
+    );
+    assert_eq!(errors["errors"][0]["attempts"], 2);
+    assert_eq!(
+        errors["errors"][0]["outcome"], "dead_lettered",
+        "its newest failure"
+    );
     assert!(
         errors["errors"][0]["reason"]
             .as_str()
