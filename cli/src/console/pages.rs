@@ -155,6 +155,7 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
             .filter(|g| g.salesforce_object == object)
             .map(|g| g.failing.len())
             .sum();
+        let lag = console.queue.oldest_change_age(Some(&object)).await?;
         rows.push((
             object,
             mapping.status.name(),
@@ -163,6 +164,7 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
             counts.synced,
             failing,
             last,
+            lag,
         ));
     }
     let mut queues = Vec::new();
@@ -181,7 +183,7 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
     let totals = sf2hs_shared::metrics::batch_totals();
     let dead: u64 = queues.iter().map(|(_, d)| d.dead).sum();
     // The lag: how long the oldest change still queued has waited since intake.
-    let lag = console.queue.oldest_change_age().await?;
+    let lag = console.queue.oldest_change_age(None).await?;
     let waiting: u64 = queues.iter().map(|(_, d)| d.visible + d.delayed).sum();
     Ok(page(
         console,
@@ -202,9 +204,9 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
             }
             h2 { "Mappings" }
             div.scroll { table {
-                thead { tr { th { "Salesforce object" } th { "state" } th { "HubSpot object" } th { "records" } th { "synced 24 h" } th { "failing now" } th { "last change" } } }
+                thead { tr { th { "Salesforce object" } th { "state" } th { "HubSpot object" } th { "records" } th { "synced 24 h" } th { "failing now" } th { "last change" } th { "lag" } } }
                 tbody {
-                    @for (object, state, target, records, synced, failing, last) in &rows {
+                    @for (object, state, target, records, synced, failing, last, lag) in &rows {
                         tr {
                             td { a href={ (console.base) "/health?object=" (object) } { (object) } }
                             td { (state) }
@@ -213,10 +215,11 @@ async fn overview_page(console: &Console) -> Result<Markup, PortError> {
                             td { (synced) }
                             td class=(if *failing > 0 { "bad" } else { "" }) { (failing) }
                             td { (last.map(time).unwrap_or_else(|| "-".into())) }
+                            td data-lag-of=(object) { (lag.map(|age| format!("{:.0} s", age.as_secs_f64())).unwrap_or_else(|| "-".into())) }
                         }
                     }
                     @if rows.is_empty() {
-                        tr { td colspan="7" { "no mapping stored: `sf2hs mappings apply FILE`" } }
+                        tr { td colspan="8" { "no mapping stored: `sf2hs mappings apply FILE`" } }
                     }
                 }
             } }

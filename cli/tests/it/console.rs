@@ -354,9 +354,16 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
         text.contains("Invoice__c") && text.contains("Project__c"),
         "{text}"
     );
-    // The lag: the waiting invoice has been queued since the worker met it.
+    // The lag: the waiting invoice has been queued since the worker met it; per mapping too
+    // (no project waits).
     let lag = text_at(&client, "[data-lag] b").await;
     assert!(lag.ends_with(" s"), "{lag}");
+    assert!(
+        text_at(&client, "[data-lag-of=Invoice__c]")
+            .await
+            .ends_with(" s")
+    );
+    assert_eq!(text_at(&client, "[data-lag-of=Project__c]").await, "-");
     fits(&client, "overview").await;
     screenshot(&client, &shots, "overview").await;
 

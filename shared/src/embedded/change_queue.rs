@@ -376,16 +376,19 @@ impl ChangeQueue for SqliteChangeQueue {
             .await
     }
 
-    async fn oldest_change_age(&self) -> PortResult<Option<Duration>> {
+    async fn oldest_change_age(&self, object: Option<&str>) -> PortResult<Option<Duration>> {
+        let object = object.map(str::to_owned);
         self.store
-            .call("reading the oldest queued change", |connection| {
+            .call("reading the oldest queued change", move |connection| {
                 let context = "reading the oldest queued change";
-                // The live line's first message: the oldest change a person waits for.
+                // The live line's first message (of the object): the oldest change a person
+                // waits for.
                 let oldest: Option<(String, String)> = connection
                     .query_row(
                         "SELECT message_id, body FROM queue_messages
+                         WHERE ?1 IS NULL OR json_extract(body, '$.object') = ?1
                          ORDER BY lane, seq LIMIT 1",
-                        [],
+                        [object],
                         |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .optional()

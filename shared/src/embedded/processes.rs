@@ -377,18 +377,37 @@ mod tests {
     async fn the_oldest_queued_change_has_its_age_since_intake() {
         let store = EmbeddedStore::open_in_memory().expect("store");
         let queue = store.change_queue(5);
-        assert_eq!(queue.oldest_change_age().await.expect("age"), None);
+        assert_eq!(queue.oldest_change_age(None).await.expect("age"), None);
         let mut old = change(1);
         old.received_at = chrono::Utc::now() - chrono::Duration::seconds(90);
-        queue.send_batch(&[old, change(2)]).await.expect("sent");
+        let mut project = change(3);
+        project.object = "Project__c".into();
+        queue
+            .send_batch(&[old, change(2), project])
+            .await
+            .expect("sent");
         let age = queue
-            .oldest_change_age()
+            .oldest_change_age(None)
             .await
             .expect("age")
             .expect("a change is queued");
         assert!(
             age >= Duration::from_secs(90) && age < Duration::from_secs(120),
             "{age:?}"
+        );
+        // Per object: the projects' is their own.
+        let project_age = queue
+            .oldest_change_age(Some("Project__c"))
+            .await
+            .expect("age")
+            .expect("a project is queued");
+        assert!(project_age < Duration::from_secs(30), "{project_age:?}");
+        assert_eq!(
+            queue
+                .oldest_change_age(Some("Contract"))
+                .await
+                .expect("age"),
+            None
         );
     }
 

@@ -127,11 +127,12 @@ pub trait ChangeQueue: Send + Sync {
 
     async fn depth(&self) -> PortResult<QueueDepth>;
 
-    /// How long the oldest change still queued (waiting, delayed or in flight) has been since
-    /// intake: the lag the console shows. `None` for an empty queue, or where the backend cannot
-    /// say without reading the queue (SQS: CloudWatch's `ApproximateAgeOfOldestMessage`, on
-    /// the dashboard).
-    async fn oldest_change_age(&self) -> PortResult<Option<Duration>> {
+    /// How long the oldest change still queued (waiting, delayed or in flight), of `object` or
+    /// of any, has been since intake: the lag the console shows. `None` for none queued, or
+    /// where the backend cannot say without reading the queue (SQS: CloudWatch's
+    /// `ApproximateAgeOfOldestMessage`, on the dashboard).
+    async fn oldest_change_age(&self, object: Option<&str>) -> PortResult<Option<Duration>> {
+        let _ = object;
         Ok(None)
     }
 }
