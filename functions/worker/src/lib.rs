@@ -42,9 +42,12 @@ pub async fn from_connection(
     // Under Lambda, each batch's counts become `sf2hs` metrics through the log.
     sf2hs_shared::metrics::emit_emf(lookup("AWS_LAMBDA_FUNCTION_NAME").is_some());
     let deployment = Deployment::with_connection(connection, lookup).await?;
-    let hubspot = Arc::new(settings::hubspot_client(lookup, deployment.secrets.clone()).await?);
-    let salesforce =
-        Arc::new(settings::salesforce_client(lookup, deployment.secrets.clone()).await?);
+    // Both secrets at once: a cold start waits for one Secrets Manager round trip, not two.
+    let (hubspot, salesforce) = tokio::try_join!(
+        settings::hubspot_client(lookup, deployment.secrets.clone()),
+        settings::salesforce_client(lookup, deployment.secrets.clone())
+    )?;
+    let (hubspot, salesforce) = (Arc::new(hubspot), Arc::new(salesforce));
     let worker_settings = settings::worker_settings(lookup)?;
     let store = &deployment.store;
     let ports = WorkerPorts {

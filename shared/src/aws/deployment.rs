@@ -57,26 +57,32 @@ impl Deployment {
     ) -> Result<Self, SettingsError> {
         let settings = AwsSettings::from_lookup(lookup)?;
         let store = DynamoStore::new(&connection, settings.table.clone());
-        let queue = SqsChangeQueue::connect(&connection, &settings.queue_names())
-            .await
-            .map_err(|e| unreachable("the change queue", e))?;
-        let backfill = match optional(lookup, BACKFILL_QUEUE_VAR) {
-            None => None,
-            Some(name) => {
-                let names = match optional(lookup, BACKFILL_DEAD_LETTER_QUEUE_VAR) {
-                    Some(dead) => QueueNames {
-                        queue: name.clone(),
-                        dead_letter_queue: dead,
-                    },
-                    None => QueueNames::for_queue(&name),
-                };
-                Some(Arc::new(
-                    SqsChangeQueue::connect(&connection, &names)
-                        .await
-                        .map_err(|e| unreachable("the backfill queue", e))?,
-                ))
+        let backfill_names = optional(lookup, BACKFILL_QUEUE_VAR).map(|name| {
+            match optional(lookup, BACKFILL_DEAD_LETTER_QUEUE_VAR) {
+                Some(dead) => QueueNames {
+                    queue: name.clone(),
+                    dead_letter_queue: dead,
+                },
+                None => QueueNames::for_queue(&name),
+            }
+        });
+        // The live and backfill queues' URLs at once: init waits for one round trip.
+        let live_names = settings.queue_names();
+        let live = async {
+            SqsChangeQueue::connect(&connection, &live_names)
+                .await
+                .map_err(|e| unreachable("the change queue", e))
+        };
+        let backfill = async {
+            match &backfill_names {
+                None => Ok(None),
+                Some(names) => SqsChangeQueue::connect(&connection, names)
+                    .await
+                    .map(|queue| Some(Arc::new(queue)))
+                    .map_err(|e| unreachable("the backfill queue", e)),
             }
         };
+        let (queue, backfill) = tokio::try_join!(live, backfill)?;
         let ttl = match optional(lookup, registry::SECRETS_CACHE_SECONDS.variable) {
             None => super::secrets::DEFAULT_SECRETS_TTL,
             Some(text) => text

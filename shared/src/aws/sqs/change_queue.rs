@@ -175,8 +175,11 @@ impl SqsChangeQueue {
         names: &super::QueueNames,
     ) -> PortResult<Self> {
         let client = connection.sqs();
-        let queue_url = super::queue_url(&client, &names.queue).await?;
-        let dead_letter_url = super::queue_url(&client, &names.dead_letter_queue).await?;
+        // Both URLs at once: a cold start waits for one round trip, not two.
+        let (queue_url, dead_letter_url) = tokio::try_join!(
+            super::queue_url(&client, &names.queue),
+            super::queue_url(&client, &names.dead_letter_queue)
+        )?;
         Ok(SqsChangeQueue::new(connection, queue_url, dead_letter_url))
     }
 
