@@ -243,6 +243,22 @@ pub struct FailureGroup {
 }
 
 impl FailureGroup {
+    /// What a person reads: `Invoice__c · HubSpot refused the record (VALIDATION_ERROR) · status`.
+    pub fn title(&self) -> String {
+        let mut title = format!(
+            "{} · {}",
+            self.salesforce_object,
+            self.kind.category.title()
+        );
+        if let Some(category) = &self.kind.hubspot_category {
+            title.push_str(&format!(" ({category})"));
+        }
+        if let Some(field) = &self.kind.field {
+            title.push_str(&format!(" · {field}"));
+        }
+        title
+    }
+
     /// A stable id for links and the CLI (`object/category/field`).
     pub fn key(&self) -> String {
         format!(
@@ -338,6 +354,23 @@ impl Health {
 
     pub fn is_failing(&self) -> bool {
         self.failing_records > 0
+    }
+
+    /// The health of `object`'s records (every object's: `None`) from the sync log since
+    /// `since`: what `sf2hs health`, `status` and the console show.
+    pub async fn read(
+        log: &dyn crate::ports::SyncLog,
+        object: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> crate::ports::PortResult<Health> {
+        let entries = log
+            .query(&crate::ports::SyncLogQuery {
+                salesforce_object: object.map(str::to_owned),
+                since: Some(since),
+                ..crate::ports::SyncLogQuery::default()
+            })
+            .await?;
+        Ok(Health::from_entries(&entries, Some(since)))
     }
 }
 

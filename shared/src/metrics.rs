@@ -165,29 +165,20 @@ pub fn batch_line(
     counts: &ObjectCounts,
     at: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    json!({
-        "_aws": {
-            "Timestamp": at.timestamp_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Object"], []],
-                "Metrics": [
-                    { "Name": BATCH_METRICS[0], "Unit": "Count" },
-                    { "Name": BATCH_METRICS[1], "Unit": "Count" },
-                    { "Name": BATCH_METRICS[2], "Unit": "Count" },
-                    { "Name": BATCH_METRICS[3], "Unit": "Count" },
-                    { "Name": BATCH_METRICS[4], "Unit": "Seconds" },
-                ],
-            }],
-        },
-        "Object": object,
-        BATCH_METRICS[0]: counts.synced,
-        BATCH_METRICS[1]: counts.unchanged,
-        BATCH_METRICS[2]: counts.failed,
-        BATCH_METRICS[3]: counts.dead_lettered,
-        BATCH_METRICS[4]: counts.lag_ms as f64 / 1000.0,
-    })
-    .to_string()
+    let units = ["Count", "Count", "Count", "Count", "Seconds"];
+    emf_record(
+        at,
+        json!([["Object"], []]),
+        &BATCH_METRICS.iter().copied().zip(units).collect::<Vec<_>>(),
+        json!({
+            "Object": object,
+            BATCH_METRICS[0]: counts.synced,
+            BATCH_METRICS[1]: counts.unchanged,
+            BATCH_METRICS[2]: counts.failed,
+            BATCH_METRICS[3]: counts.dead_lettered,
+            BATCH_METRICS[4]: counts.lag_ms as f64 / 1000.0,
+        }),
+    )
 }
 
 /// The API calls one batch made (the worker function measures them on its clients).
@@ -197,24 +188,16 @@ pub fn calls_line(
     salesforce_calls: u64,
     at: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    json!({
-        "_aws": {
-            "Timestamp": at.timestamp_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [[]],
-                "Metrics": [
-                    { "Name": CALL_METRICS[0], "Unit": "Count" },
-                    { "Name": CALL_METRICS[1], "Unit": "Count" },
-                    { "Name": CALL_METRICS[2], "Unit": "Count" },
-                ],
-            }],
-        },
-        CALL_METRICS[0]: hubspot_calls,
-        CALL_METRICS[1]: hubspot_rate_limited,
-        CALL_METRICS[2]: salesforce_calls,
-    })
-    .to_string()
+    emf_record(
+        at,
+        json!([[]]),
+        &CALL_METRICS.map(|name| (name, "Count")),
+        json!({
+            CALL_METRICS[0]: hubspot_calls,
+            CALL_METRICS[1]: hubspot_rate_limited,
+            CALL_METRICS[2]: salesforce_calls,
+        }),
+    )
 }
 
 /// Writes the calls line when EMF is on.
@@ -240,20 +223,39 @@ pub fn refusal_line(
     reason: &'static str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    json!({
+    emf_record(
+        at,
+        json!([["EntryPoint"]]),
+        &[(REFUSALS, "Count")],
+        json!({ "EntryPoint": entry.as_str(), "Reason": reason, REFUSALS: 1 }),
+    )
+}
+
+/// One Embedded Metric Format record: the `_aws` directive (namespace `sf2hs`, `dimensions`,
+/// each metric with its unit) beside `values`, which hold every metric's value and dimension.
+fn emf_record(
+    at: chrono::DateTime<chrono::Utc>,
+    dimensions: serde_json::Value,
+    metrics: &[(&str, &str)],
+    values: serde_json::Value,
+) -> String {
+    let mut record = json!({
         "_aws": {
             "Timestamp": at.timestamp_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [["EntryPoint"]],
-                "Metrics": [{ "Name": REFUSALS, "Unit": "Count" }],
+                "Dimensions": dimensions,
+                "Metrics": metrics
+                    .iter()
+                    .map(|(name, unit)| json!({ "Name": name, "Unit": unit }))
+                    .collect::<Vec<_>>(),
             }],
         },
-        "EntryPoint": entry.as_str(),
-        "Reason": reason,
-        REFUSALS: 1,
-    })
-    .to_string()
+    });
+    if let (Some(record), serde_json::Value::Object(values)) = (record.as_object_mut(), values) {
+        record.extend(values);
+    }
+    record.to_string()
 }
 
 #[cfg(test)]

@@ -435,9 +435,12 @@ struct SalesforceSecretHome {
 #[async_trait::async_trait]
 impl sf::auth::CredentialReload for SalesforceSecretHome {
     async fn reload(&self) -> Result<(String, SalesforceAuth), sf::SalesforceError> {
-        let secret: SalesforceSecret = json_secret_fresh(self.secrets.as_ref(), &self.name)
-            .await
-            .map_err(|e| {
+        let secret: SalesforceSecret = crate::ports::fresh_json_secret(
+            self.secrets.as_ref(),
+            &self.name,
+        )
+        .await
+        .map_err(|e| {
             sf::SalesforceError::Config(format!(
                 "cannot read the Salesforce secret `{}` again: {e}; {SALESFORCE_SECRET_FORM}",
                 self.name
@@ -445,21 +448,6 @@ impl sf::auth::CredentialReload for SalesforceSecretHome {
         })?;
         Ok(secret.into_credentials())
     }
-}
-
-/// A JSON secret read past the secrets cache.
-async fn json_secret_fresh<T: serde::de::DeserializeOwned>(
-    secrets: &dyn SecretsProvider,
-    name: &str,
-) -> Result<T, crate::ports::PortError> {
-    let text = secrets.fresh(name).await?;
-    serde_json::from_str(&text).map_err(|e| {
-        crate::ports::PortError::invalid(format!(
-            "secret {name} is not the JSON expected (error at line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })
 }
 
 /// The Salesforce client, with the credentials from the secret the environment names; they are

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use sf2hs_shared::health::Health;
-use sf2hs_shared::ports::SyncLogQuery;
 
 use crate::backend::Backend;
 use crate::output::{self, CliError};
@@ -14,15 +13,7 @@ use crate::output::{self, CliError};
 /// The sync log from `days` ago, grouped.
 pub async fn read(backend: &Backend, object: Option<&str>, days: u32) -> Result<Health, CliError> {
     let since = Utc::now() - Duration::days(i64::from(days.max(1)));
-    let entries = backend
-        .log
-        .query(&SyncLogQuery {
-            salesforce_object: object.map(str::to_owned),
-            since: Some(since),
-            ..SyncLogQuery::default()
-        })
-        .await?;
-    Ok(Health::from_entries(&entries, Some(since)))
+    Ok(Health::read(backend.log.as_ref(), object, since).await?)
 }
 
 pub async fn health(
@@ -50,19 +41,8 @@ pub async fn health(
         health.entries
     );
     for group in &health.groups {
-        let mut title = format!(
-            "{} · {}",
-            group.salesforce_object,
-            group.kind.category.title()
-        );
-        if let Some(category) = &group.kind.hubspot_category {
-            title.push_str(&format!(" ({category})"));
-        }
-        if let Some(field) = &group.kind.field {
-            title.push_str(&format!(" · {field}"));
-        }
         out!("");
-        out!("{title}");
+        out!("{}", group.title());
         out!(
             "  {} failing, {} resolved  [{}]",
             group.failing.len(),

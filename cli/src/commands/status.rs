@@ -20,15 +20,8 @@ pub async fn status(backend: &Backend, json: bool) -> Result<ExitCode, CliError>
         let counts = backend.log.counts(&object, since).await?;
         // Records, not attempts: a record retried five times counts once, and one synced
         // since is no longer failing.
-        let window = backend
-            .log
-            .query(&SyncLogQuery {
-                salesforce_object: Some(object.clone()),
-                since: Some(since),
-                ..SyncLogQuery::default()
-            })
-            .await?;
-        let health = sf2hs_shared::health::Health::from_entries(&window, Some(since));
+        let health =
+            sf2hs_shared::health::Health::read(backend.log.as_ref(), Some(&object), since).await?;
         let failures = (
             health.failing_records + health.resolved_records,
             health.failing_records,

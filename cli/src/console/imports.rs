@@ -7,17 +7,12 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use sf2hs_shared::import::{ImportError, ImportProgress, Importer};
 
 use super::Console;
 use super::pages::{Confirm, confirm, field, form_fields, page, time};
-
-fn back(console: &Console, said: &str) -> Response {
-    let said: String = serde_urlencoded::to_string([("said", said)]).unwrap_or_default();
-    Redirect::to(&format!("{}/imports?{said}", console.base)).into_response()
-}
 
 fn importer(console: &Console) -> Option<Importer> {
     let org_id = console.org_id.clone()?;
@@ -78,7 +73,7 @@ pub async fn count_review(console: &Console, object: &str) -> Response {
             },
         )
         .into_response(),
-        Err(e) => back(console, &format!("cannot start an import of {object}: {e}")),
+        Err(e) => console.back_to("/imports", &format!("cannot start an import of {object}: {e}")),
     }
 }
 
@@ -115,7 +110,7 @@ pub async fn run(State(console): State<Arc<Console>>, body: String) -> Response 
                 .into_response();
         };
         if !sending.insert(id.clone()) {
-            return back(&console, &format!("import {id} is being sent already"));
+            return console.back_to("/imports", &format!("import {id} is being sent already"));
         }
     }
     let sending = console.sending.clone();
@@ -140,8 +135,8 @@ pub async fn run(State(console): State<Arc<Console>>, body: String) -> Response 
             sending.remove(&job_id);
         }
     });
-    back(
-        &console,
+    console.back_to(
+        "/imports",
         &format!("import {id} is being sent; the worker writes it after live changes"),
     )
 }
@@ -167,7 +162,7 @@ pub async fn cancel(State(console): State<Arc<Console>>, body: String) -> Respon
         );
     }
     match sf2hs_shared::import::cancel(console.jobs.as_ref(), &id).await {
-        Ok(job) => back(&console, &format!("import {} is cancelled", job.id)),
-        Err(e) => back(&console, &e.to_string()),
+        Ok(job) => console.back_to("/imports", &format!("import {} is cancelled", job.id)),
+        Err(e) => console.back_to("/imports", &e.to_string()),
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 use sf2hs_shared::activation::Activation;
@@ -13,19 +13,6 @@ use sf2hs_shared::mapping::{LocatedMapping, MappingStatus, Severity};
 
 use super::Console;
 use super::pages::{Confirm, confirm, field, form_fields, page, unavailable};
-
-fn schemas(
-    console: &Console,
-) -> Option<
-    sf2hs_shared::hubspot::HubSpotSchemaSource<
-        Arc<sf2hs_shared::salesforce::client::SalesforceClient>,
-    >,
-> {
-    Some(sf2hs_shared::hubspot::HubSpotSchemaSource::new(
-        console.salesforce.clone()?,
-        (*console.hubspot.clone()?).clone(),
-    ))
-}
 
 fn needs_credentials(console: &Console) -> Response {
     page(
@@ -35,11 +22,6 @@ fn needs_credentials(console: &Console) -> Response {
         html! { h1 { "Mappings" } p.notice.warn { "Checking and activating a mapping reads the live Salesforce describe and HubSpot schemas: configure both credentials (SF2HS_SALESFORCE_SECRET, SF2HS_HUBSPOT_SECRET)." } },
     )
     .into_response()
-}
-
-fn back(console: &Console, said: &str) -> Response {
-    let said: String = serde_urlencoded::to_string([("said", said)]).unwrap_or_default();
-    Redirect::to(&format!("{}/mappings?{said}", console.base)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -52,12 +34,17 @@ pub async fn check(
     State(console): State<Arc<Console>>,
     Query(query): Query<CheckQuery>,
 ) -> Response {
-    let Some(schemas) = schemas(&console) else {
+    let Some(schemas) = console.schemas() else {
         return needs_credentials(&console);
     };
     let stored = match console.mappings.get(&query.object).await {
         Ok(Some(stored)) => stored,
-        Ok(None) => return back(&console, &format!("no stored mapping for {}", query.object)),
+        Ok(None) => {
+            return console.back_to(
+                "/mappings",
+                &format!("no stored mapping for {}", query.object),
+            );
+        }
         Err(e) => return unavailable(&console, e),
     };
     let located = LocatedMapping::stored(stored.mapping.as_written());
@@ -93,7 +80,7 @@ pub async fn activate(State(console): State<Arc<Console>>, body: String) -> Resp
     let Some(object) = value("object") else {
         return (StatusCode::BAD_REQUEST, "name the mapping").into_response();
     };
-    let Some(schemas) = schemas(&console) else {
+    let Some(schemas) = console.schemas() else {
         return needs_credentials(&console);
     };
     if value("confirm").as_deref() != Some("yes") {
@@ -121,8 +108,8 @@ pub async fn activate(State(console): State<Arc<Console>>, body: String) -> Resp
     )
     .await
     {
-        Ok(Activation::Done { replayed, .. }) => back(
-            &console,
+        Ok(Activation::Done { replayed, .. }) => console.back_to(
+            "/mappings",
             &format!("{object} is active; {replayed} parked change(s) replayed"),
         ),
         Ok(Activation::Refused { previous, problems }) => {
@@ -131,12 +118,12 @@ pub async fn activate(State(console): State<Arc<Console>>, body: String) -> Resp
                 .find(|p| p.severity == Severity::Error)
                 .map(|p| p.message.clone())
                 .unwrap_or_default();
-            back(
-                &console,
+            console.back_to(
+                "/mappings",
                 &format!("{object} stays {previous}: {first} (Check shows every problem)"),
             )
         }
-        Err(e) => back(&console, &e.to_string()),
+        Err(e) => console.back_to("/mappings", &e.to_string()),
     }
 }
 
@@ -166,7 +153,7 @@ pub async fn pause(State(console): State<Arc<Console>>, body: String) -> Respons
         .set_status(&object, MappingStatus::Paused)
         .await
     {
-        Ok(_) => back(&console, &format!("{object} is paused")),
+        Ok(_) => console.back_to("/mappings", &format!("{object} is paused")),
         Err(e) => unavailable(&console, e),
     }
 }

@@ -26,6 +26,11 @@ use sf2hs_shared::ports::{ChangeQueue, ImportJobs, MappingStore, RecordIndex, Sy
 
 pub use auth::ConsoleAuth;
 
+/// What checks mappings against the live schemas.
+type Schemas = sf2hs_shared::hubspot::HubSpotSchemaSource<
+    Arc<sf2hs_shared::salesforce::client::SalesforceClient>,
+>;
+
 /// What the console reads and acts on.
 #[derive(Clone)]
 pub struct Console {
@@ -99,6 +104,21 @@ impl Console {
         self.base = base.trim_end_matches('/').to_owned();
         self.auth = ConsoleAuth::Token(token);
         self
+    }
+
+    /// The live Salesforce describe and HubSpot schemas, when both credentials are configured.
+    fn schemas(&self) -> Option<Schemas> {
+        Some(sf2hs_shared::hubspot::HubSpotSchemaSource::new(
+            self.salesforce.clone()?,
+            (*self.hubspot.clone()?).clone(),
+        ))
+    }
+
+    /// Back to page `path` (relative to the base), which says `said`.
+    fn back_to(&self, path: &str, said: &str) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let said = serde_urlencoded::to_string([("said", said)]).unwrap_or_default();
+        axum::response::Redirect::to(&format!("{}{path}?{said}", self.base)).into_response()
     }
 
     /// The console's routes, relative to its base.

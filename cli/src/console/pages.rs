@@ -110,16 +110,12 @@ pub(super) fn unavailable(console: &Console, error: PortError) -> Response {
 }
 
 async fn read_health(console: &Console, object: Option<&str>) -> Result<Health, PortError> {
-    let since = Utc::now() - Duration::days(HEALTH_DAYS);
-    let entries = console
-        .log
-        .query(&SyncLogQuery {
-            salesforce_object: object.map(str::to_owned),
-            since: Some(since),
-            ..SyncLogQuery::default()
-        })
-        .await?;
-    Ok(Health::from_entries(&entries, Some(since)))
+    Health::read(
+        console.log.as_ref(),
+        object,
+        Utc::now() - Duration::days(HEALTH_DAYS),
+    )
+    .await
 }
 
 pub async fn overview(State(console): State<Arc<Console>>) -> Response {
@@ -295,26 +291,11 @@ pub async fn health(
     .into_response()
 }
 
-fn group_title(group: &FailureGroup) -> String {
-    let mut title = format!(
-        "{} · {}",
-        group.salesforce_object,
-        group.kind.category.title()
-    );
-    if let Some(category) = &group.kind.hubspot_category {
-        title.push_str(&format!(" ({category})"));
-    }
-    if let Some(field) = &group.kind.field {
-        title.push_str(&format!(" · {field}"));
-    }
-    title
-}
-
 fn group_view(console: &Console, group: &FailureGroup) -> Markup {
     html! {
         details data-group=(group.key()) {
             summary {
-                (group_title(group))
+                (group.title())
                 span.pill.bad { (group.failing.len()) " failing" }
                 span.pill.good { (group.resolved.len()) " resolved" }
             }

@@ -19,17 +19,6 @@ use sf2hs_shared::mapping::{HubSpotObjectRef, Severity, validate_sources_beside}
 use super::Console;
 use super::pages::{field, form_fields, page};
 
-type Schemas = sf2hs_shared::hubspot::HubSpotSchemaSource<
-    Arc<sf2hs_shared::salesforce::client::SalesforceClient>,
->;
-
-fn schemas(console: &Console) -> Option<Schemas> {
-    Some(sf2hs_shared::hubspot::HubSpotSchemaSource::new(
-        console.salesforce.clone()?,
-        (*console.hubspot.clone()?).clone(),
-    ))
-}
-
 fn needs_credentials(console: &Console) -> Response {
     page(
         console,
@@ -65,21 +54,14 @@ const SYSTEM_FIELDS: [&str; 8] = [
 
 /// Step 1: the Salesforce object and the HubSpot object.
 pub async fn objects(State(console): State<Arc<Console>>) -> Response {
-    let (Some(salesforce), Some(schemas)) = (console.salesforce.clone(), schemas(&console)) else {
+    let (Some(salesforce), Some(schemas)) = (console.salesforce.clone(), console.schemas()) else {
         return needs_credentials(&console);
     };
     let objects = match salesforce.describe_global().await {
         Ok(objects) => objects,
         Err(e) => return error_page(&console, &format!("Salesforce: {e}")),
     };
-    let mapped: BTreeSet<String> = console
-        .mappings
-        .list()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| m.mapping.salesforce_object)
-        .collect();
+    let mapped: BTreeSet<String> = stored_objects(&console).await.into_iter().collect();
     let choices: Vec<String> = objects
         .into_iter()
         .filter(|o| {
@@ -139,7 +121,7 @@ pub async fn fields(
     State(console): State<Arc<Console>>,
     Query(chosen): Query<ObjectsChosen>,
 ) -> Response {
-    let Some(schemas) = schemas(&console) else {
+    let Some(schemas) = console.schemas() else {
         return needs_credentials(&console);
     };
     let salesforce = match schemas.salesforce_object(&chosen.salesforce_object).await {
@@ -171,14 +153,7 @@ pub async fn fields(
         .filter(|p| !p.read_only && !p.name.starts_with("hs_"))
         .map(|p| p.name.as_str())
         .collect();
-    let mapped: BTreeSet<String> = console
-        .mappings
-        .list()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| m.mapping.salesforce_object)
-        .collect();
+    let mapped: BTreeSet<String> = stored_objects(&console).await.into_iter().collect();
     // sf2hs fills the id property itself; the others HubSpot requires need a field each.
     let required: Vec<&String> = hubspot
         .required_properties
@@ -337,7 +312,7 @@ fn toml_of(fields: &[(String, String)], status: &str) -> Result<(String, String)
 
 /// Step 3 (`POST /mappings/new/review`): the TOML, every problem, and the two ways to save.
 pub async fn review(State(console): State<Arc<Console>>, body: String) -> Response {
-    let Some(schemas) = schemas(&console) else {
+    let Some(schemas) = console.schemas() else {
         return needs_credentials(&console);
     };
     let form = form_fields(&body);
@@ -394,7 +369,7 @@ pub async fn review(State(console): State<Arc<Console>>, body: String) -> Respon
 /// Every problem of `text` (the file's own, then against the live schemas), as
 /// (severity, message, hint).
 async fn check(
-    schemas: &Schemas,
+    schemas: &super::Schemas,
     object: &str,
     text: &str,
     stored: &[String],
@@ -421,7 +396,12 @@ async fn check(
 
 /// A few of the object's newest records as the mapping writes them to HubSpot (nothing is
 /// sent): what `sf2hs mappings preview` shows.
-async fn preview(console: &Console, schemas: &Schemas, text: &str, stored: &[String]) -> Markup {
+async fn preview(
+    console: &Console,
+    schemas: &super::Schemas,
+    text: &str,
+    stored: &[String],
+) -> Markup {
     let Some(salesforce) = &console.salesforce else {
         return html! {};
     };
@@ -496,7 +476,7 @@ pub async fn download(body: String) -> Response {
 /// `POST /mappings/new/save` (toml, status): checked again, then stored as `mappings apply`
 /// stores it; an active one goes on to the count review of an import of existing records.
 pub async fn save(State(console): State<Arc<Console>>, body: String) -> Response {
-    let Some(schemas) = schemas(&console) else {
+    let Some(schemas) = console.schemas() else {
         return needs_credentials(&console);
     };
     let form = form_fields(&body);
@@ -554,8 +534,7 @@ pub async fn save(State(console): State<Arc<Console>>, body: String) -> Response
             } else {
                 "/mappings"
             };
-            let said = serde_urlencoded::to_string([("said", said)]).unwrap_or_default();
-            Redirect::to(&format!("{}{to}?{said}", console.base)).into_response()
+            console.back_to(to, &said)
         }
         Err(e) => super::pages::unavailable(&console, e),
     }

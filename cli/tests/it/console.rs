@@ -109,6 +109,19 @@ async fn fits(client: &Client, label: &str) {
     );
 }
 
+/// Clicks the element `xpath` finds, waiting for it (the page a click loads may still be on its
+/// way).
+async fn click(client: &Client, xpath: &str) {
+    client
+        .wait()
+        .for_element(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("{xpath}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{xpath}: {e}"));
+}
+
 /// The text of the first element `css` finds (waiting for it: a click may still be loading).
 async fn text_at(client: &Client, css: &str) -> String {
     client
@@ -663,28 +676,27 @@ async fn the_console_in_a_browser_agrees_with_health_resyncs_and_replays() {
     fits(&client, "mappings").await;
     screenshot(&client, &shots, "mappings").await;
     // Pause and activate from the page (activation checks the live schemas first), and a check.
-    let click = |xpath: String| {
-        let client = client.clone();
-        async move {
-            client
-                .wait()
-                .for_element(Locator::XPath(&xpath))
-                .await
-                .unwrap_or_else(|e| panic!("{xpath}: {e}"))
-                .click()
-                .await
-                .unwrap_or_else(|e| panic!("{xpath}: {e}"));
-        }
-    };
-    click("//details[@data-mapping='Project__c']//button[.='Pause…']".into()).await;
-    click("//button[.='Pause Project__c']".into()).await;
+    click(
+        &client,
+        "//details[@data-mapping='Project__c']//button[.='Pause…']",
+    )
+    .await;
+    click(&client, "//button[.='Pause Project__c']").await;
     let said = text_at(&client, "p.notice").await;
     assert_eq!(said, "Project__c is paused");
-    click("//details[@data-mapping='Project__c']//button[.='Activate…']".into()).await;
-    click("//button[.='Activate Project__c']".into()).await;
+    click(
+        &client,
+        "//details[@data-mapping='Project__c']//button[.='Activate…']",
+    )
+    .await;
+    click(&client, "//button[.='Activate Project__c']").await;
     let said = text_at(&client, "p.notice").await;
     assert!(said.starts_with("Project__c is active"), "{said}");
-    click("//details[@data-mapping='Invoice__c']//a[starts-with(., 'Check')]".into()).await;
+    click(
+        &client,
+        "//details[@data-mapping='Invoice__c']//a[starts-with(., 'Check')]",
+    )
+    .await;
     // The check finds what this org has and HubSpot lacks: Salesforce's status `Void`.
     let problems = text_at(&client, "[data-check=problems]").await;
     assert!(
@@ -769,35 +781,30 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
     let (mut console, base) = start_console(&data_dir, &salesforce, &hubspot).await;
     let (_driver, driver_port) = chromedriver().await;
     let client = browser(driver_port).await;
-    let click = |locator: String| {
-        let client = client.clone();
-        async move {
-            client
-                .wait()
-                .for_element(Locator::XPath(&locator))
-                .await
-                .unwrap_or_else(|e| panic!("{locator}: {e}"))
-                .click()
-                .await
-                .unwrap_or_else(|e| panic!("{locator}: {e}"));
-        }
-    };
 
     // 1. The objects: the invoice is offered (the project is mapped already).
     client
         .goto(&format!("{base}/mappings"))
         .await
         .expect("mappings");
-    click("//a[.='New mapping…']".into()).await;
+    click(&client, "//a[.='New mapping…']").await;
     let offered = text_at(&client, "select[name=salesforce_object]").await;
     assert!(
         offered.contains("Invoice__c") && !offered.contains("Project__c"),
         "{offered}"
     );
-    click("//select[@name='salesforce_object']/option[@value='Invoice__c']".into()).await;
-    click("//select[@name='hubspot_object']/option[@value='sf_invoice']".into()).await;
+    click(
+        &client,
+        "//select[@name='salesforce_object']/option[@value='Invoice__c']",
+    )
+    .await;
+    click(
+        &client,
+        "//select[@name='hubspot_object']/option[@value='sf_invoice']",
+    )
+    .await;
     fits(&client, "new mapping: objects").await;
-    click("//button[.='Next: fields']".into()).await;
+    click(&client, "//button[.='Next: fields']").await;
 
     // 2. The fields: Amount__c is guessed; Name and Status__c are chosen; the lookup is an
     // association; invoices are kept when deleted.
@@ -810,8 +817,16 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
         .await
         .expect("value");
     assert_eq!(amount.as_deref(), Some("amount"), "guessed from the name");
-    click("//select[@name='field.Name']/option[@value='invoice_number']".into()).await;
-    click("//select[@name='field.Status__c']/option[@value='invoice_status']".into()).await;
+    click(
+        &client,
+        "//select[@name='field.Name']/option[@value='invoice_number']",
+    )
+    .await;
+    click(
+        &client,
+        "//select[@name='field.Status__c']/option[@value='invoice_status']",
+    )
+    .await;
     let association = client
         .find(Locator::Css("input[name='association.Project__c']"))
         .await
@@ -820,10 +835,10 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
         .await
         .expect("checked");
     assert_eq!(association.as_deref(), Some("true"));
-    click("//input[@name='on_delete' and @value='keep']".into()).await;
+    click(&client, "//input[@name='on_delete' and @value='keep']").await;
     fits(&client, "new mapping: fields").await;
     screenshot(&client, &shots, "new-mapping-fields").await;
-    click("//button[.='Next: review']".into()).await;
+    click(&client, "//button[.='Next: review']").await;
 
     // 3. The review: the TOML a person writes, nothing blocking, then "Start syncing".
     let toml = text_at(&client, "pre[data-toml]").await;
@@ -878,7 +893,7 @@ async fn a_new_mapping_made_step_by_step_in_the_browser_is_stored_active() {
     );
     fits(&client, "new mapping: review").await;
     screenshot(&client, &shots, "new-mapping-review").await;
-    click("//button[.='Start syncing']".into()).await;
+    click(&client, "//button[.='Start syncing']").await;
     // Active: straight on to the count review of an import of the existing records.
     let review = client
         .wait()
@@ -927,24 +942,15 @@ async fn the_new_mapping_flow_creates_the_hubspot_object_it_needs() {
     let (mut console, base) = start_console(&data_dir, &salesforce, &hubspot).await;
     let (_driver, driver_port) = chromedriver().await;
     let client = browser(driver_port).await;
-    let click = |locator: &'static str| {
-        let client = client.clone();
-        async move {
-            client
-                .wait()
-                .for_element(Locator::XPath(locator))
-                .await
-                .unwrap_or_else(|e| panic!("{locator}: {e}"))
-                .click()
-                .await
-                .unwrap_or_else(|e| panic!("{locator}: {e}"));
-        }
-    };
     client
         .goto(&format!("{base}/mappings/new"))
         .await
         .expect("new");
-    click("//form[contains(@action, '/mappings/new/create')]//option[@value='Project__c']").await;
+    click(
+        &client,
+        "//form[contains(@action, '/mappings/new/create')]//option[@value='Project__c']",
+    )
+    .await;
     client
         .find(Locator::Css("input[name=name]"))
         .await
@@ -952,8 +958,8 @@ async fn the_new_mapping_flow_creates_the_hubspot_object_it_needs() {
         .send_keys("sf_budget")
         .await
         .expect("typed");
-    click("//button[.='Create it…']").await;
-    click("//button[.='Create sf_budget']").await;
+    click(&client, "//button[.='Create it…']").await;
+    click(&client, "//button[.='Create sf_budget']").await;
     let heading = client
         .wait()
         // The fields step's heading (the confirmation's names sf_budget too).
@@ -979,8 +985,8 @@ async fn the_new_mapping_flow_creates_the_hubspot_object_it_needs() {
             .expect("value");
         assert_eq!(chosen.as_deref(), Some(property), "{field}");
     }
-    click("//button[.='Next: review']").await;
-    click("//button[.='Save for later']").await;
+    click(&client, "//button[.='Next: review']").await;
+    click(&client, "//button[.='Save for later']").await;
     client
         .wait()
         .for_element(Locator::Css("p.notice"))

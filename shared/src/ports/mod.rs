@@ -24,5 +24,5 @@ pub use remote::{
     AssociationPair, HubSpotRecords, RecordPage, RecordPages, RemoteError, SalesforceRecords,
     UpsertRecord, WriteOutcome,
 };
-pub use secrets::{SecretsProvider, json_secret};
+pub use secrets::{SecretsProvider, fresh_json_secret, json_secret};
 pub use sync_log::{OutcomeCounts, SyncLog, SyncLogEntry, SyncLogQuery, SyncOutcome};

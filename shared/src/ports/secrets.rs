@@ -53,8 +53,20 @@ pub async fn json_secret<T: DeserializeOwned>(
     provider: &dyn SecretsProvider,
     name: &str,
 ) -> PortResult<T> {
-    let value = provider.secret(name).await?;
-    serde_json::from_str(&value).map_err(|e| {
+    decode_json_secret(name, &provider.secret(name).await?)
+}
+
+/// [`json_secret`] read past the cache ([`SecretsProvider::fresh`]): the value in hand was
+/// refused.
+pub async fn fresh_json_secret<T: DeserializeOwned>(
+    provider: &dyn SecretsProvider,
+    name: &str,
+) -> PortResult<T> {
+    decode_json_secret(name, &provider.fresh(name).await?)
+}
+
+fn decode_json_secret<T: DeserializeOwned>(name: &str, value: &str) -> PortResult<T> {
+    serde_json::from_str(value).map_err(|e| {
         PortError::invalid(format!(
             "secret {name} is not the JSON expected ({:?} error at line {}, column {}); store \
              it again with the expected keys",
