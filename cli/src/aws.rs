@@ -95,5 +95,6 @@ pub async fn open(config: &Config, stack: Option<String>) -> Result<Backend, Cli
             deployment.settings.table,
             stack.map(|s| format!(" (stack {s})")).unwrap_or_default()
         ),
+        work_dir: None,
     })
 }

@@ -56,6 +56,9 @@ pub struct Backend {
     pub imports: Imports,
     /// The database file or the table, for messages.
     pub location: String,
+    /// The data directory (embedded): where an import through HubSpot's Imports API writes its
+    /// file. `None` on AWS.
+    pub work_dir: Option<std::path::PathBuf>,
 }
 
 impl Backend {
@@ -93,6 +96,7 @@ impl Backend {
             queue,
             imports: Imports::Local,
             location: store.location().to_owned(),
+            work_dir: Some(data_dir.to_path_buf()),
         })
     }
 

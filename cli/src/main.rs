@@ -313,6 +313,12 @@ enum ImportCommand {
         /// aws backend: start the import and return without following it.
         #[arg(long)]
         detach: bool,
+        /// How the records reach HubSpot: `batch` (100 per call, by the workers), `imports`
+        /// (HubSpot's CRM Imports API: one CSV file of up to 1,048,576 rows, a few calls;
+        /// records with lookups still go through the workers) or `auto` (`imports` from 100,000
+        /// records when the mapping has no associations; embedded backend only).
+        #[arg(long, default_value = "auto", value_parser = ["batch", "imports", "auto"])]
+        via: String,
         #[command(flatten)]
         run: ImportRunArgs,
     },
@@ -566,11 +572,14 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
             object,
             yes,
             detach,
+            via,
             run,
         }) => {
             let options = commands::import::RunOptions {
                 yes,
                 detach,
+                via: sf2hs_shared::import::ImportVia::parse(&via)
+                    .unwrap_or(sf2hs_shared::import::ImportVia::Auto),
                 workers: run.workers,
                 secrets_dir: secrets_dir(config, run.secrets_dir),
             };
@@ -580,6 +589,7 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
             let options = commands::import::RunOptions {
                 yes: true,
                 detach: false,
+                via: sf2hs_shared::import::ImportVia::Auto,
                 workers: run.workers,
                 secrets_dir: secrets_dir(config, run.secrets_dir),
             };

@@ -21,6 +21,12 @@ use crate::ports::{
 };
 use crate::salesforce::intake::outbound::parse_salesforce_datetime;
 
+mod file;
+
+pub use file::{
+    FILE_PHASE, FileImports, HubSpotImports, IMPORTS_API_THRESHOLD, ImportVia, MAX_ROWS_PER_FILE,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("no stored mapping for `{0}`: apply one first (`sf2hs mappings apply FILE`)")]
@@ -33,6 +39,24 @@ pub enum ImportError {
     Store(#[from] PortError),
     #[error("Salesforce: {0}")]
     Salesforce(#[from] RemoteError),
+    #[error("HubSpot: {0}")]
+    HubSpot(RemoteError),
+    #[error(
+        "this import cannot go through HubSpot's Imports API here: it needs the HubSpot client \
+         and a work directory (the local CLI has both); use `--via batch`"
+    )]
+    NoFilePath,
+    #[error(
+        "{total} records are more than one HubSpot import file takes (1,048,576 rows, the header \
+         among them): import with `--via batch`"
+    )]
+    TooManyRows { total: u64 },
+    #[error("{reason}")]
+    HubSpotImportEnded { reason: String },
+    #[error("the mapping cannot be imported as a file: {0}")]
+    Mapping(String),
+    #[error("the import file: {0} (check the work directory's space and permissions)")]
+    File(String),
 }
 
 /// Where `run` stopped.
@@ -117,6 +141,8 @@ pub struct Importer {
     pub queue: Arc<dyn ChangeQueue>,
     pub pages: Arc<dyn RecordPages>,
     pub org_id: SalesforceId,
+    /// The Imports-API path (`--via imports`); `None` where it is not available.
+    pub files: Option<FileImports>,
 }
 
 impl Importer {
@@ -162,6 +188,23 @@ impl Importer {
             .ok_or_else(|| ImportError::NoMapping(job.salesforce_object.clone()))?
             .mapping;
         self.jobs.start(job_id).await?;
+        if let Some(import_id) = job
+            .cursor
+            .as_deref()
+            .and_then(|c| c.strip_prefix(FILE_PHASE))
+        {
+            return match self.run_file(&job, &mapping, import_id, deadline).await {
+                // Not failed: the job resumes from its checkpoint, as a batch import does.
+                Err(ImportError::Salesforce(RemoteError::Stop { reason })) => {
+                    tracing::warn!(import = job_id, %reason, "Salesforce stops the import for now; it waits and resumes");
+                    Ok(ImportProgress::Waiting {
+                        job: self.reload(job_id).await?,
+                        reason,
+                    })
+                }
+                other => other,
+            };
+        }
         let fields = read_fields(&mapping);
         let mut cursor = job.cursor.clone();
         // A finished cursor is stored as "" so a resumed run knows the last page went out.

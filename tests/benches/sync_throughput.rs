@@ -181,6 +181,7 @@ async fn backfill_phase(
         queue: queue.clone(),
         pages: Arc::new(pages),
         org_id: org.clone(),
+        files: None,
     };
     let before = counters(salesforce, hubspot);
     let routes_before = salesforce.handle().stats().expect("stats").calls_by_route;

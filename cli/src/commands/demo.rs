@@ -191,6 +191,7 @@ pub async fn demo(json: bool, keep_open: bool) -> Result<std::process::ExitCode,
         queue: backend.backfill.clone(),
         pages: salesforce_client.clone(),
         org_id: org.clone(),
+        files: None,
     };
     let import_started = Instant::now();
     for object in ["Project__c", "Invoice__c"] {

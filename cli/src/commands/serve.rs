@@ -223,6 +223,7 @@ fn spawn_resync_runner(
         queue: backend.backfill.clone(),
         pages: clients.salesforce.clone(),
         org_id: clients.ingest.org_id.clone(),
+        files: None,
     };
     tokio::spawn(async move {
         while !*stop.borrow() {

@@ -23,6 +23,7 @@ fn importer(console: &Console) -> Option<Importer> {
         queue: console.backfill.clone(),
         pages,
         org_id,
+        files: None,
     })
 }
 

@@ -8,6 +8,7 @@ mod chaos_embedded;
 mod config_file;
 mod console;
 mod demo;
+mod import_file;
 mod import_run;
 mod lifecycle;
 mod mappings_validate;

@@ -53,6 +53,7 @@ pub async fn from_connection(
             queue: deployment.import_queue(),
             pages: Arc::new(salesforce),
             org_id: settings::import_org_id(lookup)?,
+            files: None,
         },
         continuations: Arc::new(continuations),
     })

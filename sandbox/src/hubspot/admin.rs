@@ -1,5 +1,5 @@
 //! `/_sandbox/...` control routes for out-of-process users (benchmarks, the demo): statistics,
-//! fault plans, rate limits, tokens and a view of stored data. Not part of HubSpot's API, so
+//! fault plans, rate limits, tokens, import settings and a view of stored data. Not part of HubSpot's API, so
 //! they need no token and are neither rate limited nor faulted.
 
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use serde_json::json;
 use super::SandboxHandle;
 use super::errors::{ApiError, parse_json};
 use super::faults::FaultPlan;
+use super::import_store::ImportSettings;
 use super::rate_limit::RateLimitConfig;
 use super::state::Shared;
 
@@ -109,6 +110,43 @@ async fn associations(
     Ok(Json(json!({ "results": results })).into_response())
 }
 
+async fn get_import_settings(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    Ok(Json(handle(&shared).import_settings()?).into_response())
+}
+
+async fn put_import_settings(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let settings: ImportSettings = parse_json(&body)?;
+    handle(&shared).set_import_settings(settings)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_imports(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    let handle = handle(&shared);
+    let mut results = Vec::new();
+    for id in handle.import_ids()? {
+        results.push(json!({
+            "id": id.to_string(),
+            "state": handle.import_state(id)?.map(|s| s.as_str()),
+            "counters": handle.import_counters(id)?,
+        }));
+    }
+    Ok(Json(json!({ "results": results })).into_response())
+}
+
+async fn fail_import(
+    State(shared): State<Arc<Shared>>,
+    Path(import_id): Path<u64>,
+) -> Result<Response, ApiError> {
+    if handle(&shared).fail_import(import_id)? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found("no unfinished import with that id"))
+    }
+}
+
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_sandbox/stats", get(stats))
@@ -124,6 +162,12 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/_sandbox/tokens", post(add_token))
         .route("/_sandbox/tokens/expire", post(expire_token))
         .route("/_sandbox/records/{objectType}", get(records))
+        .route(
+            "/_sandbox/imports/settings",
+            get(get_import_settings).put(put_import_settings),
+        )
+        .route("/_sandbox/imports", get(list_imports))
+        .route("/_sandbox/imports/{importId}/fail", post(fail_import))
         .route(
             "/_sandbox/associations/{fromObjectType}/{fromObjectId}/{toObjectType}",
             get(associations),

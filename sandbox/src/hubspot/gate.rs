@@ -20,6 +20,9 @@ use super::stats::InjectedFault;
 /// Default hang length when the plan says 0: longer than any sane client timeout.
 const DEFAULT_HANG: Duration = Duration::from_secs(60);
 
+/// The scope of the CRM Imports API (`crm.import`).
+const IMPORT_SCOPE: &str = "crm.import";
+
 /// Route name for statistics, set by the gate for handlers to read.
 #[derive(Debug, Clone)]
 pub struct RouteKey(pub String);
@@ -50,6 +53,10 @@ pub fn route_key(method: &Method, matched_path: &str) -> String {
 /// The granular scope a request needs (hubspot.md §5).
 fn scope_for(shared: &Shared, method: &Method, path: &str) -> Result<String, ApiError> {
     let segments = versionless_segments(path);
+    // The CRM Imports API takes one scope for every route, reads included (its OpenAPI spec).
+    if let ["crm", "imports", ..] = segments.as_slice() {
+        return Ok(IMPORT_SCOPE.to_string());
+    }
     let is_read = *method == Method::GET
         || segments
             .last()
@@ -243,6 +250,14 @@ mod tests {
         );
         assert_eq!(legacy, dated);
         assert_eq!(legacy, "POST /crm/objects/{objectType}/batch/upsert");
+        assert_eq!(
+            route_key(&Method::POST, "/crm/v3/imports/"),
+            route_key(&Method::POST, "/crm/imports/2026-03")
+        );
+        assert_eq!(
+            route_key(&Method::GET, "/crm/imports/2026-09/{importId}/errors"),
+            "GET /crm/imports/{importId}/errors"
+        );
         assert_eq!(
             route_key(
                 &Method::GET,

@@ -12,6 +12,10 @@ pub mod errors;
 pub mod faults;
 pub mod form;
 pub mod gate;
+pub mod import_csv;
+pub mod import_store;
+pub mod import_worker;
+pub mod imports;
 pub mod objects;
 pub mod rate_limit;
 pub mod records;
@@ -27,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -35,6 +40,7 @@ use tokio::task::JoinHandle;
 pub use auth::OAuthClient;
 pub use errors::ApiError;
 pub use faults::FaultPlan;
+pub use import_store::{ImportSettings, ImportState};
 pub use rate_limit::RateLimitConfig;
 pub use records::StoredRecord;
 pub use stats::StatsSnapshot;
@@ -74,6 +80,8 @@ pub struct SandboxConfig {
     pub oauth_clients: Vec<OAuthClient>,
     pub rate_limit: RateLimitConfig,
     pub faults: FaultPlan,
+    /// CRM Imports API speed, caps and file limits (defaults: the KB's numbers).
+    pub imports: ImportSettings,
 }
 
 impl Default for SandboxConfig {
@@ -95,6 +103,7 @@ impl Default for SandboxConfig {
             }],
             rate_limit: RateLimitConfig::default(),
             faults: FaultPlan::default(),
+            imports: ImportSettings::default(),
         }
     }
 }
@@ -117,6 +126,7 @@ impl HubSpotSandbox {
             tokens,
             AccountLimiter::new(config.rate_limit),
             FaultEngine::new(config.faults.clone(), config.seed),
+            config.imports,
             shutdown_rx.clone(),
         ));
         let listener =
@@ -151,11 +161,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
     ];
     let mut property_prefixes = vec!["/crm/v3/properties".to_string()];
     let mut association_prefixes = vec!["/crm/v4/associations".to_string()];
+    let mut import_prefixes = vec!["/crm/v3/imports".to_string()];
     for v in DATE_VERSIONS {
         object_prefixes.push(format!("/crm/objects/{v}"));
         schema_prefixes.push(format!("/crm-object-schemas/{v}/schemas"));
         property_prefixes.push(format!("/crm/properties/{v}"));
         association_prefixes.push(format!("/crm/associations/{v}"));
+        import_prefixes.push(format!("/crm/imports/{v}"));
     }
     for p in &object_prefixes {
         api = api
@@ -233,6 +245,24 @@ pub fn router(shared: Arc<Shared>) -> Router {
                 &format!("{base}/batch/labels/archive"),
                 post(associations::batch_labels_archive),
             );
+    }
+    for p in &import_prefixes {
+        // The spec's path ends in `/`; both forms are served. The upload's body limit is
+        // raised to one 512 MB file plus framing (GETs have no body, so sharing it is moot).
+        let start_or_list = || {
+            get(imports::list_imports)
+                .post(imports::create)
+                .layer(DefaultBodyLimit::max(imports::MAX_IMPORT_BODY_BYTES))
+        };
+        api = api
+            .route(p, start_or_list())
+            .route(&format!("{p}/"), start_or_list())
+            .route(&format!("{p}/{{importId}}"), get(imports::get_import))
+            .route(
+                &format!("{p}/{{importId}}/errors"),
+                get(imports::list_errors),
+            )
+            .route(&format!("{p}/{{importId}}/cancel"), post(imports::cancel));
     }
     let api = api.route_layer(axum::middleware::from_fn_with_state(
         shared.clone(),
@@ -462,5 +492,60 @@ impl SandboxHandle {
             .into_iter()
             .map(|(id, types)| (id, types.iter().map(|t| t.type_id).collect()))
             .collect())
+    }
+
+    /// The CRM Imports API's settings (speed, caps, file limits).
+    pub fn import_settings(&self) -> Result<ImportSettings, ApiError> {
+        Ok(lock(&self.shared.imports)?.settings)
+    }
+
+    /// Replaces the imports' settings. Speed and forced failure apply to imports already
+    /// running too; the caps count the imports of the last 24 hours as before.
+    pub fn set_import_settings(&self, settings: ImportSettings) -> Result<(), ApiError> {
+        lock(&self.shared.imports)?.settings = settings;
+        Ok(())
+    }
+
+    /// Imports accepted since the sandbox started (refused ones not counted).
+    pub fn imports_started(&self) -> Result<usize, ApiError> {
+        Ok(lock(&self.shared.imports)?.imports.len())
+    }
+
+    /// Ids of every accepted import, oldest first.
+    pub fn import_ids(&self) -> Result<Vec<u64>, ApiError> {
+        Ok(lock(&self.shared.imports)?
+            .imports
+            .keys()
+            .copied()
+            .collect())
+    }
+
+    /// An import's state; `None` when no import has that id.
+    pub fn import_state(&self, import_id: u64) -> Result<Option<ImportState>, ApiError> {
+        Ok(lock(&self.shared.imports)?.state(import_id))
+    }
+
+    /// An import's `metadata.counters` (`TOTAL_ROWS`, `CREATED_OBJECTS`, `UPDATED_OBJECTS`,
+    /// `ERRORS`); `None` when no import has that id.
+    pub fn import_counters(
+        &self,
+        import_id: u64,
+    ) -> Result<Option<std::collections::BTreeMap<String, u64>>, ApiError> {
+        Ok(lock(&self.shared.imports)?
+            .imports
+            .get(&import_id)
+            .map(|i| {
+                i.counters
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), *v))
+                    .collect()
+            }))
+    }
+
+    /// Ends an unfinished import as FAILED, as when the portal cannot process its file: one
+    /// file-wide error (lineNumber 0) per file; rows already applied stay. False when the
+    /// import is unknown or already finished.
+    pub fn fail_import(&self, import_id: u64) -> Result<bool, ApiError> {
+        Ok(lock(&self.shared.imports)?.force_fail(import_id))
     }
 }

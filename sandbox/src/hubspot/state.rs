@@ -12,6 +12,7 @@ use super::association_store::AssociationStore;
 use super::auth::TokenRegistry;
 use super::errors::ApiError;
 use super::faults::FaultEngine;
+use super::import_store::{ImportSettings, ImportStore};
 use super::rate_limit::AccountLimiter;
 use super::records::RecordStore;
 use super::schemas::{
@@ -185,6 +186,8 @@ pub struct Shared {
     pub limiter: Mutex<AccountLimiter>,
     pub faults: Mutex<FaultEngine>,
     pub stats: Mutex<RequestStats>,
+    /// The CRM Imports API's imports. Lock order: `imports` before `portal`, never the reverse.
+    pub imports: Mutex<ImportStore>,
     /// Seeded so the "results are not positional" shuffle is reproducible.
     pub shuffle_rng: Mutex<SmallRng>,
     pub shutdown: watch::Receiver<bool>,
@@ -197,6 +200,7 @@ impl Shared {
         tokens: TokenRegistry,
         limiter: AccountLimiter,
         faults: FaultEngine,
+        import_settings: ImportSettings,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
@@ -205,6 +209,7 @@ impl Shared {
             limiter: Mutex::new(limiter),
             faults: Mutex::new(faults),
             stats: Mutex::new(RequestStats::default()),
+            imports: Mutex::new(ImportStore::new(import_settings)),
             shuffle_rng: Mutex::new(SmallRng::seed_from_u64(seed)),
             shutdown,
         }

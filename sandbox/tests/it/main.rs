@@ -4,6 +4,7 @@
 mod associations;
 mod auth_and_schemas;
 mod common;
+mod imports;
 mod limits_faults_stats;
 mod records;
 mod salesforce_auth;

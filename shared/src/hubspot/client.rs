@@ -19,6 +19,12 @@ use super::paths::ApiPaths;
 use super::rate_limit::{AccountRateLimiter, RateLimitHeaders};
 use super::retry::{ErrorBody, RetryAction, RetryReason, backoff, classify, retry_after};
 
+/// Adds a request's body (and any per-request setting) to a request about to be sent.
+pub(crate) type BodyBuilder<'a> = dyn Fn(reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, HubSpotError>
+    + Send
+    + Sync
+    + 'a;
+
 /// A HubSpot answer the classifier accepted (2xx, 207 included).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {
@@ -160,6 +166,21 @@ impl HubSpotClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<ApiResponse, HubSpotError> {
+        let with_body = |request: reqwest::RequestBuilder| match body {
+            Some(body) => Ok(request.json(body)),
+            None => Ok(request),
+        };
+        self.send_built(method, path, &with_body).await
+    }
+
+    /// `send` with a body built afresh for every attempt (a multipart upload streamed from a
+    /// file cannot be cloned, so each retry opens the file again).
+    pub(crate) async fn send_built(
+        &self,
+        method: Method,
+        path: &str,
+        body: &BodyBuilder<'_>,
+    ) -> Result<ApiResponse, HubSpotError> {
         let inner = &self.inner;
         let url = self.url(path);
         let token_url = self.url(&inner.paths.oauth_token());
@@ -180,14 +201,11 @@ impl HubSpotClient {
                     })?;
                     let _slot = inner.limiter.acquire().await;
                     inner.counters.requests.fetch_add(1, Ordering::Relaxed);
-                    let mut request = inner
+                    let request = inner
                         .http
                         .request(method.clone(), &url)
                         .bearer_auth(token.expose());
-                    if let Some(body) = body {
-                        request = request.json(body);
-                    }
-                    self.exchange(request).await
+                    self.exchange(body(request)?).await
                 };
             let action = match action {
                 // A 403 too: a token rotated in its secret may carry the scopes this one lacks.

@@ -20,6 +20,7 @@ pub mod batch;
 pub mod client;
 pub mod config;
 pub mod errors;
+pub mod imports;
 pub mod paths;
 mod ports;
 pub mod rate_limit;

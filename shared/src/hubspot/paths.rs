@@ -41,6 +41,29 @@ impl ApiPaths {
         )
     }
 
+    /// `POST` starts a CRM import (multipart); `GET` lists the active ones.
+    pub fn imports(&self) -> String {
+        match &self.version {
+            ApiVersion::DateBased(v) => format!("/crm/imports/{v}"),
+            ApiVersion::Legacy => "/crm/v3/imports".to_owned(),
+        }
+    }
+
+    /// One import's state and counters.
+    pub fn import(&self, import_id: &str) -> String {
+        format!("{}/{}", self.imports(), encode_segment(import_id))
+    }
+
+    /// One import's row errors (paged).
+    pub fn import_errors(&self, import_id: &str) -> String {
+        format!("{}/errors", self.import(import_id))
+    }
+
+    /// Cancels an active import.
+    pub fn import_cancel(&self, import_id: &str) -> String {
+        format!("{}/cancel", self.import(import_id))
+    }
+
     /// `GET/POST` the schemas collection.
     pub fn schemas(&self) -> String {
         match &self.version {
@@ -152,7 +175,7 @@ impl BatchOperation {
 
 /// Object types are `2-123`, `p123_name` or `companies`; anything else is percent-encoded so a
 /// strange name from a mapping file can never change the path.
-fn encode_segment(segment: &str) -> String {
+pub(crate) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {

@@ -46,6 +46,7 @@ async fn import_until_the_guard_stops(
         queue,
         pages: Arc::new(SalesforceClient::new(config).expect("client")),
         org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
+        files: None,
     };
     let job = importer.start("Project__c").await.expect("started");
     sf.set_api_usage(ApiUsage { used: 78, max: 100 })
@@ -218,6 +219,7 @@ async fn a_resync_sends_the_changes_and_deletes_of_its_window_and_nothing_older(
         queue: queue.clone(),
         pages: Arc::new(client),
         org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
+        files: None,
     };
     let job = jobs
         .create_resync("Project__c", since, since + chrono::TimeDelta::hours(1))

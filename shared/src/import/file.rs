@@ -1,0 +1,1031 @@
+//! A backfill through HubSpot's CRM Imports API: past the batch path's ceiling (10,000 calls
+//! at 190 per 10 s for a million records), one file moves up to 1,048,576 rows in a few calls.
+//!
+//! 1. **File.** Salesforce's pages (Bulk API 2.0 above the adapter's threshold) go through the
+//!    same mapping engine as the worker's, one CSV row per record, streamed to disk with a ledger
+//!    line (id, modstamp, content hash) beside it: neither is held in memory. Records the file
+//!    cannot carry go through the batch path instead (the backfill line): those with lookups
+//!    (associations are written by the worker), and those HubSpot already holds with a cleared
+//!    value (an import's empty cell never clears a value, platform-behaviours.md). Records the
+//!    index already holds at this state or newer are left out; records the engine refuses are
+//!    failed in the sync log at once, as the worker would fail them.
+//! 2. **Import.** One multipart upload, then HubSpot's state is polled (a run that reaches its
+//!    deadline pauses; the job's cursor holds the import id, so the next run polls on).
+//! 3. **Outcome.** HubSpot's row errors become failures in the sync log; every other ledger row
+//!    becomes its record-index entry (conditional, as the worker writes them: a live change
+//!    written meanwhile stays) and a synced entry.
+//! 4. **Live changes win.** A live change written while HubSpot worked through the file may have
+//!    been overwritten by the file's older row. Every record Salesforce changed after the cutoff
+//!    is re-read by the worker (`RereadReason::Requested`, written whatever the index says), so
+//!    HubSpot ends with the newest state, as on the batch path.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{ImportError, ImportProgress, Importer};
+use crate::domain::{Change, ChangeKind, ChangeSource, RecordKey, SalesforceId};
+use crate::engine::{MappedRecord, map_record};
+use crate::hubspot::imports::{
+    HubSpotImport, ImportColumn, ImportErrorPage, ImportRowError, ImportSpec, ImportState,
+};
+use crate::mapping::schema::HubSpotPropertyType;
+use crate::mapping::{HubSpotObjectRef, Mapping, read_fields, snapshot_for_mapping};
+use crate::ports::{
+    ImportCounts, ImportJob, IndexEntry, RecordIndex, RemoteError, SyncLog, SyncLogEntry,
+    SyncOutcome,
+};
+use crate::salesforce::intake::outbound::parse_salesforce_datetime;
+
+/// The cursor of a job that goes through the Imports API: `hubspot-import:` before its file
+/// is sent, `hubspot-import:{import id}` after.
+pub const FILE_PHASE: &str = "hubspot-import:";
+
+/// From how many records `--via auto` takes the Imports API: below it the batch path finishes
+/// within about a minute (100,000 records are 1,000 calls, 53 s at 190 calls per 10 s) and
+/// HubSpot's processing of a file would not be quicker.
+pub const IMPORTS_API_THRESHOLD: u64 = 100_000;
+
+/// At most this many records per file: HubSpot takes 1,048,576 rows per file (hubspot.md,
+/// Excel's sheet height), read strictly as counting the header row.
+pub const MAX_ROWS_PER_FILE: u64 = 1_048_575;
+
+/// Index and sync-log writes in flight at once after an import.
+const WRITES_IN_FLIGHT: usize = 16;
+
+/// How an import moves its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportVia {
+    /// Batch upserts by the worker (100 records per call).
+    Batch,
+    /// HubSpot's CRM Imports API (one file).
+    HubSpotImports,
+    /// The Imports API from [`IMPORTS_API_THRESHOLD`] records when the mapping has no
+    /// associations (their records go through the worker either way), else batch.
+    Auto,
+}
+
+impl ImportVia {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "batch" => Some(Self::Batch),
+            "imports" => Some(Self::HubSpotImports),
+            "auto" => Some(Self::Auto),
+            _ => None,
+        }
+    }
+}
+
+/// HubSpot as the file path needs it.
+#[async_trait]
+pub trait HubSpotImports: Send + Sync {
+    /// The object's objectTypeId (an import names its columns' object by it).
+    async fn object_type_id(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<Option<String>, RemoteError>;
+    /// Every property of the object and its type.
+    async fn property_types(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<HashMap<String, HubSpotPropertyType>, RemoteError>;
+    async fn start(&self, spec: &ImportSpec) -> Result<HubSpotImport, RemoteError>;
+    async fn state(&self, import_id: &str) -> Result<HubSpotImport, RemoteError>;
+    async fn errors(
+        &self,
+        import_id: &str,
+        after: Option<&str>,
+    ) -> Result<ImportErrorPage, RemoteError>;
+}
+
+/// What the file path needs besides the batch importer's ports.
+pub struct FileImports {
+    pub hubspot: Arc<dyn HubSpotImports>,
+    pub index: Arc<dyn RecordIndex>,
+    pub log: Arc<dyn SyncLog>,
+    /// Where the file and its ledger are written (the data directory; `/tmp` on Lambda).
+    pub work_dir: PathBuf,
+    /// How often HubSpot is asked about a running import.
+    pub poll_every: Duration,
+}
+
+/// What building the file found.
+#[derive(Debug, Default)]
+struct Built {
+    rows: u64,
+    /// Records sent to the worker instead.
+    routed: u64,
+    /// Records the index already holds at this state or newer.
+    current: u64,
+    /// Records the engine refused (failed in the sync log).
+    refused: u64,
+}
+
+/// One column of the file: the property, and whether its cells are datetimes HubSpot reads as
+/// epoch milliseconds (the engine writes ISO-8601, which an import's date format cannot name).
+struct Column {
+    property: String,
+    datetime: bool,
+}
+
+impl Importer {
+    /// Marks a just-created job to go through the Imports API (or not, for `Batch` and an
+    /// `Auto` that chooses batch); returns whether it does.
+    pub async fn choose_path(&self, job: &ImportJob, via: ImportVia) -> Result<bool, ImportError> {
+        let mapping = self
+            .mappings
+            .get(&job.salesforce_object)
+            .await?
+            .ok_or_else(|| ImportError::NoMapping(job.salesforce_object.clone()))?
+            .mapping;
+        let file = match via {
+            ImportVia::Batch => false,
+            ImportVia::HubSpotImports => {
+                if self.files.is_none() {
+                    return Err(ImportError::NoFilePath);
+                }
+                if job.total.unwrap_or(0) > MAX_ROWS_PER_FILE {
+                    return Err(ImportError::TooManyRows {
+                        total: job.total.unwrap_or(0),
+                    });
+                }
+                true
+            }
+            ImportVia::Auto => {
+                self.files.is_some()
+                    && mapping.associations.is_empty()
+                    && (IMPORTS_API_THRESHOLD..=MAX_ROWS_PER_FILE).contains(&job.total.unwrap_or(0))
+            }
+        };
+        if file {
+            self.jobs
+                .checkpoint(&job.id, FILE_PHASE, ImportCounts::default())
+                .await?;
+        }
+        Ok(file)
+    }
+
+    /// Runs a job of the file path until its records are all written or failed, or `deadline`.
+    pub(super) async fn run_file(
+        &self,
+        job: &ImportJob,
+        mapping: &Mapping,
+        import_id: &str,
+        deadline: Instant,
+    ) -> Result<ImportProgress, ImportError> {
+        let files = self.files.as_ref().ok_or(ImportError::NoFilePath)?;
+        let paths = FilePaths::new(&files.work_dir, &job.id);
+        let import_id = if import_id.is_empty() {
+            match self.send_file(job, mapping, files, &paths).await? {
+                Some(id) => id,
+                None => return self.all_sent(&job.id).await,
+            }
+        } else {
+            import_id.to_owned()
+        };
+        let state = loop {
+            let import = files
+                .hubspot
+                .state(&import_id)
+                .await
+                .map_err(ImportError::HubSpot)?;
+            if import.state.is_finished() {
+                break import.state;
+            }
+            if Instant::now() + files.poll_every >= deadline {
+                return Ok(ImportProgress::Paused(self.reload(&job.id).await?));
+            }
+            tokio::time::sleep(files.poll_every).await;
+        };
+        if state != ImportState::Done {
+            let reason = format!(
+                "HubSpot's import {import_id} ended {}: nothing of it is in the record index; run \
+                 the import again (`sf2hs import start {} --via batch` writes record by record)",
+                state.name(),
+                job.salesforce_object
+            );
+            self.jobs
+                .finish(&job.id, crate::ports::ImportStatus::Failed, Some(&reason))
+                .await?;
+            paths.remove();
+            return Err(ImportError::HubSpotImportEnded { reason });
+        }
+        self.settle_file(job, mapping, files, &paths, &import_id)
+            .await?;
+        paths.remove();
+        self.all_sent(&job.id).await
+    }
+
+    /// Writes the file and sends it; `None` when no record needed it (all went elsewhere).
+    async fn send_file(
+        &self,
+        job: &ImportJob,
+        mapping: &Mapping,
+        files: &FileImports,
+        paths: &FilePaths,
+    ) -> Result<Option<String>, ImportError> {
+        let object_type_id = self.object_type_id(mapping, files).await?;
+        let types = files
+            .hubspot
+            .property_types(&HubSpotObjectRef::ObjectTypeId(object_type_id.clone()))
+            .await
+            .map_err(ImportError::HubSpot)?;
+        let columns = columns(mapping, &types)?;
+        let built = self
+            .write_file(job, mapping, files, &columns, paths, true)
+            .await?;
+        // Every record counts once the file is HubSpot's; settling adds what became of the rows.
+        let counts = ImportCounts {
+            enqueued: built.rows + built.routed + built.current + built.refused,
+            synced: built.current,
+            failed: built.refused,
+        };
+        if built.rows == 0 {
+            self.jobs.checkpoint(&job.id, "", counts).await?;
+            paths.remove();
+            return Ok(None);
+        }
+        let spec = ImportSpec {
+            name: format!("sf2hs {} ({})", job.salesforce_object, job.id),
+            object_type_id,
+            columns: columns
+                .iter()
+                .enumerate()
+                .map(|(n, c)| ImportColumn {
+                    column_name: c.property.clone(),
+                    property_name: c.property.clone(),
+                    alternate_id: n == 0,
+                })
+                .collect(),
+            file: paths.csv.clone(),
+        };
+        let import = files
+            .hubspot
+            .start(&spec)
+            .await
+            .map_err(ImportError::HubSpot)?;
+        tracing::info!(import = %job.id, hubspot_import = %import.id, rows = built.rows, routed = built.routed, "the file went to HubSpot's Imports API");
+        self.jobs
+            .checkpoint(&job.id, &format!("{FILE_PHASE}{}", import.id), counts)
+            .await?;
+        Ok(Some(import.id))
+    }
+
+    /// Pages through the job's records: file rows and ledger lines for what the file carries,
+    /// the backfill line for what it cannot (when `route`; a ledger rebuilt after a restart sends
+    /// nothing again).
+    async fn write_file(
+        &self,
+        job: &ImportJob,
+        mapping: &Mapping,
+        files: &FileImports,
+        columns: &[Column],
+        paths: &FilePaths,
+        route: bool,
+    ) -> Result<Built, ImportError> {
+        std::fs::create_dir_all(&paths.dir).map_err(|e| paths.io(&paths.dir, &e))?;
+        let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(
+            std::fs::File::create(&paths.csv).map_err(|e| paths.io(&paths.csv, &e))?,
+        ));
+        csv.write_record(columns.iter().map(|c| c.property.as_str()))
+            .map_err(|e| paths.io(&paths.csv, &e))?;
+        let mut ledger = std::io::BufWriter::new(
+            std::fs::File::create(&paths.ledger).map_err(|e| paths.io(&paths.ledger, &e))?,
+        );
+        let fields = read_fields(mapping);
+        let mut built = Built::default();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = match self
+                .pages
+                .page(
+                    &job.salesforce_object,
+                    &fields,
+                    job.cutoff,
+                    cursor.as_deref(),
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => return Err(e.into()),
+            };
+            let mut records = Vec::new();
+            for snapshot in page.records {
+                let id = snapshot
+                    .get("Id")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|id| SalesforceId::parse(id).ok());
+                let modstamp = snapshot
+                    .get("SystemModstamp")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(parse_salesforce_datetime);
+                let (Some(id), Some(modstamp)) = (id, modstamp) else {
+                    tracing::warn!(import = %job.id, "a backfill record without Id or SystemModstamp was skipped");
+                    continue;
+                };
+                records.push((id, modstamp, snapshot_for_mapping(mapping, snapshot)));
+            }
+            let keys: Vec<RecordKey> = records
+                .iter()
+                .map(|(id, _, _)| self.key(&job.salesforce_object, id))
+                .collect();
+            let indexed = files.index.get_many(&keys).await?;
+            let mut routed = Vec::new();
+            let mut refusals = Vec::new();
+            for ((id, modstamp, snapshot), key) in records.into_iter().zip(&keys) {
+                let mapped = match map_record(mapping, &id, &snapshot, None) {
+                    Ok(mapped) => mapped,
+                    Err(errors) => {
+                        refusals.push(failure(
+                            &job.salesforce_object,
+                            &id,
+                            errors.to_string(),
+                            None,
+                        ));
+                        continue;
+                    }
+                };
+                let entry = indexed.get(key);
+                if entry.is_some_and(|e| is_current(e, modstamp, &mapped)) {
+                    built.current += 1;
+                    continue;
+                }
+                if needs_worker(&mapped, entry.is_some()) {
+                    routed.push(self.routed_change(job, id, modstamp, snapshot));
+                    continue;
+                }
+                csv.write_record(columns.iter().map(|c| cell(&mapped, c)))
+                    .map_err(|e| paths.io(&paths.csv, &e))?;
+                writeln!(
+                    ledger,
+                    "{},{},{}",
+                    id.as_str(),
+                    modstamp.to_rfc3339(),
+                    mapped.content_hash.as_str()
+                )
+                .map_err(|e| paths.io(&paths.ledger, &e))?;
+                built.rows += 1;
+            }
+            built.refused += refusals.len() as u64;
+            if route {
+                files.log.append(&refusals).await?;
+                if !routed.is_empty() {
+                    self.queue.send_batch(&routed).await?;
+                }
+            }
+            built.routed += routed.len() as u64;
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        csv.flush().map_err(|e| paths.io(&paths.csv, &e))?;
+        ledger.flush().map_err(|e| paths.io(&paths.ledger, &e))?;
+        if built.rows > MAX_ROWS_PER_FILE {
+            return Err(ImportError::TooManyRows { total: built.rows });
+        }
+        Ok(built)
+    }
+
+    /// After HubSpot's DONE: row errors to the sync log, the other rows to the index, and the
+    /// records changed since the cutoff to the worker.
+    async fn settle_file(
+        &self,
+        job: &ImportJob,
+        mapping: &Mapping,
+        files: &FileImports,
+        paths: &FilePaths,
+        import_id: &str,
+    ) -> Result<(), ImportError> {
+        let failed = self.row_errors(job, mapping, files, import_id).await?;
+        if !paths.ledger.exists() {
+            // Sent by a run elsewhere (another Lambda container): the ledger is rebuilt from the
+            // same records at the same cutoff. What changed since comes in step 4 regardless.
+            let object_type_id = self.object_type_id(mapping, files).await?;
+            let types = files
+                .hubspot
+                .property_types(&HubSpotObjectRef::ObjectTypeId(object_type_id))
+                .await
+                .map_err(ImportError::HubSpot)?;
+            let columns = columns(mapping, &types)?;
+            self.write_file(job, mapping, files, &columns, paths, false)
+                .await?;
+        }
+        let synced = self.index_ledger(job, files, paths, &failed).await?;
+        let rereads = self.reread_changed_since_cutoff(job).await?;
+        tracing::info!(import = %job.id, hubspot_import = import_id, synced, failed = failed.len(), rereads, "HubSpot's import is settled");
+        self.jobs
+            .checkpoint(
+                &job.id,
+                "",
+                ImportCounts {
+                    enqueued: rereads,
+                    synced,
+                    failed: failed.len() as u64,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Every row error of the import, one failure per record (all its errors in one reason).
+    async fn row_errors(
+        &self,
+        job: &ImportJob,
+        mapping: &Mapping,
+        files: &FileImports,
+        import_id: &str,
+    ) -> Result<HashSet<SalesforceId>, ImportError> {
+        let mut by_record: HashMap<SalesforceId, Vec<String>> = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = files
+                .hubspot
+                .errors(import_id, after.as_deref())
+                .await
+                .map_err(ImportError::HubSpot)?;
+            for error in &page.errors {
+                // The first column is the record's id (the alternate id).
+                match error.row.first().and_then(|c| SalesforceId::parse(c).ok()) {
+                    Some(id) => by_record
+                        .entry(id)
+                        .or_default()
+                        .push(row_error_text(error, mapping, import_id)),
+                    None => {
+                        tracing::warn!(import = %job.id, hubspot_import = import_id, error = ?error, "a HubSpot import error names no record")
+                    }
+                }
+            }
+            match page.next {
+                Some(next) if !page.errors.is_empty() => after = Some(next),
+                _ => break,
+            }
+        }
+        let entries: Vec<SyncLogEntry> = by_record
+            .iter()
+            .map(|(id, reasons)| {
+                failure(
+                    &job.salesforce_object,
+                    id,
+                    format!("HubSpot refused the record {}", reasons.join("; ")),
+                    None,
+                )
+            })
+            .collect();
+        for chunk in entries.chunks(500) {
+            files.log.append(chunk).await?;
+        }
+        Ok(by_record.into_keys().collect())
+    }
+
+    /// Writes the index entry and a synced entry of every ledger row HubSpot took; returns how
+    /// many. Conditional, as the worker's: an entry written meanwhile by a newer state stays.
+    async fn index_ledger(
+        &self,
+        job: &ImportJob,
+        files: &FileImports,
+        paths: &FilePaths,
+        failed: &HashSet<SalesforceId>,
+    ) -> Result<u64, ImportError> {
+        let reader = std::io::BufReader::new(
+            std::fs::File::open(&paths.ledger).map_err(|e| paths.io(&paths.ledger, &e))?,
+        );
+        let mut synced = 0;
+        let mut lines = reader.lines();
+        loop {
+            let mut chunk = Vec::with_capacity(500);
+            let mut read = 0;
+            for line in lines.by_ref().take(500) {
+                read += 1;
+                let line = line.map_err(|e| paths.io(&paths.ledger, &e))?;
+                let row = LedgerRow::parse(&line).ok_or_else(|| {
+                    ImportError::File(format!(
+                        "{}: a line is not `id,modstamp,hash`: {line:?}",
+                        paths.ledger.display()
+                    ))
+                })?;
+                if !failed.contains(&row.id) {
+                    chunk.push(row);
+                }
+            }
+            if read == 0 {
+                break;
+            }
+            let entries: Vec<(RecordKey, IndexEntry)> = chunk
+                .iter()
+                .map(|row| {
+                    let entry = IndexEntry {
+                        hubspot_id: None,
+                        modstamp: row.modstamp,
+                        content_hash: row.hash.clone(),
+                        deleted: false,
+                        write_id: 0,
+                    };
+                    (self.key(&job.salesforce_object, &row.id), entry)
+                })
+                .collect();
+            // A `Stale` answer: a live change was written meanwhile, and step 4 re-reads it.
+            for group in entries.chunks(WRITES_IN_FLIGHT) {
+                let mut writes = Vec::with_capacity(group.len());
+                for (key, entry) in group {
+                    writes.push(files.index.put_if_newer(key, entry));
+                }
+                for write in futures_util::future::join_all(writes).await {
+                    write?;
+                }
+            }
+            let now = Utc::now();
+            let entries: Vec<SyncLogEntry> = chunk
+                .iter()
+                .map(|row| SyncLogEntry {
+                    at: now,
+                    salesforce_object: job.salesforce_object.clone(),
+                    record_id: row.id.clone(),
+                    outcome: SyncOutcome::Synced,
+                    reason: None,
+                    hubspot_id: None,
+                })
+                .collect();
+            files.log.append(&entries).await?;
+            synced += chunk.len() as u64;
+        }
+        Ok(synced)
+    }
+
+    /// Sends every record changed after the cutoff to the worker to be read and written as it is
+    /// now (counted in the job like its other records); returns how many.
+    async fn reread_changed_since_cutoff(&self, job: &ImportJob) -> Result<u64, ImportError> {
+        // Salesforce's clock may run ahead of ours: an hour's reach past now.
+        let until = Utc::now() + chrono::TimeDelta::hours(1);
+        let mut cursor: Option<String> = None;
+        let mut sent = 0;
+        loop {
+            let page = self
+                .pages
+                .window_page(
+                    &job.salesforce_object,
+                    &[],
+                    job.cutoff + chrono::TimeDelta::milliseconds(1),
+                    until,
+                    cursor.as_deref(),
+                )
+                .await?;
+            let ids: Vec<SalesforceId> = page
+                .records
+                .iter()
+                .filter_map(|r| r.get("Id").and_then(serde_json::Value::as_str))
+                .filter_map(|id| SalesforceId::parse(id).ok())
+                .collect();
+            // Counted in the job, so that it completes only once they are written too.
+            let mut changes = crate::health::resync_changes(
+                &self.org_id,
+                &job.salesforce_object,
+                &ids,
+                Utc::now(),
+            );
+            for change in &mut changes {
+                change.source = ChangeSource::Import {
+                    job_id: job.id.clone(),
+                };
+            }
+            if !changes.is_empty() {
+                self.queue.send_batch(&changes).await?;
+            }
+            sent += changes.len() as u64;
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(sent),
+            }
+        }
+    }
+
+    /// The HubSpot object's objectTypeId: the mapping's resolved one, else resolved now (API
+    /// paths refuse a custom object's name, platform-behaviours.md H1).
+    async fn object_type_id(
+        &self,
+        mapping: &Mapping,
+        files: &FileImports,
+    ) -> Result<String, ImportError> {
+        if let Some(resolved) = &mapping.resolved {
+            return Ok(resolved.object_type_id.clone());
+        }
+        files
+            .hubspot
+            .object_type_id(&mapping.hubspot_object)
+            .await
+            .map_err(ImportError::HubSpot)?
+            .ok_or_else(|| {
+                ImportError::Mapping(format!(
+                    "HubSpot has no object `{}`: create it with `sf2hs schema ensure`",
+                    mapping.hubspot_object
+                ))
+            })
+    }
+
+    fn key(&self, object: &str, id: &SalesforceId) -> RecordKey {
+        RecordKey {
+            object: object.to_owned(),
+            record_id: id.clone(),
+        }
+    }
+
+    fn routed_change(
+        &self,
+        job: &ImportJob,
+        record_id: SalesforceId,
+        modstamp: DateTime<Utc>,
+        fields: crate::domain::FieldSnapshot,
+    ) -> Change {
+        Change {
+            org_id: self.org_id.clone(),
+            object: job.salesforce_object.clone(),
+            record_id,
+            kind: ChangeKind::Upsert { fields },
+            modstamp: Some(modstamp),
+            source: ChangeSource::Import {
+                job_id: job.id.clone(),
+            },
+            received_at: Utc::now(),
+            prior_deliveries: 0,
+        }
+    }
+}
+
+/// The file's columns: the id property first (the alternate id), then each mapped property
+/// once, in mapping order. Every one must exist in HubSpot, or the import would be refused whole.
+fn columns(
+    mapping: &Mapping,
+    types: &HashMap<String, HubSpotPropertyType>,
+) -> Result<Vec<Column>, ImportError> {
+    let mut seen = HashSet::new();
+    let names = std::iter::once(mapping.id_property.as_str())
+        .chain(mapping.fields.iter().map(|f| f.hubspot_property.as_str()));
+    let mut columns = Vec::new();
+    for name in names {
+        if !seen.insert(name) {
+            continue;
+        }
+        let Some(kind) = types.get(name) else {
+            return Err(ImportError::Mapping(format!(
+                "HubSpot object `{}` has no property `{name}`: create it (`sf2hs schema ensure`) \
+                 or fix the mapping",
+                mapping.hubspot_object
+            )));
+        };
+        columns.push(Column {
+            property: name.to_owned(),
+            datetime: *kind == HubSpotPropertyType::Datetime,
+        });
+    }
+    Ok(columns)
+}
+
+/// One cell: the mapped value, empty when the snapshot lacked the field; datetimes as epoch ms.
+fn cell(mapped: &MappedRecord, column: &Column) -> String {
+    let value = mapped
+        .properties
+        .get(&column.property)
+        .cloned()
+        .unwrap_or_default();
+    if column.datetime
+        && !value.is_empty()
+        && let Ok(at) = DateTime::parse_from_rfc3339(&value)
+    {
+        return at.timestamp_millis().to_string();
+    }
+    value
+}
+
+/// The index holds this record at this state (written by the worker, which knows its HubSpot id)
+/// or at a newer one: nothing to write.
+fn is_current(entry: &IndexEntry, modstamp: DateTime<Utc>, mapped: &MappedRecord) -> bool {
+    entry.modstamp > modstamp
+        || (entry.modstamp == modstamp
+            && entry.hubspot_id.is_some()
+            && !entry.deleted
+            && entry.content_hash == mapped.content_hash.as_str())
+}
+
+/// A record the file cannot carry: one with lookups (the worker writes associations), or one
+/// HubSpot may already hold with a value this state clears (an import's empty cell clears
+/// nothing).
+fn needs_worker(mapped: &MappedRecord, indexed: bool) -> bool {
+    !mapped.associations.is_empty()
+        || (indexed
+            && (!mapped.cleared_associations.is_empty()
+                || mapped.properties.values().any(String::is_empty)))
+}
+
+fn failure(
+    object: &str,
+    id: &SalesforceId,
+    reason: String,
+    hubspot_id: Option<String>,
+) -> SyncLogEntry {
+    SyncLogEntry {
+        at: Utc::now(),
+        salesforce_object: object.to_owned(),
+        record_id: id.clone(),
+        outcome: SyncOutcome::Failed,
+        reason: Some(reason),
+        hubspot_id,
+    }
+}
+
+/// `(ERROR_TYPE, property `name`): message (HubSpot import 42, line 7)`, read by the health
+/// view as a HubSpot refusal with HubSpot's category.
+fn row_error_text(error: &ImportRowError, mapping: &Mapping, import_id: &str) -> String {
+    let property = error
+        .column
+        .and_then(|c| column_property(mapping, c))
+        .map(|p| format!(", property `{p}`"))
+        .unwrap_or_default();
+    let message = error
+        .message
+        .clone()
+        .or_else(|| error.invalid_value.as_ref().map(|v| format!("value {v:?}")))
+        .unwrap_or_else(|| "no message".to_owned());
+    let line = error
+        .line
+        .map(|l| format!(", line {l}"))
+        .unwrap_or_default();
+    format!(
+        "({}{property}): {message} (HubSpot import {import_id}{line}; fix the value in Salesforce \
+         or the property's options in HubSpot, then resync the record)",
+        error.error_type
+    )
+}
+
+/// The property of the file's column `index`, as `columns` orders them.
+fn column_property(mapping: &Mapping, index: usize) -> Option<String> {
+    let mut seen = HashSet::new();
+    std::iter::once(mapping.id_property.as_str())
+        .chain(mapping.fields.iter().map(|f| f.hubspot_property.as_str()))
+        .filter(|name| seen.insert(*name))
+        .nth(index)
+        .map(str::to_owned)
+}
+
+/// One ledger line: `id,modstamp,hash`.
+struct LedgerRow {
+    id: SalesforceId,
+    modstamp: DateTime<Utc>,
+    hash: String,
+}
+
+impl LedgerRow {
+    fn parse(line: &str) -> Option<Self> {
+        let mut parts = line.splitn(3, ',');
+        let id = SalesforceId::parse(parts.next()?).ok()?;
+        let modstamp = DateTime::parse_from_rfc3339(parts.next()?)
+            .ok()?
+            .with_timezone(&Utc);
+        let hash = parts.next()?.to_owned();
+        Some(Self { id, modstamp, hash })
+    }
+}
+
+/// Where one job's file and ledger are written.
+struct FilePaths {
+    dir: PathBuf,
+    csv: PathBuf,
+    ledger: PathBuf,
+}
+
+impl FilePaths {
+    fn new(work_dir: &Path, job_id: &str) -> Self {
+        let dir = work_dir.join("hubspot-imports");
+        Self {
+            csv: dir.join(format!("{job_id}.csv")),
+            ledger: dir.join(format!("{job_id}.ledger")),
+            dir,
+        }
+    }
+
+    fn io(&self, path: &Path, error: &dyn std::fmt::Display) -> ImportError {
+        ImportError::File(format!("{}: {error}", path.display()))
+    }
+
+    /// Once settled (or ended) the files serve nothing.
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.csv);
+        let _ = std::fs::remove_file(&self.ledger);
+    }
+}
+
+#[async_trait]
+impl HubSpotImports for crate::hubspot::HubSpotClient {
+    async fn object_type_id(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<Option<String>, RemoteError> {
+        Ok(self.resolve_object_type_id(object).await?)
+    }
+
+    async fn property_types(
+        &self,
+        object: &HubSpotObjectRef,
+    ) -> Result<HashMap<String, HubSpotPropertyType>, RemoteError> {
+        Ok(self
+            .list_properties(object)
+            .await?
+            .into_iter()
+            .map(|p| (p.name, p.property_type))
+            .collect())
+    }
+
+    async fn start(&self, spec: &ImportSpec) -> Result<HubSpotImport, RemoteError> {
+        Ok(self.start_import(spec).await?)
+    }
+
+    async fn state(&self, import_id: &str) -> Result<HubSpotImport, RemoteError> {
+        Ok(self.import_state(import_id).await?)
+    }
+
+    async fn errors(
+        &self,
+        import_id: &str,
+        after: Option<&str>,
+    ) -> Result<ImportErrorPage, RemoteError> {
+        Ok(self.import_errors(import_id, after).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::engine::ContentHash;
+
+    fn id(n: u32) -> SalesforceId {
+        SalesforceId::parse(&format!("a0I00000000{n:04}")).expect("id")
+    }
+
+    fn mapped(properties: &[(&str, &str)], lookups: bool) -> MappedRecord {
+        let properties: BTreeMap<String, String> = properties
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let associations = if lookups {
+            vec![crate::engine::AssociationRef {
+                salesforce_field: "Project__c".into(),
+                target: crate::mapping::AssociationTarget::MappedObject {
+                    salesforce_object: "Project__c".into(),
+                },
+                target_record_id: id(9),
+                association_type_id: None,
+            }]
+        } else {
+            Vec::new()
+        };
+        MappedRecord {
+            record_id: id(1),
+            content_hash: ContentHash::of(&properties, &associations, &[]),
+            properties,
+            associations,
+            cleared_associations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn datetimes_become_epoch_milliseconds_and_other_cells_stay_as_mapped() {
+        let record = mapped(
+            &[
+                ("closed_at", "2024-01-31T12:00:00.000Z"),
+                ("note", "2024-01-31T12:00:00.000Z"),
+            ],
+            false,
+        );
+        let datetime = Column {
+            property: "closed_at".into(),
+            datetime: true,
+        };
+        let text = Column {
+            property: "note".into(),
+            datetime: false,
+        };
+        let absent = Column {
+            property: "amount".into(),
+            datetime: false,
+        };
+        assert_eq!(cell(&record, &datetime), "1706702400000");
+        assert_eq!(cell(&record, &text), "2024-01-31T12:00:00.000Z");
+        assert_eq!(cell(&record, &absent), "");
+    }
+
+    #[test]
+    fn lookups_and_cleared_values_of_known_records_go_to_the_worker() {
+        assert!(needs_worker(&mapped(&[("a", "1")], true), false));
+        assert!(
+            !needs_worker(&mapped(&[("a", "")], false), false),
+            "new: nothing to clear"
+        );
+        assert!(
+            needs_worker(&mapped(&[("a", "")], false), true),
+            "known: an empty cell would not clear"
+        );
+        assert!(!needs_worker(&mapped(&[("a", "1")], false), true));
+    }
+
+    #[test]
+    fn only_the_same_state_written_by_the_worker_or_a_newer_one_is_current() {
+        let record = mapped(&[("a", "1")], false);
+        let at = Utc::now();
+        let entry = |modstamp, hubspot_id: Option<&str>, hash: &str| IndexEntry {
+            hubspot_id: hubspot_id.map(str::to_owned),
+            modstamp,
+            content_hash: hash.to_owned(),
+            deleted: false,
+            write_id: 1,
+        };
+        let hash = record.content_hash.as_str();
+        assert!(is_current(
+            &entry(at + chrono::TimeDelta::seconds(1), None, ""),
+            at,
+            &record
+        ));
+        assert!(is_current(&entry(at, Some("7"), hash), at, &record));
+        assert!(
+            !is_current(&entry(at, None, hash), at, &record),
+            "not known to be in HubSpot"
+        );
+        assert!(!is_current(&entry(at, Some("7"), "other"), at, &record));
+        assert!(!is_current(
+            &entry(at - chrono::TimeDelta::seconds(1), Some("7"), hash),
+            at,
+            &record
+        ));
+    }
+
+    #[test]
+    fn the_columns_put_the_id_first_once_and_name_a_missing_property() {
+        let field = |sf: &str, hs: &str| crate::mapping::FieldMapping {
+            salesforce_field: sf.to_owned(),
+            hubspot_property: hs.to_owned(),
+            conversion: Default::default(),
+        };
+        let mapping = Mapping {
+            salesforce_object: "Invoice__c".into(),
+            hubspot_object: HubSpotObjectRef::parse("2-1"),
+            id_property: "salesforce_id".into(),
+            fields: vec![
+                field("Amount__c", "amount"),
+                field("Id", "salesforce_id"),
+                field("CloseDate__c", "closed_at"),
+            ],
+            associations: Vec::new(),
+            on_delete: crate::mapping::DeleteRule::Archive,
+            status: crate::mapping::MappingStatus::Active,
+            allow_unsupported_standard_object: false,
+            resolved: None,
+        };
+        let mut types: HashMap<String, HubSpotPropertyType> = [
+            ("salesforce_id", HubSpotPropertyType::String),
+            ("amount", HubSpotPropertyType::Number),
+            ("closed_at", HubSpotPropertyType::Datetime),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let names: Vec<(String, bool)> = columns(&mapping, &types)
+            .expect("columns")
+            .into_iter()
+            .map(|c| (c.property, c.datetime))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("salesforce_id".to_owned(), false),
+                ("amount".to_owned(), false),
+                ("closed_at".to_owned(), true)
+            ]
+        );
+        assert_eq!(column_property(&mapping, 2).as_deref(), Some("closed_at"));
+        types.remove("amount");
+        let refused = columns(&mapping, &types)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(refused.contains("no property `amount`"), "{refused}");
+    }
+
+    #[test]
+    fn a_ledger_line_reads_back_what_was_written() {
+        let at = DateTime::parse_from_rfc3339("2024-05-01T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let line = format!("{},{},{}", id(3).as_str(), at.to_rfc3339(), "abc");
+        let row = LedgerRow::parse(&line).expect("parsed");
+        assert_eq!(
+            (row.id, row.modstamp, row.hash.as_str()),
+            (id(3), at, "abc")
+        );
+        assert!(LedgerRow::parse("not a line").is_none());
+    }
+}
