@@ -27,7 +27,7 @@ use sf2hs_shared::ingest::{self, IngestError, IngestSettings};
 use sf2hs_shared::ports::ChangeQueue;
 use sf2hs_shared::salesforce::client::SalesforceClient;
 use sf2hs_shared::settings::{self, Lookup};
-use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once};
+use sf2hs_shared::worker::{Worker, WorkerPorts, WorkerSettings, drain_once, drain_paced};
 use tokio::sync::watch;
 
 use crate::backend::Backend;
@@ -150,6 +150,15 @@ pub fn spawn_workers(
     let queue = backend.queue.clone();
     let visibility = settings.local_visibility;
     let window = settings.local_batch_window;
+    // The window is the longest a batch gathers; within it the portal's budget paces the
+    // batches (`BatchPacer`). A window of 0 writes what is there at once.
+    let pacer = (!window.is_zero()).then(|| {
+        Arc::new(sf2hs_shared::worker::BatchPacer::new(
+            Box::new(hubspot.rate_limiter().clone()),
+            sf2hs_shared::worker::LIVE_SHARE,
+            window,
+        ))
+    });
     let worker = Arc::new(Worker::new(
         WorkerPorts {
             mappings: backend.mappings.clone(),
@@ -170,10 +179,17 @@ pub fn spawn_workers(
         let queue = queue.clone();
         let mut stop = stop_rx.clone();
         let guard = AliveGuard::new(&alive);
+        let pacer = pacer.clone();
         tasks.push(tokio::spawn(async move {
             let _alive = guard;
             while !*stop.borrow() {
-                match drain_once(&worker, queue.as_ref(), 100, visibility, window).await {
+                let drained = match &pacer {
+                    Some(pacer) => {
+                        drain_paced(&worker, queue.as_ref(), 100, visibility, pacer).await
+                    }
+                    None => drain_once(&worker, queue.as_ref(), 100, visibility, window).await,
+                };
+                match drained {
                     Ok(report) if report.received > 0 => {
                         if verbose {
                             out!(

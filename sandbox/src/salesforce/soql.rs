@@ -238,12 +238,23 @@ impl Query {
             .filter(|r| self.conditions.iter().all(|c| c.matches(r, user_id)))
             .collect();
         if !self.order_by.is_empty() {
-            rows.sort_by(|a, b| {
-                for key in &self.order_by {
-                    let ka = key_of(&key.field, &a.get(&key.field.name, user_id));
-                    let kb = key_of(&key.field, &b.get(&key.field.name, user_id));
+            // Each record's sort keys once, not at every comparison: a datetime key is parsed
+            // from text, and a million records sorted by SystemModstamp took minutes.
+            let mut keyed: Vec<(Vec<Key>, &StoredRecord)> = rows
+                .into_iter()
+                .map(|r| {
+                    let keys = self
+                        .order_by
+                        .iter()
+                        .map(|key| key_of(&key.field, &r.get(&key.field.name, user_id)))
+                        .collect();
+                    (keys, r)
+                })
+                .collect();
+            keyed.sort_by(|(a, _), (b, _)| {
+                for ((ka, kb), key) in a.iter().zip(b).zip(&self.order_by) {
                     // SOQL: ASC puts nulls first, DESC puts them last.
-                    let ord = compare_keys(&ka, &kb);
+                    let ord = compare_keys(ka, kb);
                     let ord = if key.ascending { ord } else { ord.reverse() };
                     if ord != Ordering::Equal {
                         return ord;
@@ -251,6 +262,7 @@ impl Query {
                 }
                 Ordering::Equal
             });
+            rows = keyed.into_iter().map(|(_, r)| r).collect();
         }
         if let Some(limit) = self.limit {
             rows.truncate(limit);

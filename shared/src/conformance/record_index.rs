@@ -14,6 +14,7 @@ where
     Fut: Future<Output = Arc<dyn RecordIndex>>,
 {
     check_written_refreshed_stale(factory().await).await;
+    check_many_written_refreshed_stale(factory().await).await;
     check_delete_tombstone_is_kept(factory().await).await;
     check_get_many(factory().await).await;
     check_count_per_object(factory().await).await;
@@ -299,6 +300,73 @@ pub async fn check_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
     assert_ne!(
         newest.write_id, refreshed.write_id,
         "[{CHECK}] a new write id"
+    );
+}
+
+/// `put_many_if_newer` answers each entry as `put_if_newer` would, in order: a new record
+/// written, the same state refreshed, an older state left out while the stored one stays.
+pub async fn check_many_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
+    const CHECK: &str = "record_index::many_written_refreshed_stale";
+    let (known, same, new) = (
+        key("Invoice__c", 1),
+        key("Invoice__c", 2),
+        key("Invoice__c", 3),
+    );
+    ok(
+        CHECK,
+        "put_if_newer",
+        index
+            .put_if_newer(&known, &entry(20, "newer", Some("7"), false))
+            .await,
+    );
+    ok(
+        CHECK,
+        "put_if_newer",
+        index
+            .put_if_newer(&same, &entry(10, "a", None, false))
+            .await,
+    );
+    let outcomes = ok(
+        CHECK,
+        "put_many_if_newer",
+        index
+            .put_many_if_newer(&[
+                (known.clone(), entry(10, "older", None, false)),
+                (same.clone(), entry(10, "b", Some("8"), false)),
+                (new.clone(), entry(30, "c", None, false)),
+            ])
+            .await,
+    );
+    assert_eq!(outcomes.len(), 3, "[{CHECK}] one answer per entry");
+    assert!(
+        matches!(outcomes[0], IndexWrite::Stale { .. }),
+        "[{CHECK}] older: {:?}",
+        outcomes[0]
+    );
+    assert!(
+        matches!(outcomes[1], IndexWrite::Refreshed { .. }),
+        "[{CHECK}] same: {:?}",
+        outcomes[1]
+    );
+    assert!(
+        matches!(outcomes[2], IndexWrite::Written { previous: None, .. }),
+        "[{CHECK}] new: {:?}",
+        outcomes[2]
+    );
+    assert_eq!(
+        stored(CHECK, index.as_ref(), &known).await.content_hash,
+        "newer",
+        "[{CHECK}] the newer state stays"
+    );
+    assert_eq!(
+        stored(CHECK, index.as_ref(), &same).await.content_hash,
+        "b",
+        "[{CHECK}] refreshed in place"
+    );
+    assert_eq!(
+        stored(CHECK, index.as_ref(), &new).await.content_hash,
+        "c",
+        "[{CHECK}] written"
     );
 }
 

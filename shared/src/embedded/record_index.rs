@@ -61,6 +61,43 @@ fn what(key: &RecordKey) -> String {
     format!("the index entry of {key}")
 }
 
+/// `put_if_newer` inside the caller's transaction.
+fn put_in(tx: &Connection, key: &RecordKey, entry: &IndexEntry) -> PortResult<IndexWrite> {
+    let modstamp = to_nanos(entry.modstamp, "modstamp")?;
+    let outcome = match read(tx, key)? {
+        Some(current) if current.modstamp > entry.modstamp => {
+            return Ok(IndexWrite::Stale { current });
+        }
+        Some(current) if current.modstamp == entry.modstamp => IndexWrite::Refreshed {
+            previous_write: current.write_id,
+        },
+        current => IndexWrite::Written {
+            previous: current.as_ref().map(|c| c.modstamp),
+            previous_write: current.map(|c| c.write_id),
+        },
+    };
+    tx.execute(
+        "INSERT INTO record_index
+             (object, record_id, hubspot_id, modstamp, content_hash, deleted, write_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (object, record_id) DO UPDATE SET
+             hubspot_id = excluded.hubspot_id, modstamp = excluded.modstamp,
+             content_hash = excluded.content_hash, deleted = excluded.deleted,
+             write_id = excluded.write_id",
+        params![
+            key.object,
+            key.record_id.as_str(),
+            entry.hubspot_id,
+            modstamp,
+            entry.content_hash,
+            entry.deleted,
+            new_write_id().cast_signed()
+        ],
+    )
+    .context(&what(key))?;
+    Ok(outcome)
+}
+
 fn read(connection: &Connection, key: &RecordKey) -> PortResult<Option<IndexEntry>> {
     connection
         .query_row(
@@ -115,45 +152,35 @@ impl RecordIndex for SqliteRecordIndex {
     async fn put_if_newer(&self, key: &RecordKey, entry: &IndexEntry) -> PortResult<IndexWrite> {
         let key = key.clone();
         let entry = entry.clone();
-        let modstamp = to_nanos(entry.modstamp, "modstamp")?;
         self.store
             .call("writing the record index", move |connection| {
                 // Read and write in one IMMEDIATE transaction: no other writer (of this process
                 // or another) can slip in between the comparison and the write.
                 let tx = immediate(connection, &what(&key))?;
-                let outcome = match read(&tx, &key)? {
-                    Some(current) if current.modstamp > entry.modstamp => {
-                        return Ok(IndexWrite::Stale { current });
-                    }
-                    Some(current) if current.modstamp == entry.modstamp => IndexWrite::Refreshed {
-                        previous_write: current.write_id,
-                    },
-                    current => IndexWrite::Written {
-                        previous: current.as_ref().map(|c| c.modstamp),
-                        previous_write: current.map(|c| c.write_id),
-                    },
-                };
-                tx.execute(
-                    "INSERT INTO record_index
-                         (object, record_id, hubspot_id, modstamp, content_hash, deleted, write_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (object, record_id) DO UPDATE SET
-                         hubspot_id = excluded.hubspot_id, modstamp = excluded.modstamp,
-                         content_hash = excluded.content_hash, deleted = excluded.deleted,
-                         write_id = excluded.write_id",
-                    params![
-                        key.object,
-                        key.record_id.as_str(),
-                        entry.hubspot_id,
-                        modstamp,
-                        entry.content_hash,
-                        entry.deleted,
-                        new_write_id().cast_signed()
-                    ],
-                )
-                .context(&what(&key))?;
+                let outcome = put_in(&tx, &key, &entry)?;
                 tx.commit().context(&what(&key))?;
                 Ok(outcome)
+            })
+            .await
+    }
+
+    async fn put_many_if_newer(
+        &self,
+        entries: &[(RecordKey, IndexEntry)],
+    ) -> PortResult<Vec<IndexWrite>> {
+        let entries = entries.to_vec();
+        self.store
+            .call("writing the record index", move |connection| {
+                // All in one IMMEDIATE transaction: each comparison and write as atomic as
+                // `put_if_newer`'s, and one commit for the lot.
+                let context = "the record index";
+                let tx = immediate(connection, context)?;
+                let outcomes = entries
+                    .iter()
+                    .map(|(key, entry)| put_in(&tx, key, entry))
+                    .collect::<PortResult<Vec<_>>>()?;
+                tx.commit().context(context)?;
+                Ok(outcomes)
             })
             .await
     }

@@ -155,6 +155,14 @@ impl AccountRateLimiter {
         }
     }
 
+    /// Requests counted in the rolling window now (in flight, answered, and other
+    /// integrations' as HubSpot reported them), with the window's `(max, interval)`.
+    pub fn usage(&self) -> (u32, u32, Duration) {
+        let mut window = lock(&self.window);
+        window.expire(Instant::now());
+        (window.used(), window.max, window.interval)
+    }
+
     /// Current `(max, interval)`.
     pub fn limits(&self) -> (u32, Duration) {
         let window = lock(&self.window);

@@ -55,9 +55,6 @@ pub const IMPORTS_API_THRESHOLD: u64 = 100_000;
 /// Excel's sheet height), read strictly as counting the header row.
 pub const MAX_ROWS_PER_FILE: u64 = 1_048_575;
 
-/// Index and sync-log writes in flight at once after an import.
-const WRITES_IN_FLIGHT: usize = 16;
-
 /// How an import moves its records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportVia {
@@ -300,20 +297,19 @@ impl Importer {
         let fields = read_fields(mapping);
         let mut built = Built::default();
         let mut cursor: Option<String> = None;
+        let (started, mut reading) = (Instant::now(), Duration::ZERO);
         loop {
-            let page = match self
-                .pages
-                .page(
+            let asked = Instant::now();
+            let page = with_retries(|| {
+                self.pages.page(
                     &job.salesforce_object,
                     &fields,
                     job.cutoff,
                     cursor.as_deref(),
                 )
-                .await
-            {
-                Ok(page) => page,
-                Err(e) => return Err(e.into()),
-            };
+            })
+            .await?;
+            reading += asked.elapsed();
             let mut records = Vec::new();
             for snapshot in page.records {
                 let id = snapshot
@@ -386,6 +382,7 @@ impl Importer {
         }
         csv.flush().map_err(|e| paths.io(&paths.csv, &e))?;
         ledger.flush().map_err(|e| paths.io(&paths.ledger, &e))?;
+        tracing::info!(import = %job.id, rows = built.rows, seconds = started.elapsed().as_secs_f64(), reading_salesforce = reading.as_secs_f64(), "the import file is written");
         if built.rows > MAX_ROWS_PER_FILE {
             return Err(ImportError::TooManyRows { total: built.rows });
         }
@@ -416,7 +413,9 @@ impl Importer {
             self.write_file(job, mapping, files, &columns, paths, false)
                 .await?;
         }
+        let indexing = Instant::now();
         let synced = self.index_ledger(job, files, paths, &failed).await?;
+        tracing::info!(import = %job.id, synced, seconds = indexing.elapsed().as_secs_f64(), "the imported rows are in the record index and the sync log");
         let rereads = self.reread_changed_since_cutoff(job).await?;
         tracing::info!(import = %job.id, hubspot_import = import_id, synced, failed = failed.len(), rereads, "HubSpot's import is settled");
         self.jobs
@@ -516,29 +515,33 @@ impl Importer {
             if read == 0 {
                 break;
             }
+            let keys: Vec<RecordKey> = chunk
+                .iter()
+                .map(|row| self.key(&job.salesforce_object, &row.id))
+                .collect();
+            // An entry of the same state keeps the HubSpot id the worker learnt (the import's
+            // answer names no record ids).
+            let known = files.index.get_many(&keys).await?;
             let entries: Vec<(RecordKey, IndexEntry)> = chunk
                 .iter()
-                .map(|row| {
+                .zip(keys)
+                .map(|(row, key)| {
+                    let hubspot_id = known
+                        .get(&key)
+                        .filter(|e| e.modstamp == row.modstamp)
+                        .and_then(|e| e.hubspot_id.clone());
                     let entry = IndexEntry {
-                        hubspot_id: None,
+                        hubspot_id,
                         modstamp: row.modstamp,
                         content_hash: row.hash.clone(),
                         deleted: false,
                         write_id: 0,
                     };
-                    (self.key(&job.salesforce_object, &row.id), entry)
+                    (key, entry)
                 })
                 .collect();
             // A `Stale` answer: a live change was written meanwhile, and step 4 re-reads it.
-            for group in entries.chunks(WRITES_IN_FLIGHT) {
-                let mut writes = Vec::with_capacity(group.len());
-                for (key, entry) in group {
-                    writes.push(files.index.put_if_newer(key, entry));
-                }
-                for write in futures_util::future::join_all(writes).await {
-                    write?;
-                }
-            }
+            files.index.put_many_if_newer(&entries).await?;
             let now = Utc::now();
             let entries: Vec<SyncLogEntry> = chunk
                 .iter()
@@ -565,16 +568,16 @@ impl Importer {
         let mut cursor: Option<String> = None;
         let mut sent = 0;
         loop {
-            let page = self
-                .pages
-                .window_page(
+            let page = with_retries(|| {
+                self.pages.window_page(
                     &job.salesforce_object,
                     &[],
                     job.cutoff + chrono::TimeDelta::milliseconds(1),
                     until,
                     cursor.as_deref(),
                 )
-                .await?;
+            })
+            .await?;
             let ids: Vec<SalesforceId> = page
                 .records
                 .iter()
@@ -652,6 +655,27 @@ impl Importer {
             },
             received_at: Utc::now(),
             prior_deliveries: 0,
+        }
+    }
+}
+
+/// Salesforce's answers that say "try again" (a timeout, a 5xx) are tried again a few times
+/// before the run stops: a settle that fails at its last step would repeat the others.
+async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, RemoteError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RemoteError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(RemoteError::Retryable { reason, after }) if attempt < 5 => {
+                let wait = after.unwrap_or(Duration::from_secs(1 << attempt));
+                tracing::warn!(%reason, attempt, "Salesforce asks to try again; waiting {wait:?}");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
         }
     }
 }

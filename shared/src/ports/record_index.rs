@@ -82,6 +82,19 @@ pub trait RecordIndex: Send + Sync {
     /// This must be atomic against concurrent writers of the same key.
     async fn put_if_newer(&self, key: &RecordKey, entry: &IndexEntry) -> PortResult<IndexWrite>;
 
+    /// `put_if_newer` for each entry, in order, each as atomic as one `put_if_newer` (a bulk
+    /// writer's path: an adapter may commit them together).
+    async fn put_many_if_newer(
+        &self,
+        entries: &[(RecordKey, IndexEntry)],
+    ) -> PortResult<Vec<IndexWrite>> {
+        let mut outcomes = Vec::with_capacity(entries.len());
+        for (key, entry) in entries {
+            outcomes.push(self.put_if_newer(key, entry).await?);
+        }
+        Ok(outcomes)
+    }
+
     /// How many records of an object the index holds (deleted ones included), for `status`.
     async fn count(&self, object: &str) -> PortResult<u64>;
 

@@ -90,7 +90,7 @@ settings! {
     VISIBILITY_SECONDS = "visibility_seconds", "local pipeline: how long a worker keeps a batch hidden from the others; a batch cut short by a crash comes back after it, so keep it above the longest batch (default 120; on AWS the queue's `VisibilityTimeout`)", default "120";
     INDEX_WRITES_IN_FLIGHT = "index_writes_in_flight", "how many of a batch's record-index writes (one conditional write each) a worker keeps in flight (default 16, which cuts a DynamoDB batch's wait; lower it for a DynamoDB table with little provisioned write capacity)", default "16";
     SECRETS_CACHE_SECONDS = "secrets_cache_seconds", "aws: how long a warm function uses a secret's value before reading it again; a refused value is read again at once (default 300)", default "300";
-    BATCH_WINDOW_MS = "batch_window_ms", "local pipeline: how long a worker's batch gathers changes before it is written, unless 100 are in first; a trickle then costs HubSpot calls of many records, not one each; (default 250, measured best in `docs/benchmarks.md`; 0 writes what is there at once; on AWS the event source's `MaximumBatchingWindowInSeconds`)", default "250";
+    BATCH_WINDOW_MS = "batch_window_ms", "local pipeline: the longest a worker's batch gathers changes before it is written, unless 100 are in first; within it a batch goes as soon as HubSpot's rate budget allows another call at half of what remains (about every 105 ms on an idle portal), so a trickle costs calls of many records, not one each, and leaves half the budget to imports (default 250; 0 writes what is there at once; on AWS the event source's `MaximumBatchingWindowInSeconds`)", default "250";
 }
 
 /// The configuration file's path: a variable only (it cannot name itself).

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Worker;
 use super::message::{Applied, Disposition, InboundMessage};
+use super::pace::BatchPacer;
 use crate::ports::{ChangeQueue, PortResult};
 
 /// What one drain step did.
@@ -39,15 +40,61 @@ pub async fn drain_once(
     let deadline = tokio::time::Instant::now() + visibility;
     if !deliveries.is_empty() && !window.is_zero() {
         let until = tokio::time::Instant::now() + window;
-        while deliveries.len() < max {
-            let now = tokio::time::Instant::now();
-            if now >= until {
-                break;
-            }
-            tokio::time::sleep(GATHER_POLL.min(until - now)).await;
-            deliveries.extend(queue.receive(max - deliveries.len(), visibility).await?);
-        }
+        gather(queue, &mut deliveries, max, visibility, until).await?;
     }
+    process(worker, queue, deliveries, deadline).await
+}
+
+/// [`drain_once`] with the window set by `pacer`: the batch goes once it is full or the
+/// portal's rate budget allows the next call (`BatchPacer`). One worker gathers at a time.
+pub async fn drain_paced(
+    worker: &Worker,
+    queue: &dyn ChangeQueue,
+    max: usize,
+    visibility: Duration,
+    pacer: &BatchPacer,
+) -> PortResult<DrainReport> {
+    let (deliveries, deadline) = {
+        let _gathering = pacer.gate.lock().await;
+        let mut deliveries = queue.receive(max, visibility).await?;
+        let deadline = tokio::time::Instant::now() + visibility;
+        if !deliveries.is_empty() {
+            let first = std::time::Instant::now();
+            let until = tokio::time::Instant::from_std(pacer.due(first));
+            gather(queue, &mut deliveries, max, visibility, until).await?;
+            pacer.batch_sent(std::time::Instant::now());
+        }
+        (deliveries, deadline)
+    };
+    process(worker, queue, deliveries, deadline).await
+}
+
+/// Receives more until `max` are in or `until`.
+async fn gather(
+    queue: &dyn ChangeQueue,
+    deliveries: &mut Vec<crate::ports::Delivery>,
+    max: usize,
+    visibility: Duration,
+    until: tokio::time::Instant,
+) -> PortResult<()> {
+    while deliveries.len() < max {
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            break;
+        }
+        tokio::time::sleep(GATHER_POLL.min(until - now)).await;
+        deliveries.extend(queue.receive(max - deliveries.len(), visibility).await?);
+    }
+    Ok(())
+}
+
+/// Processes one gathered batch and applies each message's disposition.
+async fn process(
+    worker: &Worker,
+    queue: &dyn ChangeQueue,
+    deliveries: Vec<crate::ports::Delivery>,
+    deadline: tokio::time::Instant,
+) -> PortResult<DrainReport> {
     let mut report = DrainReport {
         received: deliveries.len(),
         ..DrainReport::default()

@@ -41,6 +41,7 @@ mod index;
 mod item;
 mod message;
 mod nulls;
+mod pace;
 mod prune;
 mod read;
 mod resolve;
@@ -63,10 +64,11 @@ use crate::ports::{
     ChangeQueue, HubSpotRecords, ImportJobs, MappingStore, RecordIndex, SalesforceRecords, SyncLog,
 };
 
-pub use drain::{DrainReport, drain_once};
+pub use drain::{DrainReport, drain_once, drain_paced};
 pub use gate::{PAUSED_REASON_PREFIX, replay_parked};
 pub use index::{RACED_OTHER_STATE, RACED_SAME_STATE};
 pub use message::{Applied, BatchResult, Disposition, InboundMessage};
+pub use pace::{BatchPacer, LIVE_SHARE, RateBudget};
 pub use read::NOT_VISIBLE;
 pub use settings::{INDEX_WRITES_IN_FLIGHT, WorkerSettings};
 

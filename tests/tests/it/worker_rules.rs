@@ -841,6 +841,84 @@ async fn a_batch_gathers_the_changes_that_arrive_within_its_window() {
     assert_eq!(rig.hubspot.handle().count("sf_project").expect("count"), 4);
 }
 
+/// The paced window: the first change after a pause goes at once; the next batch waits for the
+/// spacing the budget allows (a nearly spent portal: the longest window) and gathers what
+/// trickles in meanwhile; and one worker gathers at a time, so a second worker draining beside
+/// it does not split the trickle into calls of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_batch_goes_when_the_budget_allows_and_gathers_what_trickles_in() {
+    struct Spent;
+    impl sf2hs_shared::worker::RateBudget for Spent {
+        fn usage(&self) -> (u32, u32, Duration) {
+            // 2 of 190 left: the spacing is the longest window.
+            (188, 190, Duration::from_secs(10))
+        }
+    }
+    let rig = Rig::start(5).await;
+    let sf = rig.sf();
+    let projects: Vec<String> = (0..5)
+        .map(|i| {
+            sf.create(
+                "Project__c",
+                json!({ "Name": format!("Paced {i}"), "Budget__c": i }),
+            )
+            .expect("project")
+        })
+        .collect();
+    let upserts = || {
+        rig.hubspot
+            .handle()
+            .stats()
+            .expect("stats")
+            .calls_matching("batch/upsert")
+    };
+    let pacer = sf2hs_shared::worker::BatchPacer::new(
+        Box::new(Spent),
+        sf2hs_shared::worker::LIVE_SHARE,
+        Duration::from_millis(800),
+    );
+    let drain = || {
+        sf2hs_shared::worker::drain_paced(
+            &rig.worker,
+            rig.queue.as_ref(),
+            100,
+            Duration::from_secs(30),
+            &pacer,
+        )
+    };
+
+    let started = std::time::Instant::now();
+    rig.send(&[rig.reread("Project__c", &projects[0])]).await;
+    let first = drain().await.expect("drained");
+    assert_eq!(first.received, 1, "the first batch waits for nothing");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(upserts(), 1);
+
+    rig.send(&[rig.reread("Project__c", &projects[1])]).await;
+    let later = async {
+        for project in &projects[2..] {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            rig.send(&[rig.reread("Project__c", project)]).await;
+        }
+    };
+    let (one, other, ()) = tokio::join!(drain(), drain(), later);
+    let (one, other) = (one.expect("drained"), other.expect("drained"));
+    assert_eq!(
+        (
+            one.received + other.received,
+            one.received.min(other.received)
+        ),
+        (4, 0),
+        "one gatherer took the four; the other found nothing: {one:?} {other:?}"
+    );
+    assert_eq!(upserts(), 2, "one HubSpot call for the four");
+    assert_eq!(rig.hubspot.handle().count("sf_project").expect("count"), 5);
+}
+
 /// A project's state as Salesforce has it now, carried by a change (as an outbound message
 /// carries it): its mapped fields and its `SystemModstamp`.
 fn carried_project(rig: &Rig, id: &str) -> Change {
