@@ -108,7 +108,8 @@ fn snapshot_change(
 }
 
 async fn drain(worker: &Arc<Worker>, queue: &Arc<dyn ChangeQueue>) {
-    let tasks: Vec<_> = (0..2)
+    // Two drain loops, as `sf2hs serve` runs by default (`SF2HS_BENCH_WORKERS` for more).
+    let tasks: Vec<_> = (0..env_number("SF2HS_BENCH_WORKERS", 2).max(1))
         .map(|_| {
             let (worker, queue) = (worker.clone(), queue.clone());
             tokio::spawn(async move {

@@ -86,7 +86,8 @@ pub struct HubSpotConfig {
     pub connect_timeout: Duration,
     /// Whole-request timeout; a timeout is retried like a 5xx.
     pub request_timeout: Duration,
-    /// Requests in flight at once across all calls of one client.
+    /// The most requests in flight at once across all calls of one client. Within it the rate
+    /// limiter keeps as many in flight as the window's rate needs at the measured answer time.
     pub max_concurrent_requests: usize,
     pub rate_limit: RateLimitSettings,
     pub retry: RetrySettings,
@@ -99,7 +100,7 @@ impl Default for HubSpotConfig {
             api_version: ApiVersion::default(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
-            max_concurrent_requests: 4,
+            max_concurrent_requests: 16,
             rate_limit: RateLimitSettings::default(),
             retry: RetrySettings::default(),
         }

@@ -16,6 +16,13 @@ use super::config::RateLimitSettings;
 /// How long to wait before looking again when every slot is held by a request in flight.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(20);
 
+/// The most requests one account's limiter lets fly at once, however slow the answers (the
+/// client's `max_concurrent_requests` may set a lower ceiling).
+const MOST_IN_FLIGHT: u32 = 16;
+
+/// The answer time assumed before any answer: HubSpot's batch calls take a few hundred ms.
+const FIRST_ANSWER_TIME: Duration = Duration::from_millis(200);
+
 /// The rate-limit headers of one answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RateLimitHeaders {
@@ -51,6 +58,10 @@ struct Window {
     finished: VecDeque<Instant>,
     in_flight: u32,
     paused_until: Option<Instant>,
+    /// A moving average of the time from send to answer.
+    answer_time: Duration,
+    /// The most requests in flight however slow the answers (the client's own ceiling).
+    most_in_flight: u32,
 }
 
 impl Window {
@@ -79,6 +90,9 @@ impl Window {
             self.paused_until = None;
         }
         self.expire(now);
+        if self.in_flight >= self.allowed_in_flight() {
+            return Err(IN_FLIGHT_POLL);
+        }
         if self.used() < self.max.max(1) {
             self.in_flight += 1;
             return Ok(());
@@ -91,9 +105,21 @@ impl Window {
         Err(wait.max(Duration::from_millis(1)))
     }
 
-    fn finish(&mut self, now: Instant) {
+    fn finish(&mut self, now: Instant, sent: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.finished.push_back(now);
+        // An eighth of each new answer: a few slow answers move it, one outlier does not.
+        let took = now.saturating_duration_since(sent);
+        self.answer_time = (self.answer_time * 7 + took) / 8;
+    }
+
+    /// Requests in flight that keep the window's rate going while answers take `answer_time`
+    /// (Little's law: rate × time in flight), one more for the spread, at least two. A fixed
+    /// four capped throughput at 4 / answer time: 75 % of the ceiling at 280 ms answers.
+    fn allowed_in_flight(&self) -> u32 {
+        let rate = f64::from(self.max.max(1)) / self.interval.as_secs_f64().max(0.001);
+        let needed = (rate * self.answer_time.as_secs_f64()).ceil() as u32 + 1;
+        needed.clamp(2, self.most_in_flight.max(2))
     }
 }
 
@@ -108,11 +134,12 @@ pub struct AccountRateLimiter {
 #[derive(Debug)]
 pub struct RequestSlot {
     window: Arc<Mutex<Window>>,
+    sent: Instant,
 }
 
 impl Drop for RequestSlot {
     fn drop(&mut self) {
-        lock(&self.window).finish(Instant::now());
+        lock(&self.window).finish(Instant::now(), self.sent);
     }
 }
 
@@ -135,6 +162,8 @@ impl AccountRateLimiter {
                 finished: VecDeque::new(),
                 in_flight: 0,
                 paused_until: None,
+                answer_time: FIRST_ANSWER_TIME,
+                most_in_flight: MOST_IN_FLIGHT,
             })),
             settings,
         }
@@ -148,6 +177,7 @@ impl AccountRateLimiter {
                 Ok(()) => {
                     return RequestSlot {
                         window: self.window.clone(),
+                        sent: Instant::now(),
                     };
                 }
                 Err(wait) => tokio::time::sleep(wait).await,
@@ -223,19 +253,55 @@ mod tests {
             finished: VecDeque::new(),
             in_flight: 0,
             paused_until: None,
+            answer_time: FIRST_ANSWER_TIME,
+            most_in_flight: MOST_IN_FLIGHT,
         };
         let t0 = Instant::now();
         assert!(window.try_take(t0).is_ok());
         assert!(window.try_take(t0).is_ok());
         // Both in flight: nothing to expire yet, so poll.
         assert_eq!(window.try_take(t0), Err(IN_FLIGHT_POLL));
-        window.finish(t0 + Duration::from_millis(100));
-        window.finish(t0 + Duration::from_millis(200));
+        window.finish(t0 + Duration::from_millis(100), t0);
+        window.finish(t0 + Duration::from_millis(200), t0);
         assert_eq!(
             window.try_take(t0 + Duration::from_millis(600)),
             Err(Duration::from_millis(500))
         );
         assert!(window.try_take(t0 + Duration::from_millis(1100)).is_ok());
+    }
+
+    /// Slow answers let more requests fly (rate × answer time, plus one); fast ones fewer;
+    /// never past the ceiling.
+    #[test]
+    fn requests_in_flight_follow_the_window_rate_and_the_answer_time() {
+        let mut window = Window {
+            max: 190,
+            interval: Duration::from_secs(10),
+            finished: VecDeque::new(),
+            in_flight: 0,
+            paused_until: None,
+            answer_time: FIRST_ANSWER_TIME,
+            most_in_flight: MOST_IN_FLIGHT,
+        };
+        // 19 per second × 200 ms = 3.8: four, and one for the spread.
+        assert_eq!(window.allowed_in_flight(), 5);
+        let t0 = Instant::now();
+        for n in 0..40 {
+            let sent = t0 + Duration::from_secs(n);
+            window.finish(sent + Duration::from_millis(600), sent);
+        }
+        // 19 × 0.6 s = 11.4: twelve, and one.
+        assert_eq!(window.allowed_in_flight(), 13);
+        window.answer_time = Duration::from_secs(5);
+        assert_eq!(window.allowed_in_flight(), MOST_IN_FLIGHT, "the ceiling");
+        window.answer_time = Duration::from_millis(10);
+        assert_eq!(window.allowed_in_flight(), 2, "at least two");
+        window.in_flight = 2;
+        assert_eq!(
+            window.try_take(t0),
+            Err(IN_FLIGHT_POLL),
+            "two in flight: wait"
+        );
     }
 
     #[tokio::test]
