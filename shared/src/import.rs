@@ -181,12 +181,7 @@ impl Importer {
                 status: job.status.name(),
             });
         }
-        let mapping = self
-            .mappings
-            .get(&job.salesforce_object)
-            .await?
-            .ok_or_else(|| ImportError::NoMapping(job.salesforce_object.clone()))?
-            .mapping;
+        let mapping = self.mapping_of(&job).await?;
         self.jobs.start(job_id).await?;
         if let Some(import_id) = job
             .cursor
@@ -302,6 +297,16 @@ impl Importer {
             None => self.reload(job_id).await?,
         };
         Ok(ImportProgress::AllSent(job))
+    }
+
+    /// The stored mapping of `job`'s object.
+    async fn mapping_of(&self, job: &ImportJob) -> Result<Mapping, ImportError> {
+        Ok(self
+            .mappings
+            .get(&job.salesforce_object)
+            .await?
+            .ok_or_else(|| ImportError::NoMapping(job.salesforce_object.clone()))?
+            .mapping)
     }
 
     async fn reload(&self, job_id: &str) -> Result<ImportJob, ImportError> {

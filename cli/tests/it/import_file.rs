@@ -14,16 +14,9 @@ use sf2hs_shared::embedded::EmbeddedStore;
 use sf2hs_shared::ports::{ChangeQueue, ImportJobs, RecordIndex, SyncLog, SyncLogQuery};
 use sf2hs_tests::stack::local_credentials;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
+use super::import_run::command;
 
-fn command(data_dir: &std::path::Path, env: &[(&str, String)]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(BINARY);
-    command.arg("--data-dir").arg(data_dir);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command
-}
+const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
 
 const PLAIN: usize = 2_900;
 const VOID: usize = 40;

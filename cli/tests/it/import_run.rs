@@ -14,7 +14,11 @@ use sf2hs_tests::stack::local_credentials;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs");
 
-fn command(data_dir: &std::path::Path, env: &[(&str, String)]) -> tokio::process::Command {
+/// `sf2hs --data-dir DIR` with `env`.
+pub(crate) fn command(
+    data_dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(BINARY);
     command.arg("--data-dir").arg(data_dir);
     for (k, v) in env {
@@ -81,7 +85,16 @@ async fn interrupted_import(records: usize, latency_ms: u64) {
 
     let started_at = Instant::now();
     let mut child = command(&data_dir, &env)
-        .args(["--json", "import", "start", "Project__c", "--yes"])
+        // The batch path: a million would go through the Imports API by `auto`.
+        .args([
+            "--json",
+            "import",
+            "start",
+            "Project__c",
+            "--yes",
+            "--via",
+            "batch",
+        ])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

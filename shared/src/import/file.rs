@@ -134,12 +134,7 @@ impl Importer {
     /// Marks a just-created job to go through the Imports API (or not, for `Batch` and an
     /// `Auto` that chooses batch); returns whether it does.
     pub async fn choose_path(&self, job: &ImportJob, via: ImportVia) -> Result<bool, ImportError> {
-        let mapping = self
-            .mappings
-            .get(&job.salesforce_object)
-            .await?
-            .ok_or_else(|| ImportError::NoMapping(job.salesforce_object.clone()))?
-            .mapping;
+        let mapping = self.mapping_of(job).await?;
         let file = match via {
             ImportVia::Batch => false,
             ImportVia::HubSpotImports => {
