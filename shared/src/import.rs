@@ -326,36 +326,63 @@ impl Importer {
         fields: crate::domain::FieldSnapshot,
         deleted: bool,
     ) -> Option<Change> {
-        let id = fields
-            .get("Id")
-            .and_then(Value::as_str)
-            .and_then(|id| SalesforceId::parse(id).ok());
-        let modstamp = fields
-            .get("SystemModstamp")
-            .and_then(Value::as_str)
-            .and_then(parse_salesforce_datetime);
-        let (Some(record_id), Some(modstamp)) = (id, modstamp) else {
-            tracing::warn!(import = %job.id, "a backfill record without Id or SystemModstamp was skipped");
-            return None;
+        let (record_id, modstamp) = record_stamp(&job.id, &fields)?;
+        let kind = if deleted {
+            ChangeKind::Delete
+        } else {
+            ChangeKind::Upsert {
+                fields: snapshot_for_mapping(mapping, fields),
+            }
         };
-        Some(Change {
+        Some(self.import_change(job, record_id, modstamp, kind))
+    }
+
+    /// A change of `job`'s object, tagged with the job so that the worker counts it there.
+    fn import_change(
+        &self,
+        job: &ImportJob,
+        record_id: SalesforceId,
+        modstamp: chrono::DateTime<Utc>,
+        kind: ChangeKind,
+    ) -> Change {
+        Change {
             org_id: self.org_id.clone(),
             object: job.salesforce_object.clone(),
             record_id,
-            kind: if deleted {
-                ChangeKind::Delete
-            } else {
-                ChangeKind::Upsert {
-                    fields: snapshot_for_mapping(mapping, fields),
-                }
-            },
+            kind,
             modstamp: Some(modstamp),
             source: ChangeSource::Import {
                 job_id: job.id.clone(),
             },
             received_at: Utc::now(),
             prior_deliveries: 0,
-        })
+        }
+    }
+}
+
+/// A page record's `Id` and `SystemModstamp`; `None`, with a warning, for one without a usable
+/// id or stamp (Salesforce always sends both, so this means the adapter is wrong).
+fn record_stamp(
+    job_id: &str,
+    fields: &crate::domain::FieldSnapshot,
+) -> Option<(SalesforceId, chrono::DateTime<Utc>)> {
+    let id = fields
+        .get("Id")
+        .and_then(Value::as_str)
+        .and_then(|id| SalesforceId::parse(id).ok());
+    let modstamp = fields
+        .get("SystemModstamp")
+        .and_then(Value::as_str)
+        .and_then(parse_salesforce_datetime);
+    match (id, modstamp) {
+        (Some(id), Some(modstamp)) => Some((id, modstamp)),
+        _ => {
+            tracing::warn!(
+                import = job_id,
+                "a backfill record without Id or SystemModstamp was skipped"
+            );
+            None
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{ImportError, ImportProgress, Importer};
-use crate::domain::{Change, ChangeKind, ChangeSource, RecordKey, SalesforceId};
+use crate::domain::{ChangeKind, ChangeSource, RecordKey, SalesforceId};
 use crate::engine::{MappedRecord, map_record};
 use crate::hubspot::imports::{
     HubSpotImport, ImportColumn, ImportErrorPage, ImportRowError, ImportSpec, ImportState,
@@ -40,7 +40,6 @@ use crate::ports::{
     ImportCounts, ImportJob, IndexEntry, RecordIndex, RemoteError, SyncLog, SyncLogEntry,
     SyncOutcome,
 };
-use crate::salesforce::intake::outbound::parse_salesforce_datetime;
 
 /// The cursor of a job that goes through the Imports API: `hubspot-import:` before its file
 /// is sent, `hubspot-import:{import id}` after.
@@ -221,13 +220,7 @@ impl Importer {
         files: &FileImports,
         paths: &FilePaths,
     ) -> Result<Option<String>, ImportError> {
-        let object_type_id = self.object_type_id(mapping, files).await?;
-        let types = files
-            .hubspot
-            .property_types(&HubSpotObjectRef::ObjectTypeId(object_type_id.clone()))
-            .await
-            .map_err(ImportError::HubSpot)?;
-        let columns = columns(mapping, &types)?;
+        let (object_type_id, columns) = self.file_columns(mapping, files).await?;
         let built = self
             .write_file(job, mapping, files, &columns, paths, true)
             .await?;
@@ -307,19 +300,9 @@ impl Importer {
             reading += asked.elapsed();
             let mut records = Vec::new();
             for snapshot in page.records {
-                let id = snapshot
-                    .get("Id")
-                    .and_then(serde_json::Value::as_str)
-                    .and_then(|id| SalesforceId::parse(id).ok());
-                let modstamp = snapshot
-                    .get("SystemModstamp")
-                    .and_then(serde_json::Value::as_str)
-                    .and_then(parse_salesforce_datetime);
-                let (Some(id), Some(modstamp)) = (id, modstamp) else {
-                    tracing::warn!(import = %job.id, "a backfill record without Id or SystemModstamp was skipped");
-                    continue;
-                };
-                records.push((id, modstamp, snapshot_for_mapping(mapping, snapshot)));
+                if let Some((id, modstamp)) = super::record_stamp(&job.id, &snapshot) {
+                    records.push((id, modstamp, snapshot_for_mapping(mapping, snapshot)));
+                }
             }
             let keys: Vec<RecordKey> = records
                 .iter()
@@ -332,12 +315,7 @@ impl Importer {
                 let mapped = match map_record(mapping, &id, &snapshot, None) {
                     Ok(mapped) => mapped,
                     Err(errors) => {
-                        refusals.push(failure(
-                            &job.salesforce_object,
-                            &id,
-                            errors.to_string(),
-                            None,
-                        ));
+                        refusals.push(failure(&job.salesforce_object, &id, errors.to_string()));
                         continue;
                     }
                 };
@@ -347,7 +325,8 @@ impl Importer {
                     continue;
                 }
                 if needs_worker(&mapped, entry.is_some()) {
-                    routed.push(self.routed_change(job, id, modstamp, snapshot));
+                    let kind = ChangeKind::Upsert { fields: snapshot };
+                    routed.push(self.import_change(job, id, modstamp, kind));
                     continue;
                 }
                 csv.write_record(columns.iter().map(|c| cell(&mapped, c)))
@@ -398,13 +377,7 @@ impl Importer {
         if !paths.ledger.exists() {
             // Sent by a run elsewhere (another Lambda container): the ledger is rebuilt from the
             // same records at the same cutoff. What changed since comes in step 4 regardless.
-            let object_type_id = self.object_type_id(mapping, files).await?;
-            let types = files
-                .hubspot
-                .property_types(&HubSpotObjectRef::ObjectTypeId(object_type_id))
-                .await
-                .map_err(ImportError::HubSpot)?;
-            let columns = columns(mapping, &types)?;
+            let (_, columns) = self.file_columns(mapping, files).await?;
             self.write_file(job, mapping, files, &columns, paths, false)
                 .await?;
         }
@@ -467,7 +440,6 @@ impl Importer {
                     &job.salesforce_object,
                     id,
                     format!("HubSpot refused the record {}", reasons.join("; ")),
-                    None,
                 )
             })
             .collect();
@@ -602,6 +574,21 @@ impl Importer {
         }
     }
 
+    /// The HubSpot object's objectTypeId and the file's columns, checked against its properties.
+    async fn file_columns(
+        &self,
+        mapping: &Mapping,
+        files: &FileImports,
+    ) -> Result<(String, Vec<Column>), ImportError> {
+        let object_type_id = self.object_type_id(mapping, files).await?;
+        let types = files
+            .hubspot
+            .property_types(&HubSpotObjectRef::ObjectTypeId(object_type_id.clone()))
+            .await
+            .map_err(ImportError::HubSpot)?;
+        Ok((object_type_id, columns(mapping, &types)?))
+    }
+
     /// The HubSpot object's objectTypeId: the mapping's resolved one, else resolved now (API
     /// paths refuse a custom object's name, platform-behaviours.md H1).
     async fn object_type_id(
@@ -629,27 +616,6 @@ impl Importer {
         RecordKey {
             object: object.to_owned(),
             record_id: id.clone(),
-        }
-    }
-
-    fn routed_change(
-        &self,
-        job: &ImportJob,
-        record_id: SalesforceId,
-        modstamp: DateTime<Utc>,
-        fields: crate::domain::FieldSnapshot,
-    ) -> Change {
-        Change {
-            org_id: self.org_id.clone(),
-            object: job.salesforce_object.clone(),
-            record_id,
-            kind: ChangeKind::Upsert { fields },
-            modstamp: Some(modstamp),
-            source: ChangeSource::Import {
-                job_id: job.id.clone(),
-            },
-            received_at: Utc::now(),
-            prior_deliveries: 0,
         }
     }
 }
@@ -681,14 +647,8 @@ fn columns(
     mapping: &Mapping,
     types: &HashMap<String, HubSpotPropertyType>,
 ) -> Result<Vec<Column>, ImportError> {
-    let mut seen = HashSet::new();
-    let names = std::iter::once(mapping.id_property.as_str())
-        .chain(mapping.fields.iter().map(|f| f.hubspot_property.as_str()));
     let mut columns = Vec::new();
-    for name in names {
-        if !seen.insert(name) {
-            continue;
-        }
+    for name in column_names(mapping) {
         let Some(kind) = types.get(name) else {
             return Err(ImportError::Mapping(format!(
                 "HubSpot object `{}` has no property `{name}`: create it (`sf2hs schema ensure`) \
@@ -740,19 +700,14 @@ fn needs_worker(mapped: &MappedRecord, indexed: bool) -> bool {
                 || mapped.properties.values().any(String::is_empty)))
 }
 
-fn failure(
-    object: &str,
-    id: &SalesforceId,
-    reason: String,
-    hubspot_id: Option<String>,
-) -> SyncLogEntry {
+fn failure(object: &str, id: &SalesforceId, reason: String) -> SyncLogEntry {
     SyncLogEntry {
         at: Utc::now(),
         salesforce_object: object.to_owned(),
         record_id: id.clone(),
         outcome: SyncOutcome::Failed,
         reason: Some(reason),
-        hubspot_id,
+        hubspot_id: None,
     }
 }
 
@@ -780,14 +735,17 @@ fn row_error_text(error: &ImportRowError, mapping: &Mapping, import_id: &str) ->
     )
 }
 
-/// The property of the file's column `index`, as `columns` orders them.
-fn column_property(mapping: &Mapping, index: usize) -> Option<String> {
+/// The file's properties in column order: the id property, then each mapped one once.
+fn column_names(mapping: &Mapping) -> impl Iterator<Item = &str> {
     let mut seen = HashSet::new();
     std::iter::once(mapping.id_property.as_str())
         .chain(mapping.fields.iter().map(|f| f.hubspot_property.as_str()))
-        .filter(|name| seen.insert(*name))
-        .nth(index)
-        .map(str::to_owned)
+        .filter(move |name| seen.insert(*name))
+}
+
+/// The property of the file's column `index`.
+fn column_property(mapping: &Mapping, index: usize) -> Option<String> {
+    column_names(mapping).nth(index).map(str::to_owned)
 }
 
 /// One ledger line: `id,modstamp,hash`.

@@ -786,23 +786,8 @@ async fn a_delete_archives_the_record_a_late_write_created_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_gathers_the_changes_that_arrive_within_its_window() {
     let rig = Rig::start(5).await;
-    let sf = rig.sf();
-    let projects: Vec<String> = (0..4)
-        .map(|i| {
-            sf.create(
-                "Project__c",
-                json!({ "Name": format!("Trickle {i}"), "Budget__c": i }),
-            )
-            .expect("project")
-        })
-        .collect();
-    let upserts = || {
-        rig.hubspot
-            .handle()
-            .stats()
-            .expect("stats")
-            .calls_matching("batch/upsert")
-    };
+    let projects = trickle_projects(&rig, "Trickle", 4);
+    let upserts = || upsert_calls(&rig);
 
     // Without a window the batch is what is queued at the moment: one change.
     rig.send(&[rig.reread("Project__c", &projects[0])]).await;
@@ -841,6 +826,29 @@ async fn a_batch_gathers_the_changes_that_arrive_within_its_window() {
     assert_eq!(rig.hubspot.handle().count("sf_project").expect("count"), 4);
 }
 
+/// `count` projects in Salesforce, named `{prefix} {n}`, for the batching-window tests.
+fn trickle_projects(rig: &Rig, prefix: &str, count: usize) -> Vec<String> {
+    let sf = rig.sf();
+    (0..count)
+        .map(|i| {
+            sf.create(
+                "Project__c",
+                json!({ "Name": format!("{prefix} {i}"), "Budget__c": i }),
+            )
+            .expect("project")
+        })
+        .collect()
+}
+
+/// HubSpot batch-upsert calls so far.
+fn upsert_calls(rig: &Rig) -> u64 {
+    rig.hubspot
+        .handle()
+        .stats()
+        .expect("stats")
+        .calls_matching("batch/upsert")
+}
+
 /// The paced window: the first change after a pause goes at once; the next batch waits for the
 /// spacing the budget allows (a nearly spent portal: the longest window) and gathers what
 /// trickles in meanwhile; and one worker gathers at a time, so a second worker draining beside
@@ -855,23 +863,8 @@ async fn a_paced_batch_goes_when_the_budget_allows_and_gathers_what_trickles_in(
         }
     }
     let rig = Rig::start(5).await;
-    let sf = rig.sf();
-    let projects: Vec<String> = (0..5)
-        .map(|i| {
-            sf.create(
-                "Project__c",
-                json!({ "Name": format!("Paced {i}"), "Budget__c": i }),
-            )
-            .expect("project")
-        })
-        .collect();
-    let upserts = || {
-        rig.hubspot
-            .handle()
-            .stats()
-            .expect("stats")
-            .calls_matching("batch/upsert")
-    };
+    let projects = trickle_projects(&rig, "Paced", 5);
+    let upserts = || upsert_calls(&rig);
     let pacer = sf2hs_shared::worker::BatchPacer::new(
         Box::new(Spent),
         sf2hs_shared::worker::LIVE_SHARE,
