@@ -116,15 +116,15 @@ enum Command {
     Mappings(MappingsCommand),
     /// Per mapping: state, records synced, failures in the last 24 h, last change; queue depth.
     Status,
-    /// Recent sync failures with their reasons, newest first; with --record, one record's
-    /// whole history.
+    /// Recent sync failures with their reasons, newest first; with --record, one record: what
+    /// was last written to HubSpot for it and its failures.
     Errors {
         /// Only this Salesforce object.
         object: Option<String>,
         /// How many to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
-        /// Every sync-log entry of this record (its Salesforce id, 15 or 18 characters).
+        /// This record (its Salesforce id, 15 or 18 characters): its last write and failures.
         #[arg(long)]
         record: Option<String>,
     },

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod mapping;
 pub mod metrics;
 pub mod ports;
+pub mod record_history;
 pub mod salesforce;
 pub mod settings;
 pub mod worker;

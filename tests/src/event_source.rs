@@ -21,6 +21,10 @@ pub struct EventSource {
     pub batch_size: usize,
     /// The queue's visibility timeout while the function has a batch.
     pub visibility: Duration,
+    /// The mapping's `MaximumBatchingWindowInSeconds`: once a message is in hand, keep
+    /// gathering until the batch is full or this much time has passed. Zero (the default here,
+    /// not in the SAM template) invokes with what is ready at once, so that tests run fast.
+    pub batching_window: Duration,
 }
 
 /// What one poll did.
@@ -53,6 +57,7 @@ impl EventSource {
             queue_arn,
             batch_size: 100,
             visibility: Duration::from_secs(30),
+            batching_window: Duration::ZERO,
         }
     }
 
@@ -65,6 +70,7 @@ impl EventSource {
         // Like the event source mapping, fill the batch with several receives (SQS returns
         // at most 10 per call) until it is full or the queue has no more ready.
         let mut messages = Vec::new();
+        let mut window_ends: Option<tokio::time::Instant> = None;
         while messages.len() < self.batch_size {
             let want = (self.batch_size - messages.len()).min(10);
             let output = self
@@ -79,7 +85,16 @@ impl EventSource {
                 .expect("receive");
             let got = output.messages().to_vec();
             if got.is_empty() {
-                break;
+                match window_ends {
+                    Some(ends) if tokio::time::Instant::now() < ends => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+            if window_ends.is_none() && !self.batching_window.is_zero() {
+                window_ends = Some(tokio::time::Instant::now() + self.batching_window);
             }
             messages.extend(got);
         }

@@ -256,7 +256,8 @@ pub async fn errors(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every sync-log entry of one record, newest first: what happened to it and why.
+/// One record: what was last written to HubSpot for it (its record index entry) and its
+/// failures in the sync log, newest first. Successes are kept per batch, not per record.
 pub async fn record_history(
     backend: &Backend,
     record: &str,
@@ -267,56 +268,96 @@ pub async fn record_history(
             "`{record}` is not a Salesforce record id ({e}); give the 15- or 18-character id"
         ))
     })?;
-    let entries = backend
-        .log
-        .query(&SyncLogQuery {
-            record_id: Some(id.clone()),
-            ..SyncLogQuery::default()
-        })
-        .await?;
+    let objects: Vec<String> = backend
+        .mappings
+        .list()
+        .await?
+        .into_iter()
+        .map(|stored| stored.mapping.salesforce_object)
+        .collect();
+    let found = sf2hs_shared::record_history::record_history(
+        backend.log.as_ref(),
+        backend.index.as_ref(),
+        &objects,
+        &id,
+    )
+    .await?;
     if json {
-        let items: Vec<_> = entries
-            .iter()
-            .map(|e| {
-                json!({
-                    "at": e.at,
-                    "salesforce_object": e.salesforce_object,
-                    "record_id": e.record_id.as_str(),
-                    "outcome": e.outcome.name(),
-                    "reason": e.reason,
-                    "hubspot_id": e.hubspot_id,
-                })
-            })
-            .collect();
-        output::print_json(&json!({ "record_id": id.as_str(), "history": items }));
+        let (object, written, items) = match &found {
+            None => (None, None, Vec::new()),
+            Some(found) => (
+                Some(found.salesforce_object.clone()),
+                found.index.as_ref().map(|entry| {
+                    json!({
+                        "hubspot_id": entry.hubspot_id,
+                        "modstamp": entry.modstamp,
+                        "deleted": entry.deleted,
+                    })
+                }),
+                found
+                    .failures
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "at": e.at,
+                            "salesforce_object": e.salesforce_object,
+                            "record_id": e.record_id.as_str(),
+                            "outcome": e.outcome.name(),
+                            "reason": e.reason,
+                            "hubspot_id": e.hubspot_id,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        output::print_json(&json!({
+            "record_id": id.as_str(),
+            "salesforce_object": object,
+            "last_written": written,
+            "history": items,
+        }));
         return Ok(ExitCode::SUCCESS);
     }
-    if entries.is_empty() {
+    let Some(found) = found else {
         out!(
-            "no sync-log entry for {id}: it has not reached the worker in the log's retention \
-             (check the id, `sf2hs status` for the queue, `sf2hs dlq list`)"
+            "sf2hs knows nothing of {id}: no failure in the sync log's retention and no record \
+             index entry under a mapped object (check the id, `sf2hs status` for the queue, \
+             `sf2hs dlq list`)"
         );
         return Ok(ExitCode::SUCCESS);
+    };
+    match &found.index {
+        Some(entry) => out!(
+            "{} {id}: last written to HubSpot as {} (Salesforce state of {}){}",
+            found.salesforce_object,
+            entry.hubspot_id.as_deref().map_or_else(
+                || "a record whose id is not known yet".to_owned(),
+                |h| format!("record {h}")
+            ),
+            output::time(Some(entry.modstamp)),
+            if entry.deleted { ", deleted" } else { "" }
+        ),
+        None => out!("{} {id}: never written to HubSpot", found.salesforce_object),
     }
-    let rows = entries
+    if found.failures.is_empty() {
+        out!("no failure in the sync log's retention");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = found
+        .failures
         .iter()
         .map(|e| {
             vec![
                 output::time(Some(e.at)),
-                e.salesforce_object.clone(),
                 e.outcome.name().to_owned(),
-                e.hubspot_id.clone().unwrap_or_default(),
                 e.reason.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    out!("{id}: {} entries, newest first", entries.len());
+    out!("{} failure(s), newest first", found.failures.len());
     out!(
         "{}",
-        output::table(
-            &["at (UTC)", "object", "outcome", "HubSpot id", "detail"],
-            rows
-        )
+        output::table(&["at (UTC)", "outcome", "reason"], rows)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use sf2hs_shared::domain::{RecordKey, SalesforceId};
+use sf2hs_shared::domain::SalesforceId;
 use sf2hs_shared::health::{FailureGroup, Health, RecordFailure};
 use sf2hs_shared::ports::{ImportJob, PortError, SyncLogQuery};
 
@@ -362,33 +362,26 @@ pub async fn record(
         )
         .into_response();
     }
-    let entries = match find_record(&console, &asked).await {
-        Ok(entries) => entries,
+    let found = match find_record(&console, &asked).await {
+        Ok(found) => found,
         Err(e) => return unavailable(&console, e),
     };
-    let Some(first) = entries.first() else {
+    let Some(found) = found else {
         return page(
             &console,
             "Record",
             "/record",
             html! {
                 h1 { "Record" } (search)
-                p.notice.warn { "No sync-log entry for " code { (asked) } " in the log's retention: check the id; `sf2hs status` shows what is queued." }
+                p.notice.warn { "sf2hs knows nothing of " code { (asked) } ": no failure in the sync log's retention and no record index entry. Check the id; `sf2hs status` shows what is queued." }
             },
         )
         .into_response();
     };
-    let object = first.salesforce_object.clone();
-    let id = first.record_id.clone();
-    let index = console
-        .index
-        .get(&RecordKey {
-            object: object.clone(),
-            record_id: id.clone(),
-        })
-        .await
-        .ok()
-        .flatten();
+    let object = found.salesforce_object.clone();
+    let id = found.record_id.clone();
+    let index = found.index.clone();
+    let entries = found.failures;
     page(
         &console,
         "Record",
@@ -410,7 +403,9 @@ pub async fn record(
                 }
             }
             (live_values(&console, &object, &id).await)
-            h2 { "History" }
+            h2 { "Failures" }
+            p.muted { "Failed and dead-lettered tries in the log's retention, newest first. Successful writes are kept per batch, not per record: the newest is the state above." }
+            @if entries.is_empty() { p { "None." } }
             div.scroll { table {
                 thead { tr { th { "at" } th { "outcome" } th { "HubSpot id" } th { "detail" } } }
                 tbody {
@@ -500,43 +495,47 @@ async fn live_values(console: &Console, object: &str, id: &SalesforceId) -> Mark
     }
 }
 
-/// The sync log of a record named by its Salesforce id, or by a HubSpot id the log recorded.
+/// A record named by its Salesforce id, or by a HubSpot id the sync log recorded in the last
+/// 30 days: its failures and its index entry.
 async fn find_record(
     console: &Console,
     asked: &str,
-) -> Result<Vec<sf2hs_shared::ports::SyncLogEntry>, PortError> {
-    if let Ok(id) = SalesforceId::parse(asked) {
-        return console
-            .log
-            .query(&SyncLogQuery {
-                record_id: Some(id),
-                ..SyncLogQuery::default()
-            })
-            .await;
-    }
-    // A HubSpot id: the newest entries that name it lead to the Salesforce record.
-    let recent = console
-        .log
-        .query(&SyncLogQuery {
-            since: Some(Utc::now() - Duration::days(30)),
-            limit: 100_000,
-            ..SyncLogQuery::default()
-        })
-        .await?;
-    let Some(found) = recent
-        .iter()
-        .find(|e| e.hubspot_id.as_deref() == Some(asked))
-    else {
-        return Ok(Vec::new());
+) -> Result<Option<sf2hs_shared::record_history::RecordHistory>, PortError> {
+    let objects: Vec<String> = console
+        .mappings
+        .list()
+        .await?
+        .into_iter()
+        .map(|stored| stored.mapping.salesforce_object)
+        .collect();
+    let id = match SalesforceId::parse(asked) {
+        Ok(id) => id,
+        Err(_) => {
+            // A HubSpot id: the newest entry that names it leads to the Salesforce record.
+            let recent = console
+                .log
+                .query(&SyncLogQuery {
+                    since: Some(Utc::now() - Duration::days(30)),
+                    limit: 100_000,
+                    ..SyncLogQuery::default()
+                })
+                .await?;
+            match recent
+                .iter()
+                .find(|e| e.hubspot_id.as_deref() == Some(asked))
+            {
+                Some(found) => found.record_id.clone(),
+                None => return Ok(None),
+            }
+        }
     };
-    let id = found.record_id.clone();
-    console
-        .log
-        .query(&SyncLogQuery {
-            record_id: Some(id),
-            ..SyncLogQuery::default()
-        })
-        .await
+    sf2hs_shared::record_history::record_history(
+        console.log.as_ref(),
+        console.index.as_ref(),
+        &objects,
+        &id,
+    )
+    .await
 }
 
 /// A form's fields, repeated names kept (`id=…&id=…`); a body that is not a form has none.

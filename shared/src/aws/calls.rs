@@ -5,11 +5,17 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use serde_json::Value;
+
+use super::dynamodb::TABLE_SHAPE;
+use super::write_units::{WireItem, put_units, refused_units};
 
 /// One kind of request: the IAM action it needs and the resource it names (a table, a queue's
 /// URL or name, a secret's id).
@@ -28,6 +34,10 @@ pub struct AwsCall {
 pub struct CallCount {
     pub requests: u64,
     pub items: u64,
+    /// DynamoDB write units billed, table and indexes (`write_units`): puts sized from the
+    /// item sent and the item replaced (a `PutItem`'s `ALL_OLD` answer; a batch's puts are new
+    /// items); an update or delete is counted as one unit, not sized.
+    pub write_units: u64,
 }
 
 /// The requests recorded so far, each attempt counted (a retried request is billed again).
@@ -59,8 +69,14 @@ impl AwsCallLog {
                 .or_default();
             count.requests += n.requests;
             count.items += n.items;
+            count.write_units += n.write_units;
         }
         counts
+    }
+
+    /// DynamoDB write units billed, all requests.
+    pub fn write_units(&self) -> u64 {
+        self.snapshot().values().map(|c| c.write_units).sum()
     }
 
     /// All requests made.
@@ -73,6 +89,11 @@ impl AwsCallLog {
         let count = calls.entry(call).or_default();
         count.requests += 1;
         count.items += items;
+    }
+
+    fn add_units(&self, call: AwsCall, units: u64) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        calls.entry(call).or_default().write_units += units;
     }
 
     pub(crate) fn interceptor(&self) -> CallRecorder {
@@ -126,6 +147,51 @@ fn resources(body: &[u8]) -> Vec<(String, u64)> {
     named
 }
 
+/// A `PutItem` sent, waiting for its answer to say what it replaced.
+#[derive(Debug, Clone)]
+struct SentPut {
+    call: AwsCall,
+    item: WireItem,
+}
+
+impl Storable for SentPut {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The write units of a request that can be sized from the request alone: a batch's puts
+/// (new items: the sync log's keys are unique) and, unsized, one per delete or update.
+fn request_units(operation: &str, body: &Value, table: &str) -> u64 {
+    match operation {
+        "BatchWriteItem" => body["RequestItems"][table]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|request| match request["PutRequest"]["Item"].as_object() {
+                Some(item) => put_units(&TABLE_SHAPE, None, item),
+                None => 1,
+            })
+            .sum(),
+        "UpdateItem" | "DeleteItem" => 1,
+        _ => 0,
+    }
+}
+
+/// The write units of a `PutItem` from its answer: what it replaced (`Attributes`), or the
+/// item that failed its condition (`Item`); nothing for any other failure (not billed).
+fn answered_put_units(sent: &WireItem, answer: &Value, succeeded: bool) -> u64 {
+    let old = |name: &str| answer[name].as_object().filter(|item| !item.is_empty());
+    if succeeded {
+        put_units(&TABLE_SHAPE, old("Attributes"), sent)
+    } else if answer["__type"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("ConditionalCheckFailedException"))
+    {
+        refused_units(old("Item"), sent)
+    } else {
+        0
+    }
+}
+
 /// The interceptor that feeds an [`AwsCallLog`]: it reads each request just before it is sent.
 #[derive(Debug, Clone)]
 pub(crate) struct CallRecorder {
@@ -147,17 +213,52 @@ impl Intercept for CallRecorder {
             return Ok(());
         };
         let action = iam_action(metadata.service(), metadata.name());
+        let operation = metadata.name().to_owned();
         let body = context.request().body().bytes().unwrap_or_default();
+        let dynamodb = action.starts_with("dynamodb:");
+        let parsed: Value = if dynamodb {
+            serde_json::from_slice(body).unwrap_or_default()
+        } else {
+            Value::Null
+        };
         for (resource, items) in resources(body) {
-            self.log.record(
-                AwsCall {
-                    action: action.clone(),
-                    operation: metadata.name().to_owned(),
-                    resource,
-                },
-                items,
-            );
+            let call = AwsCall {
+                action: action.clone(),
+                operation: operation.clone(),
+                resource,
+            };
+            self.log.record(call.clone(), items);
+            if !dynamodb {
+                continue;
+            }
+            if let ("PutItem", Some(item)) = (operation.as_str(), parsed["Item"].as_object()) {
+                cfg.interceptor_state().store_put(SentPut {
+                    call: call.clone(),
+                    item: item.clone(),
+                });
+            }
+            let units = request_units(&operation, &parsed, &call.resource);
+            if units > 0 {
+                self.log.add_units(call, units);
+            }
         }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(sent) = cfg.load::<SentPut>().cloned() else {
+            return Ok(());
+        };
+        let response = context.response();
+        let answer: Value =
+            serde_json::from_slice(response.body().bytes().unwrap_or_default()).unwrap_or_default();
+        let units = answered_put_units(&sent.item, &answer, response.status().is_success());
+        self.log.add_units(sent.call, units);
         Ok(())
     }
 }

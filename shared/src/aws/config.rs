@@ -142,7 +142,8 @@ impl AwsConnection {
         self
     }
 
-    pub(crate) fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+    /// A DynamoDB client of this connection (the adapters' own; tests write raw items with it).
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         let mut config = aws_sdk_dynamodb::config::Builder::from(&self.config);
         if let Some(log) = &self.calls {
             config = config.interceptor(log.interceptor());

@@ -13,6 +13,7 @@ mod error;
 pub mod operator;
 pub mod secrets;
 pub mod sqs;
+pub mod write_units;
 
 use std::time::Duration;
 

@@ -19,6 +19,8 @@ where
     check_query_filters(factory().await).await;
     check_counts(factory().await).await;
     check_expire(factory().await).await;
+    check_limit_across_appends_that_overlap(factory().await).await;
+    check_expire_within_one_append(factory().await).await;
 }
 
 /// Ten entries one minute apart, starting an hour ago: `Invoice__c` records 1 to 3 and
@@ -135,6 +137,50 @@ pub async fn check_query_filters(log: Arc<dyn SyncLog>) {
         by_record,
         expect(&|e| e.record_id == record_id(3)),
         "[{CHECK}] by record"
+    );
+
+    // A record's query reads its failures only: its successes are not kept per record.
+    let synced_record = ok(
+        CHECK,
+        "query by a record that only synced",
+        log.query(&SyncLogQuery {
+            salesforce_object: Some("Invoice__c".to_owned()),
+            record_id: Some(record_id(1)),
+            ..SyncLogQuery::default()
+        })
+        .await,
+    );
+    assert!(
+        synced_record.is_empty(),
+        "[{CHECK}] a record's synced and skipped entries are not read by record: {synced_record:?}"
+    );
+    let without_object = ok(
+        CHECK,
+        "query by record without object",
+        log.query(&SyncLogQuery {
+            record_id: Some(record_id(4)),
+            ..SyncLogQuery::default()
+        })
+        .await,
+    );
+    assert_eq!(
+        without_object,
+        expect(&|e| e.record_id == record_id(4) && e.outcome.is_failure()),
+        "[{CHECK}] by record without its object: its failures"
+    );
+    let asked_synced = ok(
+        CHECK,
+        "query by record for synced entries",
+        log.query(&SyncLogQuery {
+            record_id: Some(record_id(4)),
+            outcomes: vec![SyncOutcome::Synced],
+            ..SyncLogQuery::default()
+        })
+        .await,
+    );
+    assert!(
+        asked_synced.is_empty(),
+        "[{CHECK}] a record's synced entries, asked for, are none"
     );
 
     let failures = ok(
@@ -268,4 +314,103 @@ pub async fn check_expire(log: Arc<dyn SyncLog>) {
     );
     let again = ok(CHECK, "expire again", log.expire(before).await);
     assert_eq!(again, 0, "[{CHECK}] nothing more to expire");
+}
+
+/// Appends whose times interleave (concurrent workers): a limited query still returns the
+/// newest entries of all of them, in order.
+pub async fn check_limit_across_appends_that_overlap(log: Arc<dyn SyncLog>) {
+    const CHECK: &str = "sync_log::limit_across_appends";
+    let base = base();
+    let entry = |seconds: i64, record: u32| SyncLogEntry {
+        at: base + Duration::seconds(seconds),
+        salesforce_object: "Invoice__c".to_owned(),
+        record_id: record_id(record),
+        outcome: SyncOutcome::Synced,
+        reason: None,
+        hubspot_id: Some(format!("90{record}")),
+    };
+    let first: Vec<SyncLogEntry> = (0..6).map(|i| entry(i * 2, 10 + i as u32)).collect();
+    let second: Vec<SyncLogEntry> = (0..6).map(|i| entry(i * 2 + 1, 20 + i as u32)).collect();
+    ok(CHECK, "append", log.append(&second).await);
+    ok(CHECK, "append", log.append(&first).await);
+    let all = newest_first([first, second].concat());
+    for limit in [1, 3, 7, 12] {
+        for object in [None, Some("Invoice__c".to_owned())] {
+            let got = ok(
+                CHECK,
+                "query",
+                log.query(&SyncLogQuery {
+                    salesforce_object: object.clone(),
+                    limit,
+                    ..SyncLogQuery::default()
+                })
+                .await,
+            );
+            assert_eq!(
+                got,
+                all[..limit].to_vec(),
+                "[{CHECK}] the {limit} newest of both appends (object {object:?})"
+            );
+        }
+    }
+    let since = base + Duration::seconds(5);
+    let recent = ok(
+        CHECK,
+        "query since",
+        log.query(&SyncLogQuery {
+            since: Some(since),
+            limit: 4,
+            ..SyncLogQuery::default()
+        })
+        .await,
+    );
+    assert_eq!(recent, all[..4].to_vec(), "[{CHECK}] since and limit");
+    assert_eq!(
+        ok(CHECK, "counts", log.counts("Invoice__c", since).await).synced,
+        7,
+        "[{CHECK}] counts from second 5 on, across both appends"
+    );
+}
+
+/// `expire` cuts inside one append: entries seconds apart on both sides of the cutoff.
+pub async fn check_expire_within_one_append(log: Arc<dyn SyncLog>) {
+    const CHECK: &str = "sync_log::expire_within_one_append";
+    let base = base();
+    let entries: Vec<SyncLogEntry> = (0..6)
+        .map(|i| SyncLogEntry {
+            at: base + Duration::seconds(i),
+            salesforce_object: "Invoice__c".to_owned(),
+            record_id: record_id(30 + i as u32),
+            outcome: if i == 1 {
+                SyncOutcome::Failed
+            } else {
+                SyncOutcome::Synced
+            },
+            reason: (i == 1).then(|| "refused".to_owned()),
+            hubspot_id: None,
+        })
+        .collect();
+    ok(CHECK, "append", log.append(&entries).await);
+    let before = base + Duration::seconds(3);
+    assert_eq!(
+        ok(CHECK, "expire", log.expire(before).await),
+        3,
+        "[{CHECK}] the three entries before second 3 went"
+    );
+    let left = ok(CHECK, "query", log.query(&SyncLogQuery::default()).await);
+    assert_eq!(
+        left,
+        newest_first(entries[3..].to_vec()),
+        "[{CHECK}] the other three stay"
+    );
+    let failure = ok(
+        CHECK,
+        "query the expired failure",
+        log.query(&SyncLogQuery {
+            record_id: Some(record_id(31)),
+            ..SyncLogQuery::default()
+        })
+        .await,
+    );
+    assert!(failure.is_empty(), "[{CHECK}] the expired failure went too");
 }

@@ -155,9 +155,14 @@ impl SyncLog for SqliteSyncLog {
             values.push(Value::Text(record_id.as_str().to_owned()));
             conditions.push(format!("record_id = ?{}", values.len()));
         }
-        if !query.outcomes.is_empty() {
+        // A record's query reads its failures only (the port's promise, as on DynamoDB).
+        let outcomes = query.readable_outcomes();
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !query.outcomes.is_empty() || query.record_id.is_some() {
             let mut placeholders = Vec::new();
-            for outcome in &query.outcomes {
+            for outcome in &outcomes {
                 values.push(Value::Text(outcome.name().to_owned()));
                 placeholders.push(format!("?{}", values.len()));
             }

@@ -40,6 +40,11 @@ impl SyncOutcome {
         }
     }
 
+    /// Failed or dead-lettered: the outcomes the log keeps per record.
+    pub fn is_failure(self) -> bool {
+        matches!(self, SyncOutcome::Failed | SyncOutcome::DeadLettered)
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
         [
             SyncOutcome::Synced,
@@ -56,6 +61,10 @@ impl SyncOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncLogQuery {
     pub salesforce_object: Option<String>,
+    /// One record's failures and dead letters only: the log keeps those per record, and a
+    /// record's successes only within their batch, so that a change costs one write (the record
+    /// index entry says what was last written for a record). Synced and skipped outcomes of one
+    /// record are never returned.
     pub record_id: Option<SalesforceId>,
     /// Only these outcomes; empty means all.
     pub outcomes: Vec<SyncOutcome>,
@@ -63,6 +72,27 @@ pub struct SyncLogQuery {
     pub since: Option<DateTime<Utc>>,
     /// At most this many, newest first; 0 means no limit (so `..Default::default()` reads all).
     pub limit: usize,
+}
+
+impl SyncLogQuery {
+    /// The outcomes this query can return: those asked for (all when none are), and for one
+    /// record's query only its failures. Empty when nothing can match.
+    pub fn readable_outcomes(&self) -> Vec<SyncOutcome> {
+        let asked: Vec<SyncOutcome> = if self.outcomes.is_empty() {
+            vec![
+                SyncOutcome::Synced,
+                SyncOutcome::Skipped,
+                SyncOutcome::Failed,
+                SyncOutcome::DeadLettered,
+            ]
+        } else {
+            self.outcomes.clone()
+        };
+        asked
+            .into_iter()
+            .filter(|o| self.record_id.is_none() || o.is_failure())
+            .collect()
+    }
 }
 
 /// Per-object counts since a point in time, for `status`.
@@ -74,7 +104,8 @@ pub struct OutcomeCounts {
     pub dead_lettered: u64,
 }
 
-/// The per-record sync log, with bounded retention.
+/// The sync log, with bounded retention: every outcome by object and time, failures also by
+/// record.
 #[async_trait]
 pub trait SyncLog: Send + Sync {
     async fn append(&self, entries: &[SyncLogEntry]) -> PortResult<()>;

@@ -197,6 +197,64 @@ async fn sync_log_appends_and_expires_more_than_one_batch_of_25() {
     assert_eq!(left, entries[..30].to_vec());
 }
 
+/// An index entry as adapters wrote them before `GSI3` (counted through `GSI1`): counted, and
+/// counted once after a write moves it to `GSI3`. Upgrading a stack needs no migration.
+#[tokio::test]
+async fn index_entries_of_the_old_layout_are_counted_once() {
+    use aws_sdk_dynamodb::types::AttributeValue::{Bool, N, S};
+    let connection = moto_connection().await;
+    let store = fresh_store(&connection).await;
+    let index = store.record_index();
+    let old = RecordKey {
+        object: "Invoice__c".to_owned(),
+        record_id: record_id(1),
+    };
+    let id = old.record_id.as_str().to_owned();
+    connection
+        .dynamodb()
+        .put_item()
+        .table_name(store.table_name())
+        .item("PK", S(format!("RECORD#Invoice__c#{id}")))
+        .item("SK", S("RECORD".to_owned()))
+        .item("GSI1PK", S("RECORDS#Invoice__c".to_owned()))
+        .item("GSI1SK", S(id.clone()))
+        .item("entity", S("record".to_owned()))
+        .item("object", S("Invoice__c".to_owned()))
+        .item("record_id", S(id))
+        .item(
+            "modstamp_ns",
+            N(conformance::instant(1)
+                .timestamp_nanos_opt()
+                .expect("ns")
+                .to_string()),
+        )
+        .item("content_hash", S("hash-1".to_owned()))
+        .item("deleted", Bool(false))
+        .send()
+        .await
+        .expect("an entry of the old layout");
+    let new = RecordKey {
+        object: "Invoice__c".to_owned(),
+        record_id: record_id(2),
+    };
+    index
+        .put_if_newer(&new, &index_entry(2))
+        .await
+        .expect("put");
+    assert_eq!(index.count("Invoice__c").await.expect("count"), 2);
+    assert_eq!(
+        index.get(&old).await.expect("get").map(|e| e.content_hash),
+        Some("hash-1".to_owned())
+    );
+    // Written again, it leaves `GSI1` for `GSI3`.
+    index
+        .put_if_newer(&old, &index_entry(3))
+        .await
+        .expect("put");
+    assert_eq!(index.count("Invoice__c").await.expect("count"), 2);
+    assert_eq!(index.count("Payment__c").await.expect("count"), 0);
+}
+
 #[tokio::test]
 async fn create_table_is_idempotent_and_tables_are_separate() {
     let connection = moto_connection().await;

@@ -16,9 +16,11 @@ use serde_json::{Value, json};
 use sf2hs_sandbox::hubspot::FaultPlan;
 use sf2hs_shared::aws::DynamoStore;
 use sf2hs_shared::aws::dynamodb::{
-    GROUP_INDEX, GROUP_INDEX_PARTITION_KEY, GROUP_INDEX_SORT_KEY, PARTITION_KEY, SORT_KEY,
-    TIMELINE_INDEX, TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY, TTL_ATTRIBUTE,
+    GROUP_INDEX, GROUP_INDEX_PARTITION_KEY, GROUP_INDEX_SORT_KEY, PARTITION_KEY, RECORDS_INDEX,
+    RECORDS_INDEX_PARTITION_KEY, RECORDS_INDEX_SORT_KEY, SORT_KEY, TABLE_SHAPE, TIMELINE_INDEX,
+    TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY, TTL_ATTRIBUTE,
 };
+use sf2hs_shared::aws::write_units::Projected;
 use sf2hs_shared::mapping::validate_sources;
 use sf2hs_shared::ports::{MappingStore, SecretsProvider};
 use sf2hs_shared::settings::vars;
@@ -137,8 +139,40 @@ async fn the_template_deploys_and_matches_the_code() {
                 TIMELINE_INDEX,
                 vec![TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY]
             ),
+            (
+                RECORDS_INDEX,
+                vec![RECORDS_INDEX_PARTITION_KEY, RECORDS_INDEX_SORT_KEY]
+            ),
         ])
     );
+    // What each index copies, as the write-unit model counts it.
+    let projections: Vec<(&str, &str)> = table["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("indexes")
+        .iter()
+        .map(|i| {
+            (
+                i["KeySchema"][0]["AttributeName"].as_str().expect("key"),
+                i["Projection"]["ProjectionType"]
+                    .as_str()
+                    .expect("projection"),
+            )
+        })
+        .collect();
+    let modelled: Vec<(&str, &str)> = TABLE_SHAPE
+        .indexes
+        .iter()
+        .map(|i| {
+            (
+                i.partition_key,
+                match i.projected {
+                    Projected::All => "ALL",
+                    Projected::KeysOnly => "KEYS_ONLY",
+                },
+            )
+        })
+        .collect();
+    assert_eq!(projections, modelled);
     assert_eq!(
         table["TimeToLiveSpecification"]["AttributeName"],
         TTL_ATTRIBUTE

@@ -1,7 +1,8 @@
 //! The store ports on one DynamoDB table (single-table design, see `docs/dynamodb.md`).
 //!
 //! Every item has a typed partition key (`PK`, e.g. `RECORD#Invoice__c#a01…`) and sort key
-//! (`SK`); two overloaded global secondary indexes serve the list and time-ordered queries.
+//! (`SK`); two overloaded global secondary indexes serve the list and time-ordered queries, and a
+//! keys-only one counts the record index per object.
 //! The key names and types live in the constants below so that [`create_table`], the SAM
 //! template and the adapters agree.
 
@@ -32,6 +33,7 @@ pub use sync_log::DynamoSyncLog;
 use self::item::Item;
 use super::config::AwsConnection;
 use super::error::{error_code, port_error};
+use super::write_units::{IndexShape, Projected, TableShape};
 use super::{BATCH_ATTEMPTS, backoff};
 use crate::ports::{PortError, PortResult};
 
@@ -39,15 +41,43 @@ use crate::ports::{PortError, PortResult};
 pub const PARTITION_KEY: &str = "PK";
 /// The table's sort key (string).
 pub const SORT_KEY: &str = "SK";
-/// Groups items for listing: record index by object, import jobs by creation, sync log by
-/// object and time.
+/// Groups items for listing: import jobs by creation, sync-log failures by object and time
+/// (and record index entries written before `RECORDS_INDEX`, counted with it).
 pub const GROUP_INDEX: &str = "GSI1";
 pub const GROUP_INDEX_PARTITION_KEY: &str = "GSI1PK";
 pub const GROUP_INDEX_SORT_KEY: &str = "GSI1SK";
-/// Every sync-log entry by time, across objects (queries without an object, expiry).
+/// Sync-log batches and failures by time, across objects (queries without an object, expiry).
 pub const TIMELINE_INDEX: &str = "GSI2";
 pub const TIMELINE_INDEX_PARTITION_KEY: &str = "GSI2PK";
 pub const TIMELINE_INDEX_SORT_KEY: &str = "GSI2SK";
+/// Every record index entry by object, projecting keys only: an entry's later writes leave its
+/// keys as they were, so they cost this index nothing (counts per object, `status`).
+pub const RECORDS_INDEX: &str = "GSI3";
+pub const RECORDS_INDEX_PARTITION_KEY: &str = "GSI3PK";
+pub const RECORDS_INDEX_SORT_KEY: &str = "GSI3SK";
+/// The table's keys and indexes as the write-unit model sees them (`create_table` and the SAM
+/// template declare the same).
+pub const TABLE_SHAPE: TableShape = TableShape {
+    partition_key: PARTITION_KEY,
+    sort_key: SORT_KEY,
+    indexes: &[
+        IndexShape {
+            partition_key: GROUP_INDEX_PARTITION_KEY,
+            sort_key: GROUP_INDEX_SORT_KEY,
+            projected: Projected::All,
+        },
+        IndexShape {
+            partition_key: TIMELINE_INDEX_PARTITION_KEY,
+            sort_key: TIMELINE_INDEX_SORT_KEY,
+            projected: Projected::All,
+        },
+        IndexShape {
+            partition_key: RECORDS_INDEX_PARTITION_KEY,
+            sort_key: RECORDS_INDEX_SORT_KEY,
+            projected: Projected::KeysOnly,
+        },
+    ],
+};
 /// The TTL attribute (epoch seconds); set on sync-log items only.
 pub const TTL_ATTRIBUTE: &str = "ttl";
 /// What kind of item this is (`mapping`, `record`, `job`, `log`), for people reading the table.
@@ -139,17 +169,17 @@ pub async fn create_table(connection: &AwsConnection, table: &str) -> PortResult
             &doing,
         )
     };
-    let index = |name: &str, partition: &str, sort: &str| -> PortResult<GlobalSecondaryIndex> {
+    let index = |name: &str,
+                 partition: &str,
+                 sort: &str,
+                 projection: ProjectionType|
+     -> PortResult<GlobalSecondaryIndex> {
         built(
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(partition, KeyType::Hash)?)
                 .key_schema(key(sort, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(projection).build())
                 .build(),
             &doing,
         )
@@ -164,11 +194,19 @@ pub async fn create_table(connection: &AwsConnection, table: &str) -> PortResult
             GROUP_INDEX,
             GROUP_INDEX_PARTITION_KEY,
             GROUP_INDEX_SORT_KEY,
+            ProjectionType::All,
         )?)
         .global_secondary_indexes(index(
             TIMELINE_INDEX,
             TIMELINE_INDEX_PARTITION_KEY,
             TIMELINE_INDEX_SORT_KEY,
+            ProjectionType::All,
+        )?)
+        .global_secondary_indexes(index(
+            RECORDS_INDEX,
+            RECORDS_INDEX_PARTITION_KEY,
+            RECORDS_INDEX_SORT_KEY,
+            ProjectionType::KeysOnly,
         )?);
     for name in [
         PARTITION_KEY,
@@ -177,6 +215,8 @@ pub async fn create_table(connection: &AwsConnection, table: &str) -> PortResult
         GROUP_INDEX_SORT_KEY,
         TIMELINE_INDEX_PARTITION_KEY,
         TIMELINE_INDEX_SORT_KEY,
+        RECORDS_INDEX_PARTITION_KEY,
+        RECORDS_INDEX_SORT_KEY,
     ] {
         request = request.attribute_definitions(string_attribute(name)?);
     }

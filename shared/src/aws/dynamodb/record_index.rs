@@ -1,7 +1,8 @@
 //! The record index: one item per Salesforce record (`PK = RECORD#<object>#<id>`), so that every
 //! record is its own partition and concurrent workers only meet on the same record. The
-//! "newer wins" rule is one conditional `PutItem`; counts per object come from `GSI1`
-//! (`GSI1PK = RECORDS#<object>`).
+//! "newer wins" rule is one conditional `PutItem`; counts per object come from `GSI3`
+//! (`GSI3PK = RECORDS#<object>`), which projects keys only: a record's later writes keep its
+//! keys, so only its first write costs the index a write unit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use aws_sdk_dynamodb::types::{
 use super::item::{Item, ItemReader, n, nanos, s};
 use super::{
     BACKEND, BATCH_GET_LIMIT, ENTITY_ATTRIBUTE, GROUP_INDEX, GROUP_INDEX_PARTITION_KEY,
-    GROUP_INDEX_SORT_KEY, PARTITION_KEY, SORT_KEY, Table, built,
+    PARTITION_KEY, RECORDS_INDEX, RECORDS_INDEX_PARTITION_KEY, RECORDS_INDEX_SORT_KEY, SORT_KEY,
+    Table, built,
 };
 use crate::aws::error::port_error;
 use crate::aws::{BATCH_ATTEMPTS, backoff};
@@ -68,10 +70,10 @@ fn encode(key: &RecordKey, entry: &IndexEntry) -> PortResult<Item> {
     let mut item = item_key(key);
     item.insert(ENTITY_ATTRIBUTE.to_owned(), s(ENTITY));
     item.insert(
-        GROUP_INDEX_PARTITION_KEY.to_owned(),
+        RECORDS_INDEX_PARTITION_KEY.to_owned(),
         s(group_key(&key.object)),
     );
-    item.insert(GROUP_INDEX_SORT_KEY.to_owned(), s(key.record_id.as_str()));
+    item.insert(RECORDS_INDEX_SORT_KEY.to_owned(), s(key.record_id.as_str()));
     item.insert(OBJECT.to_owned(), s(&key.object));
     item.insert(RECORD_ID.to_owned(), s(key.record_id.as_str()));
     item.insert(MODSTAMP.to_owned(), n(nanos(entry.modstamp, "modstamp")?));
@@ -291,6 +293,22 @@ impl RecordIndex for DynamoRecordIndex {
     }
 
     async fn count(&self, object: &str) -> PortResult<u64> {
+        // Entries written before `GSI3` existed are in `GSI1` until their next write moves
+        // them (the write drops `GSI1PK`): each entry is in exactly one of the two.
+        let mut total = 0_u64;
+        for (index, partition_key) in [
+            (RECORDS_INDEX, RECORDS_INDEX_PARTITION_KEY),
+            (GROUP_INDEX, GROUP_INDEX_PARTITION_KEY),
+        ] {
+            total += self.count_in(object, index, partition_key).await?;
+        }
+        Ok(total)
+    }
+}
+
+impl DynamoRecordIndex {
+    /// The entries of `object` in one index, by `Select = COUNT` pages.
+    async fn count_in(&self, object: &str, index: &str, partition_key: &str) -> PortResult<u64> {
         let mut total = 0_u64;
         let mut start: Option<Item> = None;
         loop {
@@ -299,8 +317,8 @@ impl RecordIndex for DynamoRecordIndex {
                 .client
                 .query()
                 .table_name(&self.table.name)
-                .index_name(GROUP_INDEX)
-                .key_condition_expression(format!("{GROUP_INDEX_PARTITION_KEY} = :group"))
+                .index_name(index)
+                .key_condition_expression(format!("{partition_key} = :group"))
                 .expression_attribute_values(":group", s(group_key(object)))
                 .select(Select::Count)
                 .set_exclusive_start_key(start.take())

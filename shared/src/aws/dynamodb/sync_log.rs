@@ -1,12 +1,20 @@
-//! The sync log: one item per entry, written in `BatchWriteItem`s and removed by DynamoDB's TTL
-//! (`ttl` = the entry's time plus the retention).
+//! The sync log in two kinds of items, so that a change costs a small share of one write unit
+//! instead of a write and two index copies of its own:
 //!
-//! Three access paths, each a key-range query, newest first (`ScanIndexForward = false`):
-//! - one record: the base table, `PK = LOG#<object>#<record id>`, `SK = <time>#<uuid>`;
-//! - one object: `GSI1`, `GSI1PK = LOG#<object>`, `GSI1SK = <time>#<record id>#<uuid>`
-//!   (also `counts`);
-//! - every object: `GSI2`, `GSI2PK = LOG`, `GSI2SK = <time>#<object>#<record id>#<uuid>`
-//!   (also `expire`, a range below the cutoff).
+//! - **batch items**, one per append, object and minute at most: every entry of the append
+//!   packed in one attribute (`entries`, JSON). `PK = BATCH#<object>`,
+//!   `SK = <newest time>#<uuid>`; `GSI2PK = BATCHES`, `GSI2SK = <newest time>#<object>#<uuid>`.
+//!   They answer the object and every-object queries (health, status, the console) and
+//!   `counts`;
+//! - **failure items**, one per failed or dead-lettered entry, as every entry was before:
+//!   one record's history on the base table (`PK = LOG#<object>#<record id>`,
+//!   `SK = <time>#<uuid>`), one object's failures on `GSI1` (`GSI1PK = LOG#<object>`), every
+//!   failure on `GSI2` (`GSI2PK = LOG`).
+//!
+//! Queries are key ranges, newest first (`ScanIndexForward = false`). A batch item is keyed by
+//! its newest entry, so `SK >= <since>` finds every item holding an entry from `since` on; its
+//! entries lie within [`SPREAD`] of the newest, so `expire` finds every item holding an entry
+//! before its cutoff below `cutoff + SPREAD`.
 //!
 //! `<time>` is 20 digits of nanoseconds, so that string order is time order and `since` is a
 //! key condition, not a filter.
@@ -18,27 +26,39 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::item::{Item, ItemReader, n, nanos, s, time_key};
 use super::{
-    ENTITY_ATTRIBUTE, GROUP_INDEX, GROUP_INDEX_PARTITION_KEY, GROUP_INDEX_SORT_KEY, PARTITION_KEY,
-    SORT_KEY, TIMELINE_INDEX, TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY, TTL_ATTRIBUTE,
-    Table, built,
+    BACKEND, ENTITY_ATTRIBUTE, GROUP_INDEX, GROUP_INDEX_PARTITION_KEY, GROUP_INDEX_SORT_KEY,
+    PARTITION_KEY, SORT_KEY, TIMELINE_INDEX, TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY,
+    TTL_ATTRIBUTE, Table, built,
 };
+use crate::aws::error::port_error;
 use crate::domain::SalesforceId;
 use crate::ports::{OutcomeCounts, PortResult, SyncLog, SyncLogEntry, SyncLogQuery, SyncOutcome};
 
-const ENTITY: &str = "log";
-const TIMELINE: &str = "LOG";
+const FAILURE_ENTITY: &str = "log";
+const BATCH_ENTITY: &str = "log_batch";
+/// The timeline partitions of `GSI2`: failures, and batches.
+const FAILURES: &str = "LOG";
+const BATCHES: &str = "BATCHES";
 const AT: &str = "at_ns";
+const OLDEST: &str = "oldest_ns";
 const OBJECT: &str = "salesforce_object";
 const RECORD_ID: &str = "record_id";
 const OUTCOME: &str = "outcome";
 const REASON: &str = "reason";
 const HUBSPOT_ID: &str = "hubspot_id";
+const ENTRIES: &str = "entries";
 
 /// The most items a query asks for per page when the caller wants only a few.
 const PAGE_LIMIT: usize = 1_000;
+/// How far apart in time the entries of one batch item may be. A worker's batch settles within
+/// milliseconds; the bound lets `expire` find every item that holds an entry before its cutoff.
+pub(crate) const SPREAD: chrono::Duration = chrono::Duration::seconds(60);
+/// The most bytes of packed entries in one batch item (DynamoDB's items stop at 400 KB).
+const MOST_PACKED_BYTES: usize = 300_000;
 
 /// [`SyncLog`] on the DynamoDB table; entries expire `retention` after their time.
 #[derive(Debug, Clone)]
@@ -55,75 +75,33 @@ fn object_partition(object: &str) -> String {
     format!("LOG#{object}")
 }
 
-fn encode(entry: &SyncLogEntry, retention: Duration) -> PortResult<Item> {
-    let time = time_key(entry.at, "the sync log entry's time")?;
-    let unique = uuid::Uuid::new_v4().simple().to_string();
-    let object = &entry.salesforce_object;
-    let record = entry.record_id.as_str();
-    let expires = entry
-        .at
-        .timestamp()
-        .saturating_add(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX));
-    let mut item = Item::from([
-        (
-            PARTITION_KEY.to_owned(),
-            s(record_partition(object, record)),
-        ),
-        (SORT_KEY.to_owned(), s(format!("{time}#{unique}"))),
-        (
-            GROUP_INDEX_PARTITION_KEY.to_owned(),
-            s(object_partition(object)),
-        ),
-        (
-            GROUP_INDEX_SORT_KEY.to_owned(),
-            s(format!("{time}#{record}#{unique}")),
-        ),
-        (TIMELINE_INDEX_PARTITION_KEY.to_owned(), s(TIMELINE)),
-        (
-            TIMELINE_INDEX_SORT_KEY.to_owned(),
-            s(format!("{time}#{object}#{record}#{unique}")),
-        ),
-        (ENTITY_ATTRIBUTE.to_owned(), s(ENTITY)),
-        (
-            AT.to_owned(),
-            n(nanos(entry.at, "the sync log entry's time")?),
-        ),
-        (OBJECT.to_owned(), s(object)),
-        (RECORD_ID.to_owned(), s(record)),
-        (OUTCOME.to_owned(), s(entry.outcome.name())),
-        (TTL_ATTRIBUTE.to_owned(), n(expires)),
-    ]);
-    if let Some(reason) = &entry.reason {
-        item.insert(REASON.to_owned(), s(reason));
-    }
-    if let Some(hubspot_id) = &entry.hubspot_id {
-        item.insert(HUBSPOT_ID.to_owned(), s(hubspot_id));
-    }
-    Ok(item)
+fn batch_partition(object: &str) -> String {
+    format!("BATCH#{object}")
 }
 
-fn decode(item: &Item) -> PortResult<SyncLogEntry> {
-    let reader = ItemReader::new(item, "a sync log entry");
-    let record_id = reader.string(RECORD_ID)?;
-    let outcome = reader.string(OUTCOME)?;
-    Ok(SyncLogEntry {
-        at: reader.time(AT)?,
-        salesforce_object: reader.string(OBJECT)?,
-        record_id: SalesforceId::parse(&record_id).map_err(|e| reader.corrupt(e.to_string()))?,
-        outcome: SyncOutcome::from_name(&outcome)
-            .ok_or_else(|| reader.corrupt(format!("unknown outcome `{outcome}`")))?,
-        reason: reader.opt_string(REASON)?,
-        hubspot_id: reader.opt_string(HUBSPOT_ID)?,
-    })
+/// One entry inside a batch item: record id, outcome code, nanoseconds before the item's
+/// newest entry, HubSpot id, reason. A JSON array, so that the field names cost nothing.
+#[derive(Debug, Serialize, Deserialize)]
+struct Packed(String, char, u64, Option<String>, Option<String>);
+
+fn outcome_code(outcome: SyncOutcome) -> char {
+    match outcome {
+        SyncOutcome::Synced => 's',
+        SyncOutcome::Skipped => 'k',
+        SyncOutcome::Failed => 'f',
+        SyncOutcome::DeadLettered => 'd',
+    }
 }
 
-/// The lower bound of a time range as a sort-key prefix; `None` for no bound (or a bound before
-/// 1970, below every key).
-fn since_key(since: Option<DateTime<Utc>>) -> PortResult<Option<String>> {
-    match since {
-        Some(at) if at.timestamp() >= 0 => Ok(Some(time_key(at, "since")?)),
-        _ => Ok(None),
-    }
+fn outcome_of(code: char) -> Option<SyncOutcome> {
+    [
+        SyncOutcome::Synced,
+        SyncOutcome::Skipped,
+        SyncOutcome::Failed,
+        SyncOutcome::DeadLettered,
+    ]
+    .into_iter()
+    .find(|o| outcome_code(*o) == code)
 }
 
 impl DynamoSyncLog {
@@ -133,6 +111,113 @@ impl DynamoSyncLog {
 
     pub fn retention(&self) -> Duration {
         self.retention
+    }
+
+    /// Epoch seconds at which an entry of `at` may go.
+    fn expires(&self, at: DateTime<Utc>) -> i64 {
+        at.timestamp()
+            .saturating_add(i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    fn encode_failure(&self, entry: &SyncLogEntry) -> PortResult<Item> {
+        let time = time_key(entry.at, "the sync log entry's time")?;
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let object = &entry.salesforce_object;
+        let record = entry.record_id.as_str();
+        let mut item = Item::from([
+            (
+                PARTITION_KEY.to_owned(),
+                s(record_partition(object, record)),
+            ),
+            (SORT_KEY.to_owned(), s(format!("{time}#{unique}"))),
+            (
+                GROUP_INDEX_PARTITION_KEY.to_owned(),
+                s(object_partition(object)),
+            ),
+            (
+                GROUP_INDEX_SORT_KEY.to_owned(),
+                s(format!("{time}#{record}#{unique}")),
+            ),
+            (TIMELINE_INDEX_PARTITION_KEY.to_owned(), s(FAILURES)),
+            (
+                TIMELINE_INDEX_SORT_KEY.to_owned(),
+                s(format!("{time}#{object}#{record}#{unique}")),
+            ),
+            (ENTITY_ATTRIBUTE.to_owned(), s(FAILURE_ENTITY)),
+            (
+                AT.to_owned(),
+                n(nanos(entry.at, "the sync log entry's time")?),
+            ),
+            (OBJECT.to_owned(), s(object)),
+            (RECORD_ID.to_owned(), s(record)),
+            (OUTCOME.to_owned(), s(entry.outcome.name())),
+            (TTL_ATTRIBUTE.to_owned(), n(self.expires(entry.at))),
+        ]);
+        if let Some(reason) = &entry.reason {
+            item.insert(REASON.to_owned(), s(reason));
+        }
+        if let Some(hubspot_id) = &entry.hubspot_id {
+            item.insert(HUBSPOT_ID.to_owned(), s(hubspot_id));
+        }
+        Ok(item)
+    }
+
+    /// One batch item of `entries` (one object's, oldest first, within [`SPREAD`]); keeps the
+    /// keys of `keys` when given (a rewrite by `expire`).
+    fn encode_batch(
+        &self,
+        object: &str,
+        entries: &[&SyncLogEntry],
+        keys: Option<&Item>,
+    ) -> PortResult<Item> {
+        let (Some(oldest), Some(newest)) = (entries.first(), entries.last()) else {
+            return Err(crate::ports::PortError::invalid(
+                "a sync-log batch item needs at least one entry",
+            ));
+        };
+        let newest_ns = nanos(newest.at, "the sync log entry's time")?;
+        let packed = entries
+            .iter()
+            .map(|e| {
+                let at = nanos(e.at, "the sync log entry's time")?;
+                Ok(Packed(
+                    e.record_id.as_str().to_owned(),
+                    outcome_code(e.outcome),
+                    u64::try_from(newest_ns.saturating_sub(at)).unwrap_or(0),
+                    e.hubspot_id.clone(),
+                    e.reason.clone(),
+                ))
+            })
+            .collect::<PortResult<Vec<_>>>()?;
+        let packed = serde_json::to_string(&packed).map_err(|e| {
+            crate::ports::PortError::invalid(format!("cannot pack sync-log entries: {e}"))
+        })?;
+        let mut item = match keys {
+            Some(keys) => keys.clone(),
+            None => {
+                let time = time_key(newest.at, "the sync log entry's time")?;
+                let unique = uuid::Uuid::new_v4().simple().to_string();
+                Item::from([
+                    (PARTITION_KEY.to_owned(), s(batch_partition(object))),
+                    (SORT_KEY.to_owned(), s(format!("{time}#{unique}"))),
+                    (TIMELINE_INDEX_PARTITION_KEY.to_owned(), s(BATCHES)),
+                    (
+                        TIMELINE_INDEX_SORT_KEY.to_owned(),
+                        s(format!("{time}#{object}#{unique}")),
+                    ),
+                ])
+            }
+        };
+        item.insert(ENTITY_ATTRIBUTE.to_owned(), s(BATCH_ENTITY));
+        item.insert(OBJECT.to_owned(), s(object));
+        item.insert(AT.to_owned(), n(newest_ns));
+        item.insert(
+            OLDEST.to_owned(),
+            n(nanos(oldest.at, "the sync log entry's time")?),
+        );
+        item.insert(ENTRIES.to_owned(), s(packed));
+        item.insert(TTL_ATTRIBUTE.to_owned(), n(self.expires(newest.at)));
+        Ok(item)
     }
 
     /// A newest-first query of one partition of the table or an index, from `since` on.
@@ -161,29 +246,88 @@ impl DynamoSyncLog {
             .key_condition_expression(condition)
             .consistent_read(index.is_none())
     }
-}
 
-#[async_trait]
-impl SyncLog for DynamoSyncLog {
-    async fn append(&self, entries: &[SyncLogEntry]) -> PortResult<()> {
-        let requests = entries
-            .iter()
-            .map(|entry| {
-                let put = built(
-                    PutRequest::builder()
-                        .set_item(Some(encode(entry, self.retention)?))
-                        .build(),
-                    "appending to the sync log",
-                )?;
-                Ok(WriteRequest::builder().put_request(put).build())
-            })
-            .collect::<PortResult<Vec<_>>>()?;
-        self.table
-            .batch_write(requests, "appending to the sync log")
-            .await
+    /// The batch items of one object (every object: `None`) holding an entry from `since` on.
+    fn batches(
+        &self,
+        object: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> PortResult<QueryFluentBuilder> {
+        let since = since_key(since)?;
+        Ok(match object {
+            Some(object) => self.range(
+                None,
+                PARTITION_KEY,
+                batch_partition(object),
+                SORT_KEY,
+                since,
+            ),
+            None => self.range(
+                Some(TIMELINE_INDEX),
+                TIMELINE_INDEX_PARTITION_KEY,
+                BATCHES.to_owned(),
+                TIMELINE_INDEX_SORT_KEY,
+                since,
+            ),
+        })
     }
 
-    async fn query(&self, query: &SyncLogQuery) -> PortResult<Vec<SyncLogEntry>> {
+    /// Entries from batch items, newest first: paged until `limit` entries are certain to be
+    /// the newest (an item's entries are no newer than its key, so once the `limit`-th newest
+    /// entry in hand is newer than the next item's key, no later item can displace it).
+    async fn batch_entries(
+        &self,
+        object: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        outcomes: &[SyncOutcome],
+        limit: usize,
+    ) -> PortResult<Vec<SyncLogEntry>> {
+        let doing = "querying the sync log";
+        let mut request = self.batches(object, since)?;
+        if limit > 0 {
+            request = request.limit(i32::try_from(limit.clamp(2, 100)).unwrap_or(100));
+        }
+        let mut found: Vec<SyncLogEntry> = Vec::new();
+        let mut start: Option<Item> = None;
+        'pages: loop {
+            let page = request
+                .clone()
+                .table_name(&self.table.name)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    port_error(BACKEND, &format!("{doing} in table {}", self.table.name), e)
+                })?;
+            for item in page.items() {
+                let reader = ItemReader::new(item, "a sync log batch");
+                let newest = reader.time(AT)?;
+                if limit > 0 && found.len() >= limit && found[limit - 1].at > newest {
+                    break 'pages;
+                }
+                found.extend(decode_batch(item)?.into_iter().filter(|e| {
+                    since.is_none_or(|since| e.at >= since) && outcomes.contains(&e.outcome)
+                }));
+                if limit > 0 {
+                    newest_first(&mut found);
+                    found.truncate(limit);
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        newest_first(&mut found);
+        Ok(found)
+    }
+
+    /// Failure items (failed and dead-lettered entries), newest first.
+    async fn failure_entries(
+        &self,
+        query: &SyncLogQuery,
+        outcomes: &[SyncOutcome],
+    ) -> PortResult<Vec<SyncLogEntry>> {
         let since = since_key(query.since)?;
         let mut request = match (&query.salesforce_object, &query.record_id) {
             (Some(object), Some(record)) => self.range(
@@ -203,7 +347,7 @@ impl SyncLog for DynamoSyncLog {
             (None, _) => self.range(
                 Some(TIMELINE_INDEX),
                 TIMELINE_INDEX_PARTITION_KEY,
-                TIMELINE.to_owned(),
+                FAILURES.to_owned(),
                 TIMELINE_INDEX_SORT_KEY,
                 since,
             ),
@@ -217,19 +361,18 @@ impl SyncLog for DynamoSyncLog {
                 .expression_attribute_names(format!("#{RECORD_ID}"), RECORD_ID)
                 .expression_attribute_values(":record", s(record.as_str()));
         }
-        if !query.outcomes.is_empty() {
-            let mut names = Vec::new();
-            for (i, outcome) in query.outcomes.iter().enumerate() {
-                names.push(format!(":outcome{i}"));
-                request =
-                    request.expression_attribute_values(format!(":outcome{i}"), s(outcome.name()));
-            }
-            filters.push(format!("#{OUTCOME} IN ({})", names.join(", ")));
-            request = request.expression_attribute_names(format!("#{OUTCOME}"), OUTCOME);
+        // Always a filter on outcome: entries written before the log was split into batches
+        // kept every outcome in these partitions.
+        let mut names = Vec::new();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            names.push(format!(":outcome{i}"));
+            request =
+                request.expression_attribute_values(format!(":outcome{i}"), s(outcome.name()));
         }
-        if !filters.is_empty() {
-            request = request.filter_expression(filters.join(" AND "));
-        }
+        filters.push(format!("#{OUTCOME} IN ({})", names.join(", ")));
+        request = request
+            .expression_attribute_names(format!("#{OUTCOME}"), OUTCOME)
+            .filter_expression(filters.join(" AND "));
         let limit = (query.limit > 0).then_some(query.limit);
         if let Some(limit) = limit {
             request = request.limit(i32::try_from(limit.min(PAGE_LIMIT)).unwrap_or(1));
@@ -238,7 +381,147 @@ impl SyncLog for DynamoSyncLog {
             .table
             .query_all(request, limit, "querying the sync log")
             .await?;
-        items.iter().map(decode).collect()
+        items.iter().map(decode_failure).collect()
+    }
+}
+
+fn newest_first(entries: &mut [SyncLogEntry]) {
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+}
+
+fn decode_failure(item: &Item) -> PortResult<SyncLogEntry> {
+    let reader = ItemReader::new(item, "a sync log entry");
+    let record_id = reader.string(RECORD_ID)?;
+    let outcome = reader.string(OUTCOME)?;
+    Ok(SyncLogEntry {
+        at: reader.time(AT)?,
+        salesforce_object: reader.string(OBJECT)?,
+        record_id: SalesforceId::parse(&record_id).map_err(|e| reader.corrupt(e.to_string()))?,
+        outcome: SyncOutcome::from_name(&outcome)
+            .ok_or_else(|| reader.corrupt(format!("unknown outcome `{outcome}`")))?,
+        reason: reader.opt_string(REASON)?,
+        hubspot_id: reader.opt_string(HUBSPOT_ID)?,
+    })
+}
+
+/// Every entry a batch item holds, in the order written (oldest first).
+fn decode_batch(item: &Item) -> PortResult<Vec<SyncLogEntry>> {
+    let reader = ItemReader::new(item, "a sync log batch");
+    let object = reader.string(OBJECT)?;
+    let newest: i64 = reader.number(AT)?;
+    let packed: Vec<Packed> = serde_json::from_str(&reader.string(ENTRIES)?)
+        .map_err(|e| reader.corrupt(format!("attribute {ENTRIES} is not packed entries: {e}")))?;
+    packed
+        .into_iter()
+        .map(|Packed(record, code, before, hubspot_id, reason)| {
+            let before = i64::try_from(before).map_err(|_| {
+                reader.corrupt(format!("entry of {record}: offset {before} too large"))
+            })?;
+            Ok(SyncLogEntry {
+                at: DateTime::from_timestamp_nanos(newest.saturating_sub(before)),
+                salesforce_object: object.clone(),
+                record_id: SalesforceId::parse(&record)
+                    .map_err(|e| reader.corrupt(format!("entry of {record}: {e}")))?,
+                outcome: outcome_of(code).ok_or_else(|| {
+                    reader.corrupt(format!("entry of {record}: unknown outcome `{code}`"))
+                })?,
+                reason,
+                hubspot_id,
+            })
+        })
+        .collect()
+}
+
+/// `entries` cut into batch items' shares: per object, oldest first, each within [`SPREAD`]
+/// and [`MOST_PACKED_BYTES`].
+fn batch_shares(entries: &[SyncLogEntry]) -> Vec<(&str, Vec<&SyncLogEntry>)> {
+    let mut by_object: std::collections::BTreeMap<&str, Vec<&SyncLogEntry>> = Default::default();
+    for entry in entries {
+        by_object
+            .entry(entry.salesforce_object.as_str())
+            .or_default()
+            .push(entry);
+    }
+    let mut shares = Vec::new();
+    for (object, mut entries) in by_object {
+        entries.sort_by_key(|e| e.at);
+        let mut share: Vec<&SyncLogEntry> = Vec::new();
+        let mut bytes = 0;
+        for entry in entries {
+            // Record id, outcome, offset and punctuation, plus what varies.
+            let size = 48
+                + entry.hubspot_id.as_ref().map_or(0, String::len)
+                + entry.reason.as_ref().map_or(0, |r| r.len() * 2);
+            let full = share.first().is_some_and(|first| {
+                entry.at - first.at > SPREAD || bytes + size > MOST_PACKED_BYTES
+            });
+            if full {
+                shares.push((object, std::mem::take(&mut share)));
+                bytes = 0;
+            }
+            bytes += size;
+            share.push(entry);
+        }
+        if !share.is_empty() {
+            shares.push((object, share));
+        }
+    }
+    shares
+}
+
+/// The lower bound of a time range as a sort-key prefix; `None` for no bound (or a bound before
+/// 1970, below every key).
+fn since_key(since: Option<DateTime<Utc>>) -> PortResult<Option<String>> {
+    match since {
+        Some(at) if at.timestamp() >= 0 => Ok(Some(time_key(at, "since")?)),
+        _ => Ok(None),
+    }
+}
+
+fn put(item: Item, doing: &str) -> PortResult<WriteRequest> {
+    let put = built(PutRequest::builder().set_item(Some(item)).build(), doing)?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
+fn delete(item: &Item, doing: &str) -> PortResult<WriteRequest> {
+    let key = Item::from_iter(
+        item.iter()
+            .filter(|(name, _)| *name == PARTITION_KEY || *name == SORT_KEY)
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
+    let delete = built(DeleteRequest::builder().set_key(Some(key)).build(), doing)?;
+    Ok(WriteRequest::builder().delete_request(delete).build())
+}
+
+#[async_trait]
+impl SyncLog for DynamoSyncLog {
+    async fn append(&self, entries: &[SyncLogEntry]) -> PortResult<()> {
+        let doing = "appending to the sync log";
+        let mut requests = Vec::new();
+        for (object, share) in batch_shares(entries) {
+            requests.push(put(self.encode_batch(object, &share, None)?, doing)?);
+        }
+        for entry in entries.iter().filter(|e| e.outcome.is_failure()) {
+            requests.push(put(self.encode_failure(entry)?, doing)?);
+        }
+        self.table.batch_write(requests, doing).await
+    }
+
+    async fn query(&self, query: &SyncLogQuery) -> PortResult<Vec<SyncLogEntry>> {
+        let outcomes = query.readable_outcomes();
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        if query.record_id.is_some() || outcomes.iter().all(|o| o.is_failure()) {
+            return self.failure_entries(query, &outcomes).await;
+        }
+        self.batch_entries(
+            query.salesforce_object.as_deref(),
+            query.since,
+            &outcomes,
+            query.limit,
+        )
+        .await
     }
 
     async fn counts(
@@ -246,30 +529,20 @@ impl SyncLog for DynamoSyncLog {
         salesforce_object: &str,
         since: DateTime<Utc>,
     ) -> PortResult<OutcomeCounts> {
-        let request = self
-            .range(
-                Some(GROUP_INDEX),
-                GROUP_INDEX_PARTITION_KEY,
-                object_partition(salesforce_object),
-                GROUP_INDEX_SORT_KEY,
-                since_key(Some(since))?,
-            )
-            .projection_expression(format!("#{OUTCOME}"))
-            .expression_attribute_names(format!("#{OUTCOME}"), OUTCOME);
+        let request = self.batches(Some(salesforce_object), Some(since))?;
         let items = self
             .table
             .query_all(request, None, "counting the sync log")
             .await?;
         let mut counts = OutcomeCounts::default();
         for item in &items {
-            let reader = ItemReader::new(item, "a sync log entry");
-            let outcome = reader.string(OUTCOME)?;
-            match SyncOutcome::from_name(&outcome) {
-                Some(SyncOutcome::Synced) => counts.synced += 1,
-                Some(SyncOutcome::Skipped) => counts.skipped += 1,
-                Some(SyncOutcome::Failed) => counts.failed += 1,
-                Some(SyncOutcome::DeadLettered) => counts.dead_lettered += 1,
-                None => return Err(reader.corrupt(format!("unknown outcome `{outcome}`"))),
+            for entry in decode_batch(item)?.iter().filter(|e| e.at >= since) {
+                match entry.outcome {
+                    SyncOutcome::Synced => counts.synced += 1,
+                    SyncOutcome::Skipped => counts.skipped += 1,
+                    SyncOutcome::Failed => counts.failed += 1,
+                    SyncOutcome::DeadLettered => counts.dead_lettered += 1,
+                }
             }
         }
         Ok(counts)
@@ -279,42 +552,50 @@ impl SyncLog for DynamoSyncLog {
         if before.timestamp() < 0 {
             return Ok(0);
         }
-        // TTL removes entries on its own (within a day or two of `ttl`); this is the explicit
-        // path the port offers, a key range of the timeline below the cutoff.
-        let request = self
+        // TTL removes items on its own (within a day or two of `ttl`); this is the explicit
+        // path the port offers: key ranges of the two timelines below the cutoff.
+        let doing = "expiring the sync log";
+        let below = |partition: &str, bound: DateTime<Utc>| -> PortResult<QueryFluentBuilder> {
+            Ok(self
+                .table
+                .client
+                .query()
+                .index_name(TIMELINE_INDEX)
+                .key_condition_expression(format!(
+                    "{TIMELINE_INDEX_PARTITION_KEY} = :partition AND {TIMELINE_INDEX_SORT_KEY} < :before"
+                ))
+                .expression_attribute_values(":partition", s(partition))
+                .expression_attribute_values(":before", s(time_key(bound, "before")?)))
+        };
+        let mut requests = Vec::new();
+        let failures = self
             .table
-            .client
-            .query()
-            .index_name(TIMELINE_INDEX)
-            .key_condition_expression(format!(
-                "{TIMELINE_INDEX_PARTITION_KEY} = :partition AND {TIMELINE_INDEX_SORT_KEY} < :before"
-            ))
-            .expression_attribute_values(":partition", s(TIMELINE))
-            .expression_attribute_values(":before", s(time_key(before, "before")?))
-            .projection_expression(format!("{PARTITION_KEY}, {SORT_KEY}"));
-        let items = self
+            .query_all(below(FAILURES, before)?, None, doing)
+            .await?;
+        for item in &failures {
+            requests.push(delete(item, doing)?);
+        }
+        // A batch item holding an entry before the cutoff has its newest within SPREAD of it.
+        let batches = self
             .table
-            .query_all(request, None, "finding expired sync log entries")
+            .query_all(below(BATCHES, before + SPREAD)?, None, doing)
             .await?;
-        let count = items.len() as u64;
-        let requests = items
-            .into_iter()
-            .map(|item| {
-                let key = Item::from_iter(
-                    item.into_iter()
-                        .filter(|(name, _)| name == PARTITION_KEY || name == SORT_KEY),
-                );
-                let delete = built(
-                    DeleteRequest::builder().set_key(Some(key)).build(),
-                    "expiring the sync log",
-                )?;
-                Ok(WriteRequest::builder().delete_request(delete).build())
-            })
-            .collect::<PortResult<Vec<_>>>()?;
-        self.table
-            .batch_write(requests, "expiring the sync log")
-            .await?;
-        Ok(count)
+        let mut removed = 0_u64;
+        for item in &batches {
+            let entries = decode_batch(item)?;
+            let kept: Vec<&SyncLogEntry> = entries.iter().filter(|e| e.at >= before).collect();
+            removed += (entries.len() - kept.len()) as u64;
+            if kept.is_empty() {
+                requests.push(delete(item, doing)?);
+            } else if kept.len() < entries.len() {
+                // The newest entry stays, so the item keeps its keys.
+                let reader = ItemReader::new(item, "a sync log batch");
+                let object = reader.string(OBJECT)?;
+                requests.push(put(self.encode_batch(&object, &kept, Some(item))?, doing)?);
+            }
+        }
+        self.table.batch_write(requests, doing).await?;
+        Ok(removed)
     }
 }
 
@@ -322,24 +603,105 @@ impl SyncLog for DynamoSyncLog {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_retention_sets_the_ttl_of_each_entry() {
-        let at = DateTime::from_timestamp(1_788_000_000, 5_000_000).unwrap_or_default();
-        let entry = SyncLogEntry {
+    fn entry(object: &str, record: u32, at: DateTime<Utc>, outcome: SyncOutcome) -> SyncLogEntry {
+        SyncLogEntry {
             at,
-            salesforce_object: "Invoice__c".to_owned(),
-            record_id: SalesforceId::parse("a0B000000000001").expect("id"),
-            outcome: SyncOutcome::Synced,
-            reason: None,
-            hubspot_id: None,
-        };
-        let item = encode(&entry, Duration::from_secs(86_400)).expect("encode");
-        assert_eq!(item.get(TTL_ATTRIBUTE), Some(&n(1_788_000_000 + 86_400)));
-        assert_eq!(decode(&item).expect("decode"), entry);
-        let partition = item.get(PARTITION_KEY).and_then(|v| v.as_s().ok());
+            salesforce_object: object.to_owned(),
+            record_id: SalesforceId::parse(&format!("a0B{record:012}")).expect("id"),
+            outcome,
+            reason: outcome
+                .is_failure()
+                .then(|| "Amount__c = \"x\": not a number".to_owned()),
+            hubspot_id: (!outcome.is_failure()).then(|| format!("1852{record}")),
+        }
+    }
+
+    fn log() -> DynamoSyncLog {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        DynamoSyncLog::new(
+            Arc::new(Table {
+                client: aws_sdk_dynamodb::Client::from_conf(config),
+                name: "t".to_owned(),
+            }),
+            Duration::from_secs(86_400),
+        )
+    }
+
+    #[test]
+    fn a_batch_item_holds_its_entries_exactly_and_expires_after_its_newest() {
+        let at = DateTime::from_timestamp(1_788_000_000, 5_000_123).unwrap_or_default();
+        let entries = [
+            entry("Invoice__c", 1, at, SyncOutcome::Synced),
+            entry(
+                "Invoice__c",
+                2,
+                at + chrono::Duration::nanoseconds(17),
+                SyncOutcome::Failed,
+            ),
+            entry(
+                "Invoice__c",
+                3,
+                at + chrono::Duration::milliseconds(40),
+                SyncOutcome::Skipped,
+            ),
+        ];
+        let share: Vec<&SyncLogEntry> = entries.iter().collect();
+        let item = log()
+            .encode_batch("Invoice__c", &share, None)
+            .expect("encode");
+        assert_eq!(decode_batch(&item).expect("decode"), entries.to_vec());
         assert_eq!(
-            partition.cloned(),
-            Some(format!("LOG#Invoice__c#{}", entry.record_id.as_str()))
+            item.get(TTL_ATTRIBUTE),
+            Some(&n(entries[2].at.timestamp() + 86_400))
         );
+        let key = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).cloned();
+        assert!(
+            key.is_some_and(|k| k.starts_with(&time_key(entries[2].at, "t").expect("key"))),
+            "keyed by its newest entry"
+        );
+    }
+
+    #[test]
+    fn an_append_is_cut_per_object_and_within_the_spread() {
+        let at = DateTime::from_timestamp(1_788_000_000, 0).unwrap_or_default();
+        let entries = vec![
+            entry("Invoice__c", 1, at, SyncOutcome::Synced),
+            entry("Payment__c", 2, at, SyncOutcome::Synced),
+            entry("Invoice__c", 3, at + SPREAD, SyncOutcome::Synced),
+            entry(
+                "Invoice__c",
+                4,
+                at + SPREAD + chrono::Duration::seconds(1),
+                SyncOutcome::Synced,
+            ),
+        ];
+        let shares: Vec<(&str, usize)> = batch_shares(&entries)
+            .iter()
+            .map(|(object, share)| (*object, share.len()))
+            .collect();
+        assert_eq!(
+            shares,
+            vec![("Invoice__c", 2), ("Invoice__c", 1), ("Payment__c", 1)]
+        );
+    }
+
+    #[test]
+    fn a_large_append_is_cut_below_the_item_size_limit() {
+        let at = DateTime::from_timestamp(1_788_000_000, 0).unwrap_or_default();
+        let mut failed = entry("Invoice__c", 1, at, SyncOutcome::Failed);
+        failed.reason = Some("x".repeat(10_000));
+        let entries = vec![failed; 100];
+        let shares = batch_shares(&entries);
+        assert!(shares.len() > 1, "{} shares", shares.len());
+        for (object, share) in &shares {
+            let item = log().encode_batch(object, share, None).expect("encode");
+            let packed = item
+                .get(ENTRIES)
+                .and_then(|v| v.as_s().ok())
+                .map_or(0, String::len);
+            assert!(packed < 400_000, "{packed} bytes");
+        }
     }
 }

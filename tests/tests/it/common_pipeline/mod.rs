@@ -39,6 +39,9 @@ pub struct Options<'a> {
     /// The HubSpot sandbox's configuration (an OAuth app puts OAuth credentials in the stack's
     /// HubSpot secret).
     pub hubspot: Option<sf2hs_sandbox::hubspot::SandboxConfig>,
+    /// The live queue's batching window (the SAM template's is 1 s); none by default, so that
+    /// tests do not wait for it.
+    pub live_batching_window: Duration,
 }
 
 pub struct Pipeline {
@@ -84,6 +87,7 @@ impl Pipeline {
             env,
             sees,
             hubspot,
+            live_batching_window,
         } = options;
         let sees = sees.unwrap_or(&|_, _| true);
         let mut stack = Stack::start_with(label, hubspot.unwrap_or_default()).await;
@@ -151,7 +155,8 @@ impl Pipeline {
             }
         })
         .await;
-        let live = EventSource::new(&stack.connection, stack.queue.queue_url()).await;
+        let mut live = EventSource::new(&stack.connection, stack.queue.queue_url()).await;
+        live.batching_window = live_batching_window;
         let backfill = EventSource::new(&stack.connection, stack.backfill.queue_url()).await;
         let mut imports = EventSource::new(&stack.connection, stack.import_queue.queue_url()).await;
         imports.batch_size = 1;
