@@ -69,3 +69,84 @@ pub async fn record_history(
         index: entry,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded::EmbeddedStore;
+    use crate::ports::{SyncLogEntry, SyncOutcome};
+    use chrono::{DateTime, Utc};
+
+    fn id(n: u32) -> SalesforceId {
+        SalesforceId::parse(&format!("a0B{n:012}")).expect("id")
+    }
+
+    fn entry(n: u32, outcome: SyncOutcome) -> SyncLogEntry {
+        SyncLogEntry {
+            at: Utc::now(),
+            salesforce_object: "Invoice__c".to_owned(),
+            record_id: id(n),
+            outcome,
+            reason: outcome.is_failure().then(|| "refused".to_owned()),
+            hubspot_id: (!outcome.is_failure()).then(|| "77".to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_is_its_index_entry_and_its_failures() {
+        let store = EmbeddedStore::open_in_memory().expect("store");
+        let (log, index) = (store.sync_log(), store.record_index());
+        let objects = vec!["Payment__c".to_owned(), "Invoice__c".to_owned()];
+        let written = IndexEntry {
+            hubspot_id: Some("77".to_owned()),
+            modstamp: DateTime::from_timestamp(1_788_000_000, 0).expect("time"),
+            content_hash: "h".to_owned(),
+            deleted: false,
+            write_id: 0,
+        };
+        let key = |n| RecordKey {
+            object: "Invoice__c".to_owned(),
+            record_id: id(n),
+        };
+        index.put_if_newer(&key(1), &written).await.expect("put");
+        log.append(&[
+            entry(1, SyncOutcome::Synced),
+            entry(2, SyncOutcome::Failed),
+            entry(3, SyncOutcome::Synced),
+        ])
+        .await
+        .expect("append");
+
+        // Synced only: found through the index, under the right object, no failures.
+        let synced = record_history(&log, &index, &objects, &id(1))
+            .await
+            .expect("history")
+            .expect("known");
+        assert_eq!(synced.salesforce_object, "Invoice__c");
+        assert!(synced.failures.is_empty());
+        assert_eq!(
+            synced.index.and_then(|e| e.hubspot_id),
+            Some("77".to_owned())
+        );
+        // Failed, never written: its failure, no index entry.
+        let failed = record_history(&log, &index, &objects, &id(2))
+            .await
+            .expect("history")
+            .expect("known");
+        assert_eq!(failed.failures.len(), 1);
+        assert_eq!(failed.index, None);
+        // Failed under an object no longer mapped: still found by its failures.
+        let unmapped = record_history(&log, &index, &[], &id(2))
+            .await
+            .expect("history")
+            .expect("known");
+        assert_eq!(unmapped.salesforce_object, "Invoice__c");
+        // A synced entry alone, no index entry (the log's successes are not per record).
+        assert_eq!(
+            record_history(&log, &index, &objects, &id(3))
+                .await
+                .expect("history"),
+            None
+        );
+    }
+}
