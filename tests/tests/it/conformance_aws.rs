@@ -255,6 +255,53 @@ async fn index_entries_of_the_old_layout_are_counted_once() {
     assert_eq!(index.count("Payment__c").await.expect("count"), 0);
 }
 
+/// Waiters are found through their target object's partition while it fits one page, and by
+/// the targets' keys once more targets wait than that (a backfill ahead of its targets).
+#[tokio::test]
+async fn waiters_are_taken_whether_few_or_many_targets_wait() {
+    let connection = moto_connection().await;
+    let index = fresh_store(&connection).await.record_index();
+    let key = |object: &str, n: u32| RecordKey {
+        object: object.to_owned(),
+        record_id: record_id(n),
+    };
+    for waiting_targets in [3_u32, 150] {
+        let links: Vec<(RecordKey, RecordKey)> = (0..waiting_targets)
+            .map(|n| (key("Project__c", n), key("Invoice__c", 1_000 + n)))
+            .collect();
+        index.wait_for(&links).await.expect("wait_for");
+        // Another object's waiting targets are not this one's.
+        index
+            .wait_for(&[(key("Account__c", 1), key("Invoice__c", 5))])
+            .await
+            .expect("wait_for");
+        let mut taken = index
+            .take_waiting(&[
+                key("Project__c", 1),
+                key("Project__c", 2),
+                key("Project__c", 999),
+            ])
+            .await
+            .expect("take_waiting");
+        taken.sort();
+        assert_eq!(
+            taken,
+            vec![key("Invoice__c", 1_001), key("Invoice__c", 1_002)],
+            "{waiting_targets} targets waiting"
+        );
+        let rest: Vec<RecordKey> = (0..waiting_targets).map(|n| key("Project__c", n)).collect();
+        let taken = index.take_waiting(&rest).await.expect("take the rest");
+        assert_eq!(taken.len() as u32, waiting_targets - 2);
+        assert_eq!(
+            index
+                .take_waiting(&[key("Account__c", 1)])
+                .await
+                .expect("take"),
+            vec![key("Invoice__c", 5)]
+        );
+    }
+}
+
 #[tokio::test]
 async fn create_table_is_idempotent_and_tables_are_separate() {
     let connection = moto_connection().await;

@@ -3,9 +3,10 @@
 //!
 //! - **batch items**, one per append, object and minute at most: every entry of the append
 //!   packed in one attribute (`entries`, JSON). `PK = BATCH#<object>`,
-//!   `SK = <newest time>#<uuid>`; `GSI2PK = BATCHES`, `GSI2SK = <newest time>#<object>#<uuid>`.
-//!   They answer the object and every-object queries (health, status, the console) and
-//!   `counts`;
+//!   `SK = <newest time>#<uuid>`, no index copy. They answer the object queries (health,
+//!   status, the console) and `counts`; every-object queries read each object's partition,
+//!   the objects listed by one registry item each (`PK = LOG_OBJECTS`, `SK = <object>`, written
+//!   once per object and process);
 //! - **failure items**, one per failed or dead-lettered entry, as every entry was before:
 //!   one record's history on the base table (`PK = LOG#<object>#<record id>`,
 //!   `SK = <time>#<uuid>`), one object's failures on `GSI1` (`GSI1PK = LOG#<object>`), every
@@ -42,7 +43,9 @@ const FAILURE_ENTITY: &str = "log";
 const BATCH_ENTITY: &str = "log_batch";
 /// The timeline partitions of `GSI2`: failures, and batches.
 const FAILURES: &str = "LOG";
-const BATCHES: &str = "BATCHES";
+/// The partition listing the objects that have batch items.
+const OBJECTS: &str = "LOG_OBJECTS";
+const OBJECT_ENTITY: &str = "log_object";
 const AT: &str = "at_ns";
 const OLDEST: &str = "oldest_ns";
 const OBJECT: &str = "salesforce_object";
@@ -65,6 +68,8 @@ const MOST_PACKED_BYTES: usize = 300_000;
 pub struct DynamoSyncLog {
     table: Arc<Table>,
     retention: Duration,
+    /// Objects whose registry item this process wrote (or found written).
+    registered: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 fn record_partition(object: &str, record_id: &str) -> String {
@@ -106,7 +111,11 @@ fn outcome_of(code: char) -> Option<SyncOutcome> {
 
 impl DynamoSyncLog {
     pub(crate) fn new(table: Arc<Table>, retention: Duration) -> Self {
-        DynamoSyncLog { table, retention }
+        DynamoSyncLog {
+            table,
+            retention,
+            registered: Arc::default(),
+        }
     }
 
     pub fn retention(&self) -> Duration {
@@ -200,11 +209,6 @@ impl DynamoSyncLog {
                 Item::from([
                     (PARTITION_KEY.to_owned(), s(batch_partition(object))),
                     (SORT_KEY.to_owned(), s(format!("{time}#{unique}"))),
-                    (TIMELINE_INDEX_PARTITION_KEY.to_owned(), s(BATCHES)),
-                    (
-                        TIMELINE_INDEX_SORT_KEY.to_owned(),
-                        s(format!("{time}#{object}#{unique}")),
-                    ),
                 ])
             }
         };
@@ -247,37 +251,82 @@ impl DynamoSyncLog {
             .consistent_read(index.is_none())
     }
 
-    /// The batch items of one object (every object: `None`) holding an entry from `since` on.
+    /// The batch items of one object holding an entry from `since` on.
     fn batches(
         &self,
-        object: Option<&str>,
+        object: &str,
         since: Option<DateTime<Utc>>,
     ) -> PortResult<QueryFluentBuilder> {
-        let since = since_key(since)?;
-        Ok(match object {
-            Some(object) => self.range(
-                None,
-                PARTITION_KEY,
-                batch_partition(object),
-                SORT_KEY,
-                since,
-            ),
-            None => self.range(
-                Some(TIMELINE_INDEX),
-                TIMELINE_INDEX_PARTITION_KEY,
-                BATCHES.to_owned(),
-                TIMELINE_INDEX_SORT_KEY,
-                since,
-            ),
-        })
+        Ok(self.range(
+            None,
+            PARTITION_KEY,
+            batch_partition(object),
+            SORT_KEY,
+            since_key(since)?,
+        ))
     }
 
-    /// Entries from batch items, newest first: paged until `limit` entries are certain to be
-    /// the newest (an item's entries are no newer than its key, so once the `limit`-th newest
-    /// entry in hand is newer than the next item's key, no later item can displace it).
+    /// Every object that has batch items, from the registry.
+    async fn objects(&self) -> PortResult<Vec<String>> {
+        let request = self.range(None, PARTITION_KEY, OBJECTS.to_owned(), SORT_KEY, None);
+        let items = self
+            .table
+            .query_all(request, None, "listing the sync log's objects")
+            .await?;
+        items
+            .iter()
+            .map(|item| ItemReader::new(item, "a sync log object").string(OBJECT))
+            .collect()
+    }
+
+    /// The registry items of the objects in `entries` this process has not registered yet.
+    fn unregistered(&self, entries: &[SyncLogEntry]) -> Vec<String> {
+        let known = self
+            .registered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut objects: Vec<String> = entries
+            .iter()
+            .map(|e| e.salesforce_object.clone())
+            .filter(|object| !known.contains(object))
+            .collect();
+        objects.sort();
+        objects.dedup();
+        objects
+    }
+
+    /// Entries from batch items of `object` (every object: `None`, each object's newest
+    /// merged), newest first.
     async fn batch_entries(
         &self,
         object: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        outcomes: &[SyncOutcome],
+        limit: usize,
+    ) -> PortResult<Vec<SyncLogEntry>> {
+        let objects = match object {
+            Some(object) => vec![object.to_owned()],
+            None => self.objects().await?,
+        };
+        let mut found = Vec::new();
+        for object in &objects {
+            // The newest `limit` of all objects are among each object's newest `limit`.
+            found.extend(self.object_entries(object, since, outcomes, limit).await?);
+        }
+        newest_first(&mut found);
+        if limit > 0 {
+            found.truncate(limit);
+        }
+        Ok(found)
+    }
+
+    /// One object's entries from its batch items, newest first: paged until `limit` entries
+    /// are certain to be the newest (an item's entries are no newer than its key, so once the
+    /// `limit`-th newest entry in hand is newer than the next item's key, no later item can
+    /// displace it).
+    async fn object_entries(
+        &self,
+        object: &str,
         since: Option<DateTime<Utc>>,
         outcomes: &[SyncOutcome],
         limit: usize,
@@ -498,13 +547,30 @@ impl SyncLog for DynamoSyncLog {
     async fn append(&self, entries: &[SyncLogEntry]) -> PortResult<()> {
         let doing = "appending to the sync log";
         let mut requests = Vec::new();
+        let unregistered = self.unregistered(entries);
+        for object in &unregistered {
+            requests.push(put(
+                Item::from([
+                    (PARTITION_KEY.to_owned(), s(OBJECTS)),
+                    (SORT_KEY.to_owned(), s(object)),
+                    (ENTITY_ATTRIBUTE.to_owned(), s(OBJECT_ENTITY)),
+                    (OBJECT.to_owned(), s(object)),
+                ]),
+                doing,
+            )?);
+        }
         for (object, share) in batch_shares(entries) {
             requests.push(put(self.encode_batch(object, &share, None)?, doing)?);
         }
         for entry in entries.iter().filter(|e| e.outcome.is_failure()) {
             requests.push(put(self.encode_failure(entry)?, doing)?);
         }
-        self.table.batch_write(requests, doing).await
+        self.table.batch_write(requests, doing).await?;
+        self.registered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(unregistered);
+        Ok(())
     }
 
     async fn query(&self, query: &SyncLogQuery) -> PortResult<Vec<SyncLogEntry>> {
@@ -529,7 +595,7 @@ impl SyncLog for DynamoSyncLog {
         salesforce_object: &str,
         since: DateTime<Utc>,
     ) -> PortResult<OutcomeCounts> {
-        let request = self.batches(Some(salesforce_object), Some(since))?;
+        let request = self.batches(salesforce_object, Some(since))?;
         let items = self
             .table
             .query_all(request, None, "counting the sync log")
@@ -576,10 +642,19 @@ impl SyncLog for DynamoSyncLog {
             requests.push(delete(item, doing)?);
         }
         // A batch item holding an entry before the cutoff has its newest within SPREAD of it.
-        let batches = self
-            .table
-            .query_all(below(BATCHES, before + SPREAD)?, None, doing)
-            .await?;
+        let mut batches = Vec::new();
+        for object in self.objects().await? {
+            let request = self
+                .table
+                .client
+                .query()
+                .key_condition_expression(format!(
+                    "{PARTITION_KEY} = :partition AND {SORT_KEY} < :before"
+                ))
+                .expression_attribute_values(":partition", s(batch_partition(&object)))
+                .expression_attribute_values(":before", s(time_key(before + SPREAD, "before")?));
+            batches.extend(self.table.query_all(request, None, doing).await?);
+        }
         let mut removed = 0_u64;
         for item in &batches {
             let entries = decode_batch(item)?;

@@ -1,9 +1,13 @@
-//! Records waiting for their lookup's target (`RecordIndex::wait_for`): one item per target
-//! (`PK = WAITING#<object>#<id>`), one attribute per waiter (`W#<object>#<id>`), so recording a
-//! waiter is one `UpdateItem` and taking a target's waiters one `DeleteItem` that returns them.
-//! A target never written leaves its item to the table's TTL.
+//! Records waiting for their lookup's target (`RecordIndex::wait_for`): one item per target,
+//! the targets of one object in one partition (`PK = WAITING#<object>`, `SK = <target id>`),
+//! one attribute per waiter (`W#<object>#<id>`). Recording a waiter is one `UpdateItem`;
+//! taking a batch's waiters starts with one consistent `Query` of the object's partition, which
+//! costs about one read unit when nothing waits (the usual case) where reading each target's
+//! key would cost one per target; a partition of more than a page falls back to reading the
+//! targets' keys. Each target found is one `DeleteItem` that returns its waiters. A target
+//! never written leaves its item to the table's TTL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
@@ -13,23 +17,22 @@ use crate::aws::error::port_error;
 use crate::domain::{RecordKey, SalesforceId};
 use crate::ports::{PortError, PortResult};
 
-const SORT: &str = "WAITING";
 const ENTITY: &str = "waiting";
 const WAITER_PREFIX: &str = "W#";
 /// A waiter's own retry dead-letters it well before this (`association_max_wait`).
 const LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(14);
+/// The most waiting targets of one object read in one query; beyond it, the batch's targets
+/// are read by key instead (a backfill whose records wait for targets not written yet).
+const PARTITION_PAGE: i32 = 100;
+
+fn partition(object: &str) -> String {
+    format!("WAITING#{object}")
+}
 
 fn item_key(target: &RecordKey) -> Item {
     Item::from([
-        (
-            PARTITION_KEY.to_owned(),
-            s(format!(
-                "WAITING#{}#{}",
-                target.object,
-                target.record_id.as_str()
-            )),
-        ),
-        (SORT_KEY.to_owned(), s(SORT)),
+        (PARTITION_KEY.to_owned(), s(partition(&target.object))),
+        (SORT_KEY.to_owned(), s(target.record_id.as_str())),
     ])
 }
 
@@ -101,14 +104,20 @@ pub(super) async fn take_waiting(
     table: &Table,
     targets: &[RecordKey],
 ) -> PortResult<Vec<RecordKey>> {
-    let mut unique: Vec<RecordKey> = targets.to_vec();
-    unique.sort();
-    unique.dedup();
+    let mut by_object: BTreeMap<&str, Vec<RecordKey>> = BTreeMap::new();
+    for target in targets {
+        by_object
+            .entry(target.object.as_str())
+            .or_default()
+            .push(target.clone());
+    }
     let mut taken = Vec::new();
-    for chunk in unique.chunks(super::BATCH_GET_LIMIT) {
-        // Which targets have waiters: one read for the chunk; then one delete per target found,
-        // which returns the waiters it removed (one recorded meanwhile among them).
-        for key in waited_for(table, chunk).await? {
+    for (object, mut targets) in by_object {
+        targets.sort();
+        targets.dedup();
+        // Which targets have waiters; then one delete per target found, which returns the
+        // waiters it removed (one recorded meanwhile among them).
+        for key in waited_for(table, object, &targets).await? {
             let output = table
                 .client
                 .delete_item()
@@ -131,11 +140,41 @@ pub(super) async fn take_waiting(
     Ok(taken)
 }
 
-/// The keys, among `targets`', of the items that exist.
-async fn waited_for(table: &Table, targets: &[RecordKey]) -> PortResult<Vec<Item>> {
-    let keys = targets.iter().map(item_key).collect();
-    let found =
-        super::links::batch_get(table, keys, "reading which records wait for their target").await?;
+/// The keys, among `targets`' (all of `object`), of the waiting items that exist: the
+/// object's partition when it fits a page, else the targets read by key.
+async fn waited_for(table: &Table, object: &str, targets: &[RecordKey]) -> PortResult<Vec<Item>> {
+    let doing = "reading which records wait for their target";
+    let page = table
+        .client
+        .query()
+        .table_name(&table.name)
+        .key_condition_expression(format!("{PARTITION_KEY} = :partition"))
+        .expression_attribute_values(":partition", s(partition(object)))
+        .projection_expression(format!("{PARTITION_KEY}, {SORT_KEY}"))
+        .consistent_read(true)
+        .limit(PARTITION_PAGE)
+        .send()
+        .await
+        .map_err(|e| port_error(BACKEND, &format!("{doing} in {}", table.name), e))?;
+    let found: Vec<Item> = if page.last_evaluated_key().is_some_and(|k| !k.is_empty()) {
+        let mut found = Vec::new();
+        for chunk in targets.chunks(super::BATCH_GET_LIMIT) {
+            let keys = chunk.iter().map(item_key).collect();
+            found.extend(super::links::batch_get(table, keys, doing).await?);
+        }
+        found
+    } else {
+        let wanted: HashSet<&str> = targets.iter().map(|t| t.record_id.as_str()).collect();
+        page.items()
+            .iter()
+            .filter(|item| {
+                item.get(SORT_KEY)
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|id| wanted.contains(id.as_str()))
+            })
+            .cloned()
+            .collect()
+    };
     Ok(found
         .into_iter()
         .map(|item| {
