@@ -297,8 +297,15 @@ enum ImportCommand {
     List,
     /// One import job's progress and counts.
     Status { id: String },
-    /// Stop an import: no further page is sent; what is queued is still written.
-    Cancel { id: String },
+    /// Stop an import: no further page is sent; what is queued is still written. An import
+    /// through HubSpot's Imports API has its HubSpot import cancelled too (with the HubSpot
+    /// credentials, as `import start` has them).
+    Cancel {
+        id: String,
+        /// A directory of secret files, one per secret name.
+        #[arg(long, env = registry::SECRETS_DIR.variable)]
+        secrets_dir: Option<PathBuf>,
+    },
     /// Count the records of a mapped object, confirm, and import them, with a progress bar.
     ///
     /// Embedded backend: this process runs the import and the workers; it needs SF2HS_ORG_ID,
@@ -565,8 +572,12 @@ async fn execute(cli: Cli, config: &config::Config) -> Result<ExitCode, output::
         Command::Import(ImportCommand::Status { id }) => {
             commands::import::status(&backend, &id, json).await
         }
-        Command::Import(ImportCommand::Cancel { id }) => {
-            commands::import::cancel(&backend, &id, json).await
+        Command::Import(ImportCommand::Cancel {
+            id,
+            secrets_dir: dir,
+        }) => {
+            let dir = secrets_dir(config, dir);
+            commands::import::cancel(&backend, &id, dir, &lookup, json).await
         }
         Command::Import(ImportCommand::Start {
             object,

@@ -25,6 +25,7 @@ mod file;
 
 pub use file::{
     FILE_PHASE, FileImports, HubSpotImports, IMPORTS_API_THRESHOLD, ImportVia, MAX_ROWS_PER_FILE,
+    cancel_hubspot_import, hubspot_import_of,
 };
 
 #[derive(Debug, thiserror::Error)]

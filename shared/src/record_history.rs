@@ -4,7 +4,9 @@
 //! that a change costs one write.
 
 use crate::domain::{RecordKey, SalesforceId};
-use crate::ports::{IndexEntry, PortResult, RecordIndex, SyncLog, SyncLogEntry, SyncLogQuery};
+use crate::ports::{
+    IndexEntry, MappingStore, PortResult, RecordIndex, SyncLog, SyncLogEntry, SyncLogQuery,
+};
 
 /// One record's failures, newest first, and its index entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +15,22 @@ pub struct RecordHistory {
     pub record_id: SalesforceId,
     pub failures: Vec<SyncLogEntry>,
     pub index: Option<IndexEntry>,
+}
+
+/// The history of record `id`, looked up under each mapped object.
+pub async fn find(
+    mappings: &dyn MappingStore,
+    log: &dyn SyncLog,
+    index: &dyn RecordIndex,
+    id: &SalesforceId,
+) -> PortResult<Option<RecordHistory>> {
+    let objects: Vec<String> = mappings
+        .list()
+        .await?
+        .into_iter()
+        .map(|stored| stored.mapping.salesforce_object)
+        .collect();
+    record_history(log, index, &objects, id).await
 }
 
 /// The history of record `id`, looked up under each of `objects` (the mapped objects; a

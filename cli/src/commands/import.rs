@@ -429,6 +429,12 @@ async fn follow(
             job.enqueued, job.failed
         ));
         if job.status.is_finished() {
+            // Cancelled from elsewhere (the console, another terminal): the sending task sees
+            // it at its next look and tidies up (HubSpot's import cancelled, the file removed)
+            // before this process ends.
+            if let Some(task) = sending.take() {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+            }
             break Ok(job);
         }
         // The sending task's error (Salesforce refused, the queue failed) ends the run.
@@ -482,22 +488,59 @@ async fn follow(
 }
 
 /// Cancels an import: no further page is sent (locally, the running `import` stops at its next
-/// page; on AWS the import function ends its continuation); what is queued is written.
-pub async fn cancel(backend: &Backend, id: &str, json: bool) -> Result<ExitCode, CliError> {
+/// page; on AWS the import function ends its continuation); what is queued is written. An
+/// import whose file is HubSpot's has HubSpot's import cancelled too.
+pub async fn cancel(
+    backend: &Backend,
+    id: &str,
+    secrets_dir: Option<std::path::PathBuf>,
+    lookup: Lookup<'_>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let job = sf2hs_shared::import::cancel(backend.jobs.as_ref(), id)
         .await
         .map_err(|e| match e {
             sf2hs_shared::import::ImportError::NoJob(_) => no_import(id),
             other => import_failed(other),
         })?;
+    let hubspot_import = sf2hs_shared::import::hubspot_import_of(&job).map(str::to_owned);
+    // HubSpot's import, when the job sent a file: a running `import` cancels it at its next
+    // look too; HubSpot then refuses the second cancel, which is fine.
+    let mut hubspot_cancelled = None;
+    if let Some(import_id) = &hubspot_import {
+        let secrets = sf2hs_shared::embedded::LocalSecrets::new(secrets_dir);
+        match sf2hs_shared::settings::hubspot_client(lookup, Arc::new(secrets)).await {
+            Ok(hubspot) => {
+                hubspot_cancelled =
+                    Some(sf2hs_shared::import::cancel_hubspot_import(&hubspot, import_id).await);
+            }
+            Err(e) => eprintln!(
+                "HubSpot's import {import_id} may go on: cannot reach HubSpot ({e}); give the \
+                 HubSpot credentials as for `sf2hs import start`, or cancel it in HubSpot \
+                 (Settings → Import & Export)"
+            ),
+        }
+    }
     if json {
-        output::print_json(&job_json(&job));
+        let mut item = job_json(&job);
+        item["hubspot_import"] = json!(hubspot_import);
+        item["hubspot_import_cancelled"] = json!(hubspot_cancelled);
+        output::print_json(&item);
     } else {
         out!(
             "import {}: cancelled ({} records sent before; they are written)",
             job.id,
             job.enqueued
         );
+        match (&hubspot_import, hubspot_cancelled) {
+            (Some(import_id), Some(true)) => out!(
+                "HubSpot's import {import_id}: cancelled (rows written before stay; nothing of it is in the record index, so live changes write those records again)"
+            ),
+            (Some(import_id), Some(false)) => out!(
+                "HubSpot's import {import_id}: not cancelled, it had finished (or was cancelled already)"
+            ),
+            _ => {}
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

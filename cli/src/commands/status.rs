@@ -213,14 +213,9 @@ pub async fn errors(
         let items: Vec<_> = newest
             .iter()
             .map(|e| {
-                json!({
-                    "at": e.at,
-                    "salesforce_object": e.salesforce_object,
-                    "record_id": e.record_id.as_str(),
-                    "outcome": e.outcome.name(),
-                    "reason": e.reason,
-                    "attempts": attempts(e),
-                })
+                let mut item = entry_json(e);
+                item["attempts"] = json!(attempts(e));
+                item
             })
             .collect();
         output::print_json(&json!({ "errors": items }));
@@ -268,17 +263,10 @@ pub async fn record_history(
             "`{record}` is not a Salesforce record id ({e}); give the 15- or 18-character id"
         ))
     })?;
-    let objects: Vec<String> = backend
-        .mappings
-        .list()
-        .await?
-        .into_iter()
-        .map(|stored| stored.mapping.salesforce_object)
-        .collect();
-    let found = sf2hs_shared::record_history::record_history(
+    let found = sf2hs_shared::record_history::find(
+        backend.mappings.as_ref(),
         backend.log.as_ref(),
         backend.index.as_ref(),
-        &objects,
         &id,
     )
     .await?;
@@ -294,20 +282,7 @@ pub async fn record_history(
                         "deleted": entry.deleted,
                     })
                 }),
-                found
-                    .failures
-                    .iter()
-                    .map(|e| {
-                        json!({
-                            "at": e.at,
-                            "salesforce_object": e.salesforce_object,
-                            "record_id": e.record_id.as_str(),
-                            "outcome": e.outcome.name(),
-                            "reason": e.reason,
-                            "hubspot_id": e.hubspot_id,
-                        })
-                    })
-                    .collect::<Vec<_>>(),
+                found.failures.iter().map(entry_json).collect::<Vec<_>>(),
             ),
         };
         output::print_json(&json!({
@@ -360,4 +335,16 @@ pub async fn record_history(
         output::table(&["at (UTC)", "outcome", "reason"], rows)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One sync-log entry as `--json` prints it.
+fn entry_json(e: &sf2hs_shared::ports::SyncLogEntry) -> serde_json::Value {
+    json!({
+        "at": e.at,
+        "salesforce_object": e.salesforce_object,
+        "record_id": e.record_id.as_str(),
+        "outcome": e.outcome.name(),
+        "reason": e.reason,
+        "hubspot_id": e.hubspot_id,
+    })
 }

@@ -163,7 +163,30 @@ pub async fn cancel(State(console): State<Arc<Console>>, body: String) -> Respon
         );
     }
     match sf2hs_shared::import::cancel(console.jobs.as_ref(), &id).await {
-        Ok(job) => console.back_to("/imports", &format!("import {} is cancelled", job.id)),
+        Ok(job) => {
+            // A file already HubSpot's: its HubSpot import goes too.
+            let hubspot = match (
+                sf2hs_shared::import::hubspot_import_of(&job),
+                &console.hubspot,
+            ) {
+                (Some(import_id), Some(client)) => {
+                    if sf2hs_shared::import::cancel_hubspot_import(client.as_ref(), import_id).await
+                    {
+                        format!("; HubSpot's import {import_id} is cancelled")
+                    } else {
+                        format!("; HubSpot's import {import_id} had finished")
+                    }
+                }
+                (Some(import_id), None) => format!(
+                    "; HubSpot's import {import_id} may go on (no HubSpot credentials here): cancel it in HubSpot"
+                ),
+                (None, _) => String::new(),
+            };
+            console.back_to(
+                "/imports",
+                &format!("import {} is cancelled{hubspot}", job.id),
+            )
+        }
         Err(e) => console.back_to("/imports", &e.to_string()),
     }
 }

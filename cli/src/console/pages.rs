@@ -501,13 +501,6 @@ async fn find_record(
     console: &Console,
     asked: &str,
 ) -> Result<Option<sf2hs_shared::record_history::RecordHistory>, PortError> {
-    let objects: Vec<String> = console
-        .mappings
-        .list()
-        .await?
-        .into_iter()
-        .map(|stored| stored.mapping.salesforce_object)
-        .collect();
     let id = match SalesforceId::parse(asked) {
         Ok(id) => id,
         Err(_) => {
@@ -529,10 +522,10 @@ async fn find_record(
             }
         }
     };
-    sf2hs_shared::record_history::record_history(
+    sf2hs_shared::record_history::find(
+        console.mappings.as_ref(),
         console.log.as_ref(),
         console.index.as_ref(),
-        &objects,
         &id,
     )
     .await

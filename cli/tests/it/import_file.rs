@@ -415,3 +415,143 @@ async fn a_million_records_through_the_imports_api() {
         peak as f64 / 1024.0
     );
 }
+
+/// Cancelling an import whose file is HubSpot's cancels HubSpot's import too: by the running
+/// `import` at its next look (the console's cancel, or another terminal's), and by
+/// `sf2hs import cancel` itself when nothing runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_an_import_on_the_file_path_cancels_hubspots_import() {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let sf = salesforce.handle();
+    let hs = hubspot.handle();
+    // HubSpot would take the files up only after the test: they stay STARTED, cancellable.
+    hs.set_import_settings(sf2hs_sandbox::hubspot::ImportSettings {
+        start_delay_ms: 600_000,
+        ..sf2hs_sandbox::hubspot::ImportSettings::default()
+    })
+    .expect("import settings");
+    sf.create_many(
+        "Project__c",
+        (0..50)
+            .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
+            .collect(),
+    )
+    .expect("projects");
+    sf.create_many(
+        "Invoice__c",
+        (0..50)
+            .map(|i| json!({ "Name": format!("INV-{i}"), "Amount__c": i, "Status__c": "Sent" }))
+            .collect(),
+    )
+    .expect("invoices");
+    let dir = sf2hs_tests::TempDir::new("import-cancel").expect("temp dir");
+    let mappings = dir.path().join("mappings.toml");
+    std::fs::write(&mappings, sf2hs_tests::stack::MAPPINGS).expect("mapping file");
+    let data_dir = dir.path().join("data");
+    let mut env = local_credentials(&salesforce, &hubspot);
+    env.push(("SF2HS_ORG_ID", sf.org_id()));
+    let applied = command(&data_dir, &env)
+        .args(["mappings", "apply", "--force"])
+        .arg(&mappings)
+        .output()
+        .await
+        .expect("apply");
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
+    let jobs = store.import_jobs();
+
+    // Starts an import through the Imports API and waits until its file is HubSpot's.
+    let start = |object: &'static str| {
+        let mut child = command(&data_dir, &env)
+            .args([
+                "--json", "import", "start", object, "--yes", "--via", "imports",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start");
+        let jobs = &jobs;
+        async move {
+            let started = Instant::now();
+            loop {
+                let sent = jobs.list().await.expect("jobs").into_iter().find_map(|j| {
+                    let import = sf2hs_shared::import::hubspot_import_of(&j)?.to_owned();
+                    (j.salesforce_object == object).then_some((j.id, import))
+                });
+                if let Some((job, import)) = sent {
+                    return (
+                        child,
+                        job,
+                        import.parse::<u64>().expect("HubSpot import id"),
+                    );
+                }
+                assert!(
+                    child.try_wait().expect("child").is_none(),
+                    "{object}: the import ended before its file was sent"
+                );
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "{object}: the file was never sent"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+
+    // 1. Cancelled while `import` runs (as the console does it, in the store): the running
+    //    process cancels HubSpot's import at its next look and ends.
+    let (mut child, job, import) = start("Project__c").await;
+    sf2hs_shared::import::cancel(&jobs, &job)
+        .await
+        .expect("cancel the job");
+    let ended = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the import ends within its next looks")
+        .expect("exit");
+    let mut said = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = stderr.read_to_string(&mut said).await;
+    }
+    assert!(
+        !ended.success(),
+        "a cancelled import does not end as a success: {said}"
+    );
+    assert_eq!(
+        hs.import_state(import).expect("state"),
+        Some(sf2hs_sandbox::hubspot::ImportState::Canceled),
+        "the running import cancelled HubSpot's: {said}"
+    );
+
+    // 2. Nothing runs it (killed): `sf2hs import cancel` cancels HubSpot's import itself.
+    let (mut child, job, import) = start("Invoice__c").await;
+    child.kill().await.expect("kill");
+    let cancelled = command(&data_dir, &env)
+        .args(["--json", "import", "cancel", &job])
+        .output()
+        .await
+        .expect("cancel");
+    assert!(
+        cancelled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancelled.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&cancelled.stdout).expect("JSON");
+    assert_eq!(answer["status"], "cancelled", "{answer}");
+    assert_eq!(answer["hubspot_import"], import.to_string(), "{answer}");
+    assert_eq!(answer["hubspot_import_cancelled"], true, "{answer}");
+    assert_eq!(
+        hs.import_state(import).expect("state"),
+        Some(sf2hs_sandbox::hubspot::ImportState::Canceled)
+    );
+    // HubSpot wrote none of either file.
+    assert_eq!(hs.count("sf_invoice").expect("count"), 0);
+    assert_eq!(hs.count("sf_project").expect("count"), 0);
+}

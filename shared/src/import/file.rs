@@ -77,6 +77,29 @@ impl ImportVia {
     }
 }
 
+/// The HubSpot import id of a job on the file path, once its file is sent.
+pub fn hubspot_import_of(job: &ImportJob) -> Option<&str> {
+    job.cursor
+        .as_deref()?
+        .strip_prefix(FILE_PHASE)
+        .filter(|id| !id.is_empty())
+}
+
+/// Cancels HubSpot's import `import_id` of a cancelled job; says so in the log when it cannot
+/// (it finished meanwhile: HubSpot refuses to cancel a finished import).
+pub async fn cancel_hubspot_import(hubspot: &dyn HubSpotImports, import_id: &str) -> bool {
+    match hubspot.cancel(import_id).await {
+        Ok(()) => {
+            tracing::info!(hubspot_import = import_id, "HubSpot's import is cancelled");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(hubspot_import = import_id, error = %e, "cannot cancel HubSpot's import (finished already?)");
+            false
+        }
+    }
+}
+
 /// HubSpot as the file path needs it.
 #[async_trait]
 pub trait HubSpotImports: Send + Sync {
@@ -92,6 +115,8 @@ pub trait HubSpotImports: Send + Sync {
     ) -> Result<HashMap<String, HubSpotPropertyType>, RemoteError>;
     async fn start(&self, spec: &ImportSpec) -> Result<HubSpotImport, RemoteError>;
     async fn state(&self, import_id: &str) -> Result<HubSpotImport, RemoteError>;
+    /// Cancels an active import (the rows already written stay in HubSpot).
+    async fn cancel(&self, import_id: &str) -> Result<(), RemoteError>;
     async fn errors(
         &self,
         import_id: &str,
@@ -180,6 +205,17 @@ impl Importer {
             import_id.to_owned()
         };
         let state = loop {
+            // Cancelled meanwhile (`sf2hs import cancel`, the console): HubSpot's import is
+            // cancelled too, so that no more of the file is written behind the operator's back.
+            let current = self.reload(&job.id).await?;
+            if current.status.is_finished() {
+                cancel_hubspot_import(files.hubspot.as_ref(), &import_id).await;
+                paths.remove();
+                return Err(ImportError::Finished {
+                    id: current.id,
+                    status: current.status.name(),
+                });
+            }
             let import = files
                 .hubspot
                 .state(&import_id)
@@ -822,6 +858,10 @@ impl HubSpotImports for crate::hubspot::HubSpotClient {
 
     async fn state(&self, import_id: &str) -> Result<HubSpotImport, RemoteError> {
         Ok(self.import_state(import_id).await?)
+    }
+
+    async fn cancel(&self, import_id: &str) -> Result<(), RemoteError> {
+        Ok(self.cancel_import(import_id).await?)
     }
 
     async fn errors(
