@@ -446,23 +446,10 @@ async fn cancelling_an_import_on_the_file_path_cancels_hubspots_import() {
             .collect(),
     )
     .expect("invoices");
-    let dir = sf2hs_tests::TempDir::new("import-cancel").expect("temp dir");
-    let mappings = dir.path().join("mappings.toml");
-    std::fs::write(&mappings, sf2hs_tests::stack::MAPPINGS).expect("mapping file");
-    let data_dir = dir.path().join("data");
+    let (_dir, data_dir) =
+        sf2hs_tests::stack::cli_data_dir(BINARY, "import-cancel", &salesforce, &hubspot);
     let mut env = local_credentials(&salesforce, &hubspot);
     env.push(("SF2HS_ORG_ID", sf.org_id()));
-    let applied = command(&data_dir, &env)
-        .args(["mappings", "apply", "--force"])
-        .arg(&mappings)
-        .output()
-        .await
-        .expect("apply");
-    assert!(
-        applied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&applied.stderr)
-    );
     let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
     let jobs = store.import_jobs();
 
