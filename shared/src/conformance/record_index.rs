@@ -368,6 +368,53 @@ pub async fn check_many_written_refreshed_stale(index: Arc<dyn RecordIndex>) {
         "c",
         "[{CHECK}] written"
     );
+
+    // One record several times in one call: in order, as separate puts would be; and many
+    // records at once (an adapter may write them concurrently), each answered in its place.
+    let again = key("Invoice__c", 4);
+    let mut many = vec![
+        (again.clone(), entry(10, "x", None, false)),
+        (again.clone(), entry(20, "y", None, false)),
+        (again.clone(), entry(15, "z", None, false)),
+    ];
+    many.extend((100..160).map(|n| (key("Invoice__c", n), entry(i64::from(n), "m", None, false))));
+    let outcomes = ok(
+        CHECK,
+        "put_many_if_newer",
+        index.put_many_if_newer(&many).await,
+    );
+    assert_eq!(outcomes.len(), many.len(), "[{CHECK}] one answer per entry");
+    assert!(
+        matches!(outcomes[0], IndexWrite::Written { previous: None, .. }),
+        "[{CHECK}] first of one record: {:?}",
+        outcomes[0]
+    );
+    assert!(
+        matches!(&outcomes[1], IndexWrite::Written { previous: Some(p), .. } if *p == entry(10, "", None, false).modstamp),
+        "[{CHECK}] second replaces the first: {:?}",
+        outcomes[1]
+    );
+    assert!(
+        matches!(outcomes[2], IndexWrite::Stale { .. }),
+        "[{CHECK}] third is older than the second: {:?}",
+        outcomes[2]
+    );
+    assert!(
+        outcomes[3..]
+            .iter()
+            .all(|o| matches!(o, IndexWrite::Written { previous: None, .. })),
+        "[{CHECK}] every new record written"
+    );
+    assert_eq!(
+        stored(CHECK, index.as_ref(), &again).await.content_hash,
+        "y",
+        "[{CHECK}] the newest of one record's entries stays"
+    );
+    assert_eq!(
+        ok(CHECK, "count", index.count("Invoice__c").await),
+        64,
+        "[{CHECK}] 3 + 1 + 60 records"
+    );
 }
 
 /// A delete is kept as a tombstone: an older upsert cannot bring the record back.
