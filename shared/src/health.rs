@@ -295,15 +295,12 @@ impl Health {
         let mut groups: BTreeMap<(String, Classified), FailureGroup> = BTreeMap::new();
         for ((object, _), mut history) in by_record {
             history.sort_by_key(|e| std::cmp::Reverse(e.at));
-            let is_failure = |e: &&SyncLogEntry| {
-                matches!(e.outcome, SyncOutcome::Failed | SyncOutcome::DeadLettered)
-            };
-            let Some(newest_failure) = history.iter().find(|e| is_failure(e)) else {
+            let Some(newest_failure) = history.iter().find(|e| e.outcome.is_failure()) else {
                 continue;
             };
-            let attempts = history.iter().filter(|e| is_failure(e)).count();
+            let attempts = history.iter().filter(|e| e.outcome.is_failure()).count();
             let newest = history[0];
-            let resolved_at = (!is_failure(&newest)).then_some(newest.at);
+            let resolved_at = (!newest.outcome.is_failure()).then_some(newest.at);
             let reason = newest_failure.reason.clone().unwrap_or_default();
             let kind = classify(&reason);
             let record = RecordFailure {

@@ -74,11 +74,6 @@ impl AwsCallLog {
         counts
     }
 
-    /// DynamoDB write units billed, all requests.
-    pub fn write_units(&self) -> u64 {
-        self.snapshot().values().map(|c| c.write_units).sum()
-    }
-
     /// All requests made.
     pub fn total(&self) -> u64 {
         self.snapshot().values().map(|c| c.requests).sum()

@@ -41,7 +41,7 @@ fn sample_entries(base: DateTime<Utc>) -> Vec<SyncLogEntry> {
     plan.iter()
         .enumerate()
         .map(|(i, (object, record, outcome))| {
-            let failed = matches!(outcome, SyncOutcome::Failed | SyncOutcome::DeadLettered);
+            let failed = outcome.is_failure();
             SyncLogEntry {
                 at: base + Duration::minutes(i as i64),
                 salesforce_object: (*object).to_owned(),
@@ -194,7 +194,7 @@ pub async fn check_query_filters(log: Arc<dyn SyncLog>) {
     );
     assert_eq!(
         failures,
-        expect(&|e| matches!(e.outcome, SyncOutcome::Failed | SyncOutcome::DeadLettered)),
+        expect(&|e| e.outcome.is_failure()),
         "[{CHECK}] by outcomes"
     );
 

@@ -31,6 +31,14 @@ pub enum SyncOutcome {
 }
 
 impl SyncOutcome {
+    /// Every outcome.
+    pub const ALL: [SyncOutcome; 4] = [
+        SyncOutcome::Synced,
+        SyncOutcome::Skipped,
+        SyncOutcome::Failed,
+        SyncOutcome::DeadLettered,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             SyncOutcome::Synced => "synced",
@@ -46,14 +54,7 @@ impl SyncOutcome {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        [
-            SyncOutcome::Synced,
-            SyncOutcome::Skipped,
-            SyncOutcome::Failed,
-            SyncOutcome::DeadLettered,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        Self::ALL.into_iter().find(|s| s.name() == name)
     }
 }
 
@@ -79,12 +80,7 @@ impl SyncLogQuery {
     /// record's query only its failures. Empty when nothing can match.
     pub fn readable_outcomes(&self) -> Vec<SyncOutcome> {
         let asked: Vec<SyncOutcome> = if self.outcomes.is_empty() {
-            vec![
-                SyncOutcome::Synced,
-                SyncOutcome::Skipped,
-                SyncOutcome::Failed,
-                SyncOutcome::DeadLettered,
-            ]
+            SyncOutcome::ALL.to_vec()
         } else {
             self.outcomes.clone()
         };

@@ -283,6 +283,25 @@ impl Table {
         doing: &str,
     ) -> PortResult<Vec<Item>> {
         let mut items = Vec::new();
+        if limit == Some(0) {
+            return Ok(items);
+        }
+        self.query_each(query, doing, |item| {
+            items.push(item.clone());
+            Ok(limit.is_none_or(|limit| items.len() < limit))
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// Hands each item a query returns to `visit`, in order, following `LastEvaluatedKey`,
+    /// until `visit` answers `false` or the pages end.
+    async fn query_each(
+        &self,
+        query: QueryFluentBuilder,
+        doing: &str,
+        mut visit: impl FnMut(&Item) -> PortResult<bool>,
+    ) -> PortResult<()> {
         let mut start: Option<Item> = None;
         loop {
             let page = query
@@ -292,14 +311,14 @@ impl Table {
                 .send()
                 .await
                 .map_err(|e| port_error(BACKEND, &format!("{doing} in table {}", self.name), e))?;
-            items.extend(page.items().iter().cloned());
-            if limit.is_some_and(|limit| items.len() >= limit) {
-                items.truncate(limit.unwrap_or(items.len()));
-                return Ok(items);
+            for item in page.items() {
+                if !visit(item)? {
+                    return Ok(());
+                }
             }
             match page.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
+                _ => return Ok(()),
             }
         }
     }

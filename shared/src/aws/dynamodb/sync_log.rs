@@ -20,6 +20,8 @@
 //! `<time>` is 20 digits of nanoseconds, so that string order is time order and `since` is a
 //! key condition, not a filter.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,23 +33,21 @@ use serde::{Deserialize, Serialize};
 
 use super::item::{Item, ItemReader, n, nanos, s, time_key};
 use super::{
-    BACKEND, ENTITY_ATTRIBUTE, GROUP_INDEX, GROUP_INDEX_PARTITION_KEY, GROUP_INDEX_SORT_KEY,
-    PARTITION_KEY, SORT_KEY, TIMELINE_INDEX, TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY,
-    TTL_ATTRIBUTE, Table, built,
+    ENTITY_ATTRIBUTE, GROUP_INDEX, GROUP_INDEX_PARTITION_KEY, GROUP_INDEX_SORT_KEY, PARTITION_KEY,
+    SORT_KEY, TIMELINE_INDEX, TIMELINE_INDEX_PARTITION_KEY, TIMELINE_INDEX_SORT_KEY, TTL_ATTRIBUTE,
+    Table, built,
 };
-use crate::aws::error::port_error;
 use crate::domain::SalesforceId;
 use crate::ports::{OutcomeCounts, PortResult, SyncLog, SyncLogEntry, SyncLogQuery, SyncOutcome};
 
 const FAILURE_ENTITY: &str = "log";
 const BATCH_ENTITY: &str = "log_batch";
-/// The timeline partitions of `GSI2`: failures, and batches.
+/// The timeline partition of `GSI2`: every failure item.
 const FAILURES: &str = "LOG";
 /// The partition listing the objects that have batch items.
 const OBJECTS: &str = "LOG_OBJECTS";
 const OBJECT_ENTITY: &str = "log_object";
 const AT: &str = "at_ns";
-const OLDEST: &str = "oldest_ns";
 const OBJECT: &str = "salesforce_object";
 const RECORD_ID: &str = "record_id";
 const OUTCOME: &str = "outcome";
@@ -99,14 +99,9 @@ fn outcome_code(outcome: SyncOutcome) -> char {
 }
 
 fn outcome_of(code: char) -> Option<SyncOutcome> {
-    [
-        SyncOutcome::Synced,
-        SyncOutcome::Skipped,
-        SyncOutcome::Failed,
-        SyncOutcome::DeadLettered,
-    ]
-    .into_iter()
-    .find(|o| outcome_code(*o) == code)
+    SyncOutcome::ALL
+        .into_iter()
+        .find(|o| outcome_code(*o) == code)
 }
 
 impl DynamoSyncLog {
@@ -179,7 +174,7 @@ impl DynamoSyncLog {
         entries: &[&SyncLogEntry],
         keys: Option<&Item>,
     ) -> PortResult<Item> {
-        let (Some(oldest), Some(newest)) = (entries.first(), entries.last()) else {
+        let Some(newest) = entries.last() else {
             return Err(crate::ports::PortError::invalid(
                 "a sync-log batch item needs at least one entry",
             ));
@@ -215,10 +210,6 @@ impl DynamoSyncLog {
         item.insert(ENTITY_ATTRIBUTE.to_owned(), s(BATCH_ENTITY));
         item.insert(OBJECT.to_owned(), s(object));
         item.insert(AT.to_owned(), n(newest_ns));
-        item.insert(
-            OLDEST.to_owned(),
-            n(nanos(oldest.at, "the sync log entry's time")?),
-        );
         item.insert(ENTRIES.to_owned(), s(packed));
         item.insert(TTL_ATTRIBUTE.to_owned(), n(self.expires(newest.at)));
         Ok(item)
@@ -323,7 +314,8 @@ impl DynamoSyncLog {
     /// One object's entries from its batch items, newest first: paged until `limit` entries
     /// are certain to be the newest (an item's entries are no newer than its key, so once the
     /// `limit`-th newest entry in hand is newer than the next item's key, no later item can
-    /// displace it).
+    /// displace it). The newest `limit` are kept in a heap, so a large limit (the console's
+    /// search by HubSpot id) costs a logarithm per entry, not a sort per item.
     async fn object_entries(
         &self,
         object: &str,
@@ -331,44 +323,46 @@ impl DynamoSyncLog {
         outcomes: &[SyncOutcome],
         limit: usize,
     ) -> PortResult<Vec<SyncLogEntry>> {
-        let doing = "querying the sync log";
         let mut request = self.batches(object, since)?;
         if limit > 0 {
             request = request.limit(i32::try_from(limit.clamp(2, 100)).unwrap_or(100));
         }
-        let mut found: Vec<SyncLogEntry> = Vec::new();
-        let mut start: Option<Item> = None;
-        'pages: loop {
-            let page = request
-                .clone()
-                .table_name(&self.table.name)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    port_error(BACKEND, &format!("{doing} in table {}", self.table.name), e)
-                })?;
-            for item in page.items() {
-                let reader = ItemReader::new(item, "a sync log batch");
-                let newest = reader.time(AT)?;
-                if limit > 0 && found.len() >= limit && found[limit - 1].at > newest {
-                    break 'pages;
+        // The oldest kept entry on top; among equal times the one found last, so that the one
+        // found first stays, as a stable sort would keep it.
+        let mut oldest_first: BinaryHeap<Reverse<(DateTime<Utc>, Reverse<usize>)>> =
+            BinaryHeap::new();
+        let mut kept: HashMap<usize, SyncLogEntry> = HashMap::new();
+        let mut found = 0_usize;
+        self.table
+            .query_each(request, "querying the sync log", |item| {
+                let newest = ItemReader::new(item, "a sync log batch").time(AT)?;
+                let full = limit > 0 && kept.len() >= limit;
+                if full
+                    && oldest_first
+                        .peek()
+                        .is_some_and(|Reverse((at, _))| *at > newest)
+                {
+                    return Ok(false);
                 }
-                found.extend(decode_batch(item)?.into_iter().filter(|e| {
+                for entry in decode_batch(item)?.into_iter().filter(|e| {
                     since.is_none_or(|since| e.at >= since) && outcomes.contains(&e.outcome)
-                }));
-                if limit > 0 {
-                    newest_first(&mut found);
-                    found.truncate(limit);
+                }) {
+                    oldest_first.push(Reverse((entry.at, Reverse(found))));
+                    kept.insert(found, entry);
+                    found += 1;
+                    if limit > 0
+                        && kept.len() > limit
+                        && let Some(Reverse((_, Reverse(dropped)))) = oldest_first.pop()
+                    {
+                        kept.remove(&dropped);
+                    }
                 }
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
-        newest_first(&mut found);
-        Ok(found)
+                Ok(true)
+            })
+            .await?;
+        let mut kept: Vec<(usize, SyncLogEntry)> = kept.into_iter().collect();
+        kept.sort_by_key(|(seen, entry)| (Reverse(entry.at), *seen));
+        Ok(kept.into_iter().map(|(_, entry)| entry).collect())
     }
 
     /// Failure items (failed and dead-lettered entries), newest first.
@@ -619,40 +613,47 @@ impl SyncLog for DynamoSyncLog {
             return Ok(0);
         }
         // TTL removes items on its own (within a day or two of `ttl`); this is the explicit
-        // path the port offers: key ranges of the two timelines below the cutoff.
+        // path the port offers: key ranges below the cutoff, of the failures' timeline and of
+        // each object's batches.
         let doing = "expiring the sync log";
-        let below = |partition: &str, bound: DateTime<Utc>| -> PortResult<QueryFluentBuilder> {
+        let below = |index: Option<&str>,
+                     partition_key: &str,
+                     partition: String,
+                     sort_key: &str,
+                     bound: DateTime<Utc>|
+         -> PortResult<QueryFluentBuilder> {
             Ok(self
                 .table
                 .client
                 .query()
-                .index_name(TIMELINE_INDEX)
+                .set_index_name(index.map(str::to_owned))
                 .key_condition_expression(format!(
-                    "{TIMELINE_INDEX_PARTITION_KEY} = :partition AND {TIMELINE_INDEX_SORT_KEY} < :before"
+                    "{partition_key} = :partition AND {sort_key} < :before"
                 ))
                 .expression_attribute_values(":partition", s(partition))
                 .expression_attribute_values(":before", s(time_key(bound, "before")?)))
         };
         let mut requests = Vec::new();
-        let failures = self
-            .table
-            .query_all(below(FAILURES, before)?, None, doing)
-            .await?;
-        for item in &failures {
+        let failures = below(
+            Some(TIMELINE_INDEX),
+            TIMELINE_INDEX_PARTITION_KEY,
+            FAILURES.to_owned(),
+            TIMELINE_INDEX_SORT_KEY,
+            before,
+        )?;
+        for item in &self.table.query_all(failures, None, doing).await? {
             requests.push(delete(item, doing)?);
         }
         // A batch item holding an entry before the cutoff has its newest within SPREAD of it.
         let mut batches = Vec::new();
         for object in self.objects().await? {
-            let request = self
-                .table
-                .client
-                .query()
-                .key_condition_expression(format!(
-                    "{PARTITION_KEY} = :partition AND {SORT_KEY} < :before"
-                ))
-                .expression_attribute_values(":partition", s(batch_partition(&object)))
-                .expression_attribute_values(":before", s(time_key(before + SPREAD, "before")?));
+            let request = below(
+                None,
+                PARTITION_KEY,
+                batch_partition(&object),
+                SORT_KEY,
+                before + SPREAD,
+            )?;
             batches.extend(self.table.query_all(request, None, doing).await?);
         }
         let mut removed = 0_u64;
