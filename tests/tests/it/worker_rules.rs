@@ -86,6 +86,14 @@ impl Rig {
         SalesforceId::parse(&self.sf().org_id()).expect("org")
     }
 
+    /// A re-read of each project, one every 60 ms: changes that trickle in.
+    async fn trickle(&self, projects: &[String]) {
+        for project in projects {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            self.send(&[self.reread("Project__c", project)]).await;
+        }
+    }
+
     /// A change that makes the worker read the record from Salesforce.
     fn reread(&self, object: &str, id: &str) -> Change {
         self.reread_for(object, id, RereadReason::PartialUpdate)
@@ -805,12 +813,7 @@ async fn a_batch_gathers_the_changes_that_arrive_within_its_window() {
 
     // With one, the changes that trickle in meanwhile ride in the same HubSpot call.
     rig.send(&[rig.reread("Project__c", &projects[1])]).await;
-    let later = async {
-        for project in &projects[2..] {
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            rig.send(&[rig.reread("Project__c", project)]).await;
-        }
-    };
+    let later = rig.trickle(&projects[2..]);
     let (gathered, ()) = tokio::join!(
         drain_once(
             &rig.worker,
@@ -892,12 +895,7 @@ async fn a_paced_batch_goes_when_the_budget_allows_and_gathers_what_trickles_in(
     assert_eq!(upserts(), 1);
 
     rig.send(&[rig.reread("Project__c", &projects[1])]).await;
-    let later = async {
-        for project in &projects[2..] {
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            rig.send(&[rig.reread("Project__c", project)]).await;
-        }
-    };
+    let later = rig.trickle(&projects[2..]);
     let (one, other, ()) = tokio::join!(drain(), drain(), later);
     let (one, other) = (one.expect("drained"), other.expect("drained"));
     assert_eq!(
