@@ -24,8 +24,8 @@ use crate::salesforce::intake::outbound::parse_salesforce_datetime;
 mod file;
 
 pub use file::{
-    FILE_PHASE, FileImports, HubSpotImports, IMPORTS_API_THRESHOLD, ImportVia, MAX_ROWS_PER_FILE,
-    cancel_hubspot_import, hubspot_import_of,
+    FILE_PHASE, FileImports, HubSpotImports, IMPORT_POLL, IMPORTS_API_THRESHOLD, ImportVia,
+    MAX_ROWS_PER_FILE, cancel_hubspot_import, hubspot_import_of,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -167,7 +167,7 @@ async fn runner(
                     index: backend.index.clone(),
                     log: backend.log.clone(),
                     work_dir,
-                    poll_every: IMPORT_POLL,
+                    poll_every: sf2hs_shared::import::IMPORT_POLL,
                 }),
         },
         hubspot,
@@ -175,10 +175,6 @@ async fn runner(
         worker: settings::worker_settings(lookup).map_err(setup)?,
     })
 }
-
-/// How often a running HubSpot import is asked about: one call in 2 s is under 3 % of a
-/// portal's 190 calls per 10 s.
-const IMPORT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn import_failed(e: impl std::error::Error + Send + Sync + 'static) -> CliError {
     CliError::failed(e)
@@ -241,10 +237,15 @@ pub async fn start(
         }
         #[cfg(feature = "aws")]
         Imports::Aws(aws) => {
-            if options.via == sf2hs_shared::import::ImportVia::HubSpotImports {
-                return Err(import_failed(sf2hs_shared::import::ImportError::NoFilePath));
+            let job = aws.function.start(object, options.via.name()).await?;
+            if job.cursor.as_deref() == Some(sf2hs_shared::import::FILE_PHASE) {
+                eprintln!(
+                    "import {}: through HubSpot's Imports API (one file, written by {}; records \
+                     with lookups or cleared values go through the worker)",
+                    job.id,
+                    aws.function.function_name()
+                );
             }
-            let job = aws.function.start(object).await?;
             if !confirmed(backend, &job, options.yes).await? {
                 return Ok(ExitCode::from(1));
             }

@@ -1,15 +1,18 @@
 //! The import function: backfills one mapped object. The work is `sf2hs_shared::import`; this
 //! crate takes three kinds of invocation:
 //!
-//! - `{"action": "start", "object": "Invoice__c"}` (the CLI, directly): counts the records and
-//!   creates a pending job, returned for the operator to review;
+//! - `{"action": "start", "object": "Invoice__c", "via": "auto"}` (the CLI, directly): counts
+//!   the records and creates a pending job, returned for the operator to review; `via` (`batch`,
+//!   `imports` or `auto`, the default) says whether it goes through HubSpot's Imports API;
 //! - `{"action": "run", "job_id": "…"}` (the CLI, after the review): runs the job;
 //! - an SQS event from the import queue, each message `{"job_id": "…"}`: the continuation of a
 //!   run that stopped before the Lambda deadline.
 //!
 //! A run sends pages to the backfill queue until the deadline nears, then puts a continuation
 //! on the import queue, which invokes the function again: a million records outlast any one
-//! 15-minute invocation.
+//! 15-minute invocation. On the Imports API path a run writes the file in `/tmp`, sends it,
+//! polls HubSpot and settles the outcome, each step resumable the same way (a continuation
+//! that lands in another execution environment rebuilds the ledger from Salesforce).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,7 +22,9 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sf2hs_shared::aws::{AwsConnection, ContinuationMessage, Deployment};
-use sf2hs_shared::import::{ImportContinuation, ImportProgress, Importer};
+use sf2hs_shared::import::{
+    FileImports, IMPORT_POLL, ImportContinuation, ImportError, ImportProgress, ImportVia, Importer,
+};
 use sf2hs_shared::ports::ImportJob;
 use sf2hs_shared::settings::{self, Lookup};
 
@@ -44,16 +49,28 @@ pub async fn from_connection(
     connection: AwsConnection,
 ) -> Result<ImportFunction, Error> {
     let deployment = Deployment::with_connection(connection, lookup).await?;
-    let salesforce = settings::salesforce_client(lookup, deployment.secrets.clone()).await?;
+    // Both secrets at once: a cold start waits for one Secrets Manager round trip, not two.
+    let (salesforce, hubspot) = tokio::try_join!(
+        settings::salesforce_client(lookup, deployment.secrets.clone()),
+        settings::hubspot_client(lookup, deployment.secrets.clone())
+    )?;
     let continuations = deployment.continuations(lookup).await?;
+    let store = &deployment.store;
     Ok(ImportFunction {
         importer: Importer {
-            mappings: Arc::new(deployment.store.mapping_store()),
-            jobs: Arc::new(deployment.store.import_jobs()),
+            mappings: Arc::new(store.mapping_store()),
+            jobs: Arc::new(store.import_jobs()),
             queue: deployment.import_queue(),
             pages: Arc::new(salesforce),
             org_id: settings::import_org_id(lookup)?,
-            files: None,
+            files: Some(FileImports {
+                hubspot: Arc::new(hubspot),
+                index: Arc::new(store.record_index()),
+                log: Arc::new(store.sync_log(deployment.settings.sync_log_retention)),
+                // Lambda's `/tmp` (its ephemeral storage, sized in the template).
+                work_dir: std::env::temp_dir().join("sf2hs"),
+                poll_every: IMPORT_POLL,
+            }),
         },
         continuations: Arc::new(continuations),
     })
@@ -63,8 +80,14 @@ pub async fn from_connection(
 #[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum ImportCommand {
-    Start { object: String },
-    Run { job_id: String },
+    Start {
+        object: String,
+        #[serde(default)]
+        via: Option<String>,
+    },
+    Run {
+        job_id: String,
+    },
 }
 
 /// When a run must stop: `margin` before the invocation's deadline (a quarter of what is left
@@ -104,8 +127,21 @@ impl ImportFunction {
             )
         })?;
         match command {
-            ImportCommand::Start { object } => {
+            ImportCommand::Start { object, via } => {
+                let via = match via.as_deref() {
+                    None => ImportVia::Auto,
+                    Some(text) => ImportVia::parse(text).ok_or_else(|| {
+                        format!("`via` is `batch`, `imports` or `auto`, not {text:?}")
+                    })?,
+                };
                 let job = self.importer.start(&object).await?;
+                self.importer.choose_path(&job, via).await?;
+                let job = self
+                    .importer
+                    .jobs
+                    .get(&job.id)
+                    .await?
+                    .ok_or_else(|| ImportError::NoJob(job.id.clone()))?;
                 Ok(summary(&job, "pending"))
             }
             ImportCommand::Run { job_id } => self.run(&job_id, deadline).await,

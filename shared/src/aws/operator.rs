@@ -107,9 +107,10 @@ impl ImportFunctionClient {
     }
 
     /// Counts `object`'s records and creates a pending job (the function's `start` action),
-    /// for the operator to review before it runs.
-    pub async fn start(&self, object: &str) -> PortResult<ImportJob> {
-        let payload = serde_json::json!({ "action": "start", "object": object });
+    /// for the operator to review before it runs; `via` (`batch`, `imports`, `auto`) chooses
+    /// its path, and a job on the Imports API path has the cursor `hubspot-import:`.
+    pub async fn start(&self, object: &str, via: &str) -> PortResult<ImportJob> {
+        let payload = serde_json::json!({ "action": "start", "object": object, "via": via });
         let answer = self
             .client
             .invoke()

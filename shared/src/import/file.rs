@@ -42,7 +42,8 @@ use crate::ports::{
 };
 
 /// The cursor of a job that goes through the Imports API: `hubspot-import:` before its file
-/// is sent, `hubspot-import:{import id}` after.
+/// is sent, then `hubspot-import:{import id}/{rows}` and, while HubSpot's outcome is settled,
+/// `hubspot-import:{import id}/{rows}/{failed}/{ledger}/{line}/{synced}` ([`FileCursor`]).
 pub const FILE_PHASE: &str = "hubspot-import:";
 
 /// From how many records `--via auto` takes the Imports API: below it the batch path finishes
@@ -66,7 +67,20 @@ pub enum ImportVia {
     Auto,
 }
 
+/// How often a running HubSpot import is asked about: one call in 2 s is under 3 % of a
+/// portal's 190 calls per 10 s.
+pub const IMPORT_POLL: Duration = Duration::from_secs(2);
+
 impl ImportVia {
+    /// The name `parse` reads (`--via`, the import function's `via`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Batch => "batch",
+            Self::HubSpotImports => "imports",
+            Self::Auto => "auto",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "batch" => Some(Self::Batch),
@@ -79,11 +93,80 @@ impl ImportVia {
 
 /// The HubSpot import id of a job on the file path, once its file is sent.
 pub fn hubspot_import_of(job: &ImportJob) -> Option<&str> {
-    job.cursor
-        .as_deref()?
-        .strip_prefix(FILE_PHASE)
-        .filter(|id| !id.is_empty())
+    let rest = job.cursor.as_deref()?.strip_prefix(FILE_PHASE)?;
+    rest.split('/').next().filter(|id| !id.is_empty())
 }
+
+/// Where a job on the file path stands, as its cursor says (after [`FILE_PHASE`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileCursor {
+    /// HubSpot's import; empty before the file is sent.
+    import_id: String,
+    /// The file's rows, counted in the job when it was sent. `None` in a cursor written before
+    /// the count was kept there: the walk's own count stands then.
+    rows: Option<u64>,
+    settling: Option<Settling>,
+}
+
+/// How far settling HubSpot's outcome got: a Lambda invocation ends before a million index
+/// writes do, so the next one goes on from here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Settling {
+    /// Records with a row error: failed in the sync log and counted in the job at the first pass.
+    failed: u64,
+    /// The ledger being walked (its tag: a ledger rebuilt in another container lists the rows
+    /// in another order, so its lines are walked from the start) and how many lines are done.
+    ledger: String,
+    line: u64,
+    /// Rows counted synced so far.
+    synced: u64,
+}
+
+impl FileCursor {
+    fn parse(rest: &str) -> Option<Self> {
+        let parts: Vec<&str> = rest.split('/').collect();
+        let number = |n: usize| parts.get(n).and_then(|p| p.parse::<u64>().ok());
+        let settling = match parts.len() {
+            1 | 2 => None,
+            6 => Some(Settling {
+                failed: number(2)?,
+                ledger: parts[3].to_owned(),
+                line: number(4)?,
+                synced: number(5)?,
+            }),
+            _ => return None,
+        };
+        // `-`: rows not known (a cursor from before they were kept).
+        let rows = match parts.get(1) {
+            None | Some(&"-") => None,
+            Some(_) => Some(number(1)?),
+        };
+        Some(Self {
+            import_id: parts[0].to_owned(),
+            rows,
+            settling,
+        })
+    }
+
+    fn format(&self) -> String {
+        cursor_text(&self.import_id, self.rows, self.settling.as_ref())
+    }
+}
+
+/// A [`FileCursor`] as its parts (the ledger walk holds its settling mutably meanwhile).
+fn cursor_text(import_id: &str, rows: Option<u64>, settling: Option<&Settling>) -> String {
+    let rows = rows.map_or_else(|| "-".to_owned(), |r| r.to_string());
+    match settling {
+        None => format!("{FILE_PHASE}{import_id}/{rows}"),
+        Some(s) => format!(
+            "{FILE_PHASE}{import_id}/{rows}/{}/{}/{}/{}",
+            s.failed, s.ledger, s.line, s.synced
+        ),
+    }
+}
+
+/// Ledger lines read, looked up and written together.
+const LEDGER_CHUNK: usize = 500;
 
 /// Cancels HubSpot's import `import_id` of a cancelled job; says so in the log when it cannot
 /// (it finished meanwhile: HubSpot refuses to cancel a finished import).
@@ -156,8 +239,20 @@ struct Column {
 
 impl Importer {
     /// Marks a just-created job to go through the Imports API (or not, for `Batch` and an
-    /// `Auto` that chooses batch); returns whether it does.
+    /// `Auto` that chooses batch); returns whether it does. A job that cannot go the way asked
+    /// is failed with the reason, so that the imports list says what became of it.
     pub async fn choose_path(&self, job: &ImportJob, via: ImportVia) -> Result<bool, ImportError> {
+        let chosen = self.chosen_path(job, via).await;
+        if let Err(e) = &chosen {
+            let reason = e.to_string();
+            self.jobs
+                .finish(&job.id, crate::ports::ImportStatus::Failed, Some(&reason))
+                .await?;
+        }
+        chosen
+    }
+
+    async fn chosen_path(&self, job: &ImportJob, via: ImportVia) -> Result<bool, ImportError> {
         let mapping = self.mapping_of(job).await?;
         let file = match via {
             ImportVia::Batch => false,
@@ -186,64 +281,79 @@ impl Importer {
         Ok(file)
     }
 
-    /// Runs a job of the file path until its records are all written or failed, or `deadline`.
+    /// Runs a job of the file path until its records are all written or failed, or `deadline`;
+    /// `rest` is its cursor after [`FILE_PHASE`].
     pub(super) async fn run_file(
         &self,
         job: &ImportJob,
         mapping: &Mapping,
-        import_id: &str,
+        rest: &str,
         deadline: Instant,
     ) -> Result<ImportProgress, ImportError> {
         let files = self.files.as_ref().ok_or(ImportError::NoFilePath)?;
         let paths = FilePaths::new(&files.work_dir, &job.id);
-        let import_id = if import_id.is_empty() {
+        let cursor = if rest.is_empty() {
             match self.send_file(job, mapping, files, &paths).await? {
-                Some(id) => id,
+                Some(cursor) => cursor,
                 None => return self.all_sent(&job.id).await,
             }
         } else {
-            import_id.to_owned()
+            FileCursor::parse(rest).ok_or_else(|| {
+                ImportError::File(format!(
+                    "import {}: its cursor `{FILE_PHASE}{rest}` is not one this version reads; \
+                     cancel it (`sf2hs import cancel {}`) and start the import again",
+                    job.id, job.id
+                ))
+            })?
         };
-        let state = loop {
-            // Cancelled meanwhile (`sf2hs import cancel`, the console): HubSpot's import is
-            // cancelled too, so that no more of the file is written behind the operator's back.
-            let current = self.reload(&job.id).await?;
-            if current.status.is_finished() {
-                cancel_hubspot_import(files.hubspot.as_ref(), &import_id).await;
+        if cursor.settling.is_none() {
+            let import_id = cursor.import_id.as_str();
+            let state = loop {
+                // Cancelled meanwhile (`sf2hs import cancel`, the console): HubSpot's import is
+                // cancelled too, so that no more of the file is written behind the operator's back.
+                let current = self.reload(&job.id).await?;
+                if current.status.is_finished() {
+                    cancel_hubspot_import(files.hubspot.as_ref(), import_id).await;
+                    paths.remove();
+                    return Err(ImportError::Finished {
+                        id: current.id,
+                        status: current.status.name(),
+                    });
+                }
+                let import = files
+                    .hubspot
+                    .state(import_id)
+                    .await
+                    .map_err(ImportError::HubSpot)?;
+                if import.state.is_finished() {
+                    break import.state;
+                }
+                if Instant::now() + files.poll_every >= deadline {
+                    return Ok(ImportProgress::Paused(self.reload(&job.id).await?));
+                }
+                tokio::time::sleep(files.poll_every).await;
+            };
+            if state != ImportState::Done {
+                let reason = format!(
+                    "HubSpot's import {import_id} ended {}: nothing of it is in the record index; \
+                     run the import again (`sf2hs import start {} --via batch` writes record by \
+                     record)",
+                    state.name(),
+                    job.salesforce_object
+                );
+                self.jobs
+                    .finish(&job.id, crate::ports::ImportStatus::Failed, Some(&reason))
+                    .await?;
                 paths.remove();
-                return Err(ImportError::Finished {
-                    id: current.id,
-                    status: current.status.name(),
-                });
+                return Err(ImportError::HubSpotImportEnded { reason });
             }
-            let import = files
-                .hubspot
-                .state(&import_id)
-                .await
-                .map_err(ImportError::HubSpot)?;
-            if import.state.is_finished() {
-                break import.state;
-            }
-            if Instant::now() + files.poll_every >= deadline {
-                return Ok(ImportProgress::Paused(self.reload(&job.id).await?));
-            }
-            tokio::time::sleep(files.poll_every).await;
-        };
-        if state != ImportState::Done {
-            let reason = format!(
-                "HubSpot's import {import_id} ended {}: nothing of it is in the record index; run \
-                 the import again (`sf2hs import start {} --via batch` writes record by record)",
-                state.name(),
-                job.salesforce_object
-            );
-            self.jobs
-                .finish(&job.id, crate::ports::ImportStatus::Failed, Some(&reason))
-                .await?;
-            paths.remove();
-            return Err(ImportError::HubSpotImportEnded { reason });
         }
-        self.settle_file(job, mapping, files, &paths, &import_id)
-            .await?;
+        if !self
+            .settle_file(job, mapping, files, &paths, cursor, deadline)
+            .await?
+        {
+            return Ok(ImportProgress::Paused(self.reload(&job.id).await?));
+        }
         paths.remove();
         self.all_sent(&job.id).await
     }
@@ -255,7 +365,7 @@ impl Importer {
         mapping: &Mapping,
         files: &FileImports,
         paths: &FilePaths,
-    ) -> Result<Option<String>, ImportError> {
+    ) -> Result<Option<FileCursor>, ImportError> {
         let (object_type_id, columns) = self.file_columns(mapping, files).await?;
         let built = self
             .write_file(job, mapping, files, &columns, paths, true)
@@ -291,15 +401,23 @@ impl Importer {
             .await
             .map_err(ImportError::HubSpot)?;
         tracing::info!(import = %job.id, hubspot_import = %import.id, rows = built.rows, routed = built.routed, "the file went to HubSpot's Imports API");
+        // HubSpot has the file; the ledger is all that settling needs.
+        let _ = std::fs::remove_file(&paths.csv);
+        let cursor = FileCursor {
+            import_id: import.id,
+            rows: Some(built.rows),
+            settling: None,
+        };
         self.jobs
-            .checkpoint(&job.id, &format!("{FILE_PHASE}{}", import.id), counts)
+            .checkpoint(&job.id, &cursor.format(), counts)
             .await?;
-        Ok(Some(import.id))
+        Ok(Some(cursor))
     }
 
     /// Pages through the job's records: file rows and ledger lines for what the file carries,
-    /// the backfill line for what it cannot (when `route`; a ledger rebuilt after a restart sends
-    /// nothing again).
+    /// the backfill line for what it cannot (when `route`; a ledger rebuilt after a restart
+    /// writes no file and sends nothing again). The ledger's tag is written last: a ledger
+    /// without one (a run that ended while writing it) is never walked.
     async fn write_file(
         &self,
         job: &ImportJob,
@@ -310,11 +428,18 @@ impl Importer {
         route: bool,
     ) -> Result<Built, ImportError> {
         std::fs::create_dir_all(&paths.dir).map_err(|e| paths.io(&paths.dir, &e))?;
-        let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(
-            std::fs::File::create(&paths.csv).map_err(|e| paths.io(&paths.csv, &e))?,
-        ));
+        let _ = std::fs::remove_file(&paths.tag);
+        let csv_path = &paths.csv;
+        let file: Box<dyn Write + Send> = if route {
+            Box::new(std::io::BufWriter::new(
+                std::fs::File::create(csv_path).map_err(|e| paths.io(csv_path, &e))?,
+            ))
+        } else {
+            Box::new(std::io::sink())
+        };
+        let mut csv = csv::Writer::from_writer(file);
         csv.write_record(columns.iter().map(|c| c.property.as_str()))
-            .map_err(|e| paths.io(&paths.csv, &e))?;
+            .map_err(|e| paths.io(csv_path, &e))?;
         let mut ledger = std::io::BufWriter::new(
             std::fs::File::create(&paths.ledger).map_err(|e| paths.io(&paths.ledger, &e))?,
         );
@@ -366,7 +491,7 @@ impl Importer {
                     continue;
                 }
                 csv.write_record(columns.iter().map(|c| cell(&mapped, c)))
-                    .map_err(|e| paths.io(&paths.csv, &e))?;
+                    .map_err(|e| paths.io(csv_path, &e))?;
                 writeln!(
                     ledger,
                     "{},{},{}",
@@ -390,8 +515,10 @@ impl Importer {
                 None => break,
             }
         }
-        csv.flush().map_err(|e| paths.io(&paths.csv, &e))?;
+        csv.flush().map_err(|e| paths.io(csv_path, &e))?;
         ledger.flush().map_err(|e| paths.io(&paths.ledger, &e))?;
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        std::fs::write(&paths.tag, &tag).map_err(|e| paths.io(&paths.tag, &e))?;
         tracing::info!(import = %job.id, rows = built.rows, seconds = started.elapsed().as_secs_f64(), reading_salesforce = reading.as_secs_f64(), "the import file is written");
         if built.rows > MAX_ROWS_PER_FILE {
             return Err(ImportError::TooManyRows { total: built.rows });
@@ -400,49 +527,102 @@ impl Importer {
     }
 
     /// After HubSpot's DONE: row errors to the sync log, the other rows to the index, and the
-    /// records changed since the cutoff to the worker.
+    /// records changed since the cutoff to the worker. Returns `false` when `deadline` came
+    /// first: the cursor holds how far it got, and the next run goes on from there.
     async fn settle_file(
         &self,
         job: &ImportJob,
         mapping: &Mapping,
         files: &FileImports,
         paths: &FilePaths,
-        import_id: &str,
-    ) -> Result<(), ImportError> {
-        let failed = self.row_errors(job, mapping, files, import_id).await?;
-        if !paths.ledger.exists() {
-            // Sent by a run elsewhere (another Lambda container): the ledger is rebuilt from the
-            // same records at the same cutoff. What changed since comes in step 4 regardless.
-            let (_, columns) = self.file_columns(mapping, files).await?;
-            self.write_file(job, mapping, files, &columns, paths, false)
-                .await?;
+        mut cursor: FileCursor,
+        deadline: Instant,
+    ) -> Result<bool, ImportError> {
+        let first = cursor.settling.is_none();
+        let failed = self
+            .row_errors(job, mapping, files, &cursor.import_id, first)
+            .await?;
+        let mut settling = match cursor.settling.take() {
+            Some(settling) => settling,
+            None => {
+                let settling = Settling {
+                    failed: failed.len() as u64,
+                    ledger: String::new(),
+                    line: 0,
+                    synced: 0,
+                };
+                cursor.settling = Some(settling.clone());
+                let counts = ImportCounts {
+                    failed: settling.failed,
+                    ..ImportCounts::default()
+                };
+                self.jobs
+                    .checkpoint(&job.id, &cursor.format(), counts)
+                    .await?;
+                settling
+            }
+        };
+        let tag = match paths.tag() {
+            Some(tag) => tag,
+            None => {
+                // Sent or settled by a run elsewhere (another Lambda container): the ledger is
+                // rebuilt from the same records at the same cutoff, less those the index holds
+                // at their state already. What changed since comes in step 4 regardless.
+                let (_, columns) = self.file_columns(mapping, files).await?;
+                self.write_file(job, mapping, files, &columns, paths, false)
+                    .await?;
+                paths.tag().ok_or_else(|| {
+                    ImportError::File(format!("{}: not written", paths.tag.display()))
+                })?
+            }
+        };
+        if tag != settling.ledger {
+            settling.ledger = tag;
+            settling.line = 0;
         }
+        cursor.settling = Some(settling);
         let indexing = Instant::now();
-        let synced = self.index_ledger(job, files, paths, &failed).await?;
-        tracing::info!(import = %job.id, synced, seconds = indexing.elapsed().as_secs_f64(), "the imported rows are in the record index and the sync log");
+        let walked = self
+            .index_ledger(job, files, paths, &failed, &mut cursor, deadline)
+            .await?;
+        let Some(settling) = cursor.settling.as_ref() else {
+            return Err(ImportError::File("settling lost its place".into()));
+        };
+        tracing::info!(import = %job.id, line = settling.line, synced = settling.synced, seconds = indexing.elapsed().as_secs_f64(), done = walked, "the imported rows are in the record index and the sync log");
+        if !walked {
+            return Ok(false);
+        }
+        // Every row is accounted for now: failed, written here, or held by the index at its state
+        // or a newer one (settled by an earlier run, or written by the worker). The count is the
+        // file's, whichever ledger was walked.
+        let rest = cursor.rows.map_or(0, |rows| {
+            rows.saturating_sub(settling.failed + settling.synced)
+        });
         let rereads = self.reread_changed_since_cutoff(job).await?;
-        tracing::info!(import = %job.id, hubspot_import = import_id, synced, failed = failed.len(), rereads, "HubSpot's import is settled");
+        tracing::info!(import = %job.id, hubspot_import = %cursor.import_id, synced = settling.synced + rest, failed = settling.failed, rereads, "HubSpot's import is settled");
         self.jobs
             .checkpoint(
                 &job.id,
                 "",
                 ImportCounts {
                     enqueued: rereads,
-                    synced,
-                    failed: failed.len() as u64,
+                    synced: rest,
+                    failed: 0,
                 },
             )
             .await?;
-        Ok(())
+        Ok(true)
     }
 
-    /// Every row error of the import, one failure per record (all its errors in one reason).
+    /// Every row error of the import, one failure per record (all its errors in one reason),
+    /// written to the sync log when `record` (the first settling run).
     async fn row_errors(
         &self,
         job: &ImportJob,
         mapping: &Mapping,
         files: &FileImports,
         import_id: &str,
+        record: bool,
     ) -> Result<HashSet<SalesforceId>, ImportError> {
         let mut by_record: HashMap<SalesforceId, Vec<String>> = HashMap::new();
         let mut after: Option<String> = None;
@@ -479,30 +659,46 @@ impl Importer {
                 )
             })
             .collect();
-        for chunk in entries.chunks(500) {
-            files.log.append(chunk).await?;
+        if record {
+            for chunk in entries.chunks(500) {
+                files.log.append(chunk).await?;
+            }
         }
         Ok(by_record.into_keys().collect())
     }
 
-    /// Writes the index entry and a synced entry of every ledger row HubSpot took; returns how
-    /// many. Conditional, as the worker's: an entry written meanwhile by a newer state stays.
+    /// Walks the ledger from the cursor's line: the index entry and a synced entry of every row
+    /// HubSpot took, unless the index holds it at that state or a newer one already. Returns
+    /// `false` when `deadline` came first (the cursor is checkpointed at a chunk's end).
+    /// Conditional, as the worker's writes: an entry written meanwhile by a newer state stays.
     async fn index_ledger(
         &self,
         job: &ImportJob,
         files: &FileImports,
         paths: &FilePaths,
         failed: &HashSet<SalesforceId>,
-    ) -> Result<u64, ImportError> {
+        cursor: &mut FileCursor,
+        deadline: Instant,
+    ) -> Result<bool, ImportError> {
+        let Some(settling) = cursor.settling.as_mut() else {
+            return Err(ImportError::File(
+                "the ledger is walked while settling only".into(),
+            ));
+        };
         let reader = std::io::BufReader::new(
             std::fs::File::open(&paths.ledger).map_err(|e| paths.io(&paths.ledger, &e))?,
         );
-        let mut synced = 0;
         let mut lines = reader.lines();
+        for line in lines.by_ref().take(settling.line as usize) {
+            line.map_err(|e| paths.io(&paths.ledger, &e))?;
+        }
+        // Counted in the job at each checkpoint (every 20 chunks, and where the walk stops).
+        let mut uncounted = 0;
+        let mut chunks = 0u32;
         loop {
-            let mut chunk = Vec::with_capacity(500);
+            let mut chunk = Vec::with_capacity(LEDGER_CHUNK);
             let mut read = 0;
-            for line in lines.by_ref().take(500) {
+            for line in lines.by_ref().take(LEDGER_CHUNK) {
                 read += 1;
                 let line = line.map_err(|e| paths.io(&paths.ledger, &e))?;
                 let row = LedgerRow::parse(&line).ok_or_else(|| {
@@ -525,14 +721,19 @@ impl Importer {
             // An entry of the same state keeps the HubSpot id the worker learnt (the import's
             // answer names no record ids).
             let known = files.index.get_many(&keys).await?;
+            let mut written = Vec::new();
             let entries: Vec<(RecordKey, IndexEntry)> = chunk
                 .iter()
                 .zip(keys)
-                .map(|(row, key)| {
-                    let hubspot_id = known
-                        .get(&key)
+                .filter_map(|(row, key)| {
+                    let held = known.get(&key);
+                    if held.is_some_and(|e| row.is_held_by(e)) {
+                        return None;
+                    }
+                    let hubspot_id = held
                         .filter(|e| e.modstamp == row.modstamp)
                         .and_then(|e| e.hubspot_id.clone());
+                    written.push(row);
                     let entry = IndexEntry {
                         hubspot_id,
                         modstamp: row.modstamp,
@@ -540,13 +741,13 @@ impl Importer {
                         deleted: false,
                         write_id: 0,
                     };
-                    (key, entry)
+                    Some((key, entry))
                 })
                 .collect();
             // A `Stale` answer: a live change was written meanwhile, and step 4 re-reads it.
             files.index.put_many_if_newer(&entries).await?;
             let now = Utc::now();
-            let entries: Vec<SyncLogEntry> = chunk
+            let entries: Vec<SyncLogEntry> = written
                 .iter()
                 .map(|row| SyncLogEntry {
                     at: now,
@@ -558,9 +759,36 @@ impl Importer {
                 })
                 .collect();
             files.log.append(&entries).await?;
-            synced += chunk.len() as u64;
+            // Never past the file's rows: a ledger walked again from its start (rebuilt in
+            // another container) counts its rows once more.
+            let walked = chunk.len() as u64;
+            let add = cursor.rows.map_or(walked, |rows| {
+                walked.min(rows.saturating_sub(settling.failed + settling.synced))
+            });
+            settling.synced += add;
+            settling.line += read as u64;
+            uncounted += add;
+            chunks += 1;
+            let stop = Instant::now() >= deadline;
+            if stop || chunks.is_multiple_of(20) {
+                let counts = ImportCounts {
+                    synced: std::mem::take(&mut uncounted),
+                    ..ImportCounts::default()
+                };
+                let text = cursor_text(&cursor.import_id, cursor.rows, Some(settling));
+                self.jobs.checkpoint(&job.id, &text, counts).await?;
+            }
+            if stop {
+                return Ok(false);
+            }
         }
-        Ok(synced)
+        let counts = ImportCounts {
+            synced: uncounted,
+            ..ImportCounts::default()
+        };
+        let text = cursor_text(&cursor.import_id, cursor.rows, Some(settling));
+        self.jobs.checkpoint(&job.id, &text, counts).await?;
+        Ok(true)
     }
 
     /// Sends every record changed after the cutoff to the worker to be read and written as it is
@@ -801,6 +1029,15 @@ impl LedgerRow {
         let hash = parts.next()?.to_owned();
         Some(Self { id, modstamp, hash })
     }
+
+    /// The index holds this row's state or a newer one: written by an earlier run (its HubSpot
+    /// id unknown, so [`is_current`] would not say so) or by the worker.
+    fn is_held_by(&self, entry: &IndexEntry) -> bool {
+        entry.modstamp > self.modstamp
+            || (entry.modstamp == self.modstamp
+                && !entry.deleted
+                && entry.content_hash == self.hash)
+    }
 }
 
 /// Where one job's file and ledger are written.
@@ -808,6 +1045,8 @@ struct FilePaths {
     dir: PathBuf,
     csv: PathBuf,
     ledger: PathBuf,
+    /// The ledger's tag, written once the ledger is whole.
+    tag: PathBuf,
 }
 
 impl FilePaths {
@@ -816,8 +1055,16 @@ impl FilePaths {
         Self {
             csv: dir.join(format!("{job_id}.csv")),
             ledger: dir.join(format!("{job_id}.ledger")),
+            tag: dir.join(format!("{job_id}.ledger.tag")),
             dir,
         }
+    }
+
+    /// The tag of a whole ledger here; `None` when there is none.
+    fn tag(&self) -> Option<String> {
+        let tag = std::fs::read_to_string(&self.tag).ok()?;
+        let tag = tag.trim();
+        (!tag.is_empty() && self.ledger.exists()).then(|| tag.to_owned())
     }
 
     fn io(&self, path: &Path, error: &dyn std::fmt::Display) -> ImportError {
@@ -828,6 +1075,7 @@ impl FilePaths {
     fn remove(&self) {
         let _ = std::fs::remove_file(&self.csv);
         let _ = std::fs::remove_file(&self.ledger);
+        let _ = std::fs::remove_file(&self.tag);
     }
 }
 
@@ -1030,6 +1278,79 @@ mod tests {
             .expect("refused")
             .to_string();
         assert!(refused.contains("no property `amount`"), "{refused}");
+    }
+
+    #[test]
+    fn a_file_cursor_reads_back_what_was_written_and_names_its_import() {
+        let sent = FileCursor {
+            import_id: "4711".into(),
+            rows: Some(2_940),
+            settling: None,
+        };
+        let settling = FileCursor {
+            settling: Some(Settling {
+                failed: 40,
+                ledger: "9f0c".into(),
+                line: 1_500,
+                synced: 1_460,
+            }),
+            ..sent.clone()
+        };
+        let legacy = FileCursor {
+            rows: None,
+            ..settling.clone()
+        };
+        for cursor in [&sent, &settling, &legacy] {
+            let text = cursor.format();
+            let rest = text.strip_prefix(FILE_PHASE).expect("prefix");
+            assert_eq!(FileCursor::parse(rest).as_ref(), Some(cursor), "{text}");
+            let job = ImportJob {
+                id: "j".into(),
+                salesforce_object: "Invoice__c".into(),
+                status: crate::ports::ImportStatus::Running,
+                total: None,
+                enqueued: 0,
+                synced: 0,
+                failed: 0,
+                cursor: Some(text.clone()),
+                cutoff: Utc::now(),
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+                finished_at: None,
+                error: None,
+                since: None,
+            };
+            assert_eq!(hubspot_import_of(&job), Some("4711"), "{text}");
+        }
+        // A cursor of the version before: the import id alone.
+        assert_eq!(
+            FileCursor::parse("4711"),
+            Some(FileCursor { rows: None, ..sent })
+        );
+        assert_eq!(FileCursor::parse("4711/x"), None);
+        assert_eq!(FileCursor::parse("4711/3/1/t/2"), None);
+    }
+
+    #[test]
+    fn a_ledger_row_is_held_by_its_own_state_or_a_newer_one() {
+        let at = Utc::now();
+        let row = LedgerRow {
+            id: id(1),
+            modstamp: at,
+            hash: "h".into(),
+        };
+        let entry = |modstamp, hash: &str, deleted| IndexEntry {
+            hubspot_id: None,
+            modstamp,
+            content_hash: hash.to_owned(),
+            deleted,
+            write_id: 0,
+        };
+        assert!(row.is_held_by(&entry(at, "h", false)));
+        assert!(row.is_held_by(&entry(at + chrono::TimeDelta::seconds(1), "x", true)));
+        assert!(!row.is_held_by(&entry(at, "x", false)));
+        assert!(!row.is_held_by(&entry(at, "h", true)));
+        assert!(!row.is_held_by(&entry(at - chrono::TimeDelta::seconds(1), "h", false)));
     }
 
     #[test]

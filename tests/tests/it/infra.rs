@@ -545,6 +545,30 @@ async fn every_aws_request_a_function_makes_is_granted_to_it_and_no_more() {
     assert_eq!(paused["state"], "continues", "{paused}");
     assert!(p.continue_import(Duration::from_secs(120)).await);
     p.drain(drain).await;
+    // An import through HubSpot's Imports API, of records nothing has synced yet: the import
+    // function reads HubSpot's token (rotating the refresh token, which it writes back), sends
+    // the file and writes the record index and the sync log itself.
+    handle
+        .create_many(
+            "Project__c",
+            (0..3)
+                .map(|i| json!({ "Name": format!("Filed {i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("projects");
+    let started = p
+        .import_command(
+            Pipeline::start_import_via("Project__c", "imports"),
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(started["job"]["cursor"], "hubspot-import:", "{started}");
+    let job_id = started["job"]["id"].as_str().expect("job id").to_owned();
+    let run = p
+        .import_command(Pipeline::run_import(&job_id), Duration::from_secs(120))
+        .await;
+    assert_eq!(run["state"], "all_sent", "{run}");
+    p.drain(drain).await;
     // A gap overflow: ingest stores a re-sync and hands it to the import function, which reads
     // the window's records and deletes.
     let overflow = sf2hs_sandbox::salesforce::senders::cdc::gap_overflow_event(

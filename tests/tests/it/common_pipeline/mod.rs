@@ -312,6 +312,11 @@ impl Pipeline {
         json!({ "action": "start", "object": object })
     }
 
+    /// `start` with the path asked for (`batch`, `imports`, `auto`).
+    pub fn start_import_via(object: &str, via: &str) -> Value {
+        json!({ "action": "start", "object": object, "via": via })
+    }
+
     pub fn run_import(job_id: &str) -> Value {
         json!({ "action": "run", "job_id": job_id })
     }
