@@ -769,7 +769,9 @@ impl Importer {
             settling.line += read as u64;
             uncounted += add;
             chunks += 1;
-            let stop = Instant::now() >= deadline;
+            // A chunk the index held already does not end a run: after a change of ledger the
+            // walk skips through what is done, so every run writes something while rows remain.
+            let stop = !written.is_empty() && Instant::now() >= deadline;
             if stop || chunks.is_multiple_of(20) {
                 let counts = ImportCounts {
                     synced: std::mem::take(&mut uncounted),

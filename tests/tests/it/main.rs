@@ -7,6 +7,7 @@ mod common_pipeline;
 mod common_salesforce;
 mod conformance_aws;
 mod conformance_sqlite;
+mod file_import_aws;
 mod handlers;
 mod hubspot_client;
 mod hubspot_client_load;

@@ -42,6 +42,8 @@ pub struct Options<'a> {
     /// The live queue's batching window (the SAM template's is 1 s); none by default, so that
     /// tests do not wait for it.
     pub live_batching_window: Duration,
+    /// The Salesforce org's `Invoice__c` (another picklist); the demo's by default.
+    pub invoice: Option<sf2hs_sandbox::salesforce::ObjectDefinition>,
 }
 
 pub struct Pipeline {
@@ -88,9 +90,16 @@ impl Pipeline {
             sees,
             hubspot,
             live_batching_window,
+            invoice,
         } = options;
         let sees = sees.unwrap_or(&|_, _| true);
-        let mut stack = Stack::start_with(label, hubspot.unwrap_or_default()).await;
+        let mut stack = Stack::start_with_objects(
+            label,
+            hubspot.unwrap_or_default(),
+            sf2hs_sandbox::demo::project_object(),
+            invoice.unwrap_or_else(sf2hs_sandbox::demo::invoice_object),
+        )
+        .await;
         // Short retry waits so that retried associations come back within the test.
         stack
             .env
