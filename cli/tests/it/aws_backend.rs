@@ -13,7 +13,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use sf2hs_shared::aws::deployment;
-use sf2hs_shared::ports::{ChangeQueue, ImportJobs, ImportStatus, MappingStore};
+use sf2hs_shared::ports::{ChangeQueue, ImportJobs, ImportStatus, MappingStore, RecordIndex};
 use sf2hs_tests::event_source::EventSource;
 use sf2hs_tests::lambda_api::LambdaApi;
 use sf2hs_tests::stack::Stack;
@@ -341,7 +341,7 @@ async fn the_cli_drives_a_deployed_stack() {
     let invoked = lambda.payloads();
     assert_eq!(
         invoked.first(),
-        Some(&json!({ "action": "start", "object": "Project__c" })),
+        Some(&json!({ "action": "start", "object": "Project__c", "via": "auto" })),
         "the job was created by the import function: {invoked:?}"
     );
     let records = stack
@@ -359,6 +359,55 @@ async fn the_cli_drives_a_deployed_stack() {
         .expect("read")
         .expect("job in DynamoDB");
     assert_eq!(stored.status, ImportStatus::Completed);
+
+    // Through HubSpot's Imports API: the import function writes and sends the file of the
+    // records HubSpot lacks, polls HubSpot and writes the record index itself.
+    handle
+        .create_many(
+            "Project__c",
+            (0..50)
+                .map(|i| json!({ "Name": format!("Filed {i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("seeded");
+    let (code, out, err) = sf2hs(
+        &config,
+        lambda.endpoint(),
+        &[
+            "import",
+            "start",
+            "Project__c",
+            "--via",
+            "imports",
+            "--yes",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "import start --via imports failed:\n{out}\n{err}");
+    assert!(err.contains("through HubSpot's Imports API"), "{err}");
+    let filed = json_of(&out);
+    assert_eq!(filed["status"], "completed", "{out}");
+    assert_eq!(filed["total"], 350);
+    assert_eq!(filed["failed"], 0);
+    assert_eq!(
+        lambda.payloads().last(),
+        Some(&json!({ "action": "start", "object": "Project__c", "via": "imports" }))
+    );
+    let hubspot = stack.hubspot.handle();
+    assert_eq!(hubspot.imports_started().expect("imports"), 1);
+    assert_eq!(hubspot.count("sf_project").expect("count"), 350);
+    let filed_id = filed["id"].as_str().expect("job id");
+    let indexed = stack
+        .store
+        .record_index()
+        .count("Project__c")
+        .await
+        .expect("count");
+    assert_eq!(
+        indexed, 350,
+        "the file's records are in the index: {filed_id}"
+    );
 
     // A finished job has nothing to resume.
     let (code, _, err) = sf2hs(&config, lambda.endpoint(), &["import", "resume", &id]).await;
@@ -390,7 +439,10 @@ async fn the_cli_drives_a_deployed_stack() {
         .find(|m| m["salesforce_object"] == "Project__c")
         .cloned()
         .expect("Project__c in status");
-    assert_eq!(project["records"], 300, "{out}");
+    assert_eq!(
+        project["records"], 350,
+        "the batch import's 300 and the file's 50: {out}"
+    );
     let queues: Vec<&str> = status["queues"]
         .as_array()
         .expect("queues")

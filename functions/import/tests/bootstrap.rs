@@ -1,11 +1,13 @@
 //! The import bootstrap binary under a local Lambda Runtime API, on moto and the sandboxes:
-//! `start` counts and creates a pending job, `run` sends every record to the backfill queue.
+//! `start` counts and creates a pending job, `run` sends every record to the backfill queue, or
+//! (`"via": "imports"`) writes them to a file in the function's temporary directory, sends it to
+//! HubSpot's Imports API, polls and writes the record index.
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
-use sf2hs_shared::ports::ChangeQueue;
+use sf2hs_shared::ports::{ChangeQueue, RecordIndex};
 use sf2hs_tests::runtime_api::{Bootstrap, Outcome, RuntimeApi};
 use sf2hs_tests::stack::Stack;
 
@@ -62,6 +64,45 @@ async fn start_and_run_through_the_runtime_api() {
         stack.queue.depth().await.expect("depth").visible,
         0,
         "live queue untouched"
+    );
+
+    // The same records again, through HubSpot's Imports API: nothing wrote them yet, so all
+    // 25 go in the file.
+    let started = response(
+        api.invoke(
+            json!({ "action": "start", "object": "Project__c", "via": "imports" }),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(started["job"]["cursor"], "hubspot-import:", "{started}");
+    let job_id = started["job"]["id"].as_str().expect("id");
+    let ran = response(
+        api.invoke(
+            json!({ "action": "run", "job_id": job_id }),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(ran["state"], "all_sent", "{ran}");
+    let hubspot = stack.hubspot.handle();
+    assert_eq!(hubspot.imports_started().expect("imports"), 1);
+    assert_eq!(hubspot.count("sf_project").expect("count"), 25);
+    let index = stack.store.record_index();
+    assert_eq!(index.count("Project__c").await.expect("count"), 25);
+
+    let bad_via = api
+        .invoke(
+            json!({ "action": "start", "object": "Project__c", "via": "fax" }),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("answered");
+    assert!(
+        matches!(&bad_via, Outcome::Error(e) if e["errorMessage"].as_str().unwrap_or_default().contains("`via` is `batch`, `imports` or `auto`")),
+        "{bad_via:?}"
     );
 
     let unknown = api
