@@ -13,8 +13,13 @@ use sf2hs_tests::stack::Stack;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sf2hs-import");
 
-fn response(outcome: Outcome) -> serde_json::Value {
-    match outcome {
+/// One invocation that must succeed: the function's answer.
+async fn answer(api: &RuntimeApi, payload: serde_json::Value) -> serde_json::Value {
+    match api
+        .invoke(payload, Duration::from_secs(60))
+        .await
+        .expect("answered")
+    {
         Outcome::Response(value) => value,
         Outcome::Error(e) => panic!("the function failed: {e}"),
     }
@@ -37,26 +42,12 @@ async fn start_and_run_through_the_runtime_api() {
     let _bootstrap =
         Bootstrap::spawn(Path::new(BINARY), &api, "sf2hs-import", &stack.env).expect("bootstrap");
 
-    let started = response(
-        api.invoke(
-            json!({ "action": "start", "object": "Project__c" }),
-            Duration::from_secs(60),
-        )
-        .await
-        .expect("answered"),
-    );
+    let started = answer(&api, json!({ "action": "start", "object": "Project__c" })).await;
     assert_eq!(started["state"], "pending", "{started}");
     assert_eq!(started["job"]["total"], 25);
     let job_id = started["job"]["id"].as_str().expect("id");
 
-    let ran = response(
-        api.invoke(
-            json!({ "action": "run", "job_id": job_id }),
-            Duration::from_secs(60),
-        )
-        .await
-        .expect("answered"),
-    );
+    let ran = answer(&api, json!({ "action": "run", "job_id": job_id })).await;
     assert_eq!(ran["state"], "all_sent", "{ran}");
     assert_eq!(ran["job"]["enqueued"], 25);
     assert_eq!(stack.backfill.depth().await.expect("depth").visible, 25);
@@ -68,24 +59,14 @@ async fn start_and_run_through_the_runtime_api() {
 
     // The same records again, through HubSpot's Imports API: nothing wrote them yet, so all
     // 25 go in the file.
-    let started = response(
-        api.invoke(
-            json!({ "action": "start", "object": "Project__c", "via": "imports" }),
-            Duration::from_secs(60),
-        )
-        .await
-        .expect("answered"),
-    );
+    let started = answer(
+        &api,
+        json!({ "action": "start", "object": "Project__c", "via": "imports" }),
+    )
+    .await;
     assert_eq!(started["job"]["cursor"], "hubspot-import:", "{started}");
     let job_id = started["job"]["id"].as_str().expect("id");
-    let ran = response(
-        api.invoke(
-            json!({ "action": "run", "job_id": job_id }),
-            Duration::from_secs(60),
-        )
-        .await
-        .expect("answered"),
-    );
+    let ran = answer(&api, json!({ "action": "run", "job_id": job_id })).await;
     assert_eq!(ran["state"], "all_sent", "{ran}");
     let hubspot = stack.hubspot.handle();
     assert_eq!(hubspot.imports_started().expect("imports"), 1);
