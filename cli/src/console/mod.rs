@@ -50,6 +50,8 @@ pub struct Console {
     /// Whether imports run in this process (the embedded backend); on AWS the import function
     /// runs them (`sf2hs import start`).
     pub local_imports: bool,
+    /// Where an import through HubSpot's Imports API writes its file (the data directory).
+    pub work_dir: Option<std::path::PathBuf>,
     /// Imports this process is sending now.
     pub sending: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Every queue, live first: depths and dead letters.
@@ -75,6 +77,7 @@ impl Console {
             salesforce: None,
             hubspot: None,
             local_imports: matches!(backend.imports, crate::backend::Imports::Local),
+            work_dir: backend.work_dir.clone(),
             sending: Arc::default(),
             queues: backend.queues.clone(),
             org_id,

@@ -542,3 +542,120 @@ async fn cancelling_an_import_on_the_file_path_cancels_hubspots_import() {
     assert_eq!(hs.count("sf_invoice").expect("count"), 0);
     assert_eq!(hs.count("sf_project").expect("count"), 0);
 }
+
+/// An import on the file path interrupted in the CLI is resumed from the console's "Resume":
+/// the console polls the same HubSpot import and settles it (it had no file path before, and
+/// refused such a job).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_on_the_file_path_interrupted_in_the_cli_resumes_from_the_console() {
+    const PROJECTS: usize = 300;
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let sf = salesforce.handle();
+    let hs = hubspot.handle();
+    // HubSpot takes the file up after the CLI is stopped.
+    hs.set_import_settings(sf2hs_sandbox::hubspot::ImportSettings {
+        start_delay_ms: 3_000,
+        ..sf2hs_sandbox::hubspot::ImportSettings::default()
+    })
+    .expect("import settings");
+    sf.create_many(
+        "Project__c",
+        (0..PROJECTS)
+            .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
+            .collect(),
+    )
+    .expect("projects");
+    let (_dir, data_dir) =
+        sf2hs_tests::stack::cli_data_dir(BINARY, "import-console", &salesforce, &hubspot);
+    let mut env = local_credentials(&salesforce, &hubspot);
+    env.push(("SF2HS_ORG_ID", sf.org_id()));
+    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
+    let jobs = store.import_jobs();
+
+    let mut child = command(&data_dir, &env)
+        .args([
+            "--json",
+            "import",
+            "start",
+            "Project__c",
+            "--yes",
+            "--via",
+            "imports",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start");
+    let started = Instant::now();
+    let job = loop {
+        let sent = jobs
+            .list()
+            .await
+            .expect("jobs")
+            .into_iter()
+            .find(|j| sf2hs_shared::import::hubspot_import_of(j).is_some());
+        if let Some(job) = sent {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the file was never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    child.kill().await.expect("stopped");
+
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        listener.local_addr().expect("address").port()
+    };
+    let _console = tokio::process::Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["console", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("console starts");
+    sf2hs_tests::wait_listening(&format!("127.0.0.1:{port}")).await;
+    let resumed = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/imports/run"))
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("id={}&confirm=yes", job.id))
+        .send()
+        .await
+        .expect("resume");
+    let page = resumed.text().await.expect("page");
+    assert!(page.contains("is being sent"), "{page}");
+
+    // Settled: every row in the index, the cursor at the end; HubSpot took one file.
+    let started = Instant::now();
+    loop {
+        let now = jobs.get(&job.id).await.expect("job").expect("exists");
+        if now.cursor.as_deref() == Some("") {
+            assert!(now.error.is_none(), "{now:?}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the console never settled the import: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store
+            .record_index()
+            .count("Project__c")
+            .await
+            .expect("count"),
+        PROJECTS as u64
+    );
+    assert_eq!(hs.imports_started().expect("imports"), 1);
+    assert_eq!(hs.count("sf_project").expect("count"), PROJECTS);
+}
