@@ -22,6 +22,86 @@ const PLAIN: usize = 2_900;
 const VOID: usize = 40;
 const LINKED: usize = 60;
 
+/// The sandboxes with `projects` projects in Salesforce, HubSpot processing files as `settings`
+/// says, and a data directory with the demo's mappings applied.
+struct Rig {
+    salesforce: sf2hs_sandbox::salesforce::RunningSalesforceSandbox,
+    hubspot: sf2hs_sandbox::hubspot::RunningSandbox,
+    _dir: sf2hs_tests::TempDir,
+    data_dir: std::path::PathBuf,
+    /// The credentials and the org id.
+    env: Vec<(&'static str, String)>,
+    store: EmbeddedStore,
+}
+
+async fn rig(
+    label: &str,
+    settings: sf2hs_sandbox::hubspot::ImportSettings,
+    projects: usize,
+) -> Rig {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    hubspot
+        .handle()
+        .set_import_settings(settings)
+        .expect("import settings");
+    salesforce
+        .handle()
+        .create_many(
+            "Project__c",
+            (0..projects)
+                .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("projects");
+    let (dir, data_dir) = sf2hs_tests::stack::cli_data_dir(BINARY, label, &salesforce, &hubspot);
+    let mut env = local_credentials(&salesforce, &hubspot);
+    env.push(("SF2HS_ORG_ID", salesforce.handle().org_id()));
+    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
+    Rig {
+        salesforce,
+        hubspot,
+        _dir: dir,
+        data_dir,
+        env,
+        store,
+    }
+}
+
+/// Waits until `object`'s import, run by `child`, has sent its file: the job and HubSpot's
+/// import id (the job's cursor names it from then on).
+async fn file_sent(
+    jobs: &dyn ImportJobs,
+    object: &str,
+    child: &mut tokio::process::Child,
+) -> (sf2hs_shared::ports::ImportJob, String) {
+    let started = Instant::now();
+    loop {
+        let sent = jobs.list().await.expect("jobs").into_iter().find_map(|j| {
+            let import = sf2hs_shared::import::hubspot_import_of(&j)?.to_owned();
+            (j.salesforce_object == object).then_some((j, import))
+        });
+        if let Some(sent) = sent {
+            return sent;
+        }
+        if let Some(status) = child.try_wait().expect("child") {
+            let mut said = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = stderr.read_to_string(&mut said).await;
+            }
+            panic!("{object}: the import ended ({status}) before its file was sent: {said}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{object}: the file was never sent: {:?}",
+            jobs.list().await.expect("jobs")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_through_hubspots_imports_api_writes_the_file_reports_row_errors_and_lets_live_changes_win()
  {
@@ -126,34 +206,7 @@ async fn an_import_through_hubspots_imports_api_writes_the_file_reports_row_erro
     let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
     let jobs = store.import_jobs();
     // Wait until the file is HubSpot's: the job's cursor then names HubSpot's import.
-    let started = Instant::now();
-    let (job, hubspot_import) = loop {
-        let sent = jobs.list().await.expect("jobs").into_iter().find_map(|j| {
-            let import = j
-                .cursor
-                .as_deref()?
-                .strip_prefix("hubspot-import:")?
-                .to_owned();
-            (!import.is_empty() && j.salesforce_object == "Invoice__c").then_some((j, import))
-        });
-        if let Some(sent) = sent {
-            break sent;
-        }
-        if let Some(status) = child.try_wait().expect("child") {
-            let mut said = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
-                use tokio::io::AsyncReadExt;
-                let _ = stderr.read_to_string(&mut said).await;
-            }
-            panic!("the import ended ({status}) before its file was sent: {said}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the file was never sent: {:?}",
-            jobs.list().await.expect("jobs")
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (job, hubspot_import) = file_sent(&jobs, "Invoice__c", &mut child).await;
     assert_eq!(
         job.enqueued, total as u64,
         "every record counted once the file is sent: {job:?}"
@@ -307,32 +360,20 @@ async fn an_import_through_hubspots_imports_api_writes_the_file_reports_row_erro
 #[ignore = "1,000,000 records, several minutes: run with --run-ignored only"]
 async fn a_million_records_through_the_imports_api() {
     let records = sf2hs_tests::env_number("SF2HS_BENCH_RECORDS", 1_000_000);
-    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-        .await
-        .expect("sandboxes");
-    let sf = salesforce.handle();
-    let hs = hubspot.handle();
-    hs.set_import_settings(sf2hs_sandbox::hubspot::ImportSettings {
+    let settings = sf2hs_sandbox::hubspot::ImportSettings {
         rows_per_second: 0,
         ..sf2hs_sandbox::hubspot::ImportSettings::default()
-    })
-    .expect("import settings");
-    sf.create_many(
-        "Project__c",
-        (0..records)
-            .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
-            .collect(),
-    )
-    .expect("seeded");
-    sf.set_faults(sf2hs_sandbox::salesforce::FaultPlan {
-        latency_ms: 50,
-        ..sf2hs_sandbox::salesforce::FaultPlan::default()
-    })
-    .expect("faults");
-    let (_dir, data_dir) =
-        sf2hs_tests::stack::cli_data_dir(BINARY, "import-file-million", &salesforce, &hubspot);
-    let mut env = local_credentials(&salesforce, &hubspot);
-    env.push(("SF2HS_ORG_ID", sf.org_id()));
+    };
+    let rig = rig("import-file-million", settings, records).await;
+    let (data_dir, env) = (&rig.data_dir, &rig.env);
+    let hs = rig.hubspot.handle();
+    rig.salesforce
+        .handle()
+        .set_faults(sf2hs_sandbox::salesforce::FaultPlan {
+            latency_ms: 50,
+            ..sf2hs_sandbox::salesforce::FaultPlan::default()
+        })
+        .expect("faults");
     hs.reset_stats().expect("stats");
 
     let started = Instant::now();
@@ -341,7 +382,7 @@ async fn a_million_records_through_the_imports_api() {
         .args(["-f", "peak-rss-kb %M"])
         .arg(BINARY)
         .arg("--data-dir")
-        .arg(&data_dir)
+        .arg(data_dir)
         .args([
             "--json",
             "import",
@@ -357,8 +398,7 @@ async fn a_million_records_through_the_imports_api() {
         .stderr(Stdio::piped());
     let child = child.spawn().expect("start");
     // When the file went to HubSpot, and how big it was.
-    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
-    let jobs = store.import_jobs();
+    let jobs = rig.store.import_jobs();
     let file_dir = data_dir.join("hubspot-imports");
     let (mut sent_after, mut file_bytes) = (None, 0_u64);
     let waiting = tokio::spawn(async move { child.wait_with_output().await });
@@ -371,12 +411,12 @@ async fn a_million_records_through_the_imports_api() {
             }
         }
         if sent_after.is_none()
-            && jobs.list().await.expect("jobs").iter().any(|j| {
-                j.cursor
-                    .as_deref()
-                    .and_then(|c| c.strip_prefix("hubspot-import:"))
-                    .is_some_and(|id| !id.is_empty())
-            })
+            && jobs
+                .list()
+                .await
+                .expect("jobs")
+                .iter()
+                .any(|j| sf2hs_shared::import::hubspot_import_of(j).is_some())
         {
             sent_after = Some(started.elapsed());
         }
@@ -421,41 +461,28 @@ async fn a_million_records_through_the_imports_api() {
 /// `sf2hs import cancel` itself when nothing runs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_an_import_on_the_file_path_cancels_hubspots_import() {
-    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-        .await
-        .expect("sandboxes");
-    let sf = salesforce.handle();
-    let hs = hubspot.handle();
     // HubSpot would take the files up only after the test: they stay STARTED, cancellable.
-    hs.set_import_settings(sf2hs_sandbox::hubspot::ImportSettings {
+    let settings = sf2hs_sandbox::hubspot::ImportSettings {
         start_delay_ms: 600_000,
         ..sf2hs_sandbox::hubspot::ImportSettings::default()
-    })
-    .expect("import settings");
-    sf.create_many(
-        "Project__c",
-        (0..50)
-            .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
-            .collect(),
-    )
-    .expect("projects");
-    sf.create_many(
-        "Invoice__c",
-        (0..50)
-            .map(|i| json!({ "Name": format!("INV-{i}"), "Amount__c": i, "Status__c": "Sent" }))
-            .collect(),
-    )
-    .expect("invoices");
-    let (_dir, data_dir) =
-        sf2hs_tests::stack::cli_data_dir(BINARY, "import-cancel", &salesforce, &hubspot);
-    let mut env = local_credentials(&salesforce, &hubspot);
-    env.push(("SF2HS_ORG_ID", sf.org_id()));
-    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
-    let jobs = store.import_jobs();
+    };
+    let rig = rig("import-cancel", settings, 50).await;
+    let (data_dir, env) = (&rig.data_dir, &rig.env);
+    let hs = rig.hubspot.handle();
+    rig.salesforce
+        .handle()
+        .create_many(
+            "Invoice__c",
+            (0..50)
+                .map(|i| json!({ "Name": format!("INV-{i}"), "Amount__c": i, "Status__c": "Sent" }))
+                .collect(),
+        )
+        .expect("invoices");
+    let jobs = rig.store.import_jobs();
 
     // Starts an import through the Imports API and waits until its file is HubSpot's.
     let start = |object: &'static str| {
-        let mut child = command(&data_dir, &env)
+        let mut child = command(data_dir, env)
             .args([
                 "--json", "import", "start", object, "--yes", "--via", "imports",
             ])
@@ -466,29 +493,9 @@ async fn cancelling_an_import_on_the_file_path_cancels_hubspots_import() {
             .expect("start");
         let jobs = &jobs;
         async move {
-            let started = Instant::now();
-            loop {
-                let sent = jobs.list().await.expect("jobs").into_iter().find_map(|j| {
-                    let import = sf2hs_shared::import::hubspot_import_of(&j)?.to_owned();
-                    (j.salesforce_object == object).then_some((j.id, import))
-                });
-                if let Some((job, import)) = sent {
-                    return (
-                        child,
-                        job,
-                        import.parse::<u64>().expect("HubSpot import id"),
-                    );
-                }
-                assert!(
-                    child.try_wait().expect("child").is_none(),
-                    "{object}: the import ended before its file was sent"
-                );
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "{object}: the file was never sent"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            let (job, import) = file_sent(jobs, object, &mut child).await;
+            let import = import.parse::<u64>().expect("HubSpot import id");
+            (child, job.id, import)
         }
     };
 
@@ -520,7 +527,7 @@ async fn cancelling_an_import_on_the_file_path_cancels_hubspots_import() {
     // 2. Nothing runs it (killed): `sf2hs import cancel` cancels HubSpot's import itself.
     let (mut child, job, import) = start("Invoice__c").await;
     child.kill().await.expect("kill");
-    let cancelled = command(&data_dir, &env)
+    let cancelled = command(data_dir, env)
         .args(["--json", "import", "cancel", &job])
         .output()
         .await
@@ -549,32 +556,17 @@ async fn cancelling_an_import_on_the_file_path_cancels_hubspots_import() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_on_the_file_path_interrupted_in_the_cli_resumes_from_the_console() {
     const PROJECTS: usize = 300;
-    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-        .await
-        .expect("sandboxes");
-    let sf = salesforce.handle();
-    let hs = hubspot.handle();
     // HubSpot takes the file up after the CLI is stopped.
-    hs.set_import_settings(sf2hs_sandbox::hubspot::ImportSettings {
+    let settings = sf2hs_sandbox::hubspot::ImportSettings {
         start_delay_ms: 3_000,
         ..sf2hs_sandbox::hubspot::ImportSettings::default()
-    })
-    .expect("import settings");
-    sf.create_many(
-        "Project__c",
-        (0..PROJECTS)
-            .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
-            .collect(),
-    )
-    .expect("projects");
-    let (_dir, data_dir) =
-        sf2hs_tests::stack::cli_data_dir(BINARY, "import-console", &salesforce, &hubspot);
-    let mut env = local_credentials(&salesforce, &hubspot);
-    env.push(("SF2HS_ORG_ID", sf.org_id()));
-    let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
-    let jobs = store.import_jobs();
+    };
+    let rig = rig("import-console", settings, PROJECTS).await;
+    let (data_dir, env) = (&rig.data_dir, &rig.env);
+    let hs = rig.hubspot.handle();
+    let jobs = rig.store.import_jobs();
 
-    let mut child = command(&data_dir, &env)
+    let mut child = command(data_dir, env)
         .args([
             "--json",
             "import",
@@ -585,27 +577,11 @@ async fn an_import_on_the_file_path_interrupted_in_the_cli_resumes_from_the_cons
             "imports",
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("start");
-    let started = Instant::now();
-    let job = loop {
-        let sent = jobs
-            .list()
-            .await
-            .expect("jobs")
-            .into_iter()
-            .find(|j| sf2hs_shared::import::hubspot_import_of(j).is_some());
-        if let Some(job) = sent {
-            break job;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the file was never sent"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (job, _) = file_sent(&jobs, "Project__c", &mut child).await;
     child.kill().await.expect("stopped");
 
     let port = {
@@ -614,7 +590,7 @@ async fn an_import_on_the_file_path_interrupted_in_the_cli_resumes_from_the_cons
     };
     let _console = tokio::process::Command::new(BINARY)
         .arg("--data-dir")
-        .arg(&data_dir)
+        .arg(data_dir)
         .args(["console", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -649,7 +625,7 @@ async fn an_import_on_the_file_path_interrupted_in_the_cli_resumes_from_the_cons
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        store
+        rig.store
             .record_index()
             .count("Project__c")
             .await
