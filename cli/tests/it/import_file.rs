@@ -69,6 +69,23 @@ async fn rig(
     }
 }
 
+/// `sf2hs --json import start OBJECT --yes --via imports`, running, its stderr kept.
+fn start_via_imports(
+    data_dir: &std::path::Path,
+    env: &[(&str, String)],
+    object: &str,
+) -> tokio::process::Child {
+    command(data_dir, env)
+        .args([
+            "--json", "import", "start", object, "--yes", "--via", "imports",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start")
+}
+
 /// Waits until `object`'s import, run by `child`, has sent its file: the job and HubSpot's
 /// import id (the job's cursor names it from then on).
 async fn file_sent(
@@ -188,21 +205,7 @@ async fn an_import_through_hubspots_imports_api_writes_the_file_reports_row_erro
     );
     let calls_before = hs.stats().expect("stats");
 
-    let mut child = command(&data_dir, &env)
-        .args([
-            "--json",
-            "import",
-            "start",
-            "Invoice__c",
-            "--yes",
-            "--via",
-            "imports",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start");
+    let mut child = start_via_imports(&data_dir, &env, "Invoice__c");
     let store = EmbeddedStore::open(data_dir.join("sf2hs.db")).expect("store");
     let jobs = store.import_jobs();
     // Wait until the file is HubSpot's: the job's cursor then names HubSpot's import.
@@ -482,15 +485,7 @@ async fn cancelling_an_import_on_the_file_path_cancels_hubspots_import() {
 
     // Starts an import through the Imports API and waits until its file is HubSpot's.
     let start = |object: &'static str| {
-        let mut child = command(data_dir, env)
-            .args([
-                "--json", "import", "start", object, "--yes", "--via", "imports",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start");
+        let mut child = start_via_imports(data_dir, env, object);
         let jobs = &jobs;
         async move {
             let (job, import) = file_sent(jobs, object, &mut child).await;
@@ -566,21 +561,7 @@ async fn an_import_on_the_file_path_interrupted_in_the_cli_resumes_from_the_cons
     let hs = rig.hubspot.handle();
     let jobs = rig.store.import_jobs();
 
-    let mut child = command(data_dir, env)
-        .args([
-            "--json",
-            "import",
-            "start",
-            "Project__c",
-            "--yes",
-            "--via",
-            "imports",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start");
+    let mut child = start_via_imports(data_dir, env, "Project__c");
     let (job, _) = file_sent(&jobs, "Project__c", &mut child).await;
     child.kill().await.expect("stopped");
 
