@@ -793,51 +793,65 @@ impl Importer {
         Ok(true)
     }
 
-    /// Sends every record changed after the cutoff to the worker to be read and written as it is
-    /// now (counted in the job like its other records); returns how many.
+    /// Sends every record changed or deleted after the cutoff to the worker to be read and
+    /// written as it is now (counted in the job like its other records); returns how many. A
+    /// deleted one matters as much as a changed one: the file's row may have brought it back
+    /// to HubSpot after the worker archived it, and the worker's read finds it gone and
+    /// archives it again.
     async fn reread_changed_since_cutoff(&self, job: &ImportJob) -> Result<u64, ImportError> {
         // Salesforce's clock may run ahead of ours: an hour's reach past now.
         let until = Utc::now() + chrono::TimeDelta::hours(1);
-        let mut cursor: Option<String> = None;
+        let since = job.cutoff + chrono::TimeDelta::milliseconds(1);
+        let object = job.salesforce_object.as_str();
         let mut sent = 0;
-        loop {
-            let page = with_retries(|| {
-                self.pages.window_page(
-                    &job.salesforce_object,
-                    &[],
-                    job.cutoff + chrono::TimeDelta::milliseconds(1),
-                    until,
-                    cursor.as_deref(),
-                )
-            })
-            .await?;
-            let ids: Vec<SalesforceId> = page
-                .records
-                .iter()
-                .filter_map(|r| r.get("Id").and_then(serde_json::Value::as_str))
-                .filter_map(|id| SalesforceId::parse(id).ok())
-                .collect();
-            // Counted in the job, so that it completes only once they are written too.
-            let mut changes = crate::health::resync_changes(
-                &self.org_id,
-                &job.salesforce_object,
-                &ids,
-                Utc::now(),
-            );
-            for change in &mut changes {
-                change.source = ChangeSource::Import {
-                    job_id: job.id.clone(),
-                };
-            }
-            if !changes.is_empty() {
-                self.queue.send_batch(&changes).await?;
-            }
-            sent += changes.len() as u64;
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(sent),
+        for deleted in [false, true] {
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = with_retries(|| async {
+                    if deleted {
+                        self.pages
+                            .deleted_page(object, since, until, cursor.as_deref())
+                            .await
+                    } else {
+                        self.pages
+                            .window_page(object, &[], since, until, cursor.as_deref())
+                            .await
+                    }
+                })
+                .await?;
+                sent += self.reread(job, &page.records).await?;
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
             }
         }
+        Ok(sent)
+    }
+
+    /// Sends `records` (by their `Id`) to the worker as requested re-reads of the job.
+    async fn reread(
+        &self,
+        job: &ImportJob,
+        records: &[crate::domain::FieldSnapshot],
+    ) -> Result<u64, ImportError> {
+        let ids: Vec<SalesforceId> = records
+            .iter()
+            .filter_map(|r| r.get("Id").and_then(serde_json::Value::as_str))
+            .filter_map(|id| SalesforceId::parse(id).ok())
+            .collect();
+        // Counted in the job, so that it completes only once they are written too.
+        let mut changes =
+            crate::health::resync_changes(&self.org_id, &job.salesforce_object, &ids, Utc::now());
+        for change in &mut changes {
+            change.source = ChangeSource::Import {
+                job_id: job.id.clone(),
+            };
+        }
+        if !changes.is_empty() {
+            self.queue.send_batch(&changes).await?;
+        }
+        Ok(changes.len() as u64)
     }
 
     /// The HubSpot object's objectTypeId and the file's columns, checked against its properties.

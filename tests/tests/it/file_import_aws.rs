@@ -189,3 +189,69 @@ async fn an_import_through_the_imports_api_settles_across_invocations_and_enviro
         assert_eq!(row_errors, 1, "{id} failed once: {failures:?}");
     }
 }
+
+/// A record deleted in Salesforce while HubSpot works through the file: the worker archives it
+/// (the live delete), the file's older row then brings it back, and settling sends every record
+/// deleted since the cutoff to the worker again, which finds it gone and archives it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_deleted_while_hubspot_imports_the_file_ends_archived() {
+    let mut p = Pipeline::start("file-import-delete").await;
+    let sf = p.stack.salesforce.handle();
+    let hs = p.stack.hubspot.handle();
+    // HubSpot takes the file up 3 s after it arrives: time for the live delete first.
+    hs.set_import_settings(sf2hs_sandbox::hubspot::ImportSettings {
+        start_delay_ms: 3_000,
+        rows_per_second: 0,
+        ..sf2hs_sandbox::hubspot::ImportSettings::default()
+    })
+    .expect("import settings");
+    let ids = sf
+        .create_many(
+            "Project__c",
+            (0..50)
+                .map(|i| json!({ "Name": format!("P{i}"), "Budget__c": i }))
+                .collect(),
+        )
+        .expect("projects");
+    p.cdc_sequence = sf.changes_after(0).last().map_or(0, |c| c.sequence);
+
+    let started = p
+        .import_command(
+            Pipeline::start_import_via("Project__c", "imports"),
+            Duration::from_secs(60),
+        )
+        .await;
+    let job_id = started["job"]["id"].as_str().expect("job id").to_owned();
+    let sent = p
+        .import_command(Pipeline::run_import(&job_id), Duration::ZERO)
+        .await;
+    assert_eq!(sent["state"], "continues", "{sent}");
+
+    // The live delete, through CDC, written before HubSpot takes the file up.
+    let deleted = ids[3].clone();
+    sf.delete("Project__c", &deleted).expect("deleted");
+    assert!(p.relay_cdc().await >= 1);
+    p.drain(Duration::from_secs(30)).await;
+
+    // The file is processed (its row for the deleted record among the others), then settled.
+    while p.continue_import(Duration::from_secs(60)).await {}
+    p.drain(Duration::from_secs(60)).await;
+    let job = p
+        .stack
+        .store
+        .import_jobs()
+        .get(&job_id)
+        .await
+        .expect("job")
+        .expect("exists");
+    assert_eq!(job.status, ImportStatus::Completed, "{job:?}");
+    let live = hs
+        .record_by_unique("sf_project", "salesforce_id", &deleted)
+        .expect("read")
+        .filter(|r| !r.archived);
+    assert!(
+        live.is_none(),
+        "deleted in Salesforce, live in HubSpot: {live:?}"
+    );
+    assert_eq!(hs.count("sf_project").expect("count"), 49);
+}
