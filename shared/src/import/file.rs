@@ -15,9 +15,9 @@
 //!    becomes its record-index entry (conditional, as the worker writes them: a live change
 //!    written meanwhile stays) and a synced entry.
 //! 4. **Live changes win.** A live change written while HubSpot worked through the file may have
-//!    been overwritten by the file's older row. Every record Salesforce changed after the cutoff
-//!    is re-read by the worker (`RereadReason::Requested`, written whatever the index says), so
-//!    HubSpot ends with the newest state, as on the batch path.
+//!    been overwritten by the file's older row. Every record Salesforce changed or deleted after
+//!    the cutoff is re-read by the worker (`RereadReason::Requested`, written whatever the index
+//!    says), so HubSpot ends with the newest state, as on the batch path.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
