@@ -614,8 +614,9 @@ impl Importer {
         Ok(true)
     }
 
-    /// Every row error of the import, one failure per record (all its errors in one reason),
-    /// written to the sync log when `record` (the first settling run).
+    /// The records of the import's row errors. When `record` (the first settling run), each
+    /// page's errors are written to the sync log as they come, one failure per record and page
+    /// (all its errors there in one reason).
     async fn row_errors(
         &self,
         job: &ImportJob,
@@ -624,7 +625,10 @@ impl Importer {
         import_id: &str,
         record: bool,
     ) -> Result<HashSet<SalesforceId>, ImportError> {
-        let mut by_record: HashMap<SalesforceId, Vec<String>> = HashMap::new();
+        // Only the ids are kept across pages: a million refused rows would otherwise hold a
+        // million reasons in a 512 MB Lambda. A record whose errors span two pages gets two
+        // failure entries.
+        let mut failed = HashSet::new();
         let mut after: Option<String> = None;
         loop {
             let page = files
@@ -632,39 +636,39 @@ impl Importer {
                 .errors(import_id, after.as_deref())
                 .await
                 .map_err(ImportError::HubSpot)?;
+            let mut by_record: Vec<(SalesforceId, Vec<String>)> = Vec::new();
             for error in &page.errors {
                 // The first column is the record's id (the alternate id).
-                match error.row.first().and_then(|c| SalesforceId::parse(c).ok()) {
-                    Some(id) => by_record
-                        .entry(id)
-                        .or_default()
-                        .push(row_error_text(error, mapping, import_id)),
-                    None => {
-                        tracing::warn!(import = %job.id, hubspot_import = import_id, error = ?error, "a HubSpot import error names no record")
-                    }
+                let Some(id) = error.row.first().and_then(|c| SalesforceId::parse(c).ok()) else {
+                    tracing::warn!(import = %job.id, hubspot_import = import_id, error = ?error, "a HubSpot import error names no record");
+                    continue;
+                };
+                let reason = row_error_text(error, mapping, import_id);
+                match by_record.iter_mut().find(|(known, _)| *known == id) {
+                    Some((_, reasons)) => reasons.push(reason),
+                    None => by_record.push((id, vec![reason])),
                 }
             }
+            if record {
+                let entries: Vec<SyncLogEntry> = by_record
+                    .iter()
+                    .map(|(id, reasons)| {
+                        failure(
+                            &job.salesforce_object,
+                            id,
+                            format!("HubSpot refused the record {}", reasons.join("; ")),
+                        )
+                    })
+                    .collect();
+                files.log.append(&entries).await?;
+            }
+            failed.extend(by_record.into_iter().map(|(id, _)| id));
             match page.next {
                 Some(next) if !page.errors.is_empty() => after = Some(next),
                 _ => break,
             }
         }
-        let entries: Vec<SyncLogEntry> = by_record
-            .iter()
-            .map(|(id, reasons)| {
-                failure(
-                    &job.salesforce_object,
-                    id,
-                    format!("HubSpot refused the record {}", reasons.join("; ")),
-                )
-            })
-            .collect();
-        if record {
-            for chunk in entries.chunks(500) {
-                files.log.append(chunk).await?;
-            }
-        }
-        Ok(by_record.into_keys().collect())
+        Ok(failed)
     }
 
     /// Walks the ledger from the cursor's line: the index entry and a synced entry of every row
