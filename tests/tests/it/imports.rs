@@ -301,3 +301,52 @@ async fn a_cancelled_import_sends_no_further_page() {
         other => panic!("cancelling twice: {other:?}"),
     }
 }
+
+/// An import that cannot go the way asked (here: the Imports API where no file path exists) is
+/// failed with the reason, not left pending for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_that_cannot_take_the_path_asked_is_failed_with_the_reason() {
+    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+        .await
+        .expect("sandboxes");
+    let sf = salesforce.handle();
+    seed_projects(&sf);
+    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    let importer = Importer {
+        mappings: Arc::new(store.mapping_store()),
+        jobs: Arc::new(store.import_jobs()),
+        queue: Arc::new(store.change_queue(5)),
+        pages: Arc::new(SalesforceClient::new(paging_client(&salesforce)).expect("client")),
+        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
+        files: None,
+    };
+    let job = importer.start("Project__c").await.expect("started");
+    let refused = importer
+        .choose_path(&job, sf2hs_shared::import::ImportVia::HubSpotImports)
+        .await
+        .expect_err("no file path here");
+    let failed = store
+        .import_jobs()
+        .get(&job.id)
+        .await
+        .expect("read")
+        .expect("job");
+    assert_eq!(failed.status, ImportStatus::Failed, "{failed:?}");
+    assert_eq!(failed.error.as_deref(), Some(refused.to_string().as_str()));
+    assert!(refused.to_string().contains("--via batch"), "{refused}");
+    // `auto` without a file path is the batch path, and the job stays pending for review.
+    let job = importer.start("Project__c").await.expect("started");
+    assert!(
+        !importer
+            .choose_path(&job, sf2hs_shared::import::ImportVia::Auto)
+            .await
+            .expect("batch")
+    );
+    let pending = store
+        .import_jobs()
+        .get(&job.id)
+        .await
+        .expect("read")
+        .expect("job");
+    assert_eq!(pending.status, ImportStatus::Pending);
+}
