@@ -31,6 +31,23 @@ fn paging_client(
     config
 }
 
+/// The batch importer of `store`'s mappings and jobs, reading Salesforce through `pages`.
+fn batch_importer(
+    store: &sf2hs_shared::embedded::EmbeddedStore,
+    queue: Arc<dyn ChangeQueue>,
+    pages: SalesforceClient,
+    sf: &sf2hs_sandbox::salesforce::SalesforceHandle,
+) -> Importer {
+    Importer {
+        mappings: Arc::new(store.mapping_store()),
+        jobs: Arc::new(store.import_jobs()),
+        queue,
+        pages: Arc::new(pages),
+        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
+        files: None,
+    }
+}
+
 /// Starts an import of the projects and runs it until the allowance guard stops it: the org's
 /// other integrations take the allowance near sf2hs's share, so the run's count and first page
 /// go, and the first page's answer says there is no more room.
@@ -40,14 +57,8 @@ async fn import_until_the_guard_stops(
     config: SalesforceClientConfig,
     sf: &sf2hs_sandbox::salesforce::SalesforceHandle,
 ) -> (Importer, sf2hs_shared::ports::ImportJob, ImportProgress) {
-    let importer = Importer {
-        mappings: Arc::new(store.mapping_store()),
-        jobs: Arc::new(store.import_jobs()),
-        queue,
-        pages: Arc::new(SalesforceClient::new(config).expect("client")),
-        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
-        files: None,
-    };
+    let client = SalesforceClient::new(config).expect("client");
+    let importer = batch_importer(store, queue, client, sf);
     let job = importer.start("Project__c").await.expect("started");
     sf.set_api_usage(ApiUsage { used: 78, max: 100 })
         .expect("usage");
@@ -213,14 +224,7 @@ async fn a_resync_sends_the_changes_and_deletes_of_its_window_and_nothing_older(
     let queue = Arc::new(store.change_queue(5));
     let jobs = Arc::new(store.import_jobs());
     let (client, _) = sf2hs_tests::stack::sandbox_clients(&salesforce, &_hubspot);
-    let importer = Importer {
-        mappings: Arc::new(store.mapping_store()),
-        jobs: jobs.clone(),
-        queue: queue.clone(),
-        pages: Arc::new(client),
-        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
-        files: None,
-    };
+    let importer = batch_importer(&store, queue.clone(), client, &sf);
     let job = jobs
         .create_resync("Project__c", since, since + chrono::TimeDelta::hours(1))
         .await
@@ -312,14 +316,8 @@ async fn an_import_that_cannot_take_the_path_asked_is_failed_with_the_reason() {
     let sf = salesforce.handle();
     seed_projects(&sf);
     let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
-    let importer = Importer {
-        mappings: Arc::new(store.mapping_store()),
-        jobs: Arc::new(store.import_jobs()),
-        queue: Arc::new(store.change_queue(5)),
-        pages: Arc::new(SalesforceClient::new(paging_client(&salesforce)).expect("client")),
-        org_id: SalesforceId::parse(&sf.org_id()).expect("org"),
-        files: None,
-    };
+    let client = SalesforceClient::new(paging_client(&salesforce)).expect("client");
+    let importer = batch_importer(&store, Arc::new(store.change_queue(5)), client, &sf);
     let job = importer.start("Project__c").await.expect("started");
     let refused = importer
         .choose_path(&job, sf2hs_shared::import::ImportVia::HubSpotImports)
