@@ -93,15 +93,25 @@ fn seed_projects(sf: &sf2hs_sandbox::salesforce::SalesforceHandle) -> Vec<String
     sf.create_many("Project__c", records).expect("seeded")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_import_stopped_by_the_allowance_guard_waits_and_resumes_from_its_checkpoint() {
-    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
+/// The sandboxes with 500 projects in the org, and a store with the demo's mappings.
+async fn seeded() -> (
+    sf2hs_sandbox::salesforce::RunningSalesforceSandbox,
+    sf2hs_sandbox::hubspot::RunningSandbox,
+    sf2hs_shared::embedded::EmbeddedStore,
+) {
+    let (salesforce, hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
         .await
         .expect("sandboxes");
-    let sf = salesforce.handle();
-    seed_projects(&sf);
-    let config = paging_client(&salesforce);
+    seed_projects(&salesforce.handle());
     let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
+    (salesforce, hubspot, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_stopped_by_the_allowance_guard_waits_and_resumes_from_its_checkpoint() {
+    let (salesforce, _hubspot, store) = seeded().await;
+    let sf = salesforce.handle();
+    let config = paging_client(&salesforce);
     let queue = Arc::new(store.change_queue(5));
     let (importer, job, stopped) = import_until_the_guard_stops(&store, queue, config, &sf).await;
     let ImportProgress::Waiting {
@@ -267,12 +277,8 @@ async fn a_resync_sends_the_changes_and_deletes_of_its_window_and_nothing_older(
 /// when run again, and says it is cancelled; what was on the queue stays there to be written.
 #[tokio::test]
 async fn a_cancelled_import_sends_no_further_page() {
-    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-        .await
-        .expect("sandboxes");
+    let (salesforce, _hubspot, store) = seeded().await;
     let sf = salesforce.handle();
-    seed_projects(&sf);
-    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
     let queue = Arc::new(store.change_queue(5));
     let (importer, job, stopped) =
         import_until_the_guard_stops(&store, queue.clone(), paging_client(&salesforce), &sf).await;
@@ -310,12 +316,8 @@ async fn a_cancelled_import_sends_no_further_page() {
 /// failed with the reason, not left pending for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_that_cannot_take_the_path_asked_is_failed_with_the_reason() {
-    let (salesforce, _hubspot) = sf2hs_sandbox::demo::start_pair(SandboxConfig::default())
-        .await
-        .expect("sandboxes");
+    let (salesforce, _hubspot, store) = seeded().await;
     let sf = salesforce.handle();
-    seed_projects(&sf);
-    let store = sf2hs_tests::stack::embedded_store_with_mappings().await;
     let client = SalesforceClient::new(paging_client(&salesforce)).expect("client");
     let importer = batch_importer(&store, Arc::new(store.change_queue(5)), client, &sf);
     let job = importer.start("Project__c").await.expect("started");
