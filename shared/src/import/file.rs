@@ -967,11 +967,14 @@ fn cell(mapped: &MappedRecord, column: &Column) -> String {
 /// The index holds this record at this state (written by the worker, which knows its HubSpot id)
 /// or at a newer one: nothing to write.
 fn is_current(entry: &IndexEntry, modstamp: DateTime<Utc>, mapped: &MappedRecord) -> bool {
+    holds_state(entry, modstamp, mapped.content_hash.as_str())
+        && (entry.modstamp > modstamp || entry.hubspot_id.is_some())
+}
+
+/// The index entry is of this state (same stamp and content, not deleted) or of a newer one.
+fn holds_state(entry: &IndexEntry, modstamp: DateTime<Utc>, hash: &str) -> bool {
     entry.modstamp > modstamp
-        || (entry.modstamp == modstamp
-            && entry.hubspot_id.is_some()
-            && !entry.deleted
-            && entry.content_hash == mapped.content_hash.as_str())
+        || (entry.modstamp == modstamp && !entry.deleted && entry.content_hash == hash)
 }
 
 /// A record the file cannot carry: one with lookups (the worker writes associations), or one
@@ -1053,10 +1056,7 @@ impl LedgerRow {
     /// The index holds this row's state or a newer one: written by an earlier run (its HubSpot
     /// id unknown, so [`is_current`] would not say so) or by the worker.
     fn is_held_by(&self, entry: &IndexEntry) -> bool {
-        entry.modstamp > self.modstamp
-            || (entry.modstamp == self.modstamp
-                && !entry.deleted
-                && entry.content_hash == self.hash)
+        holds_state(entry, self.modstamp, &self.hash)
     }
 }
 
