@@ -368,7 +368,7 @@ impl Importer {
     ) -> Result<Option<FileCursor>, ImportError> {
         let (object_type_id, columns) = self.file_columns(mapping, files).await?;
         let built = self
-            .write_file(job, mapping, files, &columns, paths, true)
+            .write_file(job, mapping, files, paths, Some(&columns))
             .await?;
         // Every record counts once the file is HubSpot's; settling adds what became of the rows.
         let counts = ImportCounts {
@@ -414,32 +414,31 @@ impl Importer {
         Ok(Some(cursor))
     }
 
-    /// Pages through the job's records: file rows and ledger lines for what the file carries,
-    /// the backfill line for what it cannot (when `route`; a ledger rebuilt after a restart
-    /// writes no file and sends nothing again). The ledger's tag is written last: a ledger
-    /// without one (a run that ended while writing it) is never walked.
+    /// Pages through the job's records: ledger lines for what the file carries, with the file's
+    /// rows in `columns` and the backfill line for what it cannot. Without `columns`, a ledger
+    /// rebuilt after a restart: no file, and nothing sent again. The ledger's tag is written
+    /// last: a ledger without one (a run that ended while writing it) is never walked.
     async fn write_file(
         &self,
         job: &ImportJob,
         mapping: &Mapping,
         files: &FileImports,
-        columns: &[Column],
         paths: &FilePaths,
-        route: bool,
+        columns: Option<&[Column]>,
     ) -> Result<Built, ImportError> {
         std::fs::create_dir_all(&paths.dir).map_err(|e| paths.io(&paths.dir, &e))?;
         let _ = std::fs::remove_file(&paths.tag);
         let csv_path = &paths.csv;
-        let file: Box<dyn Write + Send> = if route {
-            Box::new(std::io::BufWriter::new(
-                std::fs::File::create(csv_path).map_err(|e| paths.io(csv_path, &e))?,
-            ))
-        } else {
-            Box::new(std::io::sink())
+        let mut csv = match columns {
+            Some(columns) => {
+                let file = std::fs::File::create(csv_path).map_err(|e| paths.io(csv_path, &e))?;
+                let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(file));
+                csv.write_record(columns.iter().map(|c| c.property.as_str()))
+                    .map_err(|e| paths.io(csv_path, &e))?;
+                Some((csv, columns))
+            }
+            None => None,
         };
-        let mut csv = csv::Writer::from_writer(file);
-        csv.write_record(columns.iter().map(|c| c.property.as_str()))
-            .map_err(|e| paths.io(csv_path, &e))?;
         let mut ledger = std::io::BufWriter::new(
             std::fs::File::create(&paths.ledger).map_err(|e| paths.io(&paths.ledger, &e))?,
         );
@@ -490,8 +489,10 @@ impl Importer {
                     routed.push(self.import_change(job, id, modstamp, kind));
                     continue;
                 }
-                csv.write_record(columns.iter().map(|c| cell(&mapped, c)))
-                    .map_err(|e| paths.io(csv_path, &e))?;
+                if let Some((csv, columns)) = csv.as_mut() {
+                    csv.write_record(columns.iter().map(|c| cell(&mapped, c)))
+                        .map_err(|e| paths.io(csv_path, &e))?;
+                }
                 writeln!(
                     ledger,
                     "{},{},{}",
@@ -503,7 +504,7 @@ impl Importer {
                 built.rows += 1;
             }
             built.refused += refusals.len() as u64;
-            if route {
+            if csv.is_some() {
                 files.log.append(&refusals).await?;
                 if !routed.is_empty() {
                     self.queue.send_batch(&routed).await?;
@@ -515,7 +516,9 @@ impl Importer {
                 None => break,
             }
         }
-        csv.flush().map_err(|e| paths.io(csv_path, &e))?;
+        if let Some((csv, _)) = csv.as_mut() {
+            csv.flush().map_err(|e| paths.io(csv_path, &e))?;
+        }
         ledger.flush().map_err(|e| paths.io(&paths.ledger, &e))?;
         let tag = uuid::Uuid::new_v4().simple().to_string();
         std::fs::write(&paths.tag, &tag).map_err(|e| paths.io(&paths.tag, &e))?;
@@ -568,9 +571,7 @@ impl Importer {
                 // Sent or settled by a run elsewhere (another Lambda container): the ledger is
                 // rebuilt from the same records at the same cutoff, less those the index holds
                 // at their state already. What changed since comes in step 4 regardless.
-                let (_, columns) = self.file_columns(mapping, files).await?;
-                self.write_file(job, mapping, files, &columns, paths, false)
-                    .await?;
+                self.write_file(job, mapping, files, paths, None).await?;
                 paths.tag().ok_or_else(|| {
                     ImportError::File(format!("{}: not written", paths.tag.display()))
                 })?
