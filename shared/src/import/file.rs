@@ -122,6 +122,14 @@ struct Settling {
     synced: u64,
 }
 
+/// Whose settling: the job, HubSpot's import and the file's rows (the parts of its cursor that
+/// do not move while it settles).
+struct SettleAt<'a> {
+    job: &'a ImportJob,
+    import_id: &'a str,
+    rows: Option<u64>,
+}
+
 impl FileCursor {
     fn parse(rest: &str) -> Option<Self> {
         let parts: Vec<&str> = rest.split('/').collect();
@@ -153,7 +161,7 @@ impl FileCursor {
     }
 }
 
-/// A [`FileCursor`] as its parts (the ledger walk holds its settling mutably meanwhile).
+/// A [`FileCursor`] as its parts (settling checkpoints a `Settling` it holds on its own).
 fn cursor_text(import_id: &str, rows: Option<u64>, settling: Option<&Settling>) -> String {
     let rows = rows.map_or_else(|| "-".to_owned(), |r| r.to_string());
     match settling {
@@ -306,47 +314,12 @@ impl Importer {
                 ))
             })?
         };
-        if cursor.settling.is_none() {
-            let import_id = cursor.import_id.as_str();
-            let state = loop {
-                // Cancelled meanwhile (`sf2hs import cancel`, the console): HubSpot's import is
-                // cancelled too, so that no more of the file is written behind the operator's back.
-                let current = self.reload(&job.id).await?;
-                if current.status.is_finished() {
-                    cancel_hubspot_import(files.hubspot.as_ref(), import_id).await;
-                    paths.remove();
-                    return Err(ImportError::Finished {
-                        id: current.id,
-                        status: current.status.name(),
-                    });
-                }
-                let import = files
-                    .hubspot
-                    .state(import_id)
-                    .await
-                    .map_err(ImportError::HubSpot)?;
-                if import.state.is_finished() {
-                    break import.state;
-                }
-                if Instant::now() + files.poll_every >= deadline {
-                    return Ok(ImportProgress::Paused(self.reload(&job.id).await?));
-                }
-                tokio::time::sleep(files.poll_every).await;
-            };
-            if state != ImportState::Done {
-                let reason = format!(
-                    "HubSpot's import {import_id} ended {}: nothing of it is in the record index; \
-                     run the import again (`sf2hs import start {} --via batch` writes record by \
-                     record)",
-                    state.name(),
-                    job.salesforce_object
-                );
-                self.jobs
-                    .finish(&job.id, crate::ports::ImportStatus::Failed, Some(&reason))
-                    .await?;
-                paths.remove();
-                return Err(ImportError::HubSpotImportEnded { reason });
-            }
+        if cursor.settling.is_none()
+            && !self
+                .await_hubspot(job, files, &paths, &cursor.import_id, deadline)
+                .await?
+        {
+            return Ok(ImportProgress::Paused(self.reload(&job.id).await?));
         }
         if !self
             .settle_file(job, mapping, files, &paths, cursor, deadline)
@@ -356,6 +329,58 @@ impl Importer {
         }
         paths.remove();
         self.all_sent(&job.id).await
+    }
+
+    /// Polls HubSpot's import until it is done (`true`) or `deadline` comes (`false`). A job
+    /// cancelled meanwhile cancels HubSpot's import; an import HubSpot ends otherwise fails the
+    /// job.
+    async fn await_hubspot(
+        &self,
+        job: &ImportJob,
+        files: &FileImports,
+        paths: &FilePaths,
+        import_id: &str,
+        deadline: Instant,
+    ) -> Result<bool, ImportError> {
+        let state = loop {
+            // Cancelled meanwhile (`sf2hs import cancel`, the console): HubSpot's import is
+            // cancelled too, so that no more of the file is written behind the operator's back.
+            let current = self.reload(&job.id).await?;
+            if current.status.is_finished() {
+                cancel_hubspot_import(files.hubspot.as_ref(), import_id).await;
+                paths.remove();
+                return Err(ImportError::Finished {
+                    id: current.id,
+                    status: current.status.name(),
+                });
+            }
+            let import = files
+                .hubspot
+                .state(import_id)
+                .await
+                .map_err(ImportError::HubSpot)?;
+            if import.state.is_finished() {
+                break import.state;
+            }
+            if Instant::now() + files.poll_every >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(files.poll_every).await;
+        };
+        if state == ImportState::Done {
+            return Ok(true);
+        }
+        let reason = format!(
+            "HubSpot's import {import_id} ended {}: nothing of it is in the record index; run the \
+             import again (`sf2hs import start {} --via batch` writes record by record)",
+            state.name(),
+            job.salesforce_object
+        );
+        self.jobs
+            .finish(&job.id, crate::ports::ImportStatus::Failed, Some(&reason))
+            .await?;
+        paths.remove();
+        Err(ImportError::HubSpotImportEnded { reason })
     }
 
     /// Writes the file and sends it; `None` when no record needed it (all went elsewhere).
@@ -538,14 +563,23 @@ impl Importer {
         mapping: &Mapping,
         files: &FileImports,
         paths: &FilePaths,
-        mut cursor: FileCursor,
+        cursor: FileCursor,
         deadline: Instant,
     ) -> Result<bool, ImportError> {
-        let first = cursor.settling.is_none();
+        let FileCursor {
+            import_id,
+            rows,
+            settling,
+        } = cursor;
+        let at = SettleAt {
+            job,
+            import_id: &import_id,
+            rows,
+        };
         let failed = self
-            .row_errors(job, mapping, files, &cursor.import_id, first)
+            .row_errors(job, mapping, files, &import_id, settling.is_none())
             .await?;
-        let mut settling = match cursor.settling.take() {
+        let mut settling = match settling {
             Some(settling) => settling,
             None => {
                 let settling = Settling {
@@ -554,14 +588,11 @@ impl Importer {
                     line: 0,
                     synced: 0,
                 };
-                cursor.settling = Some(settling.clone());
                 let counts = ImportCounts {
                     failed: settling.failed,
                     ..ImportCounts::default()
                 };
-                self.jobs
-                    .checkpoint(&job.id, &cursor.format(), counts)
-                    .await?;
+                self.checkpoint_settling(&at, &settling, counts).await?;
                 settling
             }
         };
@@ -581,14 +612,10 @@ impl Importer {
             settling.ledger = tag;
             settling.line = 0;
         }
-        cursor.settling = Some(settling);
         let indexing = Instant::now();
         let walked = self
-            .index_ledger(job, files, paths, &failed, &mut cursor, deadline)
+            .index_ledger(files, paths, &failed, &at, &mut settling, deadline)
             .await?;
-        let Some(settling) = cursor.settling.as_ref() else {
-            return Err(ImportError::File("settling lost its place".into()));
-        };
         tracing::info!(import = %job.id, line = settling.line, synced = settling.synced, seconds = indexing.elapsed().as_secs_f64(), done = walked, "the imported rows are in the record index and the sync log");
         if !walked {
             return Ok(false);
@@ -596,11 +623,11 @@ impl Importer {
         // Every row is accounted for now: failed, written here, or held by the index at its state
         // or a newer one (settled by an earlier run, or written by the worker). The count is the
         // file's, whichever ledger was walked.
-        let rest = cursor.rows.map_or(0, |rows| {
+        let rest = rows.map_or(0, |rows| {
             rows.saturating_sub(settling.failed + settling.synced)
         });
         let rereads = self.reread_changed_since_cutoff(job).await?;
-        tracing::info!(import = %job.id, hubspot_import = %cursor.import_id, synced = settling.synced + rest, failed = settling.failed, rereads, "HubSpot's import is settled");
+        tracing::info!(import = %job.id, hubspot_import = %import_id, synced = settling.synced + rest, failed = settling.failed, rereads, "HubSpot's import is settled");
         self.jobs
             .checkpoint(
                 &job.id,
@@ -613,6 +640,17 @@ impl Importer {
             )
             .await?;
         Ok(true)
+    }
+
+    /// Checkpoints the job at `settling`, adding `counts`.
+    async fn checkpoint_settling(
+        &self,
+        at: &SettleAt<'_>,
+        settling: &Settling,
+        counts: ImportCounts,
+    ) -> Result<(), ImportError> {
+        let text = cursor_text(at.import_id, at.rows, Some(settling));
+        Ok(self.jobs.checkpoint(&at.job.id, &text, counts).await?)
     }
 
     /// The records of the import's row errors. When `record` (the first settling run), each
@@ -678,18 +716,14 @@ impl Importer {
     /// Conditional, as the worker's writes: an entry written meanwhile by a newer state stays.
     async fn index_ledger(
         &self,
-        job: &ImportJob,
         files: &FileImports,
         paths: &FilePaths,
         failed: &HashSet<SalesforceId>,
-        cursor: &mut FileCursor,
+        at: &SettleAt<'_>,
+        settling: &mut Settling,
         deadline: Instant,
     ) -> Result<bool, ImportError> {
-        let Some(settling) = cursor.settling.as_mut() else {
-            return Err(ImportError::File(
-                "the ledger is walked while settling only".into(),
-            ));
-        };
+        let job = at.job;
         let reader = std::io::BufReader::new(
             std::fs::File::open(&paths.ledger).map_err(|e| paths.io(&paths.ledger, &e))?,
         );
@@ -767,7 +801,7 @@ impl Importer {
             // Never past the file's rows: a ledger walked again from its start (rebuilt in
             // another container) counts its rows once more.
             let walked = chunk.len() as u64;
-            let add = cursor.rows.map_or(walked, |rows| {
+            let add = at.rows.map_or(walked, |rows| {
                 walked.min(rows.saturating_sub(settling.failed + settling.synced))
             });
             settling.synced += add;
@@ -782,8 +816,7 @@ impl Importer {
                     synced: std::mem::take(&mut uncounted),
                     ..ImportCounts::default()
                 };
-                let text = cursor_text(&cursor.import_id, cursor.rows, Some(settling));
-                self.jobs.checkpoint(&job.id, &text, counts).await?;
+                self.checkpoint_settling(at, settling, counts).await?;
             }
             if stop {
                 return Ok(false);
@@ -793,8 +826,7 @@ impl Importer {
             synced: uncounted,
             ..ImportCounts::default()
         };
-        let text = cursor_text(&cursor.import_id, cursor.rows, Some(settling));
-        self.jobs.checkpoint(&job.id, &text, counts).await?;
+        self.checkpoint_settling(at, settling, counts).await?;
         Ok(true)
     }
 
