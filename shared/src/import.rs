@@ -25,7 +25,7 @@ mod file;
 
 pub use file::{
     FILE_PHASE, FileImports, HubSpotImports, IMPORT_POLL, IMPORTS_API_THRESHOLD, ImportVia,
-    MAX_ROWS_PER_FILE, cancel_hubspot_import, hubspot_import_of,
+    MAX_ROWS_PER_FILE, cancel_hubspot_import, hubspot_import_of, on_file_path,
 };
 
 #[derive(Debug, thiserror::Error)]

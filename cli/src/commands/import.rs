@@ -159,16 +159,14 @@ async fn runner(
             queue: backend.backfill.clone(),
             pages: salesforce.clone(),
             org_id: settings::import_org_id(lookup).map_err(setup)?,
-            files: backend
-                .work_dir
-                .clone()
-                .map(|work_dir| sf2hs_shared::import::FileImports {
-                    hubspot: hubspot.clone(),
-                    index: backend.index.clone(),
-                    log: backend.log.clone(),
+            files: backend.work_dir.clone().map(|work_dir| {
+                sf2hs_shared::import::FileImports::new(
+                    hubspot.clone(),
+                    backend.index.clone(),
+                    backend.log.clone(),
                     work_dir,
-                    poll_every: sf2hs_shared::import::IMPORT_POLL,
-                }),
+                )
+            }),
         },
         hubspot,
         salesforce,
@@ -205,6 +203,17 @@ async fn confirmed(backend: &Backend, job: &ImportJob, yes: bool) -> Result<bool
     Ok(false)
 }
 
+/// Says so when `job` goes through HubSpot's Imports API, whose file `writer` writes.
+fn say_path(job: &ImportJob, writer: &str) {
+    if sf2hs_shared::import::on_file_path(job) {
+        eprintln!(
+            "import {}: through HubSpot's Imports API (one file, written by {writer}; records with \
+             lookups or cleared values go through the workers)",
+            job.id
+        );
+    }
+}
+
 /// Counts the records of `object`, asks, then imports them: with the local workers, or by the
 /// deployed import function.
 pub async fn start(
@@ -217,19 +226,12 @@ pub async fn start(
     match &backend.imports {
         Imports::Local => {
             let runner = runner(backend, &options, lookup).await?;
-            let job = runner.importer.start(object).await.map_err(import_failed)?;
-            let file = runner
+            let job = runner
                 .importer
-                .choose_path(&job, options.via)
+                .start_via(object, options.via)
                 .await
                 .map_err(import_failed)?;
-            if file {
-                eprintln!(
-                    "import {}: through HubSpot's Imports API (one file; records with lookups or \
-                     cleared values go through the workers)",
-                    job.id
-                );
-            }
+            say_path(&job, "this process");
             if !confirmed(backend, &job, options.yes).await? {
                 return Ok(ExitCode::from(1));
             }
@@ -238,14 +240,7 @@ pub async fn start(
         #[cfg(feature = "aws")]
         Imports::Aws(aws) => {
             let job = aws.function.start(object, options.via.name()).await?;
-            if job.cursor.as_deref() == Some(sf2hs_shared::import::FILE_PHASE) {
-                eprintln!(
-                    "import {}: through HubSpot's Imports API (one file, written by {}; records \
-                     with lookups or cleared values go through the worker)",
-                    job.id,
-                    aws.function.function_name()
-                );
-            }
+            say_path(&job, aws.function.function_name());
             if !confirmed(backend, &job, options.yes).await? {
                 return Ok(ExitCode::from(1));
             }

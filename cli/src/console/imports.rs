@@ -20,13 +20,12 @@ fn importer(console: &Console) -> Option<Importer> {
     // With HubSpot's credentials, an import goes through HubSpot's Imports API as the CLI's
     // would (`--via auto`), and one started that way by the CLI can be resumed here.
     let files = match (&console.hubspot, &console.work_dir) {
-        (Some(hubspot), Some(work_dir)) => Some(sf2hs_shared::import::FileImports {
-            hubspot: hubspot.clone(),
-            index: console.index.clone(),
-            log: console.log.clone(),
-            work_dir: work_dir.clone(),
-            poll_every: sf2hs_shared::import::IMPORT_POLL,
-        }),
+        (Some(hubspot), Some(work_dir)) => Some(sf2hs_shared::import::FileImports::new(
+            hubspot.clone(),
+            console.index.clone(),
+            console.log.clone(),
+            work_dir.clone(),
+        )),
         _ => None,
     };
     Some(Importer {
@@ -64,22 +63,18 @@ pub async fn count_review(console: &Console, object: &str) -> Response {
     let Some(importer) = importer(console).filter(|_| console.local_imports) else {
         return cannot_run(console);
     };
-    let started = match importer.start(object).await {
-        Ok(job) => importer
-            .choose_path(&job, sf2hs_shared::import::ImportVia::Auto)
-            .await
-            .map(|file| (job, file)),
-        Err(e) => Err(e),
-    };
-    match started {
-        Ok((job, file)) => page(
+    match importer
+        .start_via(object, sf2hs_shared::import::ImportVia::Auto)
+        .await
+    {
+        Ok(job) => page(
             console,
             "Import",
             "/imports",
             html! {
                 h1 { "Import " (job.total.unwrap_or(0)) " " (object) " records?" }
                 p { "Salesforce counts " strong { (job.total.unwrap_or(0)) } " records of " (object) " changed up to " (time(job.cutoff)) "; changes after that come live. They are written after live changes, at the portal's rate limit." }
-                @if file {
+                @if sf2hs_shared::import::on_file_path(&job) {
                     p { "They go to HubSpot as one file through its Imports API (from " (sf2hs_shared::import::IMPORTS_API_THRESHOLD) " records): a few calls instead of one per 100 records. Records with lookups go through the workers." }
                 }
                 form.inline method="post" action={ (console.base) "/imports/run" } {

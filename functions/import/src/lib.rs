@@ -22,9 +22,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sf2hs_shared::aws::{AwsConnection, ContinuationMessage, Deployment};
-use sf2hs_shared::import::{
-    FileImports, IMPORT_POLL, ImportContinuation, ImportError, ImportProgress, ImportVia, Importer,
-};
+use sf2hs_shared::import::{FileImports, ImportContinuation, ImportProgress, ImportVia, Importer};
 use sf2hs_shared::ports::ImportJob;
 use sf2hs_shared::settings::{self, Lookup};
 
@@ -63,14 +61,13 @@ pub async fn from_connection(
             queue: deployment.import_queue(),
             pages: Arc::new(salesforce),
             org_id: settings::import_org_id(lookup)?,
-            files: Some(FileImports {
-                hubspot: Arc::new(hubspot),
-                index: Arc::new(store.record_index()),
-                log: Arc::new(store.sync_log(deployment.settings.sync_log_retention)),
+            files: Some(FileImports::new(
+                Arc::new(hubspot),
+                Arc::new(store.record_index()),
+                Arc::new(store.sync_log(deployment.settings.sync_log_retention)),
                 // Lambda's `/tmp` (its ephemeral storage, sized in the template).
-                work_dir: std::env::temp_dir().join("sf2hs"),
-                poll_every: IMPORT_POLL,
-            }),
+                std::env::temp_dir().join("sf2hs"),
+            )),
         },
         continuations: Arc::new(continuations),
     })
@@ -134,14 +131,7 @@ impl ImportFunction {
                         format!("`via` is `batch`, `imports` or `auto`, not {text:?}")
                     })?,
                 };
-                let job = self.importer.start(&object).await?;
-                self.importer.choose_path(&job, via).await?;
-                let job = self
-                    .importer
-                    .jobs
-                    .get(&job.id)
-                    .await?
-                    .ok_or_else(|| ImportError::NoJob(job.id.clone()))?;
+                let job = self.importer.start_via(&object, via).await?;
                 Ok(summary(&job, "pending"))
             }
             ImportCommand::Run { job_id } => self.run(&job_id, deadline).await,

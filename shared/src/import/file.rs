@@ -91,6 +91,13 @@ impl ImportVia {
     }
 }
 
+/// Whether `job` goes through HubSpot's Imports API (its cursor is the file path's).
+pub fn on_file_path(job: &ImportJob) -> bool {
+    job.cursor
+        .as_deref()
+        .is_some_and(|c| c.starts_with(FILE_PHASE))
+}
+
 /// The HubSpot import id of a job on the file path, once its file is sent.
 pub fn hubspot_import_of(job: &ImportJob) -> Option<&str> {
     let rest = job.cursor.as_deref()?.strip_prefix(FILE_PHASE)?;
@@ -226,6 +233,24 @@ pub struct FileImports {
     pub poll_every: Duration,
 }
 
+impl FileImports {
+    /// The file path over these ports, asking HubSpot every [`IMPORT_POLL`].
+    pub fn new(
+        hubspot: Arc<dyn HubSpotImports>,
+        index: Arc<dyn RecordIndex>,
+        log: Arc<dyn SyncLog>,
+        work_dir: PathBuf,
+    ) -> Self {
+        Self {
+            hubspot,
+            index,
+            log,
+            work_dir,
+            poll_every: IMPORT_POLL,
+        }
+    }
+}
+
 /// What building the file found.
 #[derive(Debug, Default)]
 struct Built {
@@ -246,6 +271,15 @@ struct Column {
 }
 
 impl Importer {
+    /// Counts `object`'s records and creates a pending job ([`Importer::start`]) that goes the
+    /// way `via` chooses ([`Importer::choose_path`]); the job as stored ([`on_file_path`] says
+    /// which way it goes).
+    pub async fn start_via(&self, object: &str, via: ImportVia) -> Result<ImportJob, ImportError> {
+        let job = self.start(object).await?;
+        self.choose_path(&job, via).await?;
+        self.reload(&job.id).await
+    }
+
     /// Marks a just-created job to go through the Imports API (or not, for `Batch` and an
     /// `Auto` that chooses batch); returns whether it does. A job that cannot go the way asked
     /// is failed with the reason, so that the imports list says what became of it.
